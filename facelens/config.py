@@ -1,0 +1,89 @@
+"""Settings: one pydantic-settings model, built at the entry point and passed down.
+
+Every field can be set from the environment with the ``FACELENS_`` prefix (for example
+``FACELENS_DETECT_UPSAMPLE_TIMES=2``). Units are in the names.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Literal
+
+from pydantic import Field
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+# Cosine similarity of L2-normalised dlib ResNet embeddings at which two faces are called the
+# same person. Derived on LFW View 1 (pairsDevTrain.txt) with this package's own pipeline by
+# `python bench/derive_threshold.py`: the lowest threshold whose false match rate over the
+# 1,100 different-person pairs is at most 1e-3. See docs/threshold.md for the figures.
+DEFAULT_MATCH_THRESHOLD = 0.90
+
+
+class Settings(BaseSettings):
+    """Everything an engine needs to know; nothing is read from the environment elsewhere."""
+
+    model_config = SettingsConfigDict(env_prefix="FACELENS_", extra="forbid")
+
+    data_dir: Path = Field(
+        default=Path("facelens-data"),
+        description="Folder holding the store (SQLite) and the persisted index.",
+    )
+
+    # decode
+    max_image_bytes: int = Field(default=50 * 1024 * 1024, gt=0, description="Largest file.")
+    max_image_pixels: int = Field(
+        default=80_000_000, gt=0, description="Largest width x height accepted."
+    )
+
+    # detect
+    detector: Literal["hog", "cnn"] = Field(
+        default="hog", description="Face detector: dlib HOG (fast, CPU) or dlib CNN (MMOD)."
+    )
+    detect_upsample_times: int = Field(
+        default=1,
+        ge=0,
+        le=4,
+        description="Image upsamplings before detection; finds smaller faces.",
+    )
+    detect_max_side_px: int = Field(
+        default=2000,
+        gt=0,
+        description="Images with a longer side are downscaled for detection only (speed).",
+    )
+
+    # quality
+    min_face_size_px: int = Field(
+        default=40, ge=0, description="Faces whose box is smaller on its short side are rejected."
+    )
+    min_sharpness: float = Field(
+        default=5.0,
+        ge=0,
+        description="Faces whose aligned chip has a lower variance of Laplacian are rejected "
+        "(LFW's web photos: 1st percentile 8, median 49).",
+    )
+    min_detector_score: float = Field(
+        default=0.2,
+        description="Detections scored lower are rejected as unlikely faces (HOG false "
+        "positives such as badges score about 0.1; 99% of LFW faces score over 0.28).",
+    )
+    max_faces_per_image: int = Field(
+        default=100, gt=0, description="Faces beyond this many (largest first) are rejected."
+    )
+
+    # search
+    match_threshold: float = Field(
+        default=DEFAULT_MATCH_THRESHOLD,
+        ge=-1.0,
+        le=1.0,
+        description="Cosine similarity at or above which two faces are called the same person.",
+    )
+    default_top_k: int = Field(default=5, gt=0, le=1000)
+
+    # backends
+    store_backend: str = Field(default="sqlite", description="Metadata store backend.")
+    index_backend: str = Field(default="faiss-flat", description="Vector index backend.")
+
+    # ingest
+    ingest_workers: int = Field(
+        default=0, ge=0, description="Worker processes for ingest; 0 means one per CPU core."
+    )

@@ -1,0 +1,69 @@
+"""dlib's two face detectors: HOG + linear SVM (fast on CPU) and the CNN (MMOD, slower, finds
+more profile and low-light faces)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import dlib
+
+from facelens.config import Settings
+from facelens.decode import RgbImage
+from facelens.detect.base import Detector, register_detector
+from facelens.models import CNN_DETECTOR_FILE, model_path
+
+
+class DlibHogDetector(Detector):
+    name = "dlib-hog"
+
+    def __init__(self, max_side_px: int, upsample_times: int) -> None:
+        super().__init__(max_side_px)
+        self.upsample_times = upsample_times
+        self._model: Any = None
+
+    @property
+    def description(self) -> str:
+        return f"{self.name}(upsample={self.upsample_times})"
+
+    def _detect(self, image: RgbImage) -> list[tuple[tuple[float, float, float, float], float]]:
+        if self._model is None:
+            self._model = dlib.get_frontal_face_detector()
+        rects, scores, _ = self._model.run(image, self.upsample_times, 0.0)
+        return [
+            ((r.left(), r.top(), r.right() + 1, r.bottom() + 1), s)
+            for r, s in zip(rects, scores, strict=True)
+        ]
+
+
+class DlibCnnDetector(Detector):
+    name = "dlib-cnn"
+
+    def __init__(self, max_side_px: int, upsample_times: int) -> None:
+        super().__init__(max_side_px)
+        self.upsample_times = upsample_times
+        self._model: Any = None
+
+    @property
+    def description(self) -> str:
+        return f"{self.name}(upsample={self.upsample_times})"
+
+    def _detect(self, image: RgbImage) -> list[tuple[tuple[float, float, float, float], float]]:
+        if self._model is None:
+            self._model = dlib.cnn_face_detection_model_v1(str(model_path(CNN_DETECTOR_FILE)))
+        found = self._model(image, self.upsample_times)
+        return [
+            ((d.rect.left(), d.rect.top(), d.rect.right() + 1, d.rect.bottom() + 1), d.confidence)
+            for d in found
+        ]
+
+
+def _hog(settings: Settings) -> Detector:
+    return DlibHogDetector(settings.detect_max_side_px, settings.detect_upsample_times)
+
+
+def _cnn(settings: Settings) -> Detector:
+    return DlibCnnDetector(settings.detect_max_side_px, settings.detect_upsample_times)
+
+
+register_detector("hog", _hog)
+register_detector("cnn", _cnn)

@@ -1,0 +1,254 @@
+"""Value objects passed between the stages and returned by the public API.
+
+Conventions: boxes are ``xyxy`` in pixels of the decoded, EXIF-rotated image (x to the right,
+y down, x2/y2 exclusive); landmarks are ``(5, 2)`` float arrays of (x, y) in the same frame;
+similarities are cosine similarities in [-1, 1] (higher is more alike).
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Any
+
+import numpy as np
+import numpy.typing as npt
+
+FloatArray = npt.NDArray[np.float32]
+IdArray = npt.NDArray[np.int64]
+
+
+@dataclass(frozen=True, slots=True)
+class ModelId:
+    """Identifies the model that produced an embedding; embeddings of different ids never mix."""
+
+    name: str
+    version: str
+    dim: int
+
+    def __str__(self) -> str:
+        return f"{self.name}@{self.version}/{self.dim}"
+
+
+@dataclass(frozen=True, slots=True)
+class Box:
+    """Face box, ``xyxy`` pixels."""
+
+    x1: int
+    y1: int
+    x2: int
+    y2: int
+
+    def __post_init__(self) -> None:
+        if self.x2 <= self.x1 or self.y2 <= self.y1:
+            raise ValueError(f"empty box {self.as_tuple()}: expected x2 > x1 and y2 > y1")
+
+    @property
+    def width(self) -> int:
+        return self.x2 - self.x1
+
+    @property
+    def height(self) -> int:
+        return self.y2 - self.y1
+
+    @property
+    def short_side(self) -> int:
+        return min(self.width, self.height)
+
+    @property
+    def area(self) -> int:
+        return self.width * self.height
+
+    @property
+    def centre(self) -> tuple[float, float]:
+        return ((self.x1 + self.x2) / 2.0, (self.y1 + self.y2) / 2.0)
+
+    def as_tuple(self) -> tuple[int, int, int, int]:
+        return (self.x1, self.y1, self.x2, self.y2)
+
+
+@dataclass(frozen=True, slots=True)
+class Detection:
+    """One face found by a detector."""
+
+    box: Box
+    score: float
+    detector: str
+
+
+@dataclass(frozen=True, slots=True)
+class Embedding:
+    """An L2-normalised face embedding and the model that made it."""
+
+    vector: FloatArray
+    model: ModelId
+
+    def __post_init__(self) -> None:
+        if self.vector.shape != (self.model.dim,) or self.vector.dtype != np.float32:
+            raise ValueError(
+                f"embedding of {self.model} must be float32 of shape ({self.model.dim},), "
+                f"got {self.vector.dtype} {self.vector.shape}"
+            )
+
+
+@dataclass(frozen=True, slots=True)
+class FaceQuality:
+    size_px: int
+    sharpness: float
+    rejection_reason: str | None = None
+
+    @property
+    def accepted(self) -> bool:
+        return self.rejection_reason is None
+
+
+@dataclass(frozen=True, slots=True)
+class AnalysedFace:
+    """A detected face after alignment, quality checks and (if accepted) embedding."""
+
+    detection: Detection
+    landmarks: FloatArray
+    quality: FaceQuality
+    embedding: Embedding | None
+
+    @property
+    def box(self) -> Box:
+        return self.detection.box
+
+    @property
+    def accepted(self) -> bool:
+        return self.embedding is not None
+
+
+@dataclass(frozen=True, slots=True)
+class ImageAnalysis:
+    """Every face of one decoded image, largest first."""
+
+    width: int
+    height: int
+    faces: list[AnalysedFace]
+
+    @property
+    def accepted_faces(self) -> list[AnalysedFace]:
+        return [f for f in self.faces if f.accepted]
+
+
+@dataclass(frozen=True, slots=True)
+class Provenance:
+    """Where an image came from; every field optional."""
+
+    origin_url: str | None = None
+    page_url: str | None = None
+    captured_at: datetime | None = None
+    licence_ref: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class Match:
+    """One gallery face returned by a search."""
+
+    face_id: int
+    similarity: float
+    is_match: bool
+    box: Box
+    image_id: int
+    image_location: str
+    collection: str
+    person_id: int | None
+    person_name: str | None
+    provenance: Provenance
+
+
+@dataclass(frozen=True, slots=True)
+class ProbeFaceMatches:
+    """The ranked matches of one face found in the probe photo."""
+
+    probe_box: Box
+    matches: list[Match]
+
+
+@dataclass(frozen=True, slots=True)
+class SearchResult:
+    threshold: float
+    model: ModelId
+    faces: list[ProbeFaceMatches]
+    faces_rejected: list[FaceQuality] = field(default_factory=list)
+
+
+@dataclass(frozen=True, slots=True)
+class VerifyResult:
+    same_person: bool
+    similarity: float
+    threshold: float
+    box_a: Box
+    box_b: Box
+    model: ModelId
+
+
+@dataclass(frozen=True, slots=True)
+class IngestFailure:
+    location: str
+    error: str
+    message: str
+
+
+@dataclass(slots=True)
+class IngestReport:
+    collection: str
+    images_seen: int = 0
+    images_ingested: int = 0
+    duplicates_skipped: int = 0
+    faces_indexed: int = 0
+    faces_rejected: dict[str, int] = field(default_factory=dict)
+    failures: list[IngestFailure] = field(default_factory=list)
+    elapsed_s: float = 0.0
+
+    @property
+    def images_per_s(self) -> float:
+        done = self.images_ingested + len(self.failures)
+        return done / self.elapsed_s if self.elapsed_s > 0 else 0.0
+
+
+@dataclass(frozen=True, slots=True)
+class Person:
+    id: int
+    name: str
+    face_ids: list[int]
+
+
+@dataclass(frozen=True, slots=True)
+class Stats:
+    collections: int
+    images: int
+    faces_indexed: int
+    faces_rejected: int
+    persons: int
+    index_count: int
+    model: ModelId | None
+    store_backend: str
+    index_backend: str
+
+
+def to_jsonable(value: Any) -> Any:
+    """Convert result objects to plain JSON types (used by ``--json``; keys are stable)."""
+    if dataclasses.is_dataclass(value) and not isinstance(value, type):
+        out = {f.name: to_jsonable(getattr(value, f.name)) for f in dataclasses.fields(value)}
+        if isinstance(value, ModelId):
+            out["id"] = str(value)
+        if isinstance(value, IngestReport):
+            out["images_per_s"] = round(value.images_per_s, 3)
+        return out
+    if isinstance(value, dict):
+        return {str(k): to_jsonable(v) for k, v in value.items()}
+    if isinstance(value, list | tuple):
+        return [to_jsonable(v) for v in value]
+    if isinstance(value, datetime):
+        return value.isoformat()
+    if isinstance(value, np.ndarray):
+        return value.tolist()
+    if isinstance(value, np.floating | float):
+        return round(float(value), 6)
+    if isinstance(value, np.integer):
+        return int(value)
+    return value
