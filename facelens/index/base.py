@@ -1,0 +1,90 @@
+"""The vector index contract and its registry.
+
+One contract, batch-first, like FAISS's own: ``add`` ids with vectors, ``search`` a batch of
+queries, ``remove`` ids, ``count``, ``ids``, ``persist``. Vectors are L2-normalised float32, so
+the inner product is the cosine similarity; scores are similarities in [-1, 1], higher first.
+An index is derived data: the engine rebuilds or repairs it from the store whenever they differ.
+"""
+
+from __future__ import annotations
+
+from abc import ABC, abstractmethod
+from collections.abc import Callable
+from pathlib import Path
+
+import numpy as np
+
+from facelens.errors import InvalidArgumentError, UnknownBackendError
+from facelens.types import FloatArray, IdArray, ModelId
+
+#: Score returned in padding slots when fewer than ``k`` vectors qualify (their id is -1).
+MISSING_SCORE = -np.inf
+
+
+class VectorIndex(ABC):
+    backend: str = ""
+
+    def __init__(self, model: ModelId, folder: Path) -> None:
+        self.model = model
+        self.dim = model.dim
+        self.folder = folder
+
+    @abstractmethod
+    def add(self, ids: IdArray, vectors: FloatArray) -> None:
+        """Add ``vectors`` (n, dim) float32 under ``ids`` (n,) int64. Ids must be new."""
+
+    @abstractmethod
+    def search(
+        self, queries: FloatArray, k: int, allowed_ids: IdArray | None = None
+    ) -> tuple[FloatArray, IdArray]:
+        """Top ``k`` for each of ``queries`` (n, dim): scores (n, k) float32 best first and ids
+        (n, k) int64, padded with ``MISSING_SCORE`` / -1. With ``allowed_ids``, only those."""
+
+    @abstractmethod
+    def remove(self, ids: IdArray) -> int:
+        """Remove ``ids``; returns how many were present."""
+
+    @abstractmethod
+    def count(self) -> int: ...
+
+    @abstractmethod
+    def ids(self) -> IdArray:
+        """Every id held, ascending."""
+
+    @abstractmethod
+    def persist(self) -> None:
+        """Write to ``folder`` atomically (a crash leaves the previous copy intact)."""
+
+    @abstractmethod
+    def clear(self) -> None: ...
+
+    def _check(self, vectors: FloatArray, what: str) -> FloatArray:
+        array = np.ascontiguousarray(vectors, dtype=np.float32)
+        if array.ndim != 2 or array.shape[1] != self.dim:
+            raise InvalidArgumentError(
+                f"{what} must have shape (n, {self.dim}) for {self.model}, got {array.shape}"
+            )
+        return array
+
+
+IndexFactory = Callable[[ModelId, Path], VectorIndex]
+_REGISTRY: dict[str, IndexFactory] = {}
+
+
+def register_index(name: str, factory: IndexFactory) -> None:
+    _REGISTRY[name] = factory
+
+
+def create_index(backend: str, model: ModelId, folder: Path) -> VectorIndex:
+    """Open the index persisted in ``folder`` for ``model``, or an empty one."""
+    try:
+        factory = _REGISTRY[backend]
+    except KeyError:
+        raise UnknownBackendError(
+            f"unknown index backend {backend!r}; available: {', '.join(sorted(_REGISTRY))}"
+        ) from None
+    return factory(model, folder)
+
+
+def available_indexes() -> list[str]:
+    return sorted(_REGISTRY)

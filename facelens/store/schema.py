@@ -1,0 +1,136 @@
+"""Tables of the metadata store (SQLAlchemy 2 ORM). Migrations in ``migrations/`` mirror these;
+``tests/test_store.py`` fails when the two drift apart."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+
+from sqlalchemy import (
+    JSON,
+    DateTime,
+    Float,
+    ForeignKey,
+    Index,
+    Integer,
+    LargeBinary,
+    String,
+    Text,
+    UniqueConstraint,
+)
+from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, relationship
+
+
+def utc_now() -> datetime:
+    return datetime.now(UTC)
+
+
+class Base(DeclarativeBase):
+    pass
+
+
+class ModelRow(Base):
+    """An embedding model; every stored embedding points at the one that made it."""
+
+    __tablename__ = "models"
+    __table_args__ = (
+        UniqueConstraint("name", "version", "dim", name="uq_models_name_version_dim"),
+    )
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    name: Mapped[str] = mapped_column(String(200))
+    version: Mapped[str] = mapped_column(String(100))
+    dim: Mapped[int] = mapped_column(Integer)
+
+
+class CollectionRow(Base):
+    __tablename__ = "collections"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    name: Mapped[str] = mapped_column(String(200), unique=True)
+    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utc_now)
+
+    images: Mapped[list[ImageRow]] = relationship(
+        back_populates="collection", cascade="all, delete-orphan", passive_deletes=True
+    )
+
+
+class ImageRow(Base):
+    """One ingested image and where it came from. Unique by content within a collection."""
+
+    __tablename__ = "images"
+    __table_args__ = (
+        UniqueConstraint("collection_id", "sha256", name="uq_images_collection_sha256"),
+        Index("ix_images_sha256", "sha256"),
+    )
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    collection_id: Mapped[int] = mapped_column(
+        ForeignKey("collections.id", ondelete="CASCADE"), index=True
+    )
+    location: Mapped[str] = mapped_column(Text)  # absolute path or URL
+    sha256: Mapped[str] = mapped_column(String(64))
+    width: Mapped[int] = mapped_column(Integer)
+    height: Mapped[int] = mapped_column(Integer)
+    origin_url: Mapped[str | None] = mapped_column(Text)
+    page_url: Mapped[str | None] = mapped_column(Text)
+    captured_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    licence_ref: Mapped[str | None] = mapped_column(Text)
+    ingested_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utc_now)
+
+    collection: Mapped[CollectionRow] = relationship(back_populates="images")
+    faces: Mapped[list[FaceRow]] = relationship(
+        back_populates="image", cascade="all, delete-orphan", passive_deletes=True
+    )
+
+
+class PersonRow(Base):
+    __tablename__ = "persons"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    name: Mapped[str] = mapped_column(String(200), unique=True)
+    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utc_now)
+
+
+class FaceRow(Base):
+    """A detected face. Accepted faces have an embedding and are in the index under ``id``;
+    rejected ones keep their reason and have none. Ids are never reused (AUTOINCREMENT), so a
+    deleted face's id cannot come back as someone else."""
+
+    __tablename__ = "faces"
+    __table_args__ = (
+        Index("ix_faces_model_status", "model_id", "status"),
+        {"sqlite_autoincrement": True},
+    )
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    image_id: Mapped[int] = mapped_column(ForeignKey("images.id", ondelete="CASCADE"), index=True)
+    x1: Mapped[int] = mapped_column(Integer)
+    y1: Mapped[int] = mapped_column(Integer)
+    x2: Mapped[int] = mapped_column(Integer)
+    y2: Mapped[int] = mapped_column(Integer)
+    landmarks: Mapped[list[list[float]]] = mapped_column(JSON)
+    detector: Mapped[str] = mapped_column(String(100))
+    detector_score: Mapped[float] = mapped_column(Float)
+    size_px: Mapped[int] = mapped_column(Integer)
+    sharpness: Mapped[float] = mapped_column(Float)
+    status: Mapped[str] = mapped_column(String(20))  # "accepted" | "rejected"
+    rejection_reason: Mapped[str | None] = mapped_column(String(100))
+    model_id: Mapped[int | None] = mapped_column(ForeignKey("models.id"))
+    embedding: Mapped[bytes | None] = mapped_column(LargeBinary)  # float32, little-endian
+    person_id: Mapped[int | None] = mapped_column(
+        ForeignKey("persons.id", ondelete="SET NULL"), index=True
+    )
+    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utc_now)
+
+    image: Mapped[ImageRow] = relationship(back_populates="faces")
+    person: Mapped[PersonRow | None] = relationship()
+    model: Mapped[ModelRow | None] = relationship()
+
+
+class MetaRow(Base):
+    """Engine-wide facts, such as which model the index holds."""
+
+    __tablename__ = "meta"
+
+    key: Mapped[str] = mapped_column(String(100), primary_key=True)
+    value: Mapped[str] = mapped_column(Text)

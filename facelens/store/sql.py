@@ -1,0 +1,443 @@
+"""SQLAlchemy implementation of the metadata store (SQLite here; any SQLAlchemy URL in time)."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator, Sequence
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+from alembic import command
+from alembic.config import Config
+from sqlalchemy import Engine, create_engine, delete, event, func, select, update
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.orm import Session, sessionmaker
+
+from facelens.config import Settings
+from facelens.errors import NotFoundError
+from facelens.store.base import AddedImage, FaceRecord, StoreCounts, register_store
+from facelens.store.schema import (
+    CollectionRow,
+    FaceRow,
+    ImageRow,
+    MetaRow,
+    ModelRow,
+    PersonRow,
+)
+from facelens.types import Box, FloatArray, IdArray, ImageAnalysis, ModelId, Person, Provenance
+
+MIGRATIONS_DIR = Path(__file__).parent / "migrations"
+ACCEPTED = "accepted"
+REJECTED = "rejected"
+# SQLite's default limit on bound parameters is 32766; stay well below it per IN (...) clause.
+_CHUNK = 5_000
+
+
+def migrate(engine: Engine) -> None:
+    """Bring the schema to the newest revision (idempotent)."""
+    config = Config()
+    config.set_main_option("script_location", str(MIGRATIONS_DIR))
+    with engine.begin() as connection:
+        config.attributes["connection"] = connection
+        command.upgrade(config, "head")
+
+
+def _sqlite_pragmas(dbapi_connection: Any, _record: Any) -> None:
+    cursor = dbapi_connection.cursor()
+    cursor.execute("PRAGMA foreign_keys=ON")  # needed for ON DELETE CASCADE
+    cursor.execute("PRAGMA journal_mode=WAL")  # readers never block the ingest writer
+    cursor.execute("PRAGMA synchronous=NORMAL")
+    cursor.close()
+
+
+def _ids(values: Sequence[int] | IdArray) -> IdArray:
+    return np.asarray(sorted(int(v) for v in values), dtype=np.int64)
+
+
+def _chunks(values: Sequence[int]) -> Iterator[list[int]]:
+    items = [int(v) for v in values]
+    for start in range(0, len(items), _CHUNK):
+        yield items[start : start + _CHUNK]
+
+
+class SqlStore:
+    """The store on an SQLAlchemy engine; the schema is migrated with Alembic when opened."""
+
+    def __init__(self, url: str, backend: str = "sqlite") -> None:
+        self.backend = backend
+        self._engine = create_engine(url)
+        if url.startswith("sqlite"):
+            event.listen(self._engine, "connect", _sqlite_pragmas)
+        migrate(self._engine)
+        self._session = sessionmaker(self._engine, expire_on_commit=False)
+        self._model_ids: dict[ModelId, int] = {}
+
+    def close(self) -> None:
+        self._engine.dispose()
+
+    # --- collections --------------------------------------------------------------------
+
+    def ensure_collection(self, name: str) -> int:
+        with self._session.begin() as session:
+            found = session.scalar(select(CollectionRow.id).where(CollectionRow.name == name))
+            if found is not None:
+                return found
+            row = CollectionRow(name=name)
+            session.add(row)
+            session.flush()
+            return row.id
+
+    def collection_names(self) -> list[str]:
+        with self._session() as session:
+            return list(session.scalars(select(CollectionRow.name).order_by(CollectionRow.name)))
+
+    def _collection_id(self, session: Session, name: str) -> int:
+        found = session.scalar(select(CollectionRow.id).where(CollectionRow.name == name))
+        if found is None:
+            raise NotFoundError(f"no collection named {name!r}")
+        return found
+
+    # --- images and faces ---------------------------------------------------------------
+
+    def known_image_hashes(self, collection: str) -> set[str]:
+        with self._session() as session:
+            return set(
+                session.scalars(
+                    select(ImageRow.sha256)
+                    .join(CollectionRow)
+                    .where(CollectionRow.name == collection)
+                )
+            )
+
+    def _model_id(self, session: Session, model: ModelId) -> int:
+        if model not in self._model_ids:
+            found = session.scalar(
+                select(ModelRow.id).where(
+                    ModelRow.name == model.name,
+                    ModelRow.version == model.version,
+                    ModelRow.dim == model.dim,
+                )
+            )
+            if found is None:
+                row = ModelRow(name=model.name, version=model.version, dim=model.dim)
+                session.add(row)
+                session.flush()
+                found = row.id
+            self._model_ids[model] = found
+        return self._model_ids[model]
+
+    def _known_model_id(self, session: Session, model: ModelId) -> int | None:
+        if model in self._model_ids:
+            return self._model_ids[model]
+        return session.scalar(
+            select(ModelRow.id).where(
+                ModelRow.name == model.name,
+                ModelRow.version == model.version,
+                ModelRow.dim == model.dim,
+            )
+        )
+
+    def add_image(
+        self,
+        *,
+        collection: str,
+        location: str,
+        sha256: str,
+        analysis: ImageAnalysis,
+        provenance: Provenance,
+    ) -> AddedImage | None:
+        collection_id = self.ensure_collection(collection)
+        try:
+            with self._session.begin() as session:
+                model_ids = {
+                    f.embedding.model: self._model_id(session, f.embedding.model)
+                    for f in analysis.faces
+                    if f.embedding is not None
+                }
+                image = ImageRow(
+                    collection_id=collection_id,
+                    location=location,
+                    sha256=sha256,
+                    width=analysis.width,
+                    height=analysis.height,
+                    origin_url=provenance.origin_url,
+                    page_url=provenance.page_url,
+                    captured_at=provenance.captured_at,
+                    licence_ref=provenance.licence_ref,
+                )
+                session.add(image)
+                accepted: list[tuple[FaceRow, FloatArray]] = []
+                for face in analysis.faces:
+                    row = FaceRow(
+                        image=image,
+                        x1=face.box.x1,
+                        y1=face.box.y1,
+                        x2=face.box.x2,
+                        y2=face.box.y2,
+                        landmarks=face.landmarks.round(2).tolist(),
+                        detector=face.detection.detector,
+                        detector_score=face.detection.score,
+                        size_px=face.quality.size_px,
+                        sharpness=face.quality.sharpness,
+                        status=ACCEPTED if face.embedding is not None else REJECTED,
+                        rejection_reason=face.quality.rejection_reason,
+                    )
+                    if face.embedding is not None:
+                        row.model_id = model_ids[face.embedding.model]
+                        row.embedding = face.embedding.vector.astype("<f4").tobytes()
+                        accepted.append((row, face.embedding.vector))
+                    session.add(row)
+                session.flush()
+                dim = accepted[0][1].shape[0] if accepted else 0
+                return AddedImage(
+                    image_id=image.id,
+                    face_ids=np.array([r.id for r, _ in accepted], dtype=np.int64),
+                    vectors=(
+                        np.stack([v for _, v in accepted]).astype(np.float32)
+                        if accepted
+                        else np.zeros((0, dim), dtype=np.float32)
+                    ),
+                )
+        except IntegrityError:
+            # Another writer stored the same content in this collection first. Model ids made
+            # in the rolled-back transaction are gone too, so forget them.
+            self._model_ids.clear()
+            return None
+
+    def image_face_ids(self, collection: str, sha256: str) -> IdArray:
+        with self._session() as session:
+            ids = session.scalars(
+                select(FaceRow.id)
+                .join(ImageRow, FaceRow.image_id == ImageRow.id)
+                .join(CollectionRow, ImageRow.collection_id == CollectionRow.id)
+                .where(
+                    CollectionRow.name == collection,
+                    ImageRow.sha256 == sha256,
+                    FaceRow.status == ACCEPTED,
+                )
+                .order_by(FaceRow.id)
+            ).all()
+        return np.asarray(ids, dtype=np.int64)
+
+    def face_records(self, face_ids: Sequence[int]) -> dict[int, FaceRecord]:
+        out: dict[int, FaceRecord] = {}
+        with self._session() as session:
+            for chunk in _chunks(face_ids):
+                rows = session.execute(
+                    select(FaceRow, ImageRow, CollectionRow.name, PersonRow.name)
+                    .join(ImageRow, FaceRow.image_id == ImageRow.id)
+                    .join(CollectionRow, ImageRow.collection_id == CollectionRow.id)
+                    .outerjoin(PersonRow, FaceRow.person_id == PersonRow.id)
+                    .where(FaceRow.id.in_(chunk))
+                )
+                for face, image, collection, person_name in rows:
+                    out[face.id] = FaceRecord(
+                        face_id=face.id,
+                        box=Box(face.x1, face.y1, face.x2, face.y2),
+                        image_id=image.id,
+                        image_location=image.location,
+                        collection=collection,
+                        person_id=face.person_id,
+                        person_name=person_name,
+                        provenance=Provenance(
+                            origin_url=image.origin_url,
+                            page_url=image.page_url,
+                            captured_at=image.captured_at,
+                            licence_ref=image.licence_ref,
+                        ),
+                    )
+        return out
+
+    def indexed_face_ids(self, model: ModelId) -> IdArray:
+        with self._session() as session:
+            model_id = self._known_model_id(session, model)
+            if model_id is None:
+                return np.zeros(0, dtype=np.int64)
+            ids = session.scalars(
+                select(FaceRow.id)
+                .where(FaceRow.model_id == model_id, FaceRow.status == ACCEPTED)
+                .order_by(FaceRow.id)
+            ).all()
+        return np.asarray(ids, dtype=np.int64)
+
+    def embeddings(
+        self, model: ModelId, *, face_ids: Sequence[int] | None = None, batch_size: int = 10_000
+    ) -> Iterator[tuple[IdArray, FloatArray]]:
+        with self._session() as session:
+            model_id = self._known_model_id(session, model)
+            if model_id is None:
+                return
+            base = select(FaceRow.id, FaceRow.embedding).where(
+                FaceRow.model_id == model_id, FaceRow.status == ACCEPTED
+            )
+            if face_ids is None:
+                last = -1
+                while True:  # keyset pagination: constant memory at any gallery size
+                    rows = session.execute(
+                        base.where(FaceRow.id > last).order_by(FaceRow.id).limit(batch_size)
+                    ).all()
+                    if not rows:
+                        return
+                    last = rows[-1][0]
+                    yield self._unpack(rows, model.dim)
+            else:
+                for chunk in _chunks(face_ids):
+                    rows = session.execute(base.where(FaceRow.id.in_(chunk))).all()
+                    if rows:
+                        yield self._unpack(rows, model.dim)
+
+    @staticmethod
+    def _unpack(rows: Sequence[Any], dim: int) -> tuple[IdArray, FloatArray]:
+        ids = np.fromiter((r[0] for r in rows), dtype=np.int64, count=len(rows))
+        vectors = np.frombuffer(b"".join(r[1] for r in rows), dtype="<f4").reshape(-1, dim)
+        return ids, vectors.astype(np.float32)
+
+    def face_ids_in_collections(self, names: Sequence[str], model: ModelId) -> IdArray:
+        with self._session() as session:
+            for name in names:
+                self._collection_id(session, name)  # unknown names are an error, not "no hits"
+            model_id = self._known_model_id(session, model)
+            if model_id is None:
+                return np.zeros(0, dtype=np.int64)
+            ids = session.scalars(
+                select(FaceRow.id)
+                .join(ImageRow, FaceRow.image_id == ImageRow.id)
+                .join(CollectionRow, ImageRow.collection_id == CollectionRow.id)
+                .where(
+                    CollectionRow.name.in_(list(names)),
+                    FaceRow.model_id == model_id,
+                    FaceRow.status == ACCEPTED,
+                )
+            ).all()
+        return _ids(ids)
+
+    # --- deletion -----------------------------------------------------------------------
+
+    def _accepted_ids_where(self, session: Session, *criteria: Any) -> list[int]:
+        return list(
+            session.scalars(select(FaceRow.id).where(FaceRow.status == ACCEPTED, *criteria)).all()
+        )
+
+    def delete_images(self, image_ids: Sequence[int]) -> IdArray:
+        removed: list[int] = []
+        with self._session.begin() as session:
+            found = set(session.scalars(select(ImageRow.id).where(ImageRow.id.in_(image_ids))))
+            missing = sorted(set(image_ids) - found)
+            if missing:
+                raise NotFoundError(f"no image with id {', '.join(map(str, missing))}")
+            removed = self._accepted_ids_where(session, FaceRow.image_id.in_(image_ids))
+            session.execute(delete(FaceRow).where(FaceRow.image_id.in_(image_ids)))
+            session.execute(delete(ImageRow).where(ImageRow.id.in_(image_ids)))
+        return _ids(removed)
+
+    def delete_faces(self, face_ids: Sequence[int]) -> IdArray:
+        with self._session.begin() as session:
+            rows = session.execute(
+                select(FaceRow.id, FaceRow.image_id, FaceRow.status).where(FaceRow.id.in_(face_ids))
+            ).all()
+            missing = sorted(set(face_ids) - {r[0] for r in rows})
+            if missing:
+                raise NotFoundError(f"no face with id {', '.join(map(str, missing))}")
+            self._delete_faces_and_empty_images(session, [r[0] for r in rows])
+        return _ids([r[0] for r in rows if r[2] == ACCEPTED])
+
+    def _delete_faces_and_empty_images(self, session: Session, face_ids: list[int]) -> None:
+        """Delete faces; an image left with no face at all goes too (nothing else needs it)."""
+        image_ids = set(session.scalars(select(FaceRow.image_id).where(FaceRow.id.in_(face_ids))))
+        session.execute(delete(FaceRow).where(FaceRow.id.in_(face_ids)))
+        still_used = set(
+            session.scalars(select(FaceRow.image_id).where(FaceRow.image_id.in_(image_ids)))
+        )
+        empty = image_ids - still_used
+        if empty:
+            session.execute(delete(ImageRow).where(ImageRow.id.in_(empty)))
+
+    def delete_person(self, person_id: int) -> IdArray:
+        with self._session.begin() as session:
+            if session.get(PersonRow, person_id) is None:
+                raise NotFoundError(f"no person with id {person_id}")
+            face_ids = list(
+                session.scalars(select(FaceRow.id).where(FaceRow.person_id == person_id))
+            )
+            removed = self._accepted_ids_where(session, FaceRow.person_id == person_id)
+            self._delete_faces_and_empty_images(session, face_ids)
+            session.execute(delete(PersonRow).where(PersonRow.id == person_id))
+        return _ids(removed)
+
+    def delete_collection(self, name: str) -> IdArray:
+        with self._session.begin() as session:
+            collection_id = self._collection_id(session, name)
+            image_ids = select(ImageRow.id).where(ImageRow.collection_id == collection_id)
+            removed = self._accepted_ids_where(session, FaceRow.image_id.in_(image_ids))
+            session.execute(delete(FaceRow).where(FaceRow.image_id.in_(image_ids)))
+            session.execute(delete(ImageRow).where(ImageRow.collection_id == collection_id))
+            session.execute(delete(CollectionRow).where(CollectionRow.id == collection_id))
+        return _ids(removed)
+
+    # --- persons ------------------------------------------------------------------------
+
+    def get_or_create_person(self, name: str) -> int:
+        with self._session.begin() as session:
+            found = session.scalar(select(PersonRow.id).where(PersonRow.name == name))
+            if found is not None:
+                return found
+            row = PersonRow(name=name)
+            session.add(row)
+            session.flush()
+            return row.id
+
+    def assign_faces(self, person_id: int, face_ids: Sequence[int]) -> None:
+        with self._session.begin() as session:
+            if session.get(PersonRow, person_id) is None:
+                raise NotFoundError(f"no person with id {person_id}")
+            found = set(session.scalars(select(FaceRow.id).where(FaceRow.id.in_(face_ids))))
+            missing = sorted(set(face_ids) - found)
+            if missing:
+                raise NotFoundError(f"no face with id {', '.join(map(str, missing))}")
+            session.execute(
+                update(FaceRow).where(FaceRow.id.in_(face_ids)).values(person_id=person_id)
+            )
+
+    def persons(self) -> list[Person]:
+        with self._session() as session:
+            people = session.execute(select(PersonRow.id, PersonRow.name).order_by(PersonRow.name))
+            faces: dict[int, list[int]] = {}
+            for face_id, person_id in session.execute(
+                select(FaceRow.id, FaceRow.person_id)
+                .where(FaceRow.person_id.is_not(None))
+                .order_by(FaceRow.id)
+            ):
+                if person_id is not None:
+                    faces.setdefault(person_id, []).append(face_id)
+            return [Person(id=i, name=n, face_ids=faces.get(i, [])) for i, n in people]
+
+    # --- engine-wide facts --------------------------------------------------------------
+
+    def counts(self) -> StoreCounts:
+        with self._session() as session:
+            by_status = dict(
+                session.execute(select(FaceRow.status, func.count()).group_by(FaceRow.status)).all()
+            )
+            return StoreCounts(
+                collections=session.scalar(select(func.count()).select_from(CollectionRow)) or 0,
+                images=session.scalar(select(func.count()).select_from(ImageRow)) or 0,
+                faces_accepted=by_status.get(ACCEPTED, 0),
+                faces_rejected=by_status.get(REJECTED, 0),
+                persons=session.scalar(select(func.count()).select_from(PersonRow)) or 0,
+            )
+
+    def get_meta(self, key: str) -> str | None:
+        with self._session() as session:
+            return session.scalar(select(MetaRow.value).where(MetaRow.key == key))
+
+    def set_meta(self, key: str, value: str) -> None:
+        with self._session.begin() as session:
+            session.merge(MetaRow(key=key, value=value))
+
+
+def _sqlite(settings: Settings) -> SqlStore:
+    settings.data_dir.mkdir(parents=True, exist_ok=True)
+    return SqlStore(f"sqlite:///{settings.data_dir / 'facelens.db'}", backend="sqlite")
+
+
+register_store("sqlite", _sqlite)

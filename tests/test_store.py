@@ -1,0 +1,195 @@
+"""The metadata store contract, run against every registered backend."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from datetime import UTC, datetime
+from pathlib import Path
+
+import numpy as np
+import pytest
+from alembic.autogenerate import compare_metadata
+from alembic.migration import MigrationContext
+from sqlalchemy import create_engine
+
+from facelens.config import Settings
+from facelens.embed import l2_normalise
+from facelens.errors import NotFoundError
+from facelens.store import MetadataStore, available_stores, create_store
+from facelens.store.schema import Base
+from facelens.types import (
+    AnalysedFace,
+    Box,
+    Detection,
+    Embedding,
+    FaceQuality,
+    ImageAnalysis,
+    ModelId,
+    Provenance,
+)
+
+MODEL = ModelId("test-model", "1", 4)
+
+
+@pytest.fixture(params=available_stores())
+def store(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[MetadataStore]:
+    opened = create_store(Settings(data_dir=tmp_path, store_backend=request.param))
+    yield opened
+    opened.close()
+
+
+def analysis(n_accepted: int, n_rejected: int = 0, seed: int = 0) -> ImageAnalysis:
+    rng = np.random.default_rng(seed)
+    faces = []
+    for i in range(n_accepted + n_rejected):
+        box = Box(10 * i, 10 * i, 10 * i + 50, 10 * i + 60)
+        accepted = i < n_accepted
+        vector = l2_normalise(rng.standard_normal((1, MODEL.dim)).astype(np.float32))[0]
+        faces.append(
+            AnalysedFace(
+                detection=Detection(box, 1.0, "test-detector"),
+                landmarks=np.zeros((5, 2), dtype=np.float32),
+                quality=FaceQuality(50, 100.0, None if accepted else "too_small"),
+                embedding=Embedding(vector, MODEL) if accepted else None,
+            )
+        )
+    return ImageAnalysis(width=640, height=480, faces=faces)
+
+
+def add(
+    store: MetadataStore, sha: str, n: int = 1, collection: str = "c", rejected: int = 0
+) -> np.ndarray:
+    added = store.add_image(
+        collection=collection,
+        location=f"/photos/{sha}.jpg",
+        sha256=sha,
+        analysis=analysis(n, rejected, seed=len(sha) + n),
+        provenance=Provenance(),
+    )
+    assert added is not None
+    return added.face_ids
+
+
+def test_given_a_migrated_database_then_it_matches_the_orm_schema(tmp_path: Path) -> None:
+    store = create_store(Settings(data_dir=tmp_path))
+    store.close()
+    engine = create_engine(f"sqlite:///{tmp_path / 'facelens.db'}")
+    with engine.connect() as connection:
+        diff = compare_metadata(MigrationContext.configure(connection), Base.metadata)
+    assert diff == []
+
+
+def test_given_an_image_with_provenance_then_it_comes_back_with_its_faces(
+    store: MetadataStore,
+) -> None:
+    captured = datetime(2024, 5, 1, 12, 0, tzinfo=UTC)
+    added = store.add_image(
+        collection="archive",
+        location="/photos/a.jpg",
+        sha256="a" * 64,
+        analysis=analysis(2, 1),
+        provenance=Provenance("https://example.org/a.jpg", "https://example.org/", captured, "L-1"),
+    )
+    assert added is not None
+    assert len(added.face_ids) == 2 and added.vectors.shape == (2, MODEL.dim)
+    records = store.face_records(added.face_ids.tolist())
+    record = records[int(added.face_ids[0])]
+    assert record.collection == "archive"
+    assert record.image_location == "/photos/a.jpg"
+    assert record.box == Box(0, 0, 50, 60)
+    assert record.provenance.origin_url == "https://example.org/a.jpg"
+    assert record.provenance.licence_ref == "L-1"
+    assert record.provenance.captured_at is not None
+    assert record.provenance.captured_at.replace(tzinfo=UTC) == captured
+    ids, vectors = next(store.embeddings(MODEL, face_ids=added.face_ids.tolist()))
+    np.testing.assert_array_equal(ids, added.face_ids)
+    np.testing.assert_allclose(vectors, added.vectors)
+    counts = store.counts()
+    assert (counts.images, counts.faces_accepted, counts.faces_rejected) == (1, 2, 1)
+    assert store.image_face_ids("archive", "a" * 64).tolist() == added.face_ids.tolist()
+
+
+def test_given_the_same_content_twice_then_stored_once_per_collection(
+    store: MetadataStore,
+) -> None:
+    add(store, "x" * 64)
+    again = store.add_image(
+        collection="c",
+        location="/other/path.jpg",
+        sha256="x" * 64,
+        analysis=analysis(1),
+        provenance=Provenance(),
+    )
+    assert again is None
+    assert store.known_image_hashes("c") == {"x" * 64}
+    add(store, "x" * 64, collection="d")  # another collection may hold it too
+    assert store.counts().images == 2
+
+
+def test_given_many_faces_then_embeddings_come_back_in_batches_all_of_them(
+    store: MetadataStore,
+) -> None:
+    expected = np.concatenate([add(store, f"{i:064d}", n=3) for i in range(7)])
+    batches = list(store.embeddings(MODEL, batch_size=4))
+    assert [len(ids) for ids, _ in batches] == [4, 4, 4, 4, 4, 1]
+    np.testing.assert_array_equal(np.concatenate([ids for ids, _ in batches]), expected)
+    np.testing.assert_array_equal(store.indexed_face_ids(MODEL), expected)
+    assert list(store.embeddings(ModelId("unknown", "1", 4))) == []
+
+
+def test_given_deletions_then_the_indexed_ids_removed_are_returned(store: MetadataStore) -> None:
+    a = add(store, "a" * 64, n=2, rejected=1)
+    b = add(store, "b" * 64, n=1)
+    c = add(store, "c" * 64, n=2, collection="other")
+    image_a = store.face_records([int(a[0])])[int(a[0])].image_id
+    assert store.delete_images([image_a]).tolist() == a.tolist()
+    assert store.delete_faces([int(b[0])]).tolist() == b.tolist()
+    assert store.counts().images == 1, "an image left without faces goes too"
+    assert store.delete_collection("other").tolist() == c.tolist()
+    assert store.collection_names() == ["c"]
+    assert store.counts().faces_accepted == 0
+    assert store.face_records([*a.tolist(), *b.tolist(), *c.tolist()]) == {}
+    with pytest.raises(NotFoundError, match="no image with id 12345"):
+        store.delete_images([12345])
+    with pytest.raises(NotFoundError, match="no collection named 'nope'"):
+        store.delete_collection("nope")
+
+
+def test_given_a_deleted_face_then_its_id_is_never_reused(store: MetadataStore) -> None:
+    first = add(store, "a" * 64)
+    store.delete_faces(first.tolist())
+    second = add(store, "b" * 64)
+    assert int(second[0]) > int(first[0])
+
+
+def test_given_a_person_then_faces_are_assigned_and_deleted_with_them(
+    store: MetadataStore,
+) -> None:
+    faces = add(store, "a" * 64, n=2)
+    other = add(store, "b" * 64, n=1)
+    person = store.get_or_create_person("Ada")
+    assert store.get_or_create_person("Ada") == person
+    store.assign_faces(person, faces.tolist())
+    [listed] = store.persons()
+    assert listed.name == "Ada" and listed.face_ids == faces.tolist()
+    assert store.face_records([int(faces[0])])[int(faces[0])].person_name == "Ada"
+    with pytest.raises(NotFoundError, match="no face with id 999"):
+        store.assign_faces(person, [999])
+    assert store.delete_person(person).tolist() == faces.tolist()
+    assert store.persons() == []
+    assert store.indexed_face_ids(MODEL).tolist() == other.tolist()
+
+
+def test_given_collections_then_face_ids_filter_by_them(store: MetadataStore) -> None:
+    a = add(store, "a" * 64, n=2, collection="one")
+    add(store, "b" * 64, n=2, collection="two")
+    assert store.face_ids_in_collections(["one"], MODEL).tolist() == a.tolist()
+    with pytest.raises(NotFoundError, match="no collection named 'three'"):
+        store.face_ids_in_collections(["three"], MODEL)
+
+
+def test_given_meta_then_it_is_kept(store: MetadataStore) -> None:
+    assert store.get_meta("k") is None
+    store.set_meta("k", "v1")
+    store.set_meta("k", "v2")
+    assert store.get_meta("k") == "v2"
