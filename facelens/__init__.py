@@ -1,0 +1,63 @@
+"""facelens: a face search engine for image collections you lawfully hold.
+
+    import facelens
+    with facelens.open("facelens-data") as engine:
+        engine.ingest(["photos/"], collection="archive")
+        result = engine.search("probe.jpg")
+
+Boxes are ``xyxy`` pixels of the EXIF-rotated image; similarities are cosine similarities in
+[-1, 1]. Results are typed objects (``facelens.types``).
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from facelens.config import Settings
+from facelens.engine import Engine
+from facelens.types import (
+    Box,
+    IngestFailure,
+    IngestReport,
+    Match,
+    ModelId,
+    Person,
+    ProbeFaceMatches,
+    Provenance,
+    SearchResult,
+    Stats,
+    VerifyResult,
+)
+
+__version__ = "0.1.0"
+
+
+def open(path: str | Path | None = None, settings: Settings | None = None) -> Engine:
+    """Open (or create) the engine whose store and index live in the folder ``path``.
+
+    ``settings`` defaults to ``Settings()`` (environment variables ``FACELENS_*`` apply);
+    ``path``, when given, overrides its ``data_dir``.
+    """
+    settings = settings or Settings()
+    if path is not None:
+        settings = settings.model_copy(update={"data_dir": Path(path)})
+    return Engine(settings)
+
+
+__all__ = [
+    "Box",
+    "Engine",
+    "IngestFailure",
+    "IngestReport",
+    "Match",
+    "ModelId",
+    "Person",
+    "ProbeFaceMatches",
+    "Provenance",
+    "SearchResult",
+    "Settings",
+    "Stats",
+    "VerifyResult",
+    "__version__",
+    "open",
+]

@@ -1,0 +1,1 @@
+"""CLI: a thin layer over the public API (``facelens.open``)."""

