@@ -9,6 +9,7 @@ embeddings, ids the store no longer holds are removed.
 from __future__ import annotations
 
 import hashlib
+import logging
 import time
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
@@ -48,6 +49,8 @@ from facelens.types import (
 #: An image given to ``search`` or ``verify``: a path, encoded bytes, or an RGB uint8 array.
 ImageInput = str | Path | bytes | RgbImage
 ProgressCallback = Callable[[int, int], None]
+
+log = logging.getLogger(__name__)
 
 INDEX_MODEL_KEY = "index_model"
 #: Write the index to disk after this many ingested images, so a crash costs little repair.
@@ -113,6 +116,11 @@ class Engine:
             self.index.add(ids, vectors)
             added += len(ids)
         if removed or added:
+            log.warning(
+                "index repaired from the store: %d faces added, %d stale ids removed",
+                added,
+                removed,
+            )
             self.index.persist()
         return IndexRepair(added=added, removed=removed)
 
@@ -399,6 +407,8 @@ class Engine:
             removed = self.store.delete_collection(collection)
         self.index.remove(removed)
         self.index.persist()
+        # Ids only: never log images or embeddings.
+        log.info("deleted %d indexed faces: %s", len(removed), removed.tolist())
         return len(removed)
 
     # --- stats --------------------------------------------------------------------------

@@ -4,8 +4,6 @@ from __future__ import annotations
 
 from pathlib import Path
 
-import pytest
-
 from facelens.engine import Engine
 from facelens.errors import NoFaceFoundError
 

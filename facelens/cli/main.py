@@ -9,6 +9,7 @@ other facelens error; 8 an ingest finished but some files failed (listed in the 
 from __future__ import annotations
 
 import json
+import logging
 import sys
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -16,7 +17,9 @@ from pathlib import Path
 from typing import Annotated, Any
 
 import typer
+from pydantic import ValidationError
 from rich.console import Console
+from rich.logging import RichHandler
 from rich.progress import (
     BarColumn,
     MofNCompleteColumn,
@@ -211,7 +214,7 @@ def print_search_result(result: SearchResult) -> None:
         box = ",".join(map(str, face.probe_box.as_tuple()))
         out.print(
             f"[bold]probe face {n}[/] (box {box}): {len(face.matches)} nearest faces, "
-            f"threshold {result.threshold:.3f}",
+            f"threshold {result.threshold:.4f}",
             highlight=False,
         )
         if not face.matches:
@@ -249,7 +252,7 @@ def verify(
         return
     verdict = "[green]same person[/]" if result.same_person else "[yellow]different people[/]"
     out.print(
-        f"{verdict}: similarity {result.similarity:.3f}, threshold {result.threshold:.3f}",
+        f"{verdict}: similarity {result.similarity:.3f}, threshold {result.threshold:.4f}",
         highlight=False,
     )
 
@@ -371,6 +374,14 @@ def demo(data: DataOption = DEFAULT_DATA) -> None:
 
 
 def main() -> None:
+    try:
+        settings = Settings()
+    except ValidationError as exc:
+        err.print(f"[bold red]error:[/] a FACELENS_* environment variable is invalid:\n{exc}")
+        sys.exit(EXIT_USAGE)
+    logging.basicConfig(
+        level=settings.log_level, handlers=[RichHandler(console=err, show_path=False)]
+    )
     try:
         app()
     except KeyboardInterrupt:

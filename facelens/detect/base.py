@@ -14,7 +14,7 @@ from PIL import Image
 
 from facelens.config import Settings
 from facelens.decode import RgbImage
-from facelens.errors import UnknownBackendError
+from facelens.registry import Registry
 from facelens.types import Box, Detection
 
 
@@ -64,22 +64,16 @@ def _clip(x1: float, y1: float, x2: float, y2: float, width: int, height: int) -
 
 
 DetectorFactory = Callable[[Settings], Detector]
-_REGISTRY: dict[str, DetectorFactory] = {}
+DETECTORS: Registry[DetectorFactory] = Registry("detector")
 
 
 def register_detector(name: str, factory: DetectorFactory) -> None:
-    _REGISTRY[name] = factory
+    DETECTORS.register(name, factory)
 
 
 def create_detector(settings: Settings) -> Detector:
-    try:
-        factory = _REGISTRY[settings.detector]
-    except KeyError:
-        raise UnknownBackendError(
-            f"unknown detector {settings.detector!r}; available: {', '.join(sorted(_REGISTRY))}"
-        ) from None
-    return factory(settings)
+    return DETECTORS.get(settings.detector)(settings)
 
 
 def available_detectors() -> list[str]:
-    return sorted(_REGISTRY)
+    return DETECTORS.names()

@@ -13,8 +13,8 @@ from facelens.detect.base import Detector, register_detector
 from facelens.models import CNN_DETECTOR_FILE, model_path
 
 
-class DlibHogDetector(Detector):
-    name = "dlib-hog"
+class _DlibDetector(Detector):
+    """Shared by both dlib detectors: the upsampling setting and a lazily loaded model."""
 
     def __init__(self, max_side_px: int, upsample_times: int) -> None:
         super().__init__(max_side_px)
@@ -24,6 +24,10 @@ class DlibHogDetector(Detector):
     @property
     def description(self) -> str:
         return f"{self.name}(upsample={self.upsample_times})"
+
+
+class DlibHogDetector(_DlibDetector):
+    name = "dlib-hog"
 
     def _detect(self, image: RgbImage) -> list[tuple[tuple[float, float, float, float], float]]:
         if self._model is None:
@@ -35,17 +39,8 @@ class DlibHogDetector(Detector):
         ]
 
 
-class DlibCnnDetector(Detector):
+class DlibCnnDetector(_DlibDetector):
     name = "dlib-cnn"
-
-    def __init__(self, max_side_px: int, upsample_times: int) -> None:
-        super().__init__(max_side_px)
-        self.upsample_times = upsample_times
-        self._model: Any = None
-
-    @property
-    def description(self) -> str:
-        return f"{self.name}(upsample={self.upsample_times})"
 
     def _detect(self, image: RgbImage) -> list[tuple[tuple[float, float, float, float], float]]:
         if self._model is None:

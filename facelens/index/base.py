@@ -14,7 +14,8 @@ from pathlib import Path
 
 import numpy as np
 
-from facelens.errors import InvalidArgumentError, UnknownBackendError
+from facelens.errors import InvalidArgumentError
+from facelens.registry import Registry
 from facelens.types import FloatArray, IdArray, ModelId
 
 #: Score returned in padding slots when fewer than ``k`` vectors qualify (their id is -1).
@@ -68,23 +69,17 @@ class VectorIndex(ABC):
 
 
 IndexFactory = Callable[[ModelId, Path], VectorIndex]
-_REGISTRY: dict[str, IndexFactory] = {}
+INDEXES: Registry[IndexFactory] = Registry("index backend")
 
 
 def register_index(name: str, factory: IndexFactory) -> None:
-    _REGISTRY[name] = factory
+    INDEXES.register(name, factory)
 
 
 def create_index(backend: str, model: ModelId, folder: Path) -> VectorIndex:
     """Open the index persisted in ``folder`` for ``model``, or an empty one."""
-    try:
-        factory = _REGISTRY[backend]
-    except KeyError:
-        raise UnknownBackendError(
-            f"unknown index backend {backend!r}; available: {', '.join(sorted(_REGISTRY))}"
-        ) from None
-    return factory(model, folder)
+    return INDEXES.get(backend)(model, folder)
 
 
 def available_indexes() -> list[str]:
-    return sorted(_REGISTRY)
+    return INDEXES.names()

@@ -12,7 +12,7 @@ from dataclasses import dataclass
 from typing import Protocol
 
 from facelens.config import Settings
-from facelens.errors import UnknownBackendError
+from facelens.registry import Registry
 from facelens.types import Box, FloatArray, IdArray, ImageAnalysis, ModelId, Person, Provenance
 
 
@@ -108,23 +108,16 @@ class MetadataStore(Protocol):
 
 
 StoreFactory = Callable[[Settings], MetadataStore]
-_REGISTRY: dict[str, StoreFactory] = {}
+STORES: Registry[StoreFactory] = Registry("store backend")
 
 
 def register_store(name: str, factory: StoreFactory) -> None:
-    _REGISTRY[name] = factory
+    STORES.register(name, factory)
 
 
 def create_store(settings: Settings) -> MetadataStore:
-    try:
-        factory = _REGISTRY[settings.store_backend]
-    except KeyError:
-        raise UnknownBackendError(
-            f"unknown store backend {settings.store_backend!r}; "
-            f"available: {', '.join(sorted(_REGISTRY))}"
-        ) from None
-    return factory(settings)
+    return STORES.get(settings.store_backend)(settings)
 
 
 def available_stores() -> list[str]:
-    return sorted(_REGISTRY)
+    return STORES.names()

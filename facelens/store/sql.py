@@ -110,14 +110,9 @@ class SqlStore:
             )
 
     def _model_id(self, session: Session, model: ModelId) -> int:
+        """The row id of ``model``, created on first use."""
         if model not in self._model_ids:
-            found = session.scalar(
-                select(ModelRow.id).where(
-                    ModelRow.name == model.name,
-                    ModelRow.version == model.version,
-                    ModelRow.dim == model.dim,
-                )
-            )
+            found = self._known_model_id(session, model)
             if found is None:
                 row = ModelRow(name=model.name, version=model.version, dim=model.dim)
                 session.add(row)

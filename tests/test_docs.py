@@ -1,0 +1,47 @@
+"""Keep the README honest: every setting documented with its default, every command listed."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Any
+
+import pytest
+import typer
+
+from facelens.cli.main import app
+from facelens.config import DEFAULT_MATCH_THRESHOLD, Settings
+
+ROOT = Path(__file__).resolve().parents[1]
+README = (ROOT / "README.md").read_text()
+
+
+@pytest.mark.parametrize("name", sorted(Settings.model_fields))
+def test_every_setting_is_in_the_readme_table_with_its_default(name: str) -> None:
+    default = Settings.model_fields[name].default
+    rows = [line for line in README.splitlines() if line.startswith(f"| `{name}` |")]
+    assert rows, f"setting {name} is not documented in the README's settings table"
+    assert str(default) in rows[0], f"README shows another default for {name}: {rows[0]}"
+
+
+def command_lines(command: Any, prefix: str) -> list[str]:
+    subcommands = getattr(command, "commands", None)
+    if not subcommands:
+        return [prefix]
+    return [
+        line for name, sub in subcommands.items() for line in command_lines(sub, f"{prefix} {name}")
+    ]
+
+
+def test_every_command_is_in_the_readme() -> None:
+    lines = command_lines(typer.main.get_command(app), "facelens")
+    assert "facelens person add" in lines and "facelens search" in lines
+    for line in lines:
+        assert line in README, f"{line} is not in the README"
+
+
+def test_the_default_threshold_is_the_one_derived_on_lfw_view_1() -> None:
+    derived = json.loads((ROOT / "bench/results/threshold-view1.json").read_text())
+    assert derived["protocol"] == "LFW View 1" and derived["target_fmr"] == 1e-3
+    assert derived["threshold"] == DEFAULT_MATCH_THRESHOLD
+    assert f"{DEFAULT_MATCH_THRESHOLD}" in README
