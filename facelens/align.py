@@ -30,7 +30,8 @@ class AlignedFace:
 class FivePointAligner:
     """Predicts 5 landmarks inside a face box and cuts the aligned chip."""
 
-    def __init__(self) -> None:
+    def __init__(self, padding: float = CHIP_PADDING) -> None:
+        self.padding = padding
         self._predictor: Any = None
 
     def align(self, image: RgbImage, box: Box) -> AlignedFace:
@@ -42,5 +43,5 @@ class FivePointAligner:
             [(shape.part(i).x, shape.part(i).y) for i in range(shape.num_parts)],
             dtype=np.float32,
         )
-        chip = dlib.get_face_chip(image, shape, size=CHIP_SIZE_PX, padding=CHIP_PADDING)
+        chip = dlib.get_face_chip(image, shape, size=CHIP_SIZE_PX, padding=self.padding)
         return AlignedFace(landmarks=landmarks, chip=np.asarray(chip, dtype=np.uint8))

@@ -14,11 +14,10 @@ from pydantic_settings import BaseSettings, SettingsConfigDict
 
 # Cosine similarity of L2-normalised dlib ResNet embeddings at or above which two faces are
 # called the same person. Derived on LFW View 1 with this package's own pipeline by
-# `python bench/derive_threshold.py --lfw ../shared/datasets/lfw --out
-# bench/results/threshold-view1.json`: the lowest 4-decimal threshold at which at most 1 of the
-# 1,100 different-person pairs of pairsDevTrain.txt matches (FMR <= 1e-3). Same-person pairs
-# missed there: 5.4% (5.6% on pairsDevTest). Figures: docs/threshold.md.
-DEFAULT_MATCH_THRESHOLD = 0.9243
+# `facelens eval lfw --root ../shared/datasets/lfw --protocol view1`: the lowest 4-decimal
+# threshold at which at most 1 of the 1,100 different-person pairs of pairsDevTrain.txt matches
+# (FMR <= 1e-3). Figures: docs/accuracy.md.
+DEFAULT_MATCH_THRESHOLD = 0.93
 
 
 class Settings(BaseSettings):
@@ -51,6 +50,27 @@ class Settings(BaseSettings):
         default=2000,
         gt=0,
         description="Images with a longer side are downscaled for detection only (speed).",
+    )
+
+    # align and embed
+    chip_padding: float = Field(
+        default=0.25,
+        ge=0.0,
+        le=1.0,
+        description="Context around the aligned face chip, as a share of its size (the dlib "
+        "ResNet was trained with 0.25).",
+    )
+    embed_flip_average: bool = Field(
+        default=True,
+        description="Average each face's embedding with that of its mirror image (twice the "
+        "embedding time; +0.19 points of accuracy on LFW View 1).",
+    )
+    embed_jitters: int = Field(
+        default=0,
+        ge=0,
+        le=100,
+        description="Randomly jittered copies of each chip averaged into its embedding "
+        "(dlib's num_jitters; 0 or 1 means none; each copy costs a full embedding).",
     )
 
     # quality

@@ -34,14 +34,24 @@ class DlibResNetEmbedder(Embedder):
 
     model = ModelId(name="dlib_face_recognition_resnet_model_v1", version="1", dim=128)
 
-    def __init__(self) -> None:
+    def __init__(self, *, flip_average: bool = False, jitters: int = 0) -> None:
+        self.flip_average = flip_average
+        self.jitters = jitters
         self._net: Any = None
 
     def _embed(self, chips: list[RgbImage]) -> FloatArray:
         if self._net is None:
             self._net = dlib.face_recognition_model_v1(str(model_path(RESNET_EMBEDDER_FILE)))
-        descriptors = self._net.compute_face_descriptor(chips)
-        vectors: FloatArray = np.asarray([np.asarray(d) for d in descriptors], dtype=np.float32)
+        vectors = self._descriptors(chips)
+        if self.flip_average:
+            # Mirror images of a face are the same person; their mean embedding is steadier.
+            mirrored = self._descriptors([np.ascontiguousarray(c[:, ::-1]) for c in chips])
+            vectors = l2_normalise(vectors) + l2_normalise(mirrored)
+        return vectors
+
+    def _descriptors(self, chips: list[RgbImage]) -> FloatArray:
+        found = self._net.compute_face_descriptor(chips, self.jitters)
+        vectors: FloatArray = np.asarray([np.asarray(d) for d in found], dtype=np.float32)
         return vectors
 
 

@@ -27,8 +27,10 @@ class FacePipeline:
     ) -> None:
         self.settings = settings
         self.detector = detector or create_detector(settings)
-        self.aligner = aligner or FivePointAligner()
-        self.embedder = embedder or DlibResNetEmbedder()
+        self.aligner = aligner or FivePointAligner(settings.chip_padding)
+        self.embedder = embedder or DlibResNetEmbedder(
+            flip_average=settings.embed_flip_average, jitters=settings.embed_jitters
+        )
 
     @property
     def model(self) -> ModelId:

@@ -26,6 +26,7 @@ from rich.progress import (
     Progress,
     ProgressColumn,
     Task,
+    TaskID,
     TextColumn,
     TimeElapsedColumn,
     TimeRemainingColumn,
@@ -44,6 +45,7 @@ from facelens.errors import (
     NoFaceFoundError,
     NotFoundError,
 )
+from facelens.ingest import default_workers
 from facelens.types import IngestReport, Provenance, SearchResult, to_jsonable
 
 EXIT_UNEXPECTED = 1
@@ -70,7 +72,9 @@ app = typer.Typer(
 person_app = typer.Typer(help="Named persons and their faces.", no_args_is_help=True)
 index_app = typer.Typer(help="The vector index (derived from the store).", no_args_is_help=True)
 app.add_typer(person_app, name="person")
+eval_app = typer.Typer(help="Measure error rates on public benchmarks.", no_args_is_help=True)
 app.add_typer(index_app, name="index")
+app.add_typer(eval_app, name="eval")
 
 out = Console()
 err = Console(stderr=True)
@@ -105,7 +109,7 @@ def engine_for(data: Path, json_output: bool) -> Iterator[Engine]:
     except FacelensError as exc:
         if json_output:
             print(json.dumps({"error": {"code": exc.code, "message": str(exc)}}))
-        err.print(f"[bold red]error:[/] {exc}", highlight=False)
+        err.print(f"[bold red]error:[/] {exc}", highlight=False, soft_wrap=True)
         raise typer.Exit(exit_code_for(exc)) from None
 
 
@@ -342,6 +346,131 @@ def index_rebuild(data: DataOption = DEFAULT_DATA, json_output: JsonOption = Fal
         emit_json({"faces_indexed": count})
     else:
         out.print(f"index rebuilt from the store: {count} faces")
+
+
+# --- eval ---------------------------------------------------------------------------------
+
+
+@eval_app.command("lfw")
+def eval_lfw(
+    root: Annotated[Path, typer.Option("--root", help="The LFW folder (pairs.txt, images/).")],
+    protocol: Annotated[
+        list[str] | None,
+        typer.Option(
+            "--protocol", help="view1, view2 or identification; repeat for several (default: all)."
+        ),
+    ] = None,
+    out: Annotated[Path, typer.Option("--out", help="Folder for the JSON, plots and HTML.")] = Path(
+        "eval-lfw"
+    ),
+    groups: Annotated[
+        Path | None, typer.Option("--groups", help="CSV image,group for a per-group breakdown.")
+    ] = None,
+    workers: Annotated[
+        int | None, typer.Option(min=1, help="Worker processes (default: one per core).")
+    ] = None,
+    cache: Annotated[
+        Path | None,
+        typer.Option(
+            help="Embedding cache file (default: ~/.cache/facelens/eval-embeddings.sqlite)."
+        ),
+    ] = None,
+    json_output: JsonOption = False,
+) -> None:
+    """Run facelens's own pipeline on LFW: verification (View 1, View 2), open-set 1:N
+    identification and, given a CSV, error rates per group."""
+    from facelens.evaluation.report import split_curves, write_report
+    from facelens.evaluation.run import PROTOCOLS, EvalOptions, evaluate_lfw
+
+    settings = Settings()
+    options = EvalOptions(
+        root=root,
+        protocols=protocol or list(PROTOCOLS),
+        workers=workers or default_workers(settings),
+        cache_path=cache or Path.home() / ".cache" / "facelens" / "eval-embeddings.sqlite",
+        groups_csv=groups,
+    )
+    try:
+        with Progress(
+            TextColumn("[bold]{task.description}[/]"),
+            BarColumn(),
+            MofNCompleteColumn(),
+            RateColumn(),
+            TimeElapsedColumn(),
+            TextColumn("eta"),
+            TimeRemainingColumn(),
+            console=err,
+            disable=json_output,
+        ) as progress:
+            tasks: dict[str, TaskID] = {}
+
+            def advance(label: str, done: int, total: int) -> None:
+                if label not in tasks:
+                    tasks[label] = progress.add_task(f"embed {label}", total=total)
+                progress.update(tasks[label], completed=done, total=total)
+
+            result = evaluate_lfw(settings, options, advance)
+    except FacelensError as exc:
+        err.print(f"[bold red]error:[/] {exc}", highlight=False, soft_wrap=True)
+        raise typer.Exit(exit_code_for(exc)) from None
+    written = write_report(result, out)
+    figures, _ = split_curves(result)
+    if json_output:
+        print(json.dumps(figures, indent=2))
+        return
+    print_eval_summary(figures)
+    out.mkdir(parents=True, exist_ok=True)
+    err.print(f"wrote {', '.join(str(p) for p in written)}")
+
+
+def print_eval_summary(figures: dict[str, Any]) -> None:
+    if "view2" in figures:
+        v2 = figures["view2"]
+        out.print(
+            f"LFW View 2: mean accuracy {v2['mean_accuracy']:.4%} ± {v2['std_accuracy']:.4%} "
+            f"(std over {v2['folds']} folds), AUC {v2['roc_auc']:.5f}, EER {v2['eer']:.4%}",
+            highlight=False,
+        )
+        for p in v2["tar_at_far"]:
+            out.print(
+                f"  TAR @ FAR={p['target_far']:g}: {p['tar']:.4%} (threshold {p['threshold']:.4f})",
+                highlight=False,
+            )
+        e = v2["enrolment"]
+        out.print(
+            f"  failure to enrol: {e['failure_to_enrol']} of {e['images']} images "
+            f"({e['no_face_detected']} with no face detected); {e['pairs_with_a_failed_image']} "
+            "pairs involve one, all scored",
+            highlight=False,
+        )
+    if "view1" in figures:
+        v1 = figures["view1"]
+        out.print(
+            f"LFW View 1: threshold at FMR 1e-3 on train {v1['threshold_at_fmr_1e-3']}; on test "
+            f"FMR {v1['threshold_at_fmr_1e-3_on_test']['fmr']}, "
+            f"FNMR {v1['threshold_at_fmr_1e-3_on_test']['fnmr']}",
+            highlight=False,
+        )
+    if "identification" in figures:
+        ident = figures["identification"]
+        out.print(
+            f"1:N identification: rank-1 {ident['rank_1']:.4%}, rank-5 {ident['rank_5']:.4%} "
+            f"({ident['split']['mated_probes']} mated, {ident['split']['nonmated_probes']} "
+            f"non-mated probes, gallery {ident['split']['gallery_images']})",
+            highlight=False,
+        )
+        for p in ident["fnir_at_fpir"]:
+            out.print(
+                f"  FNIR @ FPIR={p['target_fpir']:g}: {p['fnir']:.4%} "
+                f"(threshold {p['threshold']:.4f})",
+                highlight=False,
+            )
+    if "groups" in figures:
+        g = figures["groups"]
+        for r in g["rates"]:
+            out.print(f"  group {r['group']}: FMR {r['fmr']}, FNMR {r['fnmr']}", highlight=False)
+        out.print(f"  highest/lowest group FMR: {g['fmr_max_over_min']}", highlight=False)
+    out.print(f"took {figures['elapsed_s']} s", highlight=False)
 
 
 # --- demo ---------------------------------------------------------------------------------

@@ -1,0 +1,1 @@
+"""Evaluation: error rates of facelens's own pipeline on public benchmarks (LFW)."""

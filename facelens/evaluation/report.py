@@ -1,0 +1,190 @@
+"""Write an evaluation: ``results.json`` (every figure), ``curves.json`` (the plotted points),
+PNG plots (matplotlib) and ``report.html`` that shows them with the settings used."""
+
+from __future__ import annotations
+
+import html
+import json
+from pathlib import Path
+from typing import Any
+
+import matplotlib
+
+matplotlib.use("Agg")  # files only, no display
+import matplotlib.pyplot as plt
+
+
+def split_curves(result: dict[str, Any]) -> tuple[dict[str, Any], dict[str, Any]]:
+    """(figures without curve data, curve data by protocol)."""
+    figures: dict[str, Any] = {}
+    curves: dict[str, Any] = {}
+    for key, value in result.items():
+        if isinstance(value, dict):
+            inner = {k: v for k, v in value.items() if k not in ("curves", "test_curves")}
+            for curve_key in ("curves", "test_curves"):
+                if curve_key in value:
+                    curves[key] = value[curve_key]
+            figures[key] = inner
+        else:
+            figures[key] = value
+    return figures, curves
+
+
+def write_report(result: dict[str, Any], out: Path) -> list[Path]:
+    out.mkdir(parents=True, exist_ok=True)
+    figures, curves = split_curves(result)
+    (out / "results.json").write_text(json.dumps(figures, indent=2) + "\n")
+    (out / "curves.json").write_text(json.dumps(curves) + "\n")
+    written = [out / "results.json", out / "curves.json"]
+    plots = []
+    verification: dict[str, Any] = {
+        k: curves[k] for k in ("view2", "view1") if k in curves and "far" in curves[k]
+    }
+    if verification:
+        plots += [_roc(verification, out / "roc.png"), _det(verification, out / "det.png")]
+    if "identification" in curves:
+        plots.append(_cmc(curves["identification"]["cmc"], out / "cmc.png"))
+    written += plots
+    (out / "report.html").write_text(_html(figures, [p.name for p in plots]))
+    written.append(out / "report.html")
+    return written
+
+
+def _label(key: str) -> str:
+    return {"view2": "LFW View 2 (6,000 pairs)", "view1": "LFW View 1 test (1,000 pairs)"}[key]
+
+
+def _roc(curves: dict[str, Any], path: Path) -> Path:
+    fig, ax = plt.subplots(figsize=(6, 4.5))
+    for key, c in curves.items():
+        far = [max(f, 1e-5) for f in c["far"]]
+        ax.plot(far, c["tar"], label=_label(key))
+    ax.set_xscale("log")
+    ax.set_xlim(1e-4, 1)
+    ax.set_xlabel("false accept rate (FAR, log scale)")
+    ax.set_ylabel("true accept rate (TAR)")
+    ax.set_title("ROC")
+    ax.grid(True, which="both", alpha=0.3)
+    ax.legend(loc="lower right")
+    fig.tight_layout()
+    fig.savefig(path, dpi=110)
+    plt.close(fig)
+    return path
+
+
+def _det(curves: dict[str, Any], path: Path) -> Path:
+    fig, ax = plt.subplots(figsize=(6, 4.5))
+    for key, c in curves.items():
+        fmr = [max(f, 1e-5) for f in c["far"]]
+        fnmr = [max(1 - t, 1e-5) for t in c["tar"]]
+        ax.plot(fmr, fnmr, label=_label(key))
+    ax.set_xscale("log")
+    ax.set_yscale("log")
+    ax.set_xlim(1e-4, 1)
+    ax.set_ylim(1e-4, 1)
+    ax.set_xlabel("false match rate (FMR)")
+    ax.set_ylabel("false non-match rate (FNMR)")
+    ax.set_title("DET")
+    ax.grid(True, which="both", alpha=0.3)
+    ax.legend(loc="upper right")
+    fig.tight_layout()
+    fig.savefig(path, dpi=110)
+    plt.close(fig)
+    return path
+
+
+def _cmc(cmc: list[float], path: Path) -> Path:
+    fig, ax = plt.subplots(figsize=(6, 4.5))
+    ranks = list(range(1, len(cmc) + 1))
+    ax.plot(ranks, cmc, marker="o", markersize=3)
+    ax.set_xlabel("rank")
+    ax.set_ylabel("identification rate (mated searches)")
+    ax.set_title("CMC, open-set 1:N on LFW")
+    ax.set_xticks(ranks)
+    ax.grid(True, alpha=0.3)
+    fig.tight_layout()
+    fig.savefig(path, dpi=110)
+    plt.close(fig)
+    return path
+
+
+def _table(rows: list[tuple[str, Any]]) -> str:
+    cells = "".join(
+        f"<tr><th>{html.escape(k)}</th><td>{html.escape(str(v))}</td></tr>" for k, v in rows
+    )
+    return f"<table>{cells}</table>"
+
+
+def _html(figures: dict[str, Any], plots: list[str]) -> str:
+    sections = []
+    v2 = figures.get("view2")
+    if v2:
+        rows = [
+            (
+                "mean accuracy ± std (10 folds)",
+                f"{v2['mean_accuracy']:.4%} ± {v2['std_accuracy']:.4%}",
+            ),
+            ("standard error", f"{v2['standard_error']:.4%}"),
+            ("ROC AUC", v2["roc_auc"]),
+            ("EER", f"{v2['eer']:.4%}"),
+        ]
+        rows += [
+            (f"TAR @ FAR={p['target_far']:g}", f"{p['tar']:.4%} (threshold {p['threshold']:.4f})")
+            for p in v2["tar_at_far"]
+        ]
+        e = v2["enrolment"]
+        rows.append(("failure to enrol", f"{e['failure_to_enrol']} of {e['images']} images"))
+        sections.append("<h2>Verification, LFW View 2</h2>" + _table(rows))
+    ident = figures.get("identification")
+    if ident:
+        rows = [("rank-1", f"{ident['rank_1']:.4%}"), ("rank-5", f"{ident['rank_5']:.4%}")]
+        rows += [
+            (
+                f"FNIR @ FPIR={p['target_fpir']:g}",
+                f"{p['fnir']:.4%} (threshold {p['threshold']:.4f})",
+            )
+            for p in ident["fnir_at_fpir"]
+        ]
+        rows += [(k.replace("_", " "), v) for k, v in ident["split"].items()]
+        sections.append("<h2>Open-set identification (1:N)</h2>" + _table(rows))
+    v1 = figures.get("view1")
+    if v1:
+        rows = [
+            ("threshold at FMR 1e-3 (View 1 train)", v1["threshold_at_fmr_1e-3"]),
+            ("on View 1 test", v1["threshold_at_fmr_1e-3_on_test"]),
+            ("best-accuracy threshold (train)", v1["best_accuracy_threshold"]),
+            ("on View 1 test", v1["best_accuracy_threshold_on_test"]),
+        ]
+        sections.append("<h2>Development split, LFW View 1</h2>" + _table(rows))
+    groups = figures.get("groups")
+    if groups:
+        rows = [(r["group"], f"FMR {r['fmr']}, FNMR {r['fnmr']}") for r in groups["rates"]]
+        rows.append(("highest / lowest group FMR", groups["fmr_max_over_min"]))
+        sections.append("<h2>Per group, at the engine threshold</h2>" + _table(rows))
+    images = "".join(f'<img src="{html.escape(p)}" alt="{html.escape(p)}">' for p in plots)
+    settings = _table([*figures["settings"].items(), ("model", figures["model"])])
+    timing = _table(
+        [
+            ("total", f"{figures['elapsed_s']} s"),
+            (
+                "images embedded / from cache",
+                f"{figures['images_embedded']} / {figures['images_from_cache']}",
+            ),
+        ]
+        + [(k, f"{v} s") for k, v in figures.get("timing_s", {}).items()]
+        + list(figures["machine"].items())
+    )
+    return f"""<!doctype html>
+<html lang="en"><head><meta charset="utf-8"><title>facelens evaluation</title>
+<style>body{{font-family:sans-serif;max-width:60rem;margin:2rem auto}}
+table{{border-collapse:collapse;margin-bottom:1rem}}
+th,td{{border:1px solid #ccc;padding:.3rem .6rem;text-align:left}}
+img{{max-width:32rem;margin:.5rem}}</style></head><body>
+<h1>facelens evaluation on {html.escape(figures["dataset"])}</h1>
+{"".join(sections)}
+<h2>Plots</h2>{images}
+<h2>Settings</h2>{settings}
+<h2>Time</h2>{timing}
+<p>Every figure is in results.json; the plotted points in curves.json.</p>
+</body></html>
+"""
