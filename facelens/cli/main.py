@@ -117,6 +117,21 @@ def emit_json(value: Any) -> None:
     print(json.dumps(to_jsonable(value), indent=2))
 
 
+def progress_bar(*, disable: bool) -> Progress:
+    """On stderr, so that stdout stays clean for ``--json``: task, bar, count, rate, ETA."""
+    return Progress(
+        TextColumn("[bold]{task.description}[/]"),
+        BarColumn(),
+        MofNCompleteColumn(),
+        RateColumn(),
+        TimeElapsedColumn(),
+        TextColumn("eta"),
+        TimeRemainingColumn(),
+        console=err,
+        disable=disable,
+    )
+
+
 class RateColumn(ProgressColumn):
     def render(self, task: Task) -> Text:
         speed = task.finished_speed or task.speed
@@ -142,17 +157,7 @@ def ingest(
     """Detect, embed and index every face in PATHS; files already ingested are skipped."""
     with (
         engine_for(data, json_output) as engine,
-        Progress(
-            TextColumn("[bold]ingest[/]"),
-            BarColumn(),
-            MofNCompleteColumn(),
-            RateColumn(),
-            TimeElapsedColumn(),
-            TextColumn("eta"),
-            TimeRemainingColumn(),
-            console=err,
-            disable=json_output,
-        ) as progress,
+        progress_bar(disable=json_output) as progress,
     ):
         task = progress.add_task("ingest", total=None)
 
@@ -391,17 +396,7 @@ def eval_lfw(
         groups_csv=groups,
     )
     try:
-        with Progress(
-            TextColumn("[bold]{task.description}[/]"),
-            BarColumn(),
-            MofNCompleteColumn(),
-            RateColumn(),
-            TimeElapsedColumn(),
-            TextColumn("eta"),
-            TimeRemainingColumn(),
-            console=err,
-            disable=json_output,
-        ) as progress:
+        with progress_bar(disable=json_output) as progress:
             tasks: dict[str, TaskID] = {}
 
             def advance(label: str, done: int, total: int) -> None:

@@ -149,11 +149,15 @@ def _html(figures: dict[str, Any], plots: list[str]) -> str:
         sections.append("<h2>Open-set identification (1:N)</h2>" + _table(rows))
     v1 = figures.get("view1")
     if v1:
+
+        def rates(r: dict[str, float]) -> str:
+            return f"FMR {r['fmr']:.4%}, FNMR {r['fnmr']:.4%}, accuracy {r['accuracy']:.4%}"
+
         rows = [
             ("threshold at FMR 1e-3 (View 1 train)", v1["threshold_at_fmr_1e-3"]),
-            ("on View 1 test", v1["threshold_at_fmr_1e-3_on_test"]),
-            ("best-accuracy threshold (train)", v1["best_accuracy_threshold"]),
-            ("on View 1 test", v1["best_accuracy_threshold_on_test"]),
+            ("  on View 1 test", rates(v1["threshold_at_fmr_1e-3_on_test"])),
+            ("best-accuracy threshold (train)", round(v1["best_accuracy_threshold"], 4)),
+            ("  on View 1 test", rates(v1["best_accuracy_threshold_on_test"])),
         ]
         sections.append("<h2>Development split, LFW View 1</h2>" + _table(rows))
     groups = figures.get("groups")
