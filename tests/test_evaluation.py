@@ -157,6 +157,10 @@ def test_given_lfw_then_eval_writes_every_figure_plots_and_a_report(
     figures = json.loads((out / "results.json").read_text())
     v2 = figures["view2"]
     assert v2["pairs"] == 12 and v2["folds"] == 2 and len(v2["fold_accuracies"]) == 2
+    errors = v2["errors"]
+    assert errors["count"] == round(sum((1 - a) * 6 for a in v2["fold_accuracies"]))
+    assert errors["count"] == len(errors["pairs"])
+    assert errors["same_person_rejected"] + errors["different_people_accepted"] == errors["count"]
     assert 0.5 <= v2["mean_accuracy"] <= 1.0
     assert 0.5 <= v2["roc_auc"] <= 1.0
     assert [p["target_far"] for p in v2["tar_at_far"]] == [0.01, 0.001]

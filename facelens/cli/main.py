@@ -438,6 +438,13 @@ def print_eval_summary(figures: dict[str, Any]) -> None:
             "pairs involve one, all scored",
             highlight=False,
         )
+        errors = v2["errors"]
+        out.print(
+            f"  misclassified pairs: {errors['count']} ({errors['same_person_rejected']} "
+            f"same-person rejected, {errors['with_a_failed_enrolment']} involve a failed "
+            "enrolment)",
+            highlight=False,
+        )
     if "view1" in figures:
         v1 = figures["view1"]
         out.print(
@@ -465,7 +472,11 @@ def print_eval_summary(figures: dict[str, Any]) -> None:
         for r in g["rates"]:
             out.print(f"  group {r['group']}: FMR {r['fmr']}, FNMR {r['fnmr']}", highlight=False)
         out.print(f"  highest/lowest group FMR: {g['fmr_max_over_min']}", highlight=False)
-    out.print(f"took {figures['elapsed_s']} s", highlight=False)
+    out.print(
+        f"took {figures['elapsed_s']} s ({figures['images_embedded']} images embedded, "
+        f"{figures['images_from_cache']} from the cache)",
+        highlight=False,
+    )
 
 
 # --- demo ---------------------------------------------------------------------------------

@@ -231,7 +231,46 @@ def _view2(
         "fold_thresholds": [round(t, 6) for t in folded.fold_thresholds],
         "at_engine_threshold": _at_threshold(scores, same, match_threshold),
         "enrolment": _enrolment(pairs, vectors),
+        "errors": _errors(pairs, vectors, scores, folds, folded.fold_thresholds),
         **_verification(scores, same),
+    }
+
+
+def _errors(
+    pairs: list[Pair],
+    vectors: dict[str, BenchmarkEmbedding],
+    scores: np.ndarray,
+    folds: np.ndarray,
+    thresholds: list[float],
+) -> dict[str, Any]:
+    """The pairs each fold gets wrong at its own threshold: what holds the accuracy down."""
+    wrong = []
+    for i, pair in enumerate(pairs):
+        threshold = thresholds[int(folds[i])]
+        if (scores[i] >= threshold) != pair.same:
+            wrong.append((i, pair, threshold))
+
+    def failed(pair: Pair) -> bool:
+        return any(vectors[x].outcome in FAILED_TO_ENROL for x in (pair.image_a, pair.image_b))
+
+    with_failure = sum(1 for _, pair, _ in wrong if failed(pair))
+    return {
+        "count": len(wrong),
+        "same_person_rejected": sum(1 for _, pair, _ in wrong if pair.same),
+        "different_people_accepted": sum(1 for _, pair, _ in wrong if not pair.same),
+        "with_a_failed_enrolment": with_failure,
+        "accuracy_if_those_were_right": round(1 - (len(wrong) - with_failure) / len(pairs), 6),
+        "pairs": [
+            {
+                "image_a": pair.image_a,
+                "image_b": pair.image_b,
+                "same": pair.same,
+                "similarity": round(float(scores[i]), 5),
+                "fold_threshold": round(threshold, 5),
+                "outcomes": [vectors[pair.image_a].outcome, vectors[pair.image_b].outcome],
+            }
+            for i, pair, threshold in wrong
+        ],
     }
 
 
