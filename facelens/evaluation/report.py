@@ -12,6 +12,7 @@ import matplotlib
 
 matplotlib.use("Agg")  # files only, no display
 import matplotlib.pyplot as plt
+from matplotlib.figure import Figure
 
 
 def split_curves(result: dict[str, Any]) -> tuple[dict[str, Any], dict[str, Any]]:
@@ -50,6 +51,13 @@ def write_report(result: dict[str, Any], out: Path) -> list[Path]:
     return written
 
 
+def _save(fig: Figure, path: Path) -> Path:
+    fig.tight_layout()
+    fig.savefig(path, dpi=110)
+    plt.close(fig)
+    return path
+
+
 def _label(key: str) -> str:
     return {"view2": "LFW View 2 (6,000 pairs)", "view1": "LFW View 1 test (1,000 pairs)"}[key]
 
@@ -66,10 +74,7 @@ def _roc(curves: dict[str, Any], path: Path) -> Path:
     ax.set_title("ROC")
     ax.grid(True, which="both", alpha=0.3)
     ax.legend(loc="lower right")
-    fig.tight_layout()
-    fig.savefig(path, dpi=110)
-    plt.close(fig)
-    return path
+    return _save(fig, path)
 
 
 def _det(curves: dict[str, Any], path: Path) -> Path:
@@ -87,10 +92,7 @@ def _det(curves: dict[str, Any], path: Path) -> Path:
     ax.set_title("DET")
     ax.grid(True, which="both", alpha=0.3)
     ax.legend(loc="upper right")
-    fig.tight_layout()
-    fig.savefig(path, dpi=110)
-    plt.close(fig)
-    return path
+    return _save(fig, path)
 
 
 def _cmc(cmc: list[float], path: Path) -> Path:
@@ -102,10 +104,7 @@ def _cmc(cmc: list[float], path: Path) -> Path:
     ax.set_title("CMC, open-set 1:N on LFW")
     ax.set_xticks(ranks)
     ax.grid(True, alpha=0.3)
-    fig.tight_layout()
-    fig.savefig(path, dpi=110)
-    plt.close(fig)
-    return path
+    return _save(fig, path)
 
 
 def _table(rows: list[tuple[str, Any]]) -> str:

@@ -77,15 +77,19 @@ class SqlStore:
 
     # --- collections --------------------------------------------------------------------
 
-    def ensure_collection(self, name: str) -> int:
+    def _get_or_create(self, row_type: type[CollectionRow] | type[PersonRow], name: str) -> int:
+        """Id of the row named ``name``, created if missing (both tables are unique by name)."""
         with self._session.begin() as session:
-            found = session.scalar(select(CollectionRow.id).where(CollectionRow.name == name))
+            found = session.scalar(select(row_type.id).where(row_type.name == name))
             if found is not None:
                 return found
-            row = CollectionRow(name=name)
+            row = row_type(name=name)
             session.add(row)
             session.flush()
             return row.id
+
+    def ensure_collection(self, name: str) -> int:
+        return self._get_or_create(CollectionRow, name)
 
     def collection_names(self) -> list[str]:
         with self._session() as session:
@@ -372,14 +376,7 @@ class SqlStore:
     # --- persons ------------------------------------------------------------------------
 
     def get_or_create_person(self, name: str) -> int:
-        with self._session.begin() as session:
-            found = session.scalar(select(PersonRow.id).where(PersonRow.name == name))
-            if found is not None:
-                return found
-            row = PersonRow(name=name)
-            session.add(row)
-            session.flush()
-            return row.id
+        return self._get_or_create(PersonRow, name)
 
     def assign_faces(self, person_id: int, face_ids: Sequence[int]) -> None:
         with self._session.begin() as session:
