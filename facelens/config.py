@@ -9,7 +9,7 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Literal
 
-from pydantic import Field
+from pydantic import Field, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 # Cosine similarity of L2-normalised dlib ResNet embeddings at or above which two faces are
@@ -103,11 +103,56 @@ class Settings(BaseSettings):
 
     # backends
     store_backend: str = Field(default="sqlite", description="Metadata store backend.")
-    index_backend: str = Field(default="faiss-flat", description="Vector index backend.")
+    index_backend: str = Field(
+        default="faiss-tiered",
+        description="Vector index backend: faiss-tiered (exact, then approximate past "
+        "ann_min_faces) or faiss-flat (always exact).",
+    )
+
+    # approximate search (faiss-tiered)
+    ann_min_faces: int = Field(
+        default=100_000,
+        ge=1,
+        description="Gallery size past which an approximate IVF-PQ index is trained and "
+        "swapped in (searches stay exact, and go on, until it is ready).",
+    )
+    ann_nlist: int = Field(
+        default=0, ge=0, description="Inverted lists; 0 chooses about 2.5 x sqrt(faces)."
+    )
+    ann_pq_subquantizers: int = Field(
+        default=64,
+        description="4-bit codes per face (code bytes = half this); must divide 128.",
+    )
+    ann_nprobe: int = Field(
+        default=0,
+        ge=0,
+        description="Lists searched per query; 0 means a 16th of them, and at least 256.",
+    )
+    ann_rerank_candidates: int = Field(
+        default=256,
+        ge=1,
+        description="Short list re-scored exactly with the full vectors (kept on disk).",
+    )
+    ann_train_faces: int = Field(
+        default=400_000, ge=1000, description="Most faces sampled to train the quantizers."
+    )
+    ann_max_dead_share: float = Field(
+        default=0.02,
+        gt=0,
+        le=1,
+        description="Deleted faces' codes, as a share of the index, that trigger compacting it.",
+    )
 
     log_level: Literal["DEBUG", "INFO", "WARNING", "ERROR"] = Field(
         default="WARNING", description="Logging level of the command line (stderr)."
     )
+
+    @field_validator("ann_pq_subquantizers")
+    @classmethod
+    def _divides_embedding(cls, value: int) -> int:
+        if value <= 0 or 128 % value:
+            raise ValueError("must divide the embedding size 128 (for example 16, 32 or 64)")
+        return value
 
     # ingest
     ingest_workers: int = Field(

@@ -9,6 +9,7 @@ embeddings, ids the store no longer holds are removed.
 from __future__ import annotations
 
 import hashlib
+import json
 import logging
 import time
 from collections.abc import Callable, Iterable, Sequence
@@ -27,7 +28,7 @@ from facelens.errors import (
     NoFaceFoundError,
     NotFoundError,
 )
-from facelens.index import VectorIndex, create_index
+from facelens.index import IndexOptions, VectorIndex, create_index
 from facelens.ingest import AnalysedFile, analyse_files, default_workers, discover, read_files
 from facelens.pipeline import FacePipeline
 from facelens.store import MetadataStore, create_store
@@ -53,6 +54,8 @@ ProgressCallback = Callable[[int, int], None]
 log = logging.getLogger(__name__)
 
 INDEX_MODEL_KEY = "index_model"
+#: How the approximate index was last built (JSON), so a restart or rebuild reuses it.
+INDEX_PARAMS_KEY = "index_params"
 #: Write the index to disk after this many ingested images, so a crash costs little repair.
 PERSIST_EVERY_IMAGES = 500
 
@@ -73,13 +76,46 @@ class Engine:
         self.model: ModelId = self.pipeline.model
         self._claim_model()
         self.index: VectorIndex = create_index(
-            settings.index_backend, self.model, settings.data_dir / "index"
+            settings.index_backend,
+            self.model,
+            settings.data_dir / "index",
+            self._index_options(),
         )
         self.last_repair = self.repair_index()
+        self._persisted_index_params = self.index.params()
+
+    def _index_options(self) -> IndexOptions:
+        recorded = self.store.get_meta(INDEX_PARAMS_KEY)
+        s = self.settings
+        return IndexOptions(
+            ann_min_faces=s.ann_min_faces,
+            ann_nlist=s.ann_nlist,
+            ann_pq_subquantizers=s.ann_pq_subquantizers,
+            ann_nprobe=s.ann_nprobe,
+            ann_rerank_candidates=s.ann_rerank_candidates,
+            ann_train_faces=s.ann_train_faces,
+            ann_max_dead_share=s.ann_max_dead_share,
+            recorded_params=json.loads(recorded) if recorded else None,
+        )
+
+    def _persist_index(self) -> None:
+        """Write the index, and record in the store how its approximate tier was built."""
+        self.index.persist()
+        params = self._persisted_index_params = self.index.params()
+        if params.get("kind") == "ivfpq":
+            described = json.dumps(params, sort_keys=True)
+            if self.store.get_meta(INDEX_PARAMS_KEY) != described:
+                self.store.set_meta(INDEX_PARAMS_KEY, described)
 
     # --- lifecycle ----------------------------------------------------------------------
 
     def close(self) -> None:
+        """Waits for a background index build to be swapped in, and keeps its work."""
+        if not self.index.wait_for_build(0):
+            log.warning("waiting for the approximate index build to finish")
+            self.index.wait_for_build()
+        if self.index.params() != self._persisted_index_params:
+            self._persist_index()
         self.store.close()
 
     def __enter__(self) -> Engine:
@@ -121,15 +157,17 @@ class Engine:
                 added,
                 removed,
             )
-            self.index.persist()
+            self._persist_index()
         return IndexRepair(added=added, removed=removed)
 
     def rebuild_index(self) -> int:
         """Throw the index away and build it again from the store; returns faces indexed."""
         self.index.clear()
-        for ids, vectors in self.store.embeddings(self.model):
-            self.index.add(ids, vectors)
-        self.index.persist()
+        with self.index.bulk_load():
+            for ids, vectors in self.store.embeddings(self.model):
+                self.index.add(ids, vectors)
+        self.index.wait_for_build()
+        self._persist_index()
         return self.index.count()
 
     # --- ingest -------------------------------------------------------------------------
@@ -169,14 +207,14 @@ class Engine:
                 else:
                     since_persist += self._store_analysed(outcome, collection, provenance, report)
                     if since_persist >= PERSIST_EVERY_IMAGES:
-                        self.index.persist()
+                        self._persist_index()
                         since_persist = 0
                 done += 1
                 if progress is not None:
                     progress(done, len(files))
         finally:
             # Also on interrupt: what is stored is indexed and persisted; a rerun resumes.
-            self.index.persist()
+            self._persist_index()
             report.elapsed_s = time.perf_counter() - started
         return report
 
@@ -359,7 +397,7 @@ class Engine:
             )
             if added is not None and len(added.face_ids):
                 self.index.add(added.face_ids, added.vectors)
-                self.index.persist()
+                self._persist_index()
             ids = self.store.image_face_ids(collection, sha256)
         if len(ids) == 0:
             raise NoFaceFoundError(
@@ -406,7 +444,7 @@ class Engine:
             assert collection is not None
             removed = self.store.delete_collection(collection)
         self.index.remove(removed)
-        self.index.persist()
+        self._persist_index()
         # Ids only: never log images or embeddings.
         log.info("deleted %d indexed faces: %s", len(removed), removed.tolist())
         return len(removed)
@@ -425,4 +463,5 @@ class Engine:
             model=self.model,
             store_backend=self.store.backend,
             index_backend=self.index.backend,
+            index_params=self.index.params(),
         )

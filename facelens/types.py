@@ -228,6 +228,7 @@ class Stats:
     model: ModelId | None
     store_backend: str
     index_backend: str
+    index_params: dict[str, Any]
 
 
 def to_jsonable(value: Any) -> Any:

@@ -338,7 +338,11 @@ def stats(data: DataOption = DEFAULT_DATA, json_output: JsonOption = False) -> N
         return
     table = Table("what", "value")
     for key, value in to_jsonable(result).items():
-        table.add_row(key, value["id"] if isinstance(value, dict) else str(value))
+        if key == "model":
+            value = value["id"]
+        elif isinstance(value, dict):
+            value = ", ".join(f"{k}={v}" for k, v in value.items())
+        table.add_row(key, str(value))
     out.print(table)
 
 

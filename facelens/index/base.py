@@ -9,8 +9,11 @@ An index is derived data: the engine rebuilds or repairs it from the store whene
 from __future__ import annotations
 
 from abc import ABC, abstractmethod
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 
@@ -22,13 +25,31 @@ from facelens.types import FloatArray, IdArray, ModelId
 MISSING_SCORE = -np.inf
 
 
+@dataclass(frozen=True, slots=True)
+class IndexOptions:
+    """How an index scales, from the ``ann_*`` settings (see ``facelens.config``)."""
+
+    ann_min_faces: int = 100_000
+    ann_nlist: int = 0  # 0: chosen from the gallery size when the index is built
+    ann_pq_subquantizers: int = 64
+    ann_nprobe: int = 0  # 0: a 16th of the lists, at least 256
+    ann_rerank_candidates: int = 256
+    ann_train_faces: int = 400_000
+    ann_max_dead_share: float = 0.02
+    build_in_background: bool = True
+    #: Parameters of the last approximate index built, as recorded in the store (restarts and
+    #: rebuilds reuse them rather than choosing anew).
+    recorded_params: dict[str, Any] | None = None
+
+
 class VectorIndex(ABC):
     backend: str = ""
 
-    def __init__(self, model: ModelId, folder: Path) -> None:
+    def __init__(self, model: ModelId, folder: Path, options: IndexOptions | None = None) -> None:
         self.model = model
         self.dim = model.dim
         self.folder = folder
+        self.options = options or IndexOptions()
 
     @abstractmethod
     def add(self, ids: IdArray, vectors: FloatArray) -> None:
@@ -59,6 +80,20 @@ class VectorIndex(ABC):
     @abstractmethod
     def clear(self) -> None: ...
 
+    def params(self) -> dict[str, Any]:
+        """What the index is and how it was built, for the store and ``stats``."""
+        return {"backend": self.backend}
+
+    @contextmanager
+    def bulk_load(self) -> Iterator[None]:
+        """Add many faces inside this block; derived structures are built once, at the end,
+        for the final size (``index rebuild``)."""
+        yield
+
+    def wait_for_build(self, timeout_s: float | None = None) -> bool:
+        """Block until a background build (if any) has been swapped in; False on timeout."""
+        return True
+
     def _check(self, vectors: FloatArray, what: str) -> FloatArray:
         array = np.ascontiguousarray(vectors, dtype=np.float32)
         if array.ndim != 2 or array.shape[1] != self.dim:
@@ -68,7 +103,7 @@ class VectorIndex(ABC):
         return array
 
 
-IndexFactory = Callable[[ModelId, Path], VectorIndex]
+IndexFactory = Callable[[ModelId, Path, IndexOptions], VectorIndex]
 INDEXES: Registry[IndexFactory] = Registry("index backend")
 
 
@@ -76,9 +111,11 @@ def register_index(name: str, factory: IndexFactory) -> None:
     INDEXES.register(name, factory)
 
 
-def create_index(backend: str, model: ModelId, folder: Path) -> VectorIndex:
+def create_index(
+    backend: str, model: ModelId, folder: Path, options: IndexOptions | None = None
+) -> VectorIndex:
     """Open the index persisted in ``folder`` for ``model``, or an empty one."""
-    return INDEXES.get(backend)(model, folder)
+    return INDEXES.get(backend)(model, folder, options or IndexOptions())
 
 
 def available_indexes() -> list[str]:

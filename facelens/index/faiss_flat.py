@@ -11,15 +11,15 @@ from typing import Any
 import faiss
 import numpy as np
 
-from facelens.index.base import MISSING_SCORE, VectorIndex, register_index
+from facelens.index.base import MISSING_SCORE, IndexOptions, VectorIndex, register_index
 from facelens.types import FloatArray, IdArray, ModelId
 
 
 class FaissFlatIndex(VectorIndex):
     backend = "faiss-flat"
 
-    def __init__(self, model: ModelId, folder: Path) -> None:
-        super().__init__(model, folder)
+    def __init__(self, model: ModelId, folder: Path, options: IndexOptions | None = None) -> None:
+        super().__init__(model, folder, options)
         self._file = folder / f"{self.backend}.faiss"
         self._sidecar = folder / f"{self.backend}.json"
         self._index: Any = self._load() or self._empty()
