@@ -129,6 +129,14 @@ def main() -> None:
     parser.add_argument("--latency-queries", type=int, default=1000)
     parser.add_argument("--baseline-queries", type=int, default=50)
     parser.add_argument("--skip-baselines", action="store_true")
+    parser.add_argument(
+        "--hnsw",
+        type=int,
+        default=0,
+        metavar="M",
+        help="also measure a FAISS HNSW index (M links a node) on the same data: the "
+        "alternative to IVF-PQ (slow to build: minutes at 1M faces)",
+    )
     parser.add_argument("--work-dir", type=Path, default=None, help="where the index files go")
     args = parser.parse_args()
 
@@ -235,9 +243,48 @@ def main() -> None:
             query_labels[mated][: args.baseline_queries],
             index,
         )
+    if args.hnsw:
+        result["hnsw"] = hnsw(gallery, queries, exact_ids, exact_scores, hit, args)
     args.out.parent.mkdir(parents=True, exist_ok=True)
     args.out.write_text(json.dumps(result, indent=2))
     print_table(result)
+
+
+def hnsw(
+    gallery: np.ndarray,
+    queries: np.ndarray,
+    exact_ids: np.ndarray,
+    exact_scores: np.ndarray,
+    hit: Callable[[np.ndarray], float],
+    args: argparse.Namespace,
+) -> dict[str, Any]:
+    """FAISS's HNSW over the full vectors, for the choice of index: recall and latency for a
+    range of ``efSearch``, build time, bytes a face."""
+    index = faiss.IndexHNSWFlat(gallery.shape[1], args.hnsw, faiss.METRIC_INNER_PRODUCT)
+    started = time.perf_counter()
+    for start in range(0, len(gallery), _CHUNK):
+        index.add(np.ascontiguousarray(gallery[start : start + _CHUNK]))
+    out: dict[str, Any] = {
+        "M": args.hnsw,
+        "build_seconds": round(time.perf_counter() - started, 1),
+        "index_bytes_per_face": round(faiss.serialize_index(index).nbytes / len(gallery), 1),
+        "curve": [],
+    }
+    for ef in (64, 128, 256, 512):
+        index.hnsw.efSearch = ef
+        scores, ids = index.search(queries, 10)
+        top1 = (ids[:, 0] == exact_ids[:, 0]) | (np.abs(scores[:, 0] - exact_scores[:, 0]) < 1e-6)
+        timed = latencies_ms(lambda q: index.search(q, 10), queries[: args.latency_queries])
+        point = {
+            "efSearch": ef,
+            "recall_at_1": round(float(top1.mean()), 4),
+            "rank1_hit_rate_mated": round(hit(ids[:, 0]), 4),
+            "latency_ms_p50": percentile(timed, 50),
+            "latency_ms_p99": percentile(timed, 99),
+        }
+        print(f"HNSW{args.hnsw} {point}", flush=True)
+        out["curve"].append(point)
+    return out
 
 
 def baselines(
@@ -297,6 +344,18 @@ def print_table(result: dict[str, Any]) -> None:
             f"{p['rank1_hit_rate_mated']:>7}"
         )
     print(f"exact search rank-1 hit rate (mated): {result['exact']['rank1_hit_rate_mated']}")
+    if "hnsw" in result:
+        h = result["hnsw"]
+        print(
+            f"\nFAISS HNSW{h['M']} (full vectors): build {h['build_seconds']} s, "
+            f"{h['index_bytes_per_face']} B/face"
+        )
+        print(f"{'efSearch':>8} {'p50 ms':>8} {'p99 ms':>8} {'R@1':>7} {'rank-1':>7}")
+        for p in h["curve"]:
+            print(
+                f"{p['efSearch']:>8} {p['latency_ms_p50']:>8} {p['latency_ms_p99']:>8} "
+                f"{p['recall_at_1']:>7} {p['rank1_hit_rate_mated']:>7}"
+            )
     if "baselines" in result:
         print(f"\nside by side, {result['baselines']['queries']} mated queries, one at a time:")
         print(f"{'method':<32} {'p50 ms':>9} {'rank-1':>7} {'x facelens':>11}")
