@@ -9,5 +9,5 @@ source scripts/setup.sh
 .venv/bin/python -m pip install --quiet --disable-pip-version-check -e '.[dev,bench]'
 .venv/bin/python -m pip install --quiet --disable-pip-version-check --no-deps \
   face_recognition==1.3.0
-.venv/bin/python -c 'import face_recognition, sklearn, scipy, psutil.
+.venv/bin/python -c 'import face_recognition, psutil, scipy, sklearn'
 echo "benchmark tools installed in .venv"
