@@ -188,11 +188,21 @@ def test_given_recorded_parameters_when_rebuilt_then_they_are_reused(tmp_path: P
     assert AnnParams.choose(5 * len(ids), options(recorded_params=recorded)).nlist != 32
 
 
-def test_given_a_collection_filter_then_only_its_faces_are_returned(tmp_path: Path) -> None:
+@pytest.mark.parametrize(
+    ("exact_filter_max_faces", "every"),
+    [(20_000, 3), (0, 2)],
+    ids=["small filter: scanned exactly", "wide filter: probed lists filtered"],
+)
+def test_given_a_collection_filter_then_only_its_faces_are_returned(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, exact_filter_max_faces: int, every: int
+) -> None:
+    monkeypatch.setattr(
+        "facelens.index.faiss_tiered.EXACT_FILTER_MAX_FACES", exact_filter_max_faces
+    )
     ids, gallery, queries, _ = face_like(seed=8)
     index = tiered(tmp_path, options())
     index.add(ids, gallery)
-    allowed = ids[ids % 3 == 0]
+    allowed = ids[ids % every == 0]
     _, found = index.search(queries, k=4, allowed_ids=allowed)
     assert np.isin(found[found >= 0], allowed).all()
     mask = np.isin(ids, allowed)
@@ -206,23 +216,6 @@ def test_given_an_id_out_of_range_then_a_clear_error(tmp_path: Path, bad: IdArra
     index = tiered(tmp_path, options())
     with pytest.raises(ValueError, match="face ids must lie in"):
         index.add(bad, face_like(seed=9)[1][:1])
-
-
-def test_given_a_wide_collection_filter_then_the_probed_lists_are_filtered(
-    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
-) -> None:
-    # Filters up to EXACT_FILTER_MAX_FACES are scanned exactly; lower it to take the IVF path.
-    monkeypatch.setattr("facelens.index.faiss_tiered.EXACT_FILTER_MAX_FACES", 0)
-    ids, gallery, queries, _ = face_like(seed=10)
-    index = tiered(tmp_path, options())
-    index.add(ids, gallery)
-    allowed = ids[ids % 2 == 0]
-    _, found = index.search(queries, k=4, allowed_ids=allowed)
-    assert np.isin(found[found >= 0], allowed).all()
-    mask = np.isin(ids, allowed)
-    np.testing.assert_array_equal(
-        found[:, 0], exact_top(ids[mask], gallery[mask], queries, 1)[:, 0]
-    )
 
 
 def test_given_an_engine_past_ann_min_faces_then_its_index_parameters_survive_a_lost_index(
