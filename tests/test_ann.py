@@ -264,3 +264,17 @@ def synthetic_face(vector: FloatArray, model: ModelId) -> AnalysedFace:
         quality=FaceQuality(size_px=80, sharpness=50.0),
         embedding=Embedding(vector=vector, model=model),
     )
+
+
+def test_given_ids_already_indexed_or_repeated_then_refused_and_nothing_changes(
+    tmp_path: Path,
+) -> None:
+    ids, gallery, _, _ = face_like(seed=12)
+    index = tiered(tmp_path, options())
+    index.add(ids, gallery)
+    for bad_ids in (ids[:2], np.array([99_999, 99_999])):
+        with pytest.raises(ValueError, match="new to the index and distinct"):
+            index.add(bad_ids, gallery[:2])
+    assert index.count() == len(ids)
+    assert index.remove(np.array([-1, 99_999])) == 0
+    assert index.count() == len(ids)

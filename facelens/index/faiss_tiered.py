@@ -170,7 +170,7 @@ class FaissTieredIndex(VectorIndex):
         self._live[ids] = live
 
     def _present(self, ids: IdArray) -> IdArray:
-        inside = ids[ids < len(self._live)]
+        inside = ids[(ids >= 0) & (ids < len(self._live))]
         return np.unique(inside[self._live[inside]])
 
     # --- the contract ------------------------------------------------------------------
@@ -184,8 +184,8 @@ class FaissTieredIndex(VectorIndex):
             return
         check_ids(id_array)
         with self._lock:
-            if len(self._present(id_array)):
-                raise ValueError("some of these ids are already in the index")
+            if len(self._present(id_array)) or len(np.unique(id_array)) < len(id_array):
+                raise ValueError("ids must be new to the index and distinct")
             self._vectors.write(id_array, array)
             self._mark(id_array, True)
             self._count += len(id_array)
