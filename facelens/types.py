@@ -231,6 +231,34 @@ class Stats:
     index_params: dict[str, Any]
 
 
+@dataclass(frozen=True, slots=True)
+class Account:
+    """A user of the service; ``role`` is one of ``facelens.accounts.Role``."""
+
+    id: int
+    name: str
+    role: str
+    created_at: datetime
+    disabled: bool = False
+
+
+@dataclass(frozen=True, slots=True)
+class SearchRecord:
+    """One logged search (never the probe image or its embedding)."""
+
+    account_id: int
+    account_name: str
+    purpose: str
+    case_ref: str
+    collections: list[str]
+    probe_faces: int
+    results: int
+    matches: int
+    threshold: float
+    searched_at: datetime
+    id: int = 0
+
+
 def to_jsonable(value: Any) -> Any:
     """Convert result objects to plain JSON types (used by ``--json``; keys are stable)."""
     if dataclasses.is_dataclass(value) and not isinstance(value, type):

@@ -13,7 +13,17 @@ from typing import Protocol
 
 from facelens.config import Settings
 from facelens.registry import Registry
-from facelens.types import Box, FloatArray, IdArray, ImageAnalysis, ModelId, Person, Provenance
+from facelens.types import (
+    Account,
+    Box,
+    FloatArray,
+    IdArray,
+    ImageAnalysis,
+    ModelId,
+    Person,
+    Provenance,
+    SearchRecord,
+)
 
 
 @dataclass(frozen=True, slots=True)
@@ -100,6 +110,18 @@ class MetadataStore(Protocol):
     def get_or_create_person(self, name: str) -> int: ...
     def assign_faces(self, person_id: int, face_ids: Sequence[int]) -> None: ...
     def persons(self) -> list[Person]: ...
+
+    # accounts and the search log
+    def create_account(self, name: str, role: str, key_hash: str) -> Account:
+        """Raises ``ConflictError`` when the name is taken."""
+        ...
+
+    def account_with_key_hash(self, account_id: int) -> tuple[Account, str] | None: ...
+    def accounts(self) -> list[Account]: ...
+    def log_search(self, record: SearchRecord) -> int: ...
+    def search_log(self, account_id: int | None = None, limit: int = 100) -> list[SearchRecord]:
+        """Newest first; one account's searches, or everyone's."""
+        ...
 
     # engine-wide facts
     def counts(self) -> StoreCounts: ...

@@ -134,3 +134,34 @@ class MetaRow(Base):
 
     key: Mapped[str] = mapped_column(String(100), primary_key=True)
     value: Mapped[str] = mapped_column(Text)
+
+
+class AccountRow(Base):
+    """A user of the service. Only a hash of the API key is kept."""
+
+    __tablename__ = "accounts"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    name: Mapped[str] = mapped_column(String(200), unique=True)
+    role: Mapped[str] = mapped_column(String(20))
+    key_hash: Mapped[str] = mapped_column(String(64))  # sha256 hex of the key's secret part
+    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utc_now)
+    disabled: Mapped[bool] = mapped_column(default=False)
+
+
+class SearchLogRow(Base):
+    """Every search: who, when, why (purpose and case reference), over what, with how many
+    results. Never the probe image or its embedding."""
+
+    __tablename__ = "search_log"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    account_id: Mapped[int] = mapped_column(ForeignKey("accounts.id"), index=True)
+    searched_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utc_now)
+    purpose: Mapped[str] = mapped_column(Text)
+    case_ref: Mapped[str] = mapped_column(String(200))
+    collections: Mapped[list[str]] = mapped_column(JSON)
+    probe_faces: Mapped[int] = mapped_column(Integer)
+    results: Mapped[int] = mapped_column(Integer)
+    matches: Mapped[int] = mapped_column(Integer)  # results at or above the threshold
+    threshold: Mapped[float] = mapped_column(Float)

@@ -14,17 +14,29 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session, sessionmaker
 
 from facelens.config import Settings
-from facelens.errors import NotFoundError
+from facelens.errors import ConflictError, NotFoundError
 from facelens.store.base import AddedImage, FaceRecord, StoreCounts, register_store
 from facelens.store.schema import (
+    AccountRow,
     CollectionRow,
     FaceRow,
     ImageRow,
     MetaRow,
     ModelRow,
     PersonRow,
+    SearchLogRow,
 )
-from facelens.types import Box, FloatArray, IdArray, ImageAnalysis, ModelId, Person, Provenance
+from facelens.types import (
+    Account,
+    Box,
+    FloatArray,
+    IdArray,
+    ImageAnalysis,
+    ModelId,
+    Person,
+    Provenance,
+    SearchRecord,
+)
 
 MIGRATIONS_DIR = Path(__file__).parent / "migrations"
 ACCEPTED = "accepted"
@@ -403,6 +415,73 @@ class SqlStore:
                     faces.setdefault(person_id, []).append(face_id)
             return [Person(id=i, name=n, face_ids=faces.get(i, [])) for i, n in people]
 
+    # --- accounts and the search log ----------------------------------------------------
+
+    def create_account(self, name: str, role: str, key_hash: str) -> Account:
+        try:
+            with self._session.begin() as session:
+                row = AccountRow(name=name, role=role, key_hash=key_hash)
+                session.add(row)
+                session.flush()
+                return _account(row)
+        except IntegrityError as exc:
+            raise ConflictError(f"an account named {name!r} exists already") from exc
+
+    def account_with_key_hash(self, account_id: int) -> tuple[Account, str] | None:
+        with self._session() as session:
+            row = session.get(AccountRow, account_id)
+            return (_account(row), row.key_hash) if row is not None else None
+
+    def accounts(self) -> list[Account]:
+        with self._session() as session:
+            return [
+                _account(r) for r in session.scalars(select(AccountRow).order_by(AccountRow.id))
+            ]
+
+    def log_search(self, record: SearchRecord) -> int:
+        with self._session.begin() as session:
+            row = SearchLogRow(
+                account_id=record.account_id,
+                searched_at=record.searched_at,
+                purpose=record.purpose,
+                case_ref=record.case_ref,
+                collections=list(record.collections),
+                probe_faces=record.probe_faces,
+                results=record.results,
+                matches=record.matches,
+                threshold=record.threshold,
+            )
+            session.add(row)
+            session.flush()
+            return row.id
+
+    def search_log(self, account_id: int | None = None, limit: int = 100) -> list[SearchRecord]:
+        query = (
+            select(SearchLogRow, AccountRow.name)
+            .join(AccountRow, AccountRow.id == SearchLogRow.account_id)
+            .order_by(SearchLogRow.id.desc())
+            .limit(limit)
+        )
+        if account_id is not None:
+            query = query.where(SearchLogRow.account_id == account_id)
+        with self._session() as session:
+            return [
+                SearchRecord(
+                    id=row.id,
+                    account_id=row.account_id,
+                    account_name=name,
+                    purpose=row.purpose,
+                    case_ref=row.case_ref,
+                    collections=list(row.collections),
+                    probe_faces=row.probe_faces,
+                    results=row.results,
+                    matches=row.matches,
+                    threshold=row.threshold,
+                    searched_at=row.searched_at,
+                )
+                for row, name in session.execute(query).all()
+            ]
+
     # --- engine-wide facts --------------------------------------------------------------
 
     def counts(self) -> StoreCounts:
@@ -425,6 +504,12 @@ class SqlStore:
     def set_meta(self, key: str, value: str) -> None:
         with self._session.begin() as session:
             session.merge(MetaRow(key=key, value=value))
+
+
+def _account(row: AccountRow) -> Account:
+    return Account(
+        id=row.id, name=row.name, role=row.role, created_at=row.created_at, disabled=row.disabled
+    )
 
 
 def _sqlite(settings: Settings) -> SqlStore:
