@@ -35,6 +35,7 @@ from rich.table import Table
 from rich.text import Text
 
 import facelens
+from facelens.accounts import Role, create_account
 from facelens.config import Settings
 from facelens.engine import Engine
 from facelens.errors import (
@@ -75,6 +76,8 @@ app.add_typer(person_app, name="person")
 eval_app = typer.Typer(help="Measure error rates on public benchmarks.", no_args_is_help=True)
 app.add_typer(index_app, name="index")
 app.add_typer(eval_app, name="eval")
+account_app = typer.Typer(help="Accounts of the service and their API keys.", no_args_is_help=True)
+app.add_typer(account_app, name="account")
 
 out = Console()
 err = Console(stderr=True)
@@ -355,6 +358,42 @@ def index_rebuild(data: DataOption = DEFAULT_DATA, json_output: JsonOption = Fal
         emit_json({"faces_indexed": count})
     else:
         out.print(f"index rebuilt from the store: {count} faces")
+
+
+# --- service ------------------------------------------------------------------------------
+
+
+@account_app.command("create")
+def account_create(
+    name: Annotated[str, typer.Argument(help="Who the account is for.")],
+    role: Annotated[Role, typer.Option("--role", help="What the account may do.")],
+    data: DataOption = DEFAULT_DATA,
+    json_output: JsonOption = False,
+) -> None:
+    """Create an account and print its API key: shown this once, only a hash is kept."""
+    with engine_for(data, json_output) as engine:
+        account, key = create_account(engine.store, name, role)
+    if json_output:
+        emit_json({"account": account, "key": key})
+    else:
+        out.print(f"account {account.id} {account.name!r} ({account.role}); API key:")
+        print(key)
+
+
+@app.command()
+def serve(
+    host: Annotated[str, typer.Option("--host", help="Address to listen on.")] = "127.0.0.1",
+    port: Annotated[int, typer.Option("--port", help="Port to listen on.")] = 8000,
+    data: DataOption = DEFAULT_DATA,
+) -> None:
+    """Serve the HTTP API (OpenAPI docs at /docs) on the data folder."""
+    import uvicorn  # the server is only needed here
+
+    from facelens.api.app import create_app
+
+    settings = Settings(data_dir=data)
+    out.print(f"facelens API on http://{host}:{port} (docs: http://{host}:{port}/docs)")
+    uvicorn.run(create_app(settings), host=host, port=port, log_level="warning")
 
 
 # --- eval ---------------------------------------------------------------------------------
