@@ -46,6 +46,14 @@ class Settings(BaseSettings):
         le=4,
         description="Image upsamplings before detection; finds smaller faces.",
     )
+    probe_detect_upsample_times: int = Field(
+        default=0,
+        ge=0,
+        le=4,
+        description="Upsamplings when finding faces in a search or verify photo, where the "
+        "person is usually large (faces from about 70 px: a third of the time of one "
+        "upsampling); a photo with no usable face is tried again at detect_upsample_times.",
+    )
     detect_max_side_px: int = Field(
         default=2000,
         gt=0,

@@ -275,7 +275,13 @@ class Engine:
     def _probe_faces(
         self, image: ImageInput, what: str
     ) -> tuple[ImageAnalysis, list[AnalysedFace]]:
-        analysis = self.analyse(image)
+        decoded = self._decode(image)
+        analysis = self.pipeline.analyse(decoded, probe=True)
+        if (
+            not analysis.accepted_faces
+            and self.pipeline.probe_detector is not self.pipeline.detector
+        ):
+            analysis = self.pipeline.analyse(decoded)  # small faces: the ingest detector
         accepted = analysis.accepted_faces
         if not accepted:
             if analysis.faces:

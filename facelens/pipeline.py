@@ -27,6 +27,16 @@ class FacePipeline:
     ) -> None:
         self.settings = settings
         self.detector = detector or create_detector(settings)
+        self.probe_detector = (
+            self.detector
+            if detector is not None
+            or settings.probe_detect_upsample_times == settings.detect_upsample_times
+            else create_detector(
+                settings.model_copy(
+                    update={"detect_upsample_times": settings.probe_detect_upsample_times}
+                )
+            )
+        )
         self.aligner = aligner or FivePointAligner(settings.chip_padding)
         self.embedder = embedder or DlibResNetEmbedder(
             flip_average=settings.embed_flip_average, jitters=settings.embed_jitters
@@ -43,12 +53,14 @@ class FacePipeline:
             max_image_pixels=self.settings.max_image_pixels,
         )
 
-    def analyse(self, image: RgbImage) -> ImageAnalysis:
-        """Every face of ``image``, largest first; rejected faces carry their reason."""
+    def analyse(self, image: RgbImage, *, probe: bool = False) -> ImageAnalysis:
+        """Every face of ``image``, largest first; rejected faces carry their reason. A
+        ``probe`` (a photo to search with) is searched with ``probe_detect_upsample_times``."""
         height, width = image.shape[:2]
         faces: list[AnalysedFace] = []
         chips = []
-        for rank, detection in enumerate(self.detector.detect(image)):
+        detector = self.probe_detector if probe else self.detector
+        for rank, detection in enumerate(detector.detect(image)):
             aligned = self.aligner.align(image, detection.box)
             quality = assess(
                 detection,

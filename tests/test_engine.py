@@ -83,6 +83,20 @@ def test_given_a_gallery_when_searching_another_photo_then_the_person_is_rank_on
     assert result.model == gallery.model
 
 
+def test_given_a_probe_whose_face_is_too_small_for_probe_detection_then_it_is_still_found(
+    gallery: Engine, photos: Path
+) -> None:
+    # Probes are searched without upsampling (faces from about 70 px); a 53 px face is found
+    # by trying again with the ingest detector.
+    small = Image.open(photos / "obama2.jpg").reduce(6)
+    assert not gallery.pipeline.analyse(np.asarray(small), probe=True).accepted_faces
+    result = gallery.search(np.asarray(small), top_k=2)
+    assert {Path(m.image_location).name for m in result.faces[0].matches} == {
+        "obama.jpg",
+        "obama3.jpg",
+    }
+
+
 def test_given_probe_bytes_or_arrays_then_the_same_result_as_a_path(
     gallery: Engine, photos: Path
 ) -> None:
