@@ -162,6 +162,11 @@ class Settings(BaseSettings):
             raise ValueError("must divide the embedding size 128 (for example 16, 32 or 64)")
         return value
 
+    # service
+    session_lifetime_s: int = Field(
+        default=8 * 3600, gt=0, description="How long a web sign-in lasts."
+    )
+
     # ingest
     ingest_workers: int = Field(
         default=0, ge=0, description="Worker processes for ingest; 0 means one per CPU core."

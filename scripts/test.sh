@@ -1,8 +1,10 @@
 #!/usr/bin/env bash
-# Set up, then lint, type-check and run the whole test suite. "No tests collected" fails.
+# Set up (with Debian's chromium for the browser tests), then lint, type-check and run the
+# whole test suite. "No tests collected" fails.
 set -euo pipefail
 cd "$(dirname "${BASH_SOURCE[0]}")/.."
 bash scripts/setup.sh
+bash scripts/install-browser.sh
 .venv/bin/ruff check .
 .venv/bin/ruff format --check .
 .venv/bin/mypy facelens bench tests

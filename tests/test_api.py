@@ -3,12 +3,14 @@ photos: roles, uploads, search with its log, problem details, and the authorisat
 
 from __future__ import annotations
 
+import io
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
 import pytest
 from fastapi.testclient import TestClient
+from PIL import Image
 
 from facelens.accounts import PERMISSIONS, Action, Role, create_account
 from facelens.api.app import create_app
@@ -132,7 +134,12 @@ def test_given_a_batch_with_a_bad_file_then_the_rest_is_ingested(
 #: Every route, the action it needs (None: open to all), and a request that is valid enough to
 #: get past validation when allowed.
 ROUTES: list[tuple[str, str, Action | None, dict[str, Any]]] = [
+    ("GET", "/", None, {}),
     ("GET", "/healthz", None, {}),
+    ("GET", "/session", None, {}),
+    ("DELETE", "/session", None, {}),
+    ("GET", "/faces/1/thumbnail", Action.SEARCH, {}),
+    ("GET", "/faces/1/source", Action.SEARCH, {}),
     ("GET", "/readyz", None, {}),
     ("GET", "/metrics", Action.MANAGE_ACCOUNTS, {}),
     ("GET", "/accounts", Action.MANAGE_ACCOUNTS, {}),
@@ -161,8 +168,12 @@ def test_every_route_in_the_matrix_is_a_route_of_the_app(client: TestClient) -> 
         for method in getattr(route, "methods", set())
         if method != "HEAD"
     }
-    listed = {(m, p.replace("/collections/c", "/collections/{name}")) for m, p, _, _ in ROUTES}
-    assert listed == served
+    listed = {
+        (m, p.replace("/collections/c", "/collections/{name}").replace("/1/", "/{face_id}/"))
+        for m, p, _, _ in ROUTES
+    }
+    signing_in = ("POST", "/session")  # takes the key in its form: tested on its own
+    assert listed | {signing_in} == served
 
 
 @pytest.mark.parametrize("role", list(Role))
@@ -185,5 +196,54 @@ def test_authorisation_matrix(
     else:
         assert response.status_code == 403, response.text
         assert response.json()["type"] == "/problems/forbidden"
-    if action is not None:
+    if action is not None or (path == "/session" and method == "GET"):
         assert client.request(method, path, **request_kwargs).status_code == 401
+
+
+def test_given_a_web_sign_in_then_the_cookie_works_and_changes_need_the_csrf_token(
+    client: TestClient, keys: dict[Role, dict[str, str]], photos: Path
+) -> None:
+    refused = client.post("/session", data={"key": "fl_1_wrong"})
+    assert refused.status_code == 401 and "facelens_session" not in refused.cookies
+    signed_in = client.post("/session", data={"key": keys[Role.ENROLLER]["X-API-Key"]})
+    assert signed_in.status_code == 200
+    assert "httponly" in signed_in.headers["set-cookie"].lower()
+    csrf = signed_in.json()["csrf_token"]
+    assert client.get("/session").json()["account"]["role"] == "enroller"
+
+    files = [("files", ("obama.jpg", (photos / "obama.jpg").read_bytes(), "image/jpeg"))]
+    without = client.post("/collections/web/images", files=files)
+    assert without.status_code == 403 and "CSRF" in without.json()["detail"]
+    with_token = client.post("/collections/web/images", files=files, headers={"X-CSRF-Token": csrf})
+    assert with_token.status_code == 201, with_token.text
+    # The upload keeps its own name, under its content hash.
+    face = client.app.state.service.engine.store.face_records([1])[1]  # type: ignore[attr-defined]
+    assert Path(face.image_location).name == "obama.jpg"
+
+    client.delete("/session", headers={"X-CSRF-Token": csrf})
+    assert client.get("/session").status_code == 401
+
+
+def test_given_a_found_face_then_its_thumbnail_and_source_are_jpegs(
+    client: TestClient, keys: dict[Role, dict[str, str]], photos: Path
+) -> None:
+    upload(client, keys[Role.ENROLLER], photos / "obama.jpg")
+    face_id = search(client, keys[Role.ANALYST], photos / "obama2.jpg").json()["faces"][0][
+        "matches"
+    ][0]["face_id"]
+    thumbnail = client.get(f"/faces/{face_id}/thumbnail", headers=keys[Role.ANALYST])
+    source = client.get(f"/faces/{face_id}/source", headers=keys[Role.ANALYST])
+    for response in (thumbnail, source):
+        assert response.status_code == 200 and response.headers["content-type"] == "image/jpeg"
+    assert Image.open(io.BytesIO(thumbnail.content)).size[0] <= 160
+    assert Image.open(io.BytesIO(source.content)).size == Image.open(photos / "obama.jpg").size
+    missing = client.get("/faces/999/thumbnail", headers=keys[Role.ANALYST])
+    assert missing.status_code == 404 and missing.json()["type"] == "/problems/not_found"
+
+
+def test_given_the_home_page_then_the_web_interface_is_served_without_a_key(
+    client: TestClient,
+) -> None:
+    page = client.get("/")
+    assert page.status_code == 200 and "<title>facelens</title>" in page.text
+    assert client.get("/ui/app.js").status_code == 200

@@ -9,15 +9,22 @@ milliseconds; ingest at scale goes through ``facelens ingest``'s worker processe
 from __future__ import annotations
 
 import hashlib
+import hmac
+import io
+import secrets
 import threading
 import time
 from collections.abc import AsyncIterator, Awaitable, Callable
 from contextlib import asynccontextmanager
+from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Annotated, Any
 
 from fastapi import Depends, FastAPI, File, Form, Header, Request, Response, UploadFile
+from fastapi.responses import RedirectResponse
+from fastapi.staticfiles import StaticFiles
+from PIL import Image as PILImage
 from prometheus_client import (
     CONTENT_TYPE_LATEST,
     CollectorRegistry,
@@ -29,15 +36,31 @@ from prometheus_client import (
 from pydantic import BaseModel, Field
 
 from facelens import __version__
-from facelens.accounts import Action, Role, authenticate, authorise, create_account, may
+from facelens.accounts import (
+    PERMISSIONS,
+    Action,
+    AuthenticationError,
+    PermissionDeniedError,
+    Role,
+    authenticate,
+    authorise,
+    create_account,
+    may,
+)
 from facelens.api import problems
 from facelens.config import Settings
 from facelens.engine import Engine
 from facelens.errors import ImageTooLargeError, NotFoundError
 from facelens.pipeline import FacePipeline
+from facelens.store.base import FaceRecord
 from facelens.types import Account, Provenance, SearchRecord, to_jsonable
+from facelens.web import STATIC_DIR
 
 _UPLOAD_CHUNK_BYTES = 1024 * 1024
+SESSION_COOKIE = "facelens_session"
+CSRF_COOKIE = "facelens_csrf"
+SAFE_METHODS = frozenset({"GET", "HEAD", "OPTIONS"})
+THUMBNAIL_PX = 160
 
 
 class Metrics:
@@ -60,6 +83,15 @@ class Metrics:
         )
 
 
+@dataclass(frozen=True, slots=True)
+class WebSession:
+    """A signed-in browser: the account, and the token its forms must echo (CSRF)."""
+
+    account_id: int
+    csrf_token: str
+    expires_at: float
+
+
 class Service:
     def __init__(self, settings: Settings, pipeline: FacePipeline | None = None) -> None:
         self.settings = settings
@@ -67,6 +99,8 @@ class Service:
         self.lock = threading.RLock()
         self.metrics = Metrics()
         self.uploads = settings.data_dir / "uploads"
+        # In memory: a restart signs everyone out, which is the safe failure.
+        self.sessions: dict[str, WebSession] = {}
 
     def close(self) -> None:
         with self.lock:
@@ -96,8 +130,29 @@ def service(request: Request) -> Service:
 ServiceDep = Annotated[Service, Depends(service)]
 
 
-def account(svc: ServiceDep, x_api_key: Annotated[str | None, Header()] = None) -> Account:
-    return authenticate(svc.engine.store, x_api_key)
+def account(
+    request: Request,
+    svc: ServiceDep,
+    x_api_key: Annotated[str | None, Header()] = None,
+    x_csrf_token: Annotated[str | None, Header()] = None,
+) -> Account:
+    """The caller: by API key, or by the web interface's session cookie, whose requests that
+    change anything must also carry the session's CSRF token."""
+    token = request.cookies.get(SESSION_COOKIE)
+    if x_api_key is not None or token is None:
+        return authenticate(svc.engine.store, x_api_key)
+    session = svc.sessions.get(token)
+    if session is None or session.expires_at < time.time():
+        svc.sessions.pop(token, None)
+        raise AuthenticationError("the session has ended; sign in again")
+    if request.method not in SAFE_METHODS and not hmac.compare_digest(
+        x_csrf_token or "", session.csrf_token
+    ):
+        raise PermissionDeniedError("missing or wrong CSRF token (header X-CSRF-Token)")
+    found = svc.engine.store.account_with_key_hash(session.account_id)
+    if found is None or found[0].disabled:
+        raise AuthenticationError("this account no longer exists or is disabled")
+    return found[0]
 
 
 def allowed(action: Action) -> Callable[..., Account]:
@@ -128,6 +183,11 @@ def create_app(settings: Settings, pipeline: FacePipeline | None = None) -> Fast
         lifespan=lifespan,
     )
     problems.install(app)
+    app.mount("/ui", StaticFiles(directory=STATIC_DIR, html=True), name="ui")
+
+    @app.get("/", include_in_schema=False)
+    def home() -> RedirectResponse:
+        return RedirectResponse("/ui/")
 
     @app.middleware("http")
     async def measure(
@@ -158,6 +218,35 @@ def create_app(settings: Settings, pipeline: FacePipeline | None = None) -> Fast
     ) -> Response:
         svc.metrics.faces_indexed.set(svc.engine.index.count())
         return Response(generate_latest(svc.metrics.registry), media_type=CONTENT_TYPE_LATEST)
+
+    # --- web sessions -----------------------------------------------------------------
+
+    @app.post("/session", tags=["accounts"])
+    def post_session(
+        svc: ServiceDep, response: Response, key: Annotated[str, Form()]
+    ) -> dict[str, Any]:
+        """Sign in with an API key: an HTTP-only session cookie, and a CSRF token (also in a
+        readable cookie) that requests changing anything must send as X-CSRF-Token."""
+        who = authenticate(svc.engine.store, key)
+        token, csrf = secrets.token_urlsafe(32), secrets.token_urlsafe(32)
+        lifetime_s = svc.settings.session_lifetime_s
+        svc.sessions[token] = WebSession(who.id, csrf, time.time() + lifetime_s)
+        cookie = {"max_age": lifetime_s, "samesite": "strict", "path": "/"}
+        response.set_cookie(SESSION_COOKIE, token, httponly=True, **cookie)  # type: ignore[arg-type]
+        response.set_cookie(CSRF_COOKIE, csrf, httponly=False, **cookie)  # type: ignore[arg-type]
+        return {"account": to_jsonable(who), "csrf_token": csrf}
+
+    @app.get("/session", tags=["accounts"])
+    def get_session(who: Annotated[Account, Depends(account)]) -> dict[str, Any]:
+        """Who is signed in, and what their role may do."""
+        return {"account": to_jsonable(who), "may": sorted(PERMISSIONS[Role(who.role)])}
+
+    @app.delete("/session", tags=["accounts"])
+    def delete_session(request: Request, svc: ServiceDep, response: Response) -> dict[str, str]:
+        svc.sessions.pop(request.cookies.get(SESSION_COOKIE, ""), None)
+        response.delete_cookie(SESSION_COOKIE, path="/")
+        response.delete_cookie(CSRF_COOKIE, path="/")
+        return {"status": "signed out"}
 
     # --- accounts ---------------------------------------------------------------------
 
@@ -225,6 +314,38 @@ def create_app(settings: Settings, pipeline: FacePipeline | None = None) -> Fast
             report = svc.engine.ingest(saved, name, provenance=provenance, workers=1)
         return dict(to_jsonable(report))
 
+    # --- faces ------------------------------------------------------------------------
+
+    @app.get("/faces/{face_id}/thumbnail", tags=["faces"])
+    def get_face_thumbnail(
+        face_id: int,
+        svc: ServiceDep,
+        _: Annotated[Account, Depends(allowed(Action.SEARCH))],
+    ) -> Response:
+        """The face, cropped from its source image with some margin, as a JPEG."""
+        record, image = _face_source(svc, face_id)
+        box = record.box
+        margin = box.short_side // 3
+        crop = image.crop(
+            (
+                max(0, box.x1 - margin),
+                max(0, box.y1 - margin),
+                min(image.width, box.x2 + margin),
+                min(image.height, box.y2 + margin),
+            )
+        )
+        crop.thumbnail((THUMBNAIL_PX, THUMBNAIL_PX))
+        return _jpeg(crop)
+
+    @app.get("/faces/{face_id}/source", tags=["faces"])
+    def get_face_source(
+        face_id: int,
+        svc: ServiceDep,
+        _: Annotated[Account, Depends(allowed(Action.SEARCH))],
+    ) -> Response:
+        """The whole image the face was found in, as a JPEG."""
+        return _jpeg(_face_source(svc, face_id)[1])
+
     # --- search -----------------------------------------------------------------------
 
     @app.post("/searches", tags=["search"])
@@ -288,6 +409,23 @@ def create_app(settings: Settings, pipeline: FacePipeline | None = None) -> Fast
     return app
 
 
+def _face_source(svc: Service, face_id: int) -> tuple[FaceRecord, PILImage.Image]:
+    record = svc.engine.store.face_records([face_id]).get(face_id)
+    if record is None:
+        raise NotFoundError(f"no face {face_id}")
+    path = Path(record.image_location)
+    if not path.is_file():
+        raise NotFoundError(f"the source of face {face_id} is no longer at {path}")
+    image = PILImage.fromarray(svc.engine.pipeline.load(path))
+    return record, image
+
+
+def _jpeg(image: PILImage.Image) -> Response:
+    out = io.BytesIO()
+    image.convert("RGB").save(out, format="JPEG", quality=85)
+    return Response(out.getvalue(), media_type="image/jpeg", headers={"Cache-Control": "no-store"})
+
+
 async def _read_upload(svc: Service, upload: UploadFile) -> bytes:
     """The upload's bytes, refused past ``max_image_bytes`` without reading the rest."""
     limit = svc.settings.max_image_bytes
@@ -306,11 +444,13 @@ async def _save_upload(svc: Service, upload: UploadFile) -> Path:
     """Keep an uploaded photo under the data folder (by content hash): it is the source that
     search results point to."""
     data = await _read_upload(svc, upload)
-    suffix = Path(upload.filename or "").suffix.lower()[:8]
-    svc.uploads.mkdir(parents=True, exist_ok=True)
-    path = svc.uploads / f"{hashlib.sha256(data).hexdigest()}{suffix}"
+    # Kept under its content hash, with its own (sanitised) name so people recognise it.
+    name = "".join(c if c.isalnum() or c in "._-" else "_" for c in (upload.filename or ""))
+    folder = svc.uploads / hashlib.sha256(data).hexdigest()
+    path = folder / (name.lstrip(".")[-120:] or "upload")
     if not path.exists():
-        tmp = path.with_suffix(path.suffix + ".part")
+        folder.mkdir(parents=True, exist_ok=True)
+        tmp = folder / ".part"
         tmp.write_bytes(data)
         tmp.replace(path)
     return path

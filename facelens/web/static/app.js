@@ -1,0 +1,230 @@
+// The web interface: plain JavaScript over the JSON API, signed in by a session cookie.
+// Requests that change anything carry the session's CSRF token (X-CSRF-Token).
+
+const $ = (selector) => document.querySelector(selector);
+const pages = ["signin", "search", "upload", "history"];
+let me = null;
+
+function csrfToken() {
+  const found = document.cookie.split("; ").find((c) => c.startsWith("facelens_csrf="));
+  return found ? decodeURIComponent(found.split("=")[1]) : "";
+}
+
+function say(text) {
+  const box = $("#message");
+  box.textContent = text || "";
+  box.hidden = !text;
+}
+
+async function api(path, options = {}) {
+  const headers = { ...(options.headers || {}) };
+  if (options.method && options.method !== "GET") headers["X-CSRF-Token"] = csrfToken();
+  const response = await fetch(path, { ...options, headers, credentials: "same-origin" });
+  const body = response.headers.get("content-type")?.includes("json") ? await response.json() : null;
+  if (!response.ok) {
+    // RFC 9457 problem details: the detail says what was wrong and what to do.
+    throw new Error(body?.detail || `${response.status} ${response.statusText}`);
+  }
+  return body;
+}
+
+function show(page) {
+  for (const name of pages) $(`#${name}-page`).hidden = name !== page;
+  say("");
+  if (page === "history") loadHistory();
+}
+
+function route() {
+  if (!me) return show("signin");
+  const wanted = location.hash.slice(1);
+  const allowed = [...document.querySelectorAll("#nav a")]
+    .filter((a) => !a.hidden)
+    .map((a) => a.getAttribute("href").slice(1));
+  show(allowed.includes(wanted) ? wanted : allowed[0] || "signin");
+}
+
+async function whoAmI() {
+  try {
+    me = await api("/session");
+  } catch {
+    me = null;
+  }
+  $("#nav").hidden = !me;
+  if (me) {
+    $("#who").textContent = `${me.account.name} (${me.account.role})`;
+    for (const link of document.querySelectorAll("#nav a")) {
+      link.hidden = !link.dataset.needs.split(" ").some((action) => me.may.includes(action));
+    }
+  }
+  route();
+}
+
+$("#signin-form").addEventListener("submit", async (event) => {
+  event.preventDefault();
+  try {
+    await api("/session", { method: "POST", body: new FormData(event.target) });
+    event.target.reset();
+    await whoAmI();
+  } catch (error) {
+    say(error.message);
+  }
+});
+
+$("#sign-out").addEventListener("click", async () => {
+  await api("/session", { method: "DELETE" }).catch(() => {});
+  me = null;
+  await whoAmI();
+});
+
+// --- search ---------------------------------------------------------------------------
+
+const drop = $("#drop");
+drop.addEventListener("dragover", (event) => {
+  event.preventDefault();
+  drop.classList.add("over");
+});
+drop.addEventListener("dragleave", () => drop.classList.remove("over"));
+drop.addEventListener("drop", (event) => {
+  event.preventDefault();
+  drop.classList.remove("over");
+  $("#probe").files = event.dataTransfer.files;
+  $("#probe").dispatchEvent(new Event("change"));
+});
+$("#probe").addEventListener("change", () => {
+  const file = $("#probe").files[0];
+  $("#probe-name").textContent = file ? file.name : "";
+});
+
+function matchCard(match) {
+  const card = document.createElement("figure");
+  card.className = `match ${match.is_match ? "is-match" : "below"}`;
+  const name = match.image_location.split("/").pop();
+  const person = match.person_name ? `${match.person_name}, ` : "";
+  card.innerHTML = `
+    <img alt="face ${match.face_id}" src="/faces/${match.face_id}/thumbnail">
+    <figcaption>
+      <span class="badge">${match.is_match ? "MATCH" : "below threshold"}</span>
+      <span class="similarity">${match.similarity.toFixed(3)}</span><br>
+      <span class="person"></span>
+      <a class="source" target="_blank" href="/faces/${match.face_id}/source"></a><br>
+      <span class="collection"></span>
+    </figcaption>`;
+  // Names come from users: set as text, never as HTML.
+  card.querySelector(".person").textContent = person;
+  card.querySelector(".source").textContent = name;
+  card.querySelector(".collection").textContent = `collection ${match.collection}`;
+  card.querySelector("img").addEventListener("click", () => {
+    $("#large-image").src = `/faces/${match.face_id}/source`;
+    $("#large").showModal();
+  });
+  return card;
+}
+
+function drawBoxes(result, image) {
+  const boxes = $("#boxes");
+  boxes.innerHTML = "";
+  const scale = image.clientWidth / image.naturalWidth;
+  result.faces.forEach((face, index) => {
+    const b = face.probe_box;
+    const box = document.createElement("div");
+    box.className = "box";
+    Object.assign(box.style, {
+      left: `${b.x1 * scale}px`, top: `${b.y1 * scale}px`,
+      width: `${(b.x2 - b.x1) * scale}px`, height: `${(b.y2 - b.y1) * scale}px`,
+    });
+    box.innerHTML = `<span>${index + 1}</span>`;
+    boxes.append(box);
+  });
+}
+
+$("#search-form").addEventListener("submit", async (event) => {
+  event.preventDefault();
+  const results = $("#results");
+  results.innerHTML = "";
+  say("");
+  const form = new FormData(event.target);
+  if (!form.get("collections")) form.delete("collections");
+  const file = $("#probe").files[0];
+  const image = $("#probe-image");
+  image.src = URL.createObjectURL(file);
+  $("#probe-view").hidden = false;
+  $("#search-button").disabled = true;
+  try {
+    const result = await api("/searches", { method: "POST", body: form });
+    const draw = () => drawBoxes(result, image);
+    if (image.complete) draw(); else image.onload = draw;
+    result.faces.forEach((face, index) => {
+      const heading = document.createElement("h3");
+      heading.textContent = `Face ${index + 1}: ${face.matches.length} results, threshold ${result.threshold}`;
+      const grid = document.createElement("div");
+      grid.className = "grid";
+      grid.dataset.face = index + 1;
+      face.matches.forEach((match) => grid.append(matchCard(match)));
+      results.append(heading, grid);
+    });
+    if (result.faces_rejected.length) {
+      const note = document.createElement("p");
+      note.textContent = `${result.faces_rejected.length} more face(s) found but not usable: ` +
+        result.faces_rejected.map((q) => q.rejection_reason).join(", ");
+      results.append(note);
+    }
+  } catch (error) {
+    say(error.message);
+  } finally {
+    $("#search-button").disabled = false;
+  }
+});
+
+// --- upload ---------------------------------------------------------------------------
+
+$("#upload-form").addEventListener("submit", (event) => {
+  event.preventDefault();
+  const form = new FormData(event.target);
+  const collection = encodeURIComponent(form.get("collection").trim());
+  form.delete("collection");
+  const request = new XMLHttpRequest(); // for upload progress, which fetch does not report
+  const progress = $("#upload-progress");
+  progress.hidden = false;
+  progress.value = 0;
+  $("#upload-report").textContent = "uploading...";
+  request.upload.onprogress = (e) => { if (e.lengthComputable) progress.value = (100 * e.loaded) / e.total; };
+  request.onload = () => {
+    const body = JSON.parse(request.responseText || "{}");
+    if (request.status >= 400) {
+      say(body.detail || request.statusText);
+      $("#upload-report").textContent = "";
+      return;
+    }
+    const failed = body.failures.map((f) => `  ${f.location}: ${f.message}`).join("\n");
+    $("#upload-report").textContent =
+      `${body.images_ingested} images ingested, ${body.faces_indexed} faces indexed` +
+      (failed ? `\nfailed:\n${failed}` : "");
+  };
+  request.open("POST", `/collections/${collection}/images`);
+  request.setRequestHeader("X-CSRF-Token", csrfToken());
+  request.send(form);
+});
+
+// --- search log -----------------------------------------------------------------------
+
+async function loadHistory() {
+  const body = $("#history tbody");
+  body.innerHTML = "";
+  try {
+    for (const row of await api("/searches")) {
+      const tr = document.createElement("tr");
+      for (const value of [new Date(row.searched_at).toLocaleString(), row.account_name,
+        row.purpose, row.case_ref, row.probe_faces, row.results, row.matches]) {
+        const td = document.createElement("td");
+        td.textContent = value;
+        tr.append(td);
+      }
+      body.append(tr);
+    }
+  } catch (error) {
+    say(error.message);
+  }
+}
+
+window.addEventListener("hashchange", route);
+whoAmI();

@@ -1,0 +1,118 @@
+"""The web interface end to end: Playwright drives headless Chromium (Debian's package,
+installed by scripts/test.sh; Playwright's own browser download cannot work here) against the
+real server on the real engine, with real photos."""
+
+from __future__ import annotations
+
+import os
+import socket
+import threading
+import time
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+import uvicorn
+from playwright.sync_api import Page, expect, sync_playwright
+
+from facelens.accounts import Role, create_account
+from facelens.api.app import create_app
+from facelens.config import Settings
+from facelens.pipeline import FacePipeline
+from facelens.store import create_store
+
+CHROMIUM = Path(os.environ.get("FACELENS_CHROMIUM", "/usr/lib/chromium/chromium"))
+ARTIFACTS = Path(__file__).resolve().parents[1] / "test-artifacts"
+
+
+def free_port() -> int:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        port: int = probe.getsockname()[1]
+        return port
+
+
+@pytest.fixture(scope="module")
+def server(
+    tmp_path_factory: pytest.TempPathFactory, pipeline: FacePipeline
+) -> Iterator[tuple[str, dict[Role, str]]]:
+    settings = Settings(data_dir=tmp_path_factory.mktemp("web-data"))
+    store = create_store(settings)
+    keys = {role: create_account(store, f"{role}-web", role)[1] for role in Role}
+    store.close()
+    port = free_port()
+    running = uvicorn.Server(
+        uvicorn.Config(create_app(settings, pipeline), port=port, log_level="warning")
+    )
+    thread = threading.Thread(target=running.run, daemon=True)
+    thread.start()
+    deadline = time.monotonic() + 30
+    while not running.started and time.monotonic() < deadline:
+        time.sleep(0.05)
+    assert running.started, "the server did not start"
+    yield f"http://127.0.0.1:{port}", keys
+    running.should_exit = True
+    thread.join(timeout=10)
+
+
+@pytest.fixture
+def page() -> Iterator[Page]:
+    if not CHROMIUM.exists():
+        pytest.fail(f"no Chromium at {CHROMIUM}: scripts/test.sh installs Debian's chromium")
+    with sync_playwright() as playwright:
+        browser = playwright.chromium.launch(executable_path=str(CHROMIUM), headless=True)
+        yield browser.new_page(viewport={"width": 1280, "height": 900})
+        browser.close()
+
+
+def sign_in(page: Page, key: str) -> None:
+    page.fill("#key", key)
+    page.click("#signin-form button")
+    expect(page.locator("#nav")).to_be_visible()
+
+
+def test_given_a_browser_then_upload_search_and_the_person_is_first(
+    server: tuple[str, dict[Role, str]], page: Page, photos: Path, tmp_path: Path
+) -> None:
+    url, keys = server
+    page.goto(url)
+    expect(page.locator("#signin-page")).to_be_visible()
+    page.fill("#key", "fl_1_wrong")
+    page.click("#signin-form button")
+    expect(page.locator("#message")).to_contain_text("not valid")
+
+    sign_in(page, keys[Role.ENROLLER])
+    expect(page.locator("#upload-page")).to_be_visible()
+    expect(page.locator("#nav a[href='#search']")).to_be_hidden()  # enrollers do not search
+    page.fill("#collection", "press")
+    page.set_input_files("#files", [str(photos / "obama.jpg"), str(photos / "biden.jpg")])
+    page.click("#upload-form button")
+    expect(page.locator("#upload-report")).to_contain_text("2 images ingested, 2 faces indexed")
+    page.click("#sign-out")
+
+    sign_in(page, keys[Role.ANALYST])
+    expect(page.locator("#search-page")).to_be_visible()
+    page.set_input_files("#probe", str(photos / "obama2.jpg"))
+    page.fill("#purpose", "identity check")
+    page.fill("#case-ref", "WEB-1")
+    page.click("#search-button")
+    first = page.locator(".grid .match").first
+    expect(first).to_contain_text("obama.jpg")
+    expect(first).to_contain_text("MATCH")
+    expect(page.locator(".grid .match").nth(1)).to_contain_text("below threshold")
+    expect(page.locator("#boxes .box")).to_have_count(1)
+    expect(first.locator("img")).to_have_js_property("complete", True)
+    assert first.locator("img").evaluate("img => img.naturalWidth") > 0, "thumbnail shown"
+    ARTIFACTS.mkdir(exist_ok=True)
+    page.screenshot(path=str(ARTIFACTS / "search-results.png"), full_page=True)
+
+    not_a_photo = tmp_path / "notes.jpg"
+    not_a_photo.write_text("not a photo")
+    page.set_input_files("#probe", str(not_a_photo))
+    page.click("#search-button")
+    expect(page.locator("#message")).to_contain_text("not an image format facelens can read")
+
+    page.click("#sign-out")
+    sign_in(page, keys[Role.AUDITOR])
+    expect(page.locator("#history-page")).to_be_visible()
+    expect(page.locator("#history tbody tr").first).to_contain_text("WEB-1")
