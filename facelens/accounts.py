@@ -65,6 +65,12 @@ class PermissionDeniedError(FacelensError):
     code = "forbidden"
 
 
+class FolderNotAllowedError(PermissionDeniedError):
+    """A server-side folder outside the allowed ingest roots."""
+
+    code = "folder_not_allowed"
+
+
 def _hash(secret: str) -> str:
     return hashlib.sha256(secret.encode()).hexdigest()
 

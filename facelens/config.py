@@ -163,6 +163,13 @@ class Settings(BaseSettings):
         return value
 
     # service
+    rate_limit_per_minute: int = Field(
+        default=600, gt=0, description="Requests one API key may make a minute."
+    )
+    ingest_allowed_roots: list[Path] = Field(
+        default_factory=list,
+        description="Server folders that POST /jobs/ingest may read (and nothing outside).",
+    )
     session_lifetime_s: int = Field(
         default=8 * 3600, gt=0, description="How long a web sign-in lasts."
     )

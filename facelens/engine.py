@@ -21,7 +21,7 @@ import numpy as np
 
 from facelens.config import Settings
 from facelens.decode import RgbImage, decode_image, read_image_bytes
-from facelens.embed import similarity
+from facelens.embed import l2_normalise, similarity
 from facelens.errors import (
     InvalidArgumentError,
     ModelMismatchError,
@@ -40,6 +40,7 @@ from facelens.types import (
     Match,
     ModelId,
     Person,
+    PersonSearchResult,
     ProbeFaceMatches,
     Provenance,
     SearchResult,
@@ -327,10 +328,22 @@ class Engine:
         )
         queries = np.stack([e.vector for e in embeddings])
         scores, ids = self.index.search(queries, top_k, allowed_ids=allowed)
+        results = [
+            ProbeFaceMatches(probe_box=face.box, matches=matches)
+            for face, matches in zip(faces, self._matches(scores, ids, threshold), strict=True)
+        ]
+        rejected = [f.quality for f in analysis.faces if not f.accepted]
+        return SearchResult(
+            threshold=threshold, model=self.model, faces=results, faces_rejected=rejected
+        )
+
+    def _matches(
+        self, scores: np.ndarray, ids: np.ndarray, threshold: float, skip: set[int] | None = None
+    ) -> list[list[Match]]:
+        """Each row of an index answer as matches with their sources, best first."""
         records = self.store.face_records(sorted({int(i) for i in ids.ravel() if i >= 0}))
-        results = []
-        for face, row_scores, row_ids in zip(faces, scores, ids, strict=True):
-            matches = [
+        return [
+            [
                 Match(
                     face_id=record.face_id,
                     similarity=float(score),
@@ -344,12 +357,40 @@ class Engine:
                     provenance=record.provenance,
                 )
                 for score, face_id in zip(row_scores, row_ids, strict=True)
-                if face_id >= 0 and (record := records.get(int(face_id))) is not None
+                if face_id >= 0
+                and int(face_id) not in (skip or set())
+                and (record := records.get(int(face_id))) is not None
             ]
-            results.append(ProbeFaceMatches(probe_box=face.box, matches=matches))
-        rejected = [f.quality for f in analysis.faces if not f.accepted]
-        return SearchResult(
-            threshold=threshold, model=self.model, faces=results, faces_rejected=rejected
+            for row_scores, row_ids in zip(scores, ids, strict=True)
+        ]
+
+    def search_person(
+        self,
+        person_id: int,
+        top_k: int | None = None,
+        threshold: float | None = None,
+        collections: Sequence[str] | None = None,
+    ) -> PersonSearchResult:
+        """Faces like a named person's (the mean of their faces), other than theirs."""
+        top_k = self.settings.default_top_k if top_k is None else top_k
+        threshold = self.settings.match_threshold if threshold is None else threshold
+        person = self.person(person_id)
+        own = set(person.face_ids)
+        vectors = [
+            v for _, batch in self.store.embeddings(self.model, face_ids=sorted(own)) for v in batch
+        ]
+        if not vectors:
+            raise NoFaceFoundError(f"person {person_id} ({person.name}) has no usable face")
+        query = l2_normalise(np.mean(vectors, axis=0, keepdims=True).astype(np.float32))
+        allowed = (
+            self.store.face_ids_in_collections(list(collections), self.model)
+            if collections
+            else None
+        )
+        scores, ids = self.index.search(query, top_k + len(own), allowed_ids=allowed)
+        matches = self._matches(scores, ids, threshold, skip=own)[0][:top_k]
+        return PersonSearchResult(
+            person=person, threshold=threshold, model=self.model, matches=matches
         )
 
     def verify(

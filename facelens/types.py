@@ -232,6 +232,16 @@ class Stats:
 
 
 @dataclass(frozen=True, slots=True)
+class PersonSearchResult:
+    """Gallery faces like a named person's, other than their own, best first."""
+
+    person: Person
+    threshold: float
+    model: ModelId
+    matches: list[Match]
+
+
+@dataclass(frozen=True, slots=True)
 class Account:
     """A user of the service; ``role`` is one of ``facelens.accounts.Role``."""
 

@@ -40,6 +40,7 @@ from facelens.accounts import (
     PERMISSIONS,
     Action,
     AuthenticationError,
+    FolderNotAllowedError,
     PermissionDeniedError,
     Role,
     authenticate,
@@ -48,12 +49,14 @@ from facelens.accounts import (
     may,
 )
 from facelens.api import problems
+from facelens.api.jobs import IngestJobs
+from facelens.api.limits import RateLimiter
 from facelens.config import Settings
 from facelens.engine import Engine
 from facelens.errors import ImageTooLargeError, NotFoundError
 from facelens.pipeline import FacePipeline
 from facelens.store.base import FaceRecord
-from facelens.types import Account, Provenance, SearchRecord, to_jsonable
+from facelens.types import Account, Match, Provenance, SearchRecord, to_jsonable
 from facelens.web import STATIC_DIR
 
 _UPLOAD_CHUNK_BYTES = 1024 * 1024
@@ -101,6 +104,8 @@ class Service:
         self.uploads = settings.data_dir / "uploads"
         # In memory: a restart signs everyone out, which is the safe failure.
         self.sessions: dict[str, WebSession] = {}
+        self.rate_limiter = RateLimiter()
+        self.jobs = IngestJobs()
 
     def close(self) -> None:
         with self.lock:
@@ -117,6 +122,32 @@ class AccountIn(BaseModel):
 
 class CollectionIn(BaseModel):
     name: str = Field(min_length=1, max_length=200)
+
+
+class PersonIn(BaseModel):
+    name: str = Field(min_length=1, max_length=200)
+
+
+class FaceIdsIn(BaseModel):
+    face_ids: list[int] = Field(min_length=1)
+
+
+class MergeIn(BaseModel):
+    other_person_id: int
+
+
+class IngestJobIn(BaseModel):
+    folder: str = Field(min_length=1, description="A folder under an allowed ingest root.")
+    collection: str = Field(min_length=1, max_length=200)
+    licence_ref: str | None = None
+
+
+class PurposeIn(BaseModel):
+    purpose: str = Field(min_length=3, description="Why you search (logged).")
+    case_ref: str = Field(min_length=1, description="Case reference (logged).")
+    top_k: int | None = Field(default=None, ge=1, le=1000)
+    threshold: float | None = Field(default=None, ge=-1.0, le=1.0)
+    collections: list[str] = Field(default_factory=list)
 
 
 # --- dependencies (module level: FastAPI resolves annotations in the module's namespace) --
@@ -155,8 +186,16 @@ def account(
     return found[0]
 
 
+def limited(
+    request: Request, svc: ServiceDep, who: Annotated[Account, Depends(account)]
+) -> Account:
+    """The caller, within their request budget (``rate_limit_per_minute``, per account)."""
+    svc.rate_limiter.check(who.id, svc.settings.rate_limit_per_minute)
+    return who
+
+
 def allowed(action: Action) -> Callable[..., Account]:
-    def check(who: Annotated[Account, Depends(account)]) -> Account:
+    def check(who: Annotated[Account, Depends(limited)]) -> Account:
         authorise(who, action)
         return who
 
@@ -314,7 +353,147 @@ def create_app(settings: Settings, pipeline: FacePipeline | None = None) -> Fast
             report = svc.engine.ingest(saved, name, provenance=provenance, workers=1)
         return dict(to_jsonable(report))
 
+    @app.get("/collections/{name}/images", tags=["images"])
+    def get_images(
+        name: str,
+        svc: ServiceDep,
+        _: Annotated[Account, Depends(allowed(Action.VIEW_COLLECTIONS))],
+        offset: int = 0,
+        limit: int = 100,
+    ) -> list[dict[str, Any]]:
+        return [to_jsonable(i) for i in svc.engine.store.images(name, offset, min(limit, 1000))]
+
+    @app.get("/images/{image_id}", tags=["images"])
+    def get_image(
+        image_id: int,
+        svc: ServiceDep,
+        _: Annotated[Account, Depends(allowed(Action.VIEW_COLLECTIONS))],
+    ) -> dict[str, Any]:
+        return dict(to_jsonable(svc.engine.store.image_record(image_id)))
+
+    @app.delete("/images/{image_id}", tags=["images"])
+    def delete_image(
+        image_id: int, svc: ServiceDep, _: Annotated[Account, Depends(allowed(Action.DELETE))]
+    ) -> dict[str, int]:
+        with svc.lock:
+            svc.engine.store.image_record(image_id)  # 404 when unknown
+            return {"faces_removed": svc.engine.delete(image=image_id)}
+
+    @app.post("/jobs/ingest", status_code=202, tags=["images"])
+    def post_ingest_job(
+        body: IngestJobIn,
+        svc: ServiceDep,
+        _: Annotated[Account, Depends(allowed(Action.INGEST))],
+    ) -> dict[str, Any]:
+        """Ingest a server-side folder (under an allowed root) in the background."""
+        folder = allowed_folder(body.folder, svc.settings.ingest_allowed_roots)
+        provenance = Provenance(licence_ref=body.licence_ref)
+        job = svc.jobs.start(svc, folder, body.collection.strip(), provenance)
+        return job.describe()
+
+    @app.get("/jobs/{job_id}", tags=["images"])
+    def get_job(
+        job_id: int, svc: ServiceDep, _: Annotated[Account, Depends(allowed(Action.INGEST))]
+    ) -> dict[str, Any]:
+        return svc.jobs.get(job_id).describe()
+
+    # --- persons ----------------------------------------------------------------------
+
+    @app.get("/persons", tags=["persons"])
+    def get_persons(
+        svc: ServiceDep, _: Annotated[Account, Depends(allowed(Action.VIEW_COLLECTIONS))]
+    ) -> list[dict[str, Any]]:
+        return [to_jsonable(p) for p in svc.engine.persons()]
+
+    @app.post("/persons", status_code=201, tags=["persons"])
+    def post_person(
+        body: PersonIn, svc: ServiceDep, _: Annotated[Account, Depends(allowed(Action.INGEST))]
+    ) -> dict[str, Any]:
+        with svc.lock:
+            person_id = svc.engine.store.get_or_create_person(body.name.strip())
+            return dict(to_jsonable(svc.engine.person(person_id)))
+
+    @app.patch("/persons/{person_id}", tags=["persons"])
+    def patch_person(
+        person_id: int,
+        body: PersonIn,
+        svc: ServiceDep,
+        _: Annotated[Account, Depends(allowed(Action.INGEST))],
+    ) -> dict[str, Any]:
+        """Rename."""
+        with svc.lock:
+            svc.engine.store.rename_person(person_id, body.name.strip())
+            return dict(to_jsonable(svc.engine.person(person_id)))
+
+    @app.post("/persons/{person_id}/faces", tags=["persons"])
+    def post_person_faces(
+        person_id: int,
+        body: FaceIdsIn,
+        svc: ServiceDep,
+        _: Annotated[Account, Depends(allowed(Action.INGEST))],
+    ) -> dict[str, Any]:
+        """Assign faces to the person."""
+        with svc.lock:
+            svc.engine.store.assign_faces(person_id, body.face_ids)
+            return dict(to_jsonable(svc.engine.person(person_id)))
+
+    @app.post("/persons/{person_id}/merge", tags=["persons"])
+    def post_person_merge(
+        person_id: int,
+        body: MergeIn,
+        svc: ServiceDep,
+        _: Annotated[Account, Depends(allowed(Action.INGEST))],
+    ) -> dict[str, Any]:
+        """Move the other person's faces to this one and delete the other."""
+        with svc.lock:
+            svc.engine.store.merge_persons(person_id, body.other_person_id)
+            return dict(to_jsonable(svc.engine.person(person_id)))
+
+    @app.delete("/persons/{person_id}", tags=["persons"])
+    def delete_person(
+        person_id: int, svc: ServiceDep, _: Annotated[Account, Depends(allowed(Action.DELETE))]
+    ) -> dict[str, int]:
+        """Delete the person and every face assigned to them (store and index)."""
+        with svc.lock:
+            return {"faces_removed": svc.engine.delete(person=person_id)}
+
+    @app.post("/persons/{person_id}/searches", tags=["search"])
+    def post_person_search(
+        person_id: int,
+        body: PurposeIn,
+        svc: ServiceDep,
+        who: Annotated[Account, Depends(allowed(Action.SEARCH))],
+    ) -> dict[str, Any]:
+        """Faces like the person's own (their mean), other than theirs; logged like a search."""
+        with svc.lock:
+            result = svc.engine.search_person(
+                person_id, body.top_k, body.threshold, body.collections or None
+            )
+            search_id = log_search(svc, who, body.purpose, body.case_ref, body.collections,
+                                   1, result.matches, result.threshold)  # fmt: skip
+        return {"search_id": search_id, **to_jsonable(result)}
+
     # --- faces ------------------------------------------------------------------------
+
+    @app.get("/faces/{face_id}", tags=["faces"])
+    def get_face(
+        face_id: int,
+        svc: ServiceDep,
+        _: Annotated[Account, Depends(allowed(Action.VIEW_COLLECTIONS))],
+    ) -> dict[str, Any]:
+        record = svc.engine.store.face_records([face_id]).get(face_id)
+        if record is None:
+            raise NotFoundError(f"no face {face_id}")
+        return dict(to_jsonable(record))
+
+    @app.delete("/faces/{face_id}", tags=["faces"])
+    def delete_face(
+        face_id: int, svc: ServiceDep, _: Annotated[Account, Depends(allowed(Action.DELETE))]
+    ) -> dict[str, int]:
+        with svc.lock:
+            if not svc.engine.store.face_records([face_id]):
+                raise NotFoundError(f"no face {face_id}")
+            return {"faces_removed": svc.engine.delete(face=face_id)}
 
     @app.get("/faces/{face_id}/thumbnail", tags=["faces"])
     def get_face_thumbnail(
@@ -366,19 +545,10 @@ def create_app(settings: Settings, pipeline: FacePipeline | None = None) -> Fast
         with svc.lock:
             result = svc.engine.search(data, top_k, threshold, names or None)
             svc.metrics.search_latency.observe(time.perf_counter() - started)
-            record = SearchRecord(
-                account_id=who.id,
-                account_name=who.name,
-                purpose=purpose.strip(),
-                case_ref=case_ref.strip(),
-                collections=names,
-                probe_faces=len(result.faces),
-                results=sum(len(f.matches) for f in result.faces),
-                matches=sum(m.is_match for f in result.faces for m in f.matches),
-                threshold=result.threshold,
-                searched_at=datetime.now(UTC),
+            found = [m for face in result.faces for m in face.matches]
+            search_id = log_search(
+                svc, who, purpose, case_ref, names, len(result.faces), found, result.threshold
             )
-            search_id = svc.engine.store.log_search(record)
         return {"search_id": search_id, **to_jsonable(result)}
 
     @app.get("/searches", tags=["search"])
@@ -407,6 +577,46 @@ def create_app(settings: Settings, pipeline: FacePipeline | None = None) -> Fast
             return dict(to_jsonable(svc.engine.verify(a, b, threshold)))
 
     return app
+
+
+def log_search(
+    svc: Service,
+    who: Account,
+    purpose: str,
+    case_ref: str,
+    collections: list[str],
+    probe_faces: int,
+    found: list[Match],
+    threshold: float,
+) -> int:
+    """Record who searched, why, over what, and how many results: never the probe."""
+    record = SearchRecord(
+        account_id=who.id,
+        account_name=who.name,
+        purpose=purpose.strip(),
+        case_ref=case_ref.strip(),
+        collections=collections,
+        probe_faces=probe_faces,
+        results=len(found),
+        matches=sum(m.is_match for m in found),
+        threshold=threshold,
+        searched_at=datetime.now(UTC),
+    )
+    return svc.engine.store.log_search(record)
+
+
+def allowed_folder(folder: str, roots: list[Path]) -> Path:
+    """``folder`` resolved, when it lies under one of the allowed ingest roots."""
+    if not roots:
+        raise FolderNotAllowedError(
+            "server-side ingest is off: an admin sets ingest_allowed_roots to allow folders"
+        )
+    resolved = Path(folder).resolve()  # symlinks and ".." resolved before the check
+    if not any(resolved.is_relative_to(root.resolve()) for root in roots):
+        raise FolderNotAllowedError(f"{folder} is not under an allowed ingest root")
+    if not resolved.is_dir():
+        raise NotFoundError(f"{folder}: no such folder")
+    return resolved
 
 
 def _face_source(svc: Service, face_id: int) -> tuple[FaceRecord, PILImage.Image]:

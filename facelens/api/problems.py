@@ -10,6 +10,7 @@ from fastapi.responses import JSONResponse
 from starlette.exceptions import HTTPException
 
 from facelens.accounts import AuthenticationError, PermissionDeniedError
+from facelens.api.limits import RateLimitedError
 from facelens.errors import (
     ConflictError,
     CorruptImageError,
@@ -38,6 +39,7 @@ STATUS_BY_ERROR: list[tuple[type[FacelensError], int]] = [
     (CorruptImageError, 422),
     (NoFaceFoundError, 422),
     (InvalidArgumentError, 422),
+    (RateLimitedError, 429),
 ]
 
 
@@ -54,14 +56,17 @@ def problem(request: Request, status: int, code: str, detail: str, **extra: Any)
         "instance": request.url.path,
         **extra,
     }
-    headers = {"WWW-Authenticate": 'ApiKey header="X-API-Key"'} if status == 401 else None
+    headers = {"WWW-Authenticate": 'ApiKey header="X-API-Key"'} if status == 401 else {}
+    if "retry_after_s" in extra:
+        headers["Retry-After"] = str(extra["retry_after_s"])
     return JSONResponse(body, status_code=status, media_type=PROBLEM_JSON, headers=headers)
 
 
 def install(app: FastAPI) -> None:
     async def facelens_error(request: Request, exc: Exception) -> JSONResponse:
         assert isinstance(exc, FacelensError)
-        return problem(request, status_for(exc), exc.code, str(exc))
+        extra = {"retry_after_s": exc.retry_after_s} if isinstance(exc, RateLimitedError) else {}
+        return problem(request, status_for(exc), exc.code, str(exc), **extra)
 
     async def validation_error(request: Request, exc: Exception) -> JSONResponse:
         assert isinstance(exc, RequestValidationError)

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
+from datetime import datetime
 from typing import Protocol
 
 from facelens.config import Settings
@@ -45,6 +46,21 @@ class FaceRecord:
     person_id: int | None
     person_name: str | None
     provenance: Provenance
+
+
+@dataclass(frozen=True, slots=True)
+class ImageRecord:
+    """A stored image: where it came from and its accepted faces."""
+
+    image_id: int
+    collection: str
+    location: str
+    sha256: str
+    width: int
+    height: int
+    provenance: Provenance
+    ingested_at: datetime
+    face_ids: list[int]
 
 
 @dataclass(frozen=True, slots=True)
@@ -88,6 +104,16 @@ class MetadataStore(Protocol):
         ...
 
     def face_records(self, face_ids: Sequence[int]) -> dict[int, FaceRecord]: ...
+    def images(
+        self, collection: str | None = None, offset: int = 0, limit: int = 100
+    ) -> list[ImageRecord]:
+        """Oldest first; raises ``NotFoundError`` for an unknown collection."""
+        ...
+
+    def image_record(self, image_id: int) -> ImageRecord: ...
+    def accepted_face_ids(
+        self, *, image_id: int | None = None, person_id: int | None = None
+    ) -> list[int]: ...
     def indexed_face_ids(self, model: ModelId) -> IdArray:
         """Ids of the accepted faces embedded by ``model``, ascending."""
         ...
@@ -110,6 +136,10 @@ class MetadataStore(Protocol):
     def get_or_create_person(self, name: str) -> int: ...
     def assign_faces(self, person_id: int, face_ids: Sequence[int]) -> None: ...
     def persons(self) -> list[Person]: ...
+    def rename_person(self, person_id: int, name: str) -> None: ...
+    def merge_persons(self, into_id: int, other_id: int) -> None:
+        """Move ``other_id``'s faces to ``into_id`` and delete ``other_id``."""
+        ...
 
     # accounts and the search log
     def create_account(self, name: str, role: str, key_hash: str) -> Account:

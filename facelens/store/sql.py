@@ -14,8 +14,14 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session, sessionmaker
 
 from facelens.config import Settings
-from facelens.errors import ConflictError, NotFoundError
-from facelens.store.base import AddedImage, FaceRecord, StoreCounts, register_store
+from facelens.errors import ConflictError, InvalidArgumentError, NotFoundError
+from facelens.store.base import (
+    AddedImage,
+    FaceRecord,
+    ImageRecord,
+    StoreCounts,
+    register_store,
+)
 from facelens.store.schema import (
     AccountRow,
     CollectionRow,
@@ -259,6 +265,56 @@ class SqlStore:
                     )
         return out
 
+    def images(
+        self, collection: str | None = None, offset: int = 0, limit: int = 100
+    ) -> list[ImageRecord]:
+        with self._session() as session:
+            query = select(ImageRow.id).order_by(ImageRow.id).offset(offset).limit(limit)
+            if collection is not None:
+                query = query.where(
+                    ImageRow.collection_id == self._collection_id(session, collection)
+                )
+            ids = list(session.scalars(query))
+        return [self.image_record(i) for i in ids]
+
+    def image_record(self, image_id: int) -> ImageRecord:
+        with self._session() as session:
+            found = session.execute(
+                select(ImageRow, CollectionRow.name)
+                .join(CollectionRow, ImageRow.collection_id == CollectionRow.id)
+                .where(ImageRow.id == image_id)
+            ).first()
+            if found is None:
+                raise NotFoundError(f"no image with id {image_id}")
+            image, collection = found
+            return ImageRecord(
+                image_id=image.id,
+                collection=collection,
+                location=image.location,
+                sha256=image.sha256,
+                width=image.width,
+                height=image.height,
+                provenance=Provenance(
+                    origin_url=image.origin_url,
+                    page_url=image.page_url,
+                    captured_at=image.captured_at,
+                    licence_ref=image.licence_ref,
+                ),
+                ingested_at=image.ingested_at,
+                face_ids=self._accepted_ids_where(session, FaceRow.image_id == image.id),
+            )
+
+    def accepted_face_ids(
+        self, *, image_id: int | None = None, person_id: int | None = None
+    ) -> list[int]:
+        criteria = []
+        if image_id is not None:
+            criteria.append(FaceRow.image_id == image_id)
+        if person_id is not None:
+            criteria.append(FaceRow.person_id == person_id)
+        with self._session() as session:
+            return self._accepted_ids_where(session, *criteria)
+
     def indexed_face_ids(self, model: ModelId) -> IdArray:
         with self._session() as session:
             model_id = self._known_model_id(session, model)
@@ -326,7 +382,9 @@ class SqlStore:
 
     def _accepted_ids_where(self, session: Session, *criteria: Any) -> list[int]:
         return list(
-            session.scalars(select(FaceRow.id).where(FaceRow.status == ACCEPTED, *criteria)).all()
+            session.scalars(
+                select(FaceRow.id).where(FaceRow.status == ACCEPTED, *criteria).order_by(FaceRow.id)
+            ).all()
         )
 
     def delete_images(self, image_ids: Sequence[int]) -> IdArray:
@@ -414,6 +472,28 @@ class SqlStore:
                 if person_id is not None:
                     faces.setdefault(person_id, []).append(face_id)
             return [Person(id=i, name=n, face_ids=faces.get(i, [])) for i, n in people]
+
+    def rename_person(self, person_id: int, name: str) -> None:
+        try:
+            with self._session.begin() as session:
+                person = session.get(PersonRow, person_id)
+                if person is None:
+                    raise NotFoundError(f"no person with id {person_id}")
+                person.name = name
+        except IntegrityError as exc:
+            raise ConflictError(f"a person named {name!r} exists already") from exc
+
+    def merge_persons(self, into_id: int, other_id: int) -> None:
+        if into_id == other_id:
+            raise InvalidArgumentError("a person cannot be merged into themselves")
+        with self._session.begin() as session:
+            for person_id in (into_id, other_id):
+                if session.get(PersonRow, person_id) is None:
+                    raise NotFoundError(f"no person with id {person_id}")
+            session.execute(
+                update(FaceRow).where(FaceRow.person_id == other_id).values(person_id=into_id)
+            )
+            session.execute(delete(PersonRow).where(PersonRow.id == other_id))
 
     # --- accounts and the search log ----------------------------------------------------
 
