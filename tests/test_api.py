@@ -59,6 +59,9 @@ def test_given_uploads_when_an_analyst_searches_then_the_person_is_first_with_th
     body = found.json()
     top = body["faces"][0]["matches"][0]
     assert top["is_match"] and top["similarity"] > 0.93
+    assert top["thumbnail_url"] == f"/faces/{top['face_id']}/thumbnail"
+    thumbnail = client.get(top["thumbnail_url"], headers=keys[Role.ANALYST])
+    assert thumbnail.headers["content-type"] == "image/jpeg"
     assert top["collection"] == "people" and top["provenance"]["licence_ref"] == "LIC-1"
     source = Path(top["image_location"])
     assert source.read_bytes() == (photos / "obama.jpg").read_bytes(), "the kept upload"
@@ -142,6 +145,8 @@ ROUTES: list[tuple[str, str, Action | None, dict[str, Any]]] = [
     ("GET", "/faces/1/thumbnail", Action.SEARCH, {}),
     ("GET", "/faces/1/source", Action.SEARCH, {}),
     ("GET", "/faces/1", Action.VIEW_COLLECTIONS, {}),
+    ("GET", "/faces", Action.VIEW_COLLECTIONS, {"params": {"image_id": 1}}),
+    ("GET", "/settings", Action.MANAGE_ACCOUNTS, {}),
     ("DELETE", "/faces/1", Action.DELETE, {}),
     ("GET", "/collections/c/images", Action.VIEW_COLLECTIONS, {}),
     ("GET", "/images/1", Action.VIEW_COLLECTIONS, {}),
@@ -289,6 +294,11 @@ def test_given_images_then_they_are_listed_shown_and_deleted_with_their_faces(
     assert obama["provenance"]["licence_ref"] == "LIC-1" and len(obama["face_ids"]) == 1
     face = client.get(f"/faces/{obama['face_ids'][0]}", headers=keys[Role.ANALYST]).json()
     assert face["image_id"] == obama["image_id"] and face["collection"] == "people"
+    of_image = client.get(
+        "/faces", headers=keys[Role.ANALYST], params={"image_id": obama["image_id"]}
+    ).json()
+    assert [f["face_id"] for f in of_image] == obama["face_ids"]
+    assert client.get("/faces", headers=keys[Role.ANALYST]).status_code == 422
 
     gone = client.delete(f"/images/{obama['image_id']}", headers=keys[Role.ENROLLER])
     assert gone.json() == {"faces_removed": 1}

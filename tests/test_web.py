@@ -116,3 +116,21 @@ def test_given_a_browser_then_upload_search_and_the_person_is_first(
     sign_in(page, keys[Role.AUDITOR])
     expect(page.locator("#history-page")).to_be_visible()
     expect(page.locator("#history tbody tr").first).to_contain_text("WEB-1")
+
+
+def test_given_a_browser_then_collections_and_persons_pages_show_the_faces(
+    server: tuple[str, dict[Role, str]], page: Page, photos: Path
+) -> None:
+    url, keys = server
+    page.goto(url)
+    sign_in(page, keys[Role.ENROLLER])
+    page.fill("#collection", "archive")
+    page.set_input_files("#files", [str(photos / "obama3.jpg")])
+    page.click("#upload-form button")
+    expect(page.locator("#upload-report")).to_contain_text("1 images ingested")
+    page.click("#nav a[href='#collections']")
+    page.click("#collection-list a:text('archive')")
+    expect(page.locator("#collection-images .match")).to_have_count(1)
+    expect(page.locator("#collection-images .match")).to_contain_text("obama3.jpg: 1 face(s)")
+    page.click("#nav a[href='#persons']")
+    expect(page.locator("#persons-page")).to_be_visible()

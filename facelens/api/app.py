@@ -53,7 +53,7 @@ from facelens.api.jobs import IngestJobs
 from facelens.api.limits import RateLimiter
 from facelens.config import Settings
 from facelens.engine import Engine
-from facelens.errors import ImageTooLargeError, NotFoundError
+from facelens.errors import ImageTooLargeError, InvalidArgumentError, NotFoundError
 from facelens.pipeline import FacePipeline
 from facelens.store.base import FaceRecord
 from facelens.types import Account, Match, Provenance, SearchRecord, to_jsonable
@@ -300,6 +300,13 @@ def create_app(settings: Settings, pipeline: FacePipeline | None = None) -> Fast
             made, key = create_account(svc.engine.store, body.name, body.role)
         return {"account": to_jsonable(made), "key": key}
 
+    @app.get("/settings", tags=["accounts"])
+    def get_settings(
+        svc: ServiceDep, _: Annotated[Account, Depends(allowed(Action.MANAGE_ACCOUNTS))]
+    ) -> dict[str, Any]:
+        """The settings this server runs with (set at start, in FACELENS_* variables)."""
+        return dict(svc.settings.model_dump(mode="json"))
+
     @app.get("/accounts", tags=["accounts"])
     def get_accounts(
         svc: ServiceDep, _: Annotated[Account, Depends(allowed(Action.MANAGE_ACCOUNTS))]
@@ -471,9 +478,23 @@ def create_app(settings: Settings, pipeline: FacePipeline | None = None) -> Fast
             )
             search_id = log_search(svc, who, body.purpose, body.case_ref, body.collections,
                                    1, result.matches, result.threshold)  # fmt: skip
-        return {"search_id": search_id, **to_jsonable(result)}
+        return {"search_id": search_id, **with_links(to_jsonable(result))}
 
     # --- faces ------------------------------------------------------------------------
+
+    @app.get("/faces", tags=["faces"])
+    def get_faces(
+        svc: ServiceDep,
+        _: Annotated[Account, Depends(allowed(Action.VIEW_COLLECTIONS))],
+        image_id: int | None = None,
+        person_id: int | None = None,
+    ) -> list[dict[str, Any]]:
+        """Accepted faces of an image or of a person."""
+        if image_id is None and person_id is None:
+            raise InvalidArgumentError("give image_id or person_id")
+        ids = svc.engine.store.accepted_face_ids(image_id=image_id, person_id=person_id)
+        records = svc.engine.store.face_records(ids)
+        return [with_links(to_jsonable(records[i])) for i in ids if i in records]
 
     @app.get("/faces/{face_id}", tags=["faces"])
     def get_face(
@@ -484,7 +505,7 @@ def create_app(settings: Settings, pipeline: FacePipeline | None = None) -> Fast
         record = svc.engine.store.face_records([face_id]).get(face_id)
         if record is None:
             raise NotFoundError(f"no face {face_id}")
-        return dict(to_jsonable(record))
+        return dict(with_links(to_jsonable(record)))
 
     @app.delete("/faces/{face_id}", tags=["faces"])
     def delete_face(
@@ -549,7 +570,7 @@ def create_app(settings: Settings, pipeline: FacePipeline | None = None) -> Fast
             search_id = log_search(
                 svc, who, purpose, case_ref, names, len(result.faces), found, result.threshold
             )
-        return {"search_id": search_id, **to_jsonable(result)}
+        return {"search_id": search_id, **with_links(to_jsonable(result))}
 
     @app.get("/searches", tags=["search"])
     def get_searches(
@@ -577,6 +598,19 @@ def create_app(settings: Settings, pipeline: FacePipeline | None = None) -> Fast
             return dict(to_jsonable(svc.engine.verify(a, b, threshold)))
 
     return app
+
+
+def with_links(value: Any) -> Any:
+    """Add ``thumbnail_url`` and ``source_url`` to every face (a dict with ``face_id``)."""
+    if isinstance(value, dict):
+        linked = {k: with_links(v) for k, v in value.items()}
+        if "face_id" in linked:
+            linked["thumbnail_url"] = f"/faces/{linked['face_id']}/thumbnail"
+            linked["source_url"] = f"/faces/{linked['face_id']}/source"
+        return linked
+    if isinstance(value, list):
+        return [with_links(v) for v in value]
+    return value
 
 
 def log_search(

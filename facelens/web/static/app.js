@@ -2,7 +2,7 @@
 // Requests that change anything carry the session's CSRF token (X-CSRF-Token).
 
 const $ = (selector) => document.querySelector(selector);
-const pages = ["signin", "search", "upload", "history"];
+const pages = ["signin", "search", "upload", "collections", "persons", "history"];
 let me = null;
 
 function csrfToken() {
@@ -32,6 +32,8 @@ function show(page) {
   for (const name of pages) $(`#${name}-page`).hidden = name !== page;
   say("");
   if (page === "history") loadHistory();
+  if (page === "collections") loadCollections();
+  if (page === "persons") loadPersons();
 }
 
 function route() {
@@ -204,6 +206,122 @@ $("#upload-form").addEventListener("submit", (event) => {
   request.setRequestHeader("X-CSRF-Token", csrfToken());
   request.send(form);
 });
+
+// --- collections ----------------------------------------------------------------------
+
+const may = (action) => me && me.may.includes(action);
+
+function thumbnail(faceId) {
+  const img = document.createElement("img");
+  img.alt = `face ${faceId}`;
+  // Thumbnails are shown to those who may search; others see the face id.
+  if (may("search")) img.src = `/faces/${faceId}/thumbnail`;
+  return img;
+}
+
+async function loadCollections() {
+  const list = $("#collection-list");
+  list.innerHTML = "";
+  try {
+    for (const name of await api("/collections")) {
+      const item = document.createElement("li");
+      const link = document.createElement("a");
+      link.href = "#collections";
+      link.textContent = name;
+      link.addEventListener("click", () => loadImages(name));
+      item.append(link);
+      list.append(item);
+    }
+  } catch (error) {
+    say(error.message);
+  }
+}
+
+async function loadImages(collection) {
+  $("#collection-title").textContent = collection;
+  const grid = $("#collection-images");
+  grid.innerHTML = "";
+  try {
+    for (const image of await api(`/collections/${encodeURIComponent(collection)}/images`)) {
+      const card = document.createElement("figure");
+      card.className = "match";
+      if (image.face_ids.length) card.append(thumbnail(image.face_ids[0]));
+      const caption = document.createElement("figcaption");
+      caption.textContent = `${image.location.split("/").pop()}: ${image.face_ids.length} face(s)`;
+      card.append(caption);
+      if (may("delete")) {
+        const remove = document.createElement("button");
+        remove.textContent = "Delete";
+        remove.addEventListener("click", async () => {
+          if (!confirm("Delete this image and its faces from the store and the index?")) return;
+          await api(`/images/${image.image_id}`, { method: "DELETE" }).catch((e) => say(e.message));
+          loadImages(collection);
+        });
+        card.append(remove);
+      }
+      grid.append(card);
+    }
+  } catch (error) {
+    say(error.message);
+  }
+}
+
+// --- persons --------------------------------------------------------------------------
+
+async function loadPersons() {
+  const list = $("#person-list");
+  list.innerHTML = "";
+  $("#person-results").innerHTML = "";
+  try {
+    for (const person of await api("/persons")) {
+      const block = document.createElement("div");
+      block.className = "person-block";
+      const title = document.createElement("h3");
+      title.textContent = `${person.name} (${person.face_ids.length} faces)`;
+      const faces = document.createElement("div");
+      faces.className = "grid";
+      for (const faceId of person.face_ids.slice(0, 12)) {
+        const card = document.createElement("figure");
+        card.className = "match";
+        card.append(thumbnail(faceId));
+        faces.append(card);
+      }
+      block.append(title, faces);
+      if (may("search")) {
+        const find = document.createElement("button");
+        find.textContent = `Find more faces of ${person.name}`;
+        find.addEventListener("click", () => searchPerson(person));
+        block.append(find);
+      }
+      list.append(block);
+    }
+  } catch (error) {
+    say(error.message);
+  }
+}
+
+async function searchPerson(person) {
+  const purpose = prompt("Purpose of this search (logged):");
+  const caseRef = purpose && prompt("Case reference (logged):");
+  if (!purpose || !caseRef) return;
+  try {
+    const result = await api(`/persons/${person.id}/searches`, {
+      method: "POST",
+      headers: { "Content-Type": "application/json" },
+      body: JSON.stringify({ purpose, case_ref: caseRef, top_k: 20 }),
+    });
+    const out = $("#person-results");
+    out.innerHTML = "";
+    const heading = document.createElement("h3");
+    heading.textContent = `Faces like ${person.name}'s, threshold ${result.threshold}`;
+    const grid = document.createElement("div");
+    grid.className = "grid";
+    result.matches.forEach((match) => grid.append(matchCard(match)));
+    out.append(heading, grid);
+  } catch (error) {
+    say(error.message);
+  }
+}
 
 // --- search log -----------------------------------------------------------------------
 
