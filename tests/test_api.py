@@ -172,6 +172,7 @@ ROUTES: list[tuple[str, str, Action | None, dict[str, Any]]] = [
     ("GET", "/collections", Action.VIEW_COLLECTIONS, {}),
     ("POST", "/collections", Action.MANAGE_COLLECTIONS, {"json": {"name": "c"}}),
     ("DELETE", "/collections/c", Action.MANAGE_COLLECTIONS, {}),
+    ("GET", "/collections/c", Action.VIEW_COLLECTIONS, {}),
     ("POST", "/collections/c/images", Action.INGEST, {"files": [("files", ("a.jpg", b"x"))]}),
     ("POST", "/searches", Action.SEARCH, {"files": {"image": ("a.jpg", b"x")}, "data": PURPOSE}),
     ("GET", "/searches", Action.READ_OWN_SEARCHES, {}),
@@ -288,6 +289,9 @@ def test_given_images_then_they_are_listed_shown_and_deleted_with_their_faces(
     client: TestClient, keys: dict[Role, dict[str, str]], photos: Path
 ) -> None:
     upload(client, keys[Role.ENROLLER], photos / "obama.jpg", photos / "biden.jpg")
+    counts = client.get("/collections/people", headers=keys[Role.ANALYST]).json()
+    assert counts == {"name": "people", "images": 2, "faces_indexed": 2}
+    assert client.get("/collections/nobody", headers=keys[Role.ANALYST]).status_code == 404
     listed = client.get("/collections/people/images", headers=keys[Role.ANALYST]).json()
     assert [Path(i["location"]).name for i in listed] == ["obama.jpg", "biden.jpg"]
     obama = listed[0]

@@ -331,6 +331,15 @@ def create_app(settings: Settings, pipeline: FacePipeline | None = None) -> Fast
             svc.engine.store.ensure_collection(body.name.strip())
         return {"name": body.name.strip()}
 
+    @app.get("/collections/{name}", tags=["collections"])
+    def get_collection(
+        name: str,
+        svc: ServiceDep,
+        _: Annotated[Account, Depends(allowed(Action.VIEW_COLLECTIONS))],
+    ) -> dict[str, Any]:
+        images, faces = svc.engine.store.collection_counts(name)
+        return {"name": name, "images": images, "faces_indexed": faces}
+
     @app.delete("/collections/{name}", tags=["collections"])
     def delete_collection(
         name: str,

@@ -277,6 +277,20 @@ class SqlStore:
             ids = list(session.scalars(query))
         return [self.image_record(i) for i in ids]
 
+    def collection_counts(self, name: str) -> tuple[int, int]:
+        with self._session() as session:
+            collection_id = self._collection_id(session, name)
+            images = session.scalar(
+                select(func.count()).where(ImageRow.collection_id == collection_id)
+            )
+            faces = session.scalar(
+                select(func.count())
+                .select_from(FaceRow)
+                .join(ImageRow, FaceRow.image_id == ImageRow.id)
+                .where(ImageRow.collection_id == collection_id, FaceRow.status == ACCEPTED)
+            )
+            return images or 0, faces or 0
+
     def image_record(self, image_id: int) -> ImageRecord:
         with self._session() as session:
             found = session.execute(
