@@ -35,6 +35,7 @@ class Action(StrEnum):
     SEARCH = "search"
     READ_OWN_SEARCHES = "read_own_searches"
     READ_ALL_SEARCHES = "read_all_searches"
+    READ_AUDIT = "read_audit"
 
 
 PERMISSIONS: dict[Role, frozenset[Action]] = {
@@ -45,11 +46,12 @@ PERMISSIONS: dict[Role, frozenset[Action]] = {
             Action.VIEW_COLLECTIONS,
             Action.READ_OWN_SEARCHES,
             Action.READ_ALL_SEARCHES,
+            Action.READ_AUDIT,
         }
     ),
     Role.ENROLLER: frozenset({Action.VIEW_COLLECTIONS, Action.INGEST, Action.DELETE}),
     Role.ANALYST: frozenset({Action.VIEW_COLLECTIONS, Action.SEARCH, Action.READ_OWN_SEARCHES}),
-    Role.AUDITOR: frozenset({Action.READ_ALL_SEARCHES}),
+    Role.AUDITOR: frozenset({Action.READ_ALL_SEARCHES, Action.READ_AUDIT}),
 }
 
 

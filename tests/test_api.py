@@ -147,6 +147,8 @@ ROUTES: list[tuple[str, str, Action | None, dict[str, Any]]] = [
     ("GET", "/faces/1", Action.VIEW_COLLECTIONS, {}),
     ("GET", "/faces", Action.VIEW_COLLECTIONS, {"params": {"image_id": 1}}),
     ("GET", "/settings", Action.MANAGE_ACCOUNTS, {}),
+    ("GET", "/audit", Action.READ_AUDIT, {}),
+    ("GET", "/audit/verify", Action.READ_AUDIT, {}),
     ("DELETE", "/faces/1", Action.DELETE, {}),
     ("GET", "/collections/c/images", Action.VIEW_COLLECTIONS, {}),
     ("GET", "/images/1", Action.VIEW_COLLECTIONS, {}),

@@ -34,6 +34,7 @@ from prometheus_client import (
     generate_latest,
 )
 from pydantic import BaseModel, Field
+from starlette.concurrency import run_in_threadpool
 
 from facelens import __version__
 from facelens.accounts import (
@@ -51,6 +52,7 @@ from facelens.accounts import (
 from facelens.api import problems
 from facelens.api.jobs import IngestJobs
 from facelens.api.limits import RateLimiter
+from facelens.audit import verify as verify_audit
 from facelens.config import Settings
 from facelens.engine import Engine
 from facelens.errors import ImageTooLargeError, InvalidArgumentError, NotFoundError
@@ -63,6 +65,8 @@ _UPLOAD_CHUNK_BYTES = 1024 * 1024
 SESSION_COOKIE = "facelens_session"
 CSRF_COOKIE = "facelens_csrf"
 SAFE_METHODS = frozenset({"GET", "HEAD", "OPTIONS"})
+#: Reads that are security-relevant and so audited (every other method is audited always).
+AUDITED_READS = frozenset({"/faces/{face_id}/source", "/searches", "/audit", "/audit/verify"})
 THUMBNAIL_PX = 160
 
 
@@ -167,8 +171,21 @@ def account(
     x_api_key: Annotated[str | None, Header()] = None,
     x_csrf_token: Annotated[str | None, Header()] = None,
 ) -> Account:
-    """The caller: by API key, or by the web interface's session cookie, whose requests that
-    change anything must also carry the session's CSRF token."""
+    """The caller (also named in the audit log)."""
+    who = _caller(request, svc, x_api_key, x_csrf_token)
+    request.state.audit_actor = actor_name(who)
+    return who
+
+
+def actor_name(who: Account) -> str:
+    return f"account:{who.id} {who.name}"
+
+
+def _caller(
+    request: Request, svc: Service, x_api_key: str | None, x_csrf_token: str | None
+) -> Account:
+    """By API key, or by the web interface's session cookie, whose requests that change
+    anything must also carry the session's CSRF token."""
     token = request.cookies.get(SESSION_COOKIE)
     if x_api_key is not None or token is None:
         return authenticate(svc.engine.store, x_api_key)
@@ -229,16 +246,25 @@ def create_app(settings: Settings, pipeline: FacePipeline | None = None) -> Fast
         return RedirectResponse("/ui/")
 
     @app.middleware("http")
-    async def measure(
+    async def measure_and_audit(
         request: Request, call_next: Callable[[Request], Awaitable[Response]]
     ) -> Response:
         started = time.perf_counter()
         response = await call_next(request)
         route = request.scope.get("route")
         name = getattr(route, "path", "unmatched")
-        metrics: Metrics = request.app.state.service.metrics
-        metrics.requests.labels(name, str(response.status_code)).inc()
-        metrics.latency.labels(name).observe(time.perf_counter() - started)
+        svc: Service = request.app.state.service
+        svc.metrics.requests.labels(name, str(response.status_code)).inc()
+        svc.metrics.latency.labels(name).observe(time.perf_counter() - started)
+        if request.method not in SAFE_METHODS or name in AUDITED_READS:
+            actor = getattr(request.state, "audit_actor", "anonymous")
+            await run_in_threadpool(
+                svc.engine.store.append_audit,
+                actor,
+                f"{request.method} {name}",
+                request.url.path,
+                {"status": response.status_code},
+            )
         return response
 
     # --- health -----------------------------------------------------------------------
@@ -262,11 +288,12 @@ def create_app(settings: Settings, pipeline: FacePipeline | None = None) -> Fast
 
     @app.post("/session", tags=["accounts"])
     def post_session(
-        svc: ServiceDep, response: Response, key: Annotated[str, Form()]
+        request: Request, svc: ServiceDep, response: Response, key: Annotated[str, Form()]
     ) -> dict[str, Any]:
         """Sign in with an API key: an HTTP-only session cookie, and a CSRF token (also in a
         readable cookie) that requests changing anything must send as X-CSRF-Token."""
         who = authenticate(svc.engine.store, key)
+        request.state.audit_actor = actor_name(who)
         token, csrf = secrets.token_urlsafe(32), secrets.token_urlsafe(32)
         lifetime_s = svc.settings.session_lifetime_s
         svc.sessions[token] = WebSession(who.id, csrf, time.time() + lifetime_s)
@@ -286,6 +313,25 @@ def create_app(settings: Settings, pipeline: FacePipeline | None = None) -> Fast
         response.delete_cookie(SESSION_COOKIE, path="/")
         response.delete_cookie(CSRF_COOKIE, path="/")
         return {"status": "signed out"}
+
+    # --- audit ------------------------------------------------------------------------
+
+    @app.get("/audit", tags=["audit"])
+    def get_audit(
+        svc: ServiceDep,
+        _: Annotated[Account, Depends(allowed(Action.READ_AUDIT))],
+        after_id: int = 0,
+        limit: int = 100,
+    ) -> list[dict[str, Any]]:
+        """Audit entries after ``after_id``, oldest first, each with its chain hashes."""
+        return [to_jsonable(e) for e in svc.engine.store.audit_entries(after_id, min(limit, 1000))]
+
+    @app.get("/audit/verify", tags=["audit"])
+    def get_audit_verify(
+        svc: ServiceDep, _: Annotated[Account, Depends(allowed(Action.READ_AUDIT))]
+    ) -> dict[str, Any]:
+        """Check the whole chain: is any entry edited, deleted or out of order?"""
+        return dict(to_jsonable(verify_audit(svc.engine.store.audit_entries())))
 
     # --- accounts ---------------------------------------------------------------------
 

@@ -36,6 +36,7 @@ from rich.text import Text
 
 import facelens
 from facelens.accounts import Role, create_account
+from facelens.audit import verify as verify_audit
 from facelens.config import Settings
 from facelens.engine import Engine
 from facelens.errors import (
@@ -56,6 +57,7 @@ EXIT_NO_FACE = 5
 EXIT_MODEL_MISMATCH = 6
 EXIT_OTHER = 7
 EXIT_INGEST_FAILURES = 8
+EXIT_AUDIT_TAMPERED = 9
 EXIT_USAGE = 2
 _EXIT_CODES: list[tuple[type[FacelensError], int]] = [
     (InvalidArgumentError, EXIT_USAGE),
@@ -78,6 +80,9 @@ app.add_typer(index_app, name="index")
 app.add_typer(eval_app, name="eval")
 account_app = typer.Typer(help="Accounts of the service and their API keys.", no_args_is_help=True)
 app.add_typer(account_app, name="account")
+audit_app = typer.Typer(help="The tamper-evident audit log.", no_args_is_help=True)
+app.add_typer(audit_app, name="audit")
+CLI_ACTOR = "cli"
 
 out = Console()
 err = Console(stderr=True)
@@ -173,6 +178,12 @@ def ingest(
             provenance=Provenance(origin_url=source_url),
             workers=workers,
             progress=advance,
+        )
+        engine.store.append_audit(
+            CLI_ACTOR,
+            "cli ingest",
+            collection,
+            {"images": report.images_ingested, "faces": report.faces_indexed},
         )
     if json_output:
         emit_json(report)
@@ -325,6 +336,9 @@ def delete(
     --collection."""
     with engine_for(data, json_output) as engine:
         removed = engine.delete(image=image, face=face, person=person, collection=collection)
+        named = {"image": image, "face": face, "person": person, "collection": collection}
+        subject = ", ".join(f"{k} {v}" for k, v in named.items() if v is not None)
+        engine.store.append_audit(CLI_ACTOR, "cli delete", subject, {"faces_removed": removed})
     if json_output:
         emit_json({"faces_removed": removed})
     else:
@@ -354,6 +368,7 @@ def index_rebuild(data: DataOption = DEFAULT_DATA, json_output: JsonOption = Fal
     """Rebuild the index from the store (the source of truth)."""
     with engine_for(data, json_output) as engine:
         count = engine.rebuild_index()
+        engine.store.append_audit(CLI_ACTOR, "cli index rebuild", "index", {"faces": count})
     if json_output:
         emit_json({"faces_indexed": count})
     else:
@@ -373,6 +388,7 @@ def account_create(
     """Create an account and print its API key: shown this once, only a hash is kept."""
     with engine_for(data, json_output) as engine:
         account, key = create_account(engine.store, name, role)
+        engine.store.append_audit(CLI_ACTOR, "cli account create", name, {"role": role.value})
     if json_output:
         emit_json({"account": account, "key": key})
     else:
@@ -402,6 +418,39 @@ def run_server(data: Path, host: str, port: int) -> None:
         highlight=False,
     )
     uvicorn.run(create_app(Settings(data_dir=data)), host=host, port=port, log_level="warning")
+
+
+@audit_app.command("verify")
+def audit_verify(data: DataOption = DEFAULT_DATA, json_output: JsonOption = False) -> None:
+    """Check the audit log's hash chain: exit 9 if any entry was edited, deleted or moved."""
+    with engine_for(data, json_output) as engine:
+        check = verify_audit(engine.store.audit_entries())
+    if json_output:
+        emit_json(check)
+    elif check.intact:
+        out.print(f"audit log intact: {check.entries} entries, hash chain verified")
+    else:
+        err.print(
+            f"[bold red]audit log tampered with:[/] entry {check.first_bad_id}: {check.problem}",
+            highlight=False,
+        )
+    if not check.intact:
+        raise typer.Exit(EXIT_AUDIT_TAMPERED)
+
+
+@audit_app.command("export")
+def audit_export(
+    out_file: Annotated[Path, typer.Option("--out", help="JSON lines file to write.")],
+    data: DataOption = DEFAULT_DATA,
+) -> None:
+    """Write the audit log as JSON lines, one entry a line, with its chain hashes."""
+    with engine_for(data, False) as engine:
+        entries = engine.store.audit_entries()
+        engine.store.append_audit(CLI_ACTOR, "cli audit export", str(out_file), {})
+    with out_file.open("w") as sink:
+        for entry in entries:
+            sink.write(json.dumps(to_jsonable(entry), sort_keys=True) + "\n")
+    out.print(f"{len(entries)} audit entries written to {out_file}")
 
 
 # --- eval ---------------------------------------------------------------------------------

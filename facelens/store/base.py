@@ -10,8 +10,9 @@ from __future__ import annotations
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Protocol
+from typing import Any, Protocol
 
+from facelens.audit import AuditEntry
 from facelens.config import Settings
 from facelens.registry import Registry
 from facelens.types import (
@@ -156,6 +157,15 @@ class MetadataStore(Protocol):
     def search_log(self, account_id: int | None = None, limit: int = 100) -> list[SearchRecord]:
         """Newest first; one account's searches, or everyone's."""
         ...
+
+    # the audit log
+    def append_audit(
+        self, actor: str, action: str, subject: str, details: dict[str, Any]
+    ) -> AuditEntry:
+        """Append an entry chained to the last one (appends are serialised)."""
+        ...
+
+    def audit_entries(self, after_id: int = 0, limit: int | None = None) -> list[AuditEntry]: ...
 
     # engine-wide facts
     def counts(self) -> StoreCounts: ...

@@ -165,3 +165,18 @@ class SearchLogRow(Base):
     results: Mapped[int] = mapped_column(Integer)
     matches: Mapped[int] = mapped_column(Integer)  # results at or above the threshold
     threshold: Mapped[float] = mapped_column(Float)
+
+
+class AuditRow(Base):
+    """The tamper-evident audit log: each entry carries the hash of the one before."""
+
+    __tablename__ = "audit_log"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+    actor: Mapped[str] = mapped_column(String(200))
+    action: Mapped[str] = mapped_column(String(100))
+    subject: Mapped[str] = mapped_column(Text)
+    details: Mapped[dict[str, object]] = mapped_column(JSON)
+    prev_hash: Mapped[str] = mapped_column(String(64))
+    hash: Mapped[str] = mapped_column(String(64))

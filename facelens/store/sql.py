@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import threading
 from collections.abc import Iterator, Sequence
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
@@ -13,6 +15,7 @@ from sqlalchemy import Engine, create_engine, delete, event, func, select, updat
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session, sessionmaker
 
+from facelens.audit import GENESIS_HASH, AuditEntry, entry_hash
 from facelens.config import Settings
 from facelens.errors import ConflictError, InvalidArgumentError, NotFoundError
 from facelens.store.base import (
@@ -24,6 +27,7 @@ from facelens.store.base import (
 )
 from facelens.store.schema import (
     AccountRow,
+    AuditRow,
     CollectionRow,
     FaceRow,
     ImageRow,
@@ -89,6 +93,7 @@ class SqlStore:
         migrate(self._engine)
         self._session = sessionmaker(self._engine, expire_on_commit=False)
         self._model_ids: dict[ModelId, int] = {}
+        self._audit_lock = threading.Lock()
 
     def close(self) -> None:
         self._engine.dispose()
@@ -574,6 +579,36 @@ class SqlStore:
                     searched_at=row.searched_at,
                 )
                 for row, name in session.execute(query).all()
+            ]
+
+    # --- the audit log ------------------------------------------------------------------
+
+    def append_audit(
+        self, actor: str, action: str, subject: str, details: dict[str, Any]
+    ) -> AuditEntry:
+        with self._audit_lock, self._session.begin() as session:
+            last = session.execute(
+                select(AuditRow.id, AuditRow.hash).order_by(AuditRow.id.desc()).limit(1)
+            ).first()
+            entry_id, prev_hash = (last[0] + 1, last[1]) if last else (1, GENESIS_HASH)
+            at = datetime.now(UTC).replace(tzinfo=None)
+            digest = entry_hash(entry_id, at, actor, action, subject, details, prev_hash)
+            session.add(
+                AuditRow(
+                    id=entry_id, at=at, actor=actor, action=action, subject=subject,
+                    details=details, prev_hash=prev_hash, hash=digest,
+                )
+            )  # fmt: skip
+        return AuditEntry(entry_id, at, actor, action, subject, details, prev_hash, digest)
+
+    def audit_entries(self, after_id: int = 0, limit: int | None = None) -> list[AuditEntry]:
+        query = select(AuditRow).where(AuditRow.id > after_id).order_by(AuditRow.id).limit(limit)
+        with self._session() as session:
+            return [
+                AuditEntry(
+                    r.id, r.at, r.actor, r.action, r.subject, dict(r.details), r.prev_hash, r.hash
+                )
+                for r in session.scalars(query)
             ]
 
     # --- engine-wide facts --------------------------------------------------------------
