@@ -329,8 +329,14 @@ class Engine:
         queries = np.stack([e.vector for e in embeddings])
         scores, ids = self.index.search(queries, top_k, allowed_ids=allowed)
         results = [
-            ProbeFaceMatches(probe_box=face.box, matches=matches)
-            for face, matches in zip(faces, self._matches(scores, ids, threshold), strict=True)
+            ProbeFaceMatches(
+                probe_box=face.box,
+                matches=matches,
+                probe_sha256=hashlib.sha256(embedding.vector.tobytes()).hexdigest(),
+            )
+            for face, embedding, matches in zip(
+                faces, embeddings, self._matches(scores, ids, threshold), strict=True
+            )
         ]
         rejected = [f.quality for f in analysis.faces if not f.accepted]
         return SearchResult(
@@ -390,7 +396,11 @@ class Engine:
         scores, ids = self.index.search(query, top_k + len(own), allowed_ids=allowed)
         matches = self._matches(scores, ids, threshold, skip=own)[0][:top_k]
         return PersonSearchResult(
-            person=person, threshold=threshold, model=self.model, matches=matches
+            person=person,
+            threshold=threshold,
+            model=self.model,
+            matches=matches,
+            query_sha256=hashlib.sha256(query.tobytes()).hexdigest(),
         )
 
     def verify(

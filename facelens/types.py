@@ -166,6 +166,9 @@ class ProbeFaceMatches:
 
     probe_box: Box
     matches: list[Match]
+    #: SHA-256 of the probe face's embedding: ties a logged search to its probe without
+    #: keeping the probe (the embedding cannot be recovered from it).
+    probe_sha256: str = ""
 
 
 @dataclass(frozen=True, slots=True)
@@ -239,6 +242,7 @@ class PersonSearchResult:
     threshold: float
     model: ModelId
     matches: list[Match]
+    query_sha256: str = ""  # of the mean embedding searched with
 
 
 @dataclass(frozen=True, slots=True)
@@ -267,6 +271,8 @@ class SearchRecord:
     threshold: float
     searched_at: datetime
     id: int = 0
+    probe_sha256: list[str] = field(default_factory=list)
+    result_face_ids: list[int] = field(default_factory=list)
 
 
 def to_jsonable(value: Any) -> Any:

@@ -3,6 +3,7 @@ photos: roles, uploads, search with its log, problem details, and the authorisat
 
 from __future__ import annotations
 
+import hashlib
 import io
 import time
 from collections.abc import Iterator
@@ -78,6 +79,13 @@ def test_given_searches_then_the_log_says_who_why_and_how_many_and_who_may_read_
     assert search(client, other, photos / "biden.jpg").status_code == 200
 
     own = client.get("/searches", headers=keys[Role.ANALYST]).json()
+    # The probe is tied to the search by its embedding's hash, and the faces shown by id.
+    engine = client.app.state.service.engine  # type: ignore[attr-defined]
+    pipeline = engine.pipeline
+    analysed = pipeline.analyse(pipeline.load(photos / "obama2.jpg"), probe=True)
+    probe = analysed.accepted_faces[0].embedding.vector
+    assert own[0]["probe_sha256"] == [hashlib.sha256(probe.tobytes()).hexdigest()]
+    assert own[0]["result_face_ids"] == [1]
     assert [(r["account_name"], r["case_ref"], r["purpose"]) for r in own] == [
         ("analyst-1", "CASE-42", "fraud case review")
     ]

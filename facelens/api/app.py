@@ -531,8 +531,16 @@ def create_app(settings: Settings, pipeline: FacePipeline | None = None) -> Fast
             result = svc.engine.search_person(
                 person_id, body.top_k, body.threshold, body.collections or None
             )
-            search_id = log_search(svc, who, body.purpose, body.case_ref, body.collections,
-                                   1, result.matches, result.threshold)  # fmt: skip
+            search_id = log_search(
+                svc,
+                who,
+                body.purpose,
+                body.case_ref,
+                body.collections,
+                [result.query_sha256],
+                result.matches,
+                result.threshold,
+            )
         return {"search_id": search_id, **with_links(to_jsonable(result))}
 
     # --- faces ------------------------------------------------------------------------
@@ -622,8 +630,9 @@ def create_app(settings: Settings, pipeline: FacePipeline | None = None) -> Fast
             result = svc.engine.search(data, top_k, threshold, names or None)
             svc.metrics.search_latency.observe(time.perf_counter() - started)
             found = [m for face in result.faces for m in face.matches]
+            probes = [face.probe_sha256 for face in result.faces]
             search_id = log_search(
-                svc, who, purpose, case_ref, names, len(result.faces), found, result.threshold
+                svc, who, purpose, case_ref, names, probes, found, result.threshold
             )
         return {"search_id": search_id, **with_links(to_jsonable(result))}
 
@@ -674,22 +683,25 @@ def log_search(
     purpose: str,
     case_ref: str,
     collections: list[str],
-    probe_faces: int,
+    probe_sha256: list[str],
     found: list[Match],
     threshold: float,
 ) -> int:
-    """Record who searched, why, over what, and how many results: never the probe."""
+    """Record who searched, why, over what, the probe embeddings' hashes and the faces shown:
+    never the probe."""
     record = SearchRecord(
         account_id=who.id,
         account_name=who.name,
         purpose=purpose.strip(),
         case_ref=case_ref.strip(),
         collections=collections,
-        probe_faces=probe_faces,
+        probe_faces=len(probe_sha256),
         results=len(found),
         matches=sum(m.is_match for m in found),
         threshold=threshold,
         searched_at=datetime.now(UTC),
+        probe_sha256=probe_sha256,
+        result_face_ids=[m.face_id for m in found],
     )
     return svc.engine.store.log_search(record)
 

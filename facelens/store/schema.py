@@ -150,8 +150,8 @@ class AccountRow(Base):
 
 
 class SearchLogRow(Base):
-    """Every search: who, when, why (purpose and case reference), over what, with how many
-    results. Never the probe image or its embedding."""
+    """Every search: who, when, why (purpose and case reference), over what, the hash of each
+    probe embedding and the faces shown. Never the probe image or its embedding."""
 
     __tablename__ = "search_log"
 
@@ -165,6 +165,8 @@ class SearchLogRow(Base):
     results: Mapped[int] = mapped_column(Integer)
     matches: Mapped[int] = mapped_column(Integer)  # results at or above the threshold
     threshold: Mapped[float] = mapped_column(Float)
+    probe_sha256: Mapped[list[str]] = mapped_column(JSON, server_default="[]")
+    result_face_ids: Mapped[list[int]] = mapped_column(JSON, server_default="[]")
 
 
 class AuditRow(Base):

@@ -549,6 +549,8 @@ class SqlStore:
                 results=record.results,
                 matches=record.matches,
                 threshold=record.threshold,
+                probe_sha256=list(record.probe_sha256),
+                result_face_ids=list(record.result_face_ids),
             )
             session.add(row)
             session.flush()
@@ -577,6 +579,8 @@ class SqlStore:
                     matches=row.matches,
                     threshold=row.threshold,
                     searched_at=row.searched_at,
+                    probe_sha256=list(row.probe_sha256),
+                    result_face_ids=list(row.result_face_ids),
                 )
                 for row, name in session.execute(query).all()
             ]
