@@ -34,6 +34,7 @@ from facelens.pipeline import FacePipeline
 from facelens.store import MetadataStore, create_store
 from facelens.types import (
     AnalysedFace,
+    IdArray,
     ImageAnalysis,
     IngestFailure,
     IngestReport,
@@ -321,11 +322,7 @@ class Engine:
                 raise ModelMismatchError(
                     f"probe embedded by {embedding.model}, index holds {self.model}"
                 )
-        allowed = (
-            self.store.face_ids_in_collections(list(collections), self.model)
-            if collections
-            else None
-        )
+        allowed = self._face_ids_in(collections)
         queries = np.stack([e.vector for e in embeddings])
         scores, ids = self.index.search(queries, top_k, allowed_ids=allowed)
         results = [
@@ -342,6 +339,12 @@ class Engine:
         return SearchResult(
             threshold=threshold, model=self.model, faces=results, faces_rejected=rejected
         )
+
+    def _face_ids_in(self, collections: Sequence[str] | None) -> IdArray | None:
+        """The indexed faces of ``collections``; None (all faces) when none are named."""
+        if not collections:
+            return None
+        return self.store.face_ids_in_collections(list(collections), self.model)
 
     def _matches(
         self, scores: np.ndarray, ids: np.ndarray, threshold: float, skip: set[int] | None = None
@@ -388,11 +391,7 @@ class Engine:
         if not vectors:
             raise NoFaceFoundError(f"person {person_id} ({person.name}) has no usable face")
         query = l2_normalise(np.mean(vectors, axis=0, keepdims=True).astype(np.float32))
-        allowed = (
-            self.store.face_ids_in_collections(list(collections), self.model)
-            if collections
-            else None
-        )
+        allowed = self._face_ids_in(collections)
         scores, ids = self.index.search(query, top_k + len(own), allowed_ids=allowed)
         matches = self._matches(scores, ids, threshold, skip=own)[0][:top_k]
         return PersonSearchResult(

@@ -261,12 +261,7 @@ class SqlStore:
                         collection=collection,
                         person_id=face.person_id,
                         person_name=person_name,
-                        provenance=Provenance(
-                            origin_url=image.origin_url,
-                            page_url=image.page_url,
-                            captured_at=image.captured_at,
-                            licence_ref=image.licence_ref,
-                        ),
+                        provenance=_provenance(image),
                     )
         return out
 
@@ -313,12 +308,7 @@ class SqlStore:
                 sha256=image.sha256,
                 width=image.width,
                 height=image.height,
-                provenance=Provenance(
-                    origin_url=image.origin_url,
-                    page_url=image.page_url,
-                    captured_at=image.captured_at,
-                    licence_ref=image.licence_ref,
-                ),
+                provenance=_provenance(image),
                 ingested_at=image.ingested_at,
                 face_ids=self._accepted_ids_where(session, FaceRow.image_id == image.id),
             )
@@ -637,6 +627,15 @@ class SqlStore:
     def set_meta(self, key: str, value: str) -> None:
         with self._session.begin() as session:
             session.merge(MetaRow(key=key, value=value))
+
+
+def _provenance(image: ImageRow) -> Provenance:
+    return Provenance(
+        origin_url=image.origin_url,
+        page_url=image.page_url,
+        captured_at=image.captured_at,
+        licence_ref=image.licence_ref,
+    )
 
 
 def _account(row: AccountRow) -> Account:
