@@ -20,7 +20,12 @@ process on the same data:
 - baselines over ``--baseline-queries`` mated queries: ``face_recognition.face_distance`` over
   every known encoding then ``argmin`` (how its README searches), and ``gallery @ query`` then
   ``argmax`` in NumPy; their median latency, rank-1 hit rate, and the ratio to facelens's
-  median on the same queries.
+  median on the same queries;
+- with ``--sealed``: the same index built a second time with a template key (templates sealed at
+  rest, ``facelens.crypto``) and compared with the plain one at the default parameters:
+  single-query latency p50/p99 (the two indexes take turns on each query), batch throughput,
+  exact search within a collection filter of 20,000 faces, add and delete throughput (batches
+  taking turns), persist and reopen time, and the ratios sealed/plain.
 """
 
 from __future__ import annotations
@@ -34,6 +39,7 @@ import sys
 import tempfile
 import time
 from collections.abc import Callable
+from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
@@ -41,8 +47,9 @@ import faiss
 import numpy as np
 import psutil
 
+from facelens.crypto import TemplateCipher, generate_key
 from facelens.index import IndexOptions, create_index
-from facelens.index.faiss_tiered import FaissTieredIndex
+from facelens.index.faiss_tiered import EXACT_FILTER_MAX_FACES, FaissTieredIndex
 from facelens.types import ModelId
 
 MODEL = ModelId("dlib_face_recognition_resnet_model_v1", "bench", 128)
@@ -138,6 +145,11 @@ def main() -> None:
         "alternative to IVF-PQ (slow to build: minutes at 1M faces)",
     )
     parser.add_argument("--work-dir", type=Path, default=None, help="where the index files go")
+    parser.add_argument(
+        "--sealed",
+        action="store_true",
+        help="also build the index with a template key (encrypted at rest) and compare",
+    )
     args = parser.parse_args()
 
     all_rows = np.load(args.gallery / "gallery.npy", mmap_mode="r")
@@ -183,15 +195,7 @@ def main() -> None:
         build_in_background=False,
     )
     before = memory()
-    index = create_index("faiss-tiered", MODEL, work, options)
-    assert isinstance(index, FaissTieredIndex)
-    started = time.perf_counter()
-    with index.bulk_load():  # as `facelens index rebuild` does: one build, at the final size
-        for start in range(0, args.faces, _CHUNK):
-            rows = np.arange(start, min(start + _CHUNK, args.faces))
-            index.add(rows, np.ascontiguousarray(gallery[rows]))
-    index.wait_for_build()
-    build_s = time.perf_counter() - started
+    index, build_s = build(gallery, work, options)
     after = memory()
     index_bytes = index.memory_bytes()
     result["facelens"] = {
@@ -222,18 +226,37 @@ def main() -> None:
     result["facelens"]["default"] = curve[0]
     result["facelens"]["curve"] = sorted(curve, key=lambda p: p["nprobe"])
 
+    indexes = [index]
+    if args.sealed:
+        sealed_work = Path(tempfile.mkdtemp(prefix="facelens-bench-sealed-", dir=args.work_dir))
+        cipher = TemplateCipher(generate_key())
+        sealed, sealed_build_s = build(gallery, sealed_work, replace(options, cipher=cipher))
+        sealed.tune(nprobe=default_nprobe)
+        print(f"built sealed: {sealed_build_s:.1f} s", flush=True)
+        indexes.append(sealed)
     changed = np.arange(10_000, 20_000) if args.faces >= 20_000 else np.arange(args.faces // 2)
-    vectors = np.ascontiguousarray(gallery[changed])
-    started = time.perf_counter()
-    for start in range(0, len(changed), 1000):
-        index.remove(changed[start : start + 1000])
-    delete_s = time.perf_counter() - started
-    started = time.perf_counter()
-    for start in range(0, len(changed), 1000):
-        index.add(changed[start : start + 1000], vectors[start : start + 1000])
-    add_s = time.perf_counter() - started
-    result["facelens"]["delete_faces_per_s"] = round(len(changed) / delete_s, 1)
-    result["facelens"]["add_faces_per_s"] = round(len(changed) / add_s, 1)
+    if args.sealed:  # searched before the changes below, as the plain curve was
+        result["encryption"] = compare_sealed(index, sealed, queries, args, build_s, sealed_build_s)
+    for measured, (delete_per_s, add_per_s) in zip(
+        indexes, changes(indexes, gallery, changed), strict=True
+    ):
+        target = result["facelens"] if measured is index else result["encryption"]["sealed"]
+        target["delete_faces_per_s"] = delete_per_s
+        target["add_faces_per_s"] = add_per_s
+    if args.sealed:
+        encryption = result["encryption"]
+        encryption["plain"]["delete_faces_per_s"] = result["facelens"]["delete_faces_per_s"]
+        encryption["plain"]["add_faces_per_s"] = result["facelens"]["add_faces_per_s"]
+        for key in ("add_faces_per_s", "delete_faces_per_s"):
+            encryption["sealed_over_plain"][key] = round(
+                encryption["sealed"][key] / encryption["plain"][key], 3
+            )
+        persist_and_open(index, work, options, encryption["plain"])
+        persist_and_open(sealed, sealed_work, sealed.options, encryption["sealed"])
+        for key in ("persist_seconds", "open_seconds"):
+            encryption["sealed_over_plain"][key] = round(
+                encryption["sealed"][key] / max(encryption["plain"][key], 0.001), 3
+            )
 
     if not args.skip_baselines:
         result["baselines"] = baselines(
@@ -248,6 +271,115 @@ def main() -> None:
     args.out.parent.mkdir(parents=True, exist_ok=True)
     args.out.write_text(json.dumps(result, indent=2))
     print_table(result)
+
+
+def build(gallery: np.ndarray, work: Path, options: IndexOptions) -> tuple[FaissTieredIndex, float]:
+    """The faiss-tiered index over ``gallery``, built as ``facelens index rebuild`` builds it
+    (one approximate build, at the final size); and the seconds it took."""
+    index = create_index("faiss-tiered", MODEL, work, options)
+    assert isinstance(index, FaissTieredIndex)
+    started = time.perf_counter()
+    with index.bulk_load():
+        for start in range(0, len(gallery), _CHUNK):
+            rows = np.arange(start, min(start + _CHUNK, len(gallery)))
+            index.add(rows, np.ascontiguousarray(gallery[rows]))
+    index.wait_for_build()
+    return index, time.perf_counter() - started
+
+
+def changes(
+    indexes: list[FaissTieredIndex], gallery: np.ndarray, changed: np.ndarray
+) -> list[tuple[float, float]]:
+    """Delete then add back ``changed`` in batches of 1,000, the indexes taking turns batch by
+    batch (so that other load on the machine falls on each alike); faces/s of each."""
+    vectors = np.ascontiguousarray(gallery[changed])
+    delete_s = [0.0] * len(indexes)
+    add_s = [0.0] * len(indexes)
+    for start in range(0, len(changed), 1000):
+        for i, index in enumerate(indexes):
+            started = time.perf_counter()
+            index.remove(changed[start : start + 1000])
+            delete_s[i] += time.perf_counter() - started
+    for start in range(0, len(changed), 1000):
+        for i, index in enumerate(indexes):
+            started = time.perf_counter()
+            index.add(changed[start : start + 1000], vectors[start : start + 1000])
+            add_s[i] += time.perf_counter() - started
+    return [
+        (round(len(changed) / d, 1), round(len(changed) / a, 1))
+        for d, a in zip(delete_s, add_s, strict=True)
+    ]
+
+
+def compare_sealed(
+    plain: FaissTieredIndex,
+    sealed: FaissTieredIndex,
+    queries: np.ndarray,
+    args: argparse.Namespace,
+    plain_build_s: float,
+    sealed_build_s: float,
+) -> dict[str, Any]:
+    """The plain and the sealed index at the same (default) parameters, on the same queries.
+    Single queries alternate between the two (which goes first alternates too)."""
+    single = queries[: args.latency_queries]
+    times: dict[str, list[float]] = {"plain": [], "sealed": []}
+    both = [("plain", plain), ("sealed", sealed)]
+    for _, index in both:
+        index.search(single[:1], 10)  # warm up
+    for i, query in enumerate(single):
+        for name, index in both if i % 2 == 0 else both[::-1]:
+            started = time.perf_counter()
+            index.search(query[None, :], 10)
+            times[name].append((time.perf_counter() - started) * 1000)
+    out: dict[str, Any] = {
+        "cipher": "AES-256-GCM",
+        "nprobe": plain.params()["nprobe"],
+        "latency_queries": len(single),
+    }
+    # A collection small enough to be scanned exactly: every vector in it is read (decrypted).
+    allowed = np.arange(EXACT_FILTER_MAX_FACES, dtype=np.int64)
+    filtered = queries[:100]
+    for name, index in both:
+        started = time.perf_counter()
+        for start in range(0, len(queries), 256):
+            index.search(queries[start : start + 256], 10)
+        batch_qps = len(queries) / (time.perf_counter() - started)
+        filter_times = []
+        for query in filtered:
+            started = time.perf_counter()
+            index.search(query[None, :], 10, allowed)
+            filter_times.append((time.perf_counter() - started) * 1000)
+        out[name] = {
+            "build_seconds": round(plain_build_s if index is plain else sealed_build_s, 1),
+            "latency_ms_p50": percentile(times[name], 50),
+            "latency_ms_p99": percentile(times[name], 99),
+            "batch_queries_per_s": round(batch_qps, 1),
+            f"filter_{EXACT_FILTER_MAX_FACES}_latency_ms_p50": percentile(filter_times, 50),
+            "vectors_file_bytes_on_disk": index._vectors.disk_bytes(),
+        }
+    _, plain_ids = plain.search(queries, 10)
+    _, sealed_ids = sealed.search(queries, 10)
+    out["same_top10_as_plain"] = round(float((plain_ids == sealed_ids).all(axis=1).mean()), 4)
+    out["sealed_over_plain"] = {
+        key: round(out["sealed"][key] / out["plain"][key], 3)
+        for key in out["plain"]
+        if key != "vectors_file_bytes_on_disk"
+    }
+    print(f"encryption: {out}", flush=True)
+    return out
+
+
+def persist_and_open(
+    index: FaissTieredIndex, work: Path, options: IndexOptions, into: dict[str, Any]
+) -> None:
+    """Seconds to persist ``index`` and to open it again from its files."""
+    started = time.perf_counter()
+    index.persist()
+    into["persist_seconds"] = round(time.perf_counter() - started, 3)
+    started = time.perf_counter()
+    reopened = create_index("faiss-tiered", MODEL, work, options)
+    into["open_seconds"] = round(time.perf_counter() - started, 3)
+    assert reopened.count() == index.count(), "reopened with fewer faces"
 
 
 def hnsw(
@@ -356,6 +488,8 @@ def print_table(result: dict[str, Any]) -> None:
                 f"{p['efSearch']:>8} {p['latency_ms_p50']:>8} {p['latency_ms_p99']:>8} "
                 f"{p['recall_at_1']:>7} {p['rank1_hit_rate_mated']:>7}"
             )
+    if "encryption" in result:
+        print_encryption(result["faces"], result["encryption"])
     if "baselines" in result:
         print(f"\nside by side, {result['baselines']['queries']} mated queries, one at a time:")
         print(f"{'method':<32} {'p50 ms':>9} {'rank-1':>7} {'x facelens':>11}")
@@ -365,6 +499,36 @@ def print_table(result: dict[str, Any]) -> None:
                     f"{name:<32} {row['latency_ms_p50']:>9} {row['rank1_hit_rate_mated']:>7} "
                     f"{row['times_slower_than_facelens']:>11}"
                 )
+
+
+def print_encryption(faces: int, encryption: dict[str, Any]) -> None:
+    filtered = f"filter_{EXACT_FILTER_MAX_FACES}_latency_ms_p50"
+    print(
+        f"\nencryption at rest ({encryption['cipher']}), {faces:,} faces, nprobe "
+        f"{encryption['nprobe']}, {encryption['latency_queries']} single queries taking turns; "
+        f"same top-10 as plain: {encryption['same_top10_as_plain']}"
+    )
+    print(
+        f"{'index':<12} {'p50 ms':>8} {'p99 ms':>8} {'batch q/s':>10} {'add/s':>10} "
+        f"{'delete/s':>11} {'build s':>8} {'persist s':>9} {'open s':>7} "
+        f"{'filter ' + format(EXACT_FILTER_MAX_FACES, ',') + ' p50 ms':>22}"
+    )
+    columns = (
+        ("latency_ms_p50", 8),
+        ("latency_ms_p99", 8),
+        ("batch_queries_per_s", 10),
+        ("add_faces_per_s", 10),
+        ("delete_faces_per_s", 11),
+        ("build_seconds", 8),
+        ("persist_seconds", 9),
+        ("open_seconds", 7),
+        (filtered, 22),
+    )
+    for name in ("plain", "sealed", "sealed_over_plain"):
+        row = encryption[name]
+        label = "sealed/plain" if name == "sealed_over_plain" else name
+        cells = " ".join(f"{row.get(key, ''):>{width}}" for key, width in columns)
+        print(f"{label:<12} {cells}")
 
 
 if __name__ == "__main__":

@@ -4,25 +4,39 @@ One contract, batch-first, like FAISS's own: ``add`` ids with vectors, ``search`
 queries, ``remove`` ids, ``count``, ``ids``, ``persist``. Vectors are L2-normalised float32, so
 the inner product is the cosine similarity; scores are similarities in [-1, 1], higher first.
 An index is derived data: the engine rebuilds or repairs it from the store whenever they differ.
+
+With a template key (``IndexOptions.cipher``) every file holding templates is sealed
+(``facelens.crypto``); files sealed with another key, or written in plain, are not opened but
+discarded, and the engine rebuilds the index from the store.
 """
 
 from __future__ import annotations
 
+import os
+import struct
 from abc import ABC, abstractmethod
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
 
 import numpy as np
+import numpy.typing as npt
 
+from facelens.crypto import OVERHEAD_BYTES, DecryptionError, TemplateCipher
 from facelens.errors import InvalidArgumentError
 from facelens.registry import Registry
 from facelens.types import FloatArray, IdArray, ModelId
 
 #: Score returned in padding slots when fewer than ``k`` vectors qualify (their id is -1).
 MISSING_SCORE = -np.inf
+#: Associated data of a sealed index file; each chunk appends its number and the chunk count,
+#: so chunks cannot be reordered, dropped or the file truncated unnoticed.
+INDEX_FILE_AAD = b"facelens/index/v1"
+#: Plaintext bytes a chunk of a sealed index file: AES-GCM seals at most 2 GiB in one call (an
+#: exact index of 4M faces is past that), and chunks keep the transient copies small.
+SEALED_CHUNK_BYTES = 64 << 20
 
 
 @dataclass(frozen=True, slots=True)
@@ -40,6 +54,8 @@ class IndexOptions:
     #: Parameters of the last approximate index built, as recorded in the store (restarts and
     #: rebuilds reuse them rather than choosing anew).
     recorded_params: dict[str, Any] | None = None
+    #: Seals every file holding templates (None: plain files).
+    cipher: TemplateCipher | None = None
 
 
 class VectorIndex(ABC):
@@ -94,6 +110,33 @@ class VectorIndex(ABC):
         """Block until a background build (if any) has been swapped in; False on timeout."""
         return True
 
+    def compact(self) -> None:
+        """Drop every trace of removed ids now (erasure): a backend that keeps deleted codes
+        as tombstones for a while rebuilds without them before returning. Backends that
+        remove at once have nothing to do."""
+        return
+
+    def rekey(self, cipher: TemplateCipher) -> None:
+        """Seal with ``cipher`` from now on: every file re-sealed with it, then persisted.
+
+        This default suits a backend whose ``persist`` rewrites each of its files (tmp +
+        replace, so no file under the old key remains)."""
+        self.options = replace(self.options, cipher=cipher)
+        self.persist()
+
+    def _key_problem(self, sealed_with: object) -> str | None:
+        """Why files recorded as sealed with ``sealed_with`` (a key id; None: plain) cannot be
+        opened with the configured key, or None when they can."""
+        cipher = self.options.cipher
+        expected = cipher.key_id if cipher is not None else None
+        if sealed_with == expected:
+            return None
+        if expected is None:
+            return f"is sealed with key {sealed_with}, and no template key is configured"
+        if sealed_with is None:
+            return "is not sealed, and a template key is configured"
+        return f"is sealed with key {sealed_with}, not the configured key {expected}"
+
     def _check(self, vectors: FloatArray, what: str) -> FloatArray:
         array = np.ascontiguousarray(vectors, dtype=np.float32)
         if array.ndim != 2 or array.shape[1] != self.dim:
@@ -101,6 +144,40 @@ class VectorIndex(ABC):
                 f"{what} must have shape (n, {self.dim}) for {self.model}, got {array.shape}"
             )
         return array
+
+
+def write_sealed_file(path: Path, data: npt.NDArray[np.uint8], cipher: TemplateCipher) -> None:
+    """Seal ``data`` (a serialised index) with ``cipher`` into ``path``, atomically (tmp +
+    replace: a crash leaves the previous file)."""
+    flat = np.ascontiguousarray(data, dtype=np.uint8).reshape(-1)
+    chunks = max(1, -(-len(flat) // SEALED_CHUNK_BYTES))
+    tmp = path.with_name(path.name + ".tmp")
+    with tmp.open("wb") as sink:
+        for number in range(chunks):
+            chunk = flat[number * SEALED_CHUNK_BYTES : (number + 1) * SEALED_CHUNK_BYTES]
+            sink.write(cipher.seal(chunk.tobytes(), _chunk_aad(number, chunks)))
+    os.replace(tmp, path)
+
+
+def read_sealed_file(path: Path, cipher: TemplateCipher) -> npt.NDArray[np.uint8]:
+    """The plaintext of a file written by ``write_sealed_file``; raises ``DecryptionError`` when
+    it does not open with ``cipher`` (another key, altered or truncated)."""
+    size = path.stat().st_size
+    sealed_chunk = SEALED_CHUNK_BYTES + OVERHEAD_BYTES
+    chunks = max(1, -(-size // sealed_chunk))
+    if size < chunks * OVERHEAD_BYTES:
+        raise DecryptionError(f"{path.name} is too short to be a sealed file")
+    out = np.empty(size - chunks * OVERHEAD_BYTES, dtype=np.uint8)
+    with path.open("rb") as source:
+        for number in range(chunks):
+            plain = cipher.open(source.read(sealed_chunk), _chunk_aad(number, chunks))
+            start = number * SEALED_CHUNK_BYTES
+            out[start : start + len(plain)] = np.frombuffer(plain, dtype=np.uint8)
+    return out
+
+
+def _chunk_aad(number: int, chunks: int) -> bytes:
+    return INDEX_FILE_AAD + struct.pack("<QQ", number, chunks)
 
 
 IndexFactory = Callable[[ModelId, Path, IndexOptions], VectorIndex]

@@ -1,9 +1,11 @@
 """Exact search with FAISS: ``IndexIDMap2`` over ``IndexFlatIP`` (inner product of unit
-vectors = cosine similarity). Persisted as a FAISS file plus a JSON sidecar naming the model."""
+vectors = cosine similarity). Persisted as a FAISS file plus a JSON sidecar naming the model and
+the key the file is sealed with (``sealed_with``: a key id, or null for a plain FAISS file)."""
 
 from __future__ import annotations
 
 import json
+import logging
 import os
 from pathlib import Path
 from typing import Any
@@ -11,8 +13,18 @@ from typing import Any
 import faiss
 import numpy as np
 
-from facelens.index.base import MISSING_SCORE, IndexOptions, VectorIndex, register_index
+from facelens.crypto import DecryptionError
+from facelens.index.base import (
+    MISSING_SCORE,
+    IndexOptions,
+    VectorIndex,
+    read_sealed_file,
+    register_index,
+    write_sealed_file,
+)
 from facelens.types import FloatArray, IdArray, ModelId
+
+log = logging.getLogger(__name__)
 
 
 class FaissFlatIndex(VectorIndex):
@@ -28,18 +40,41 @@ class FaissFlatIndex(VectorIndex):
         return faiss.IndexIDMap2(faiss.IndexFlatIP(self.dim))
 
     def _load(self) -> Any | None:
-        """The persisted index, or None when absent, unreadable or made by another model (the
-        engine then rebuilds it from the store)."""
+        """The persisted index, or None when absent, unreadable, made by another model or
+        sealed with another key than the configured one (the engine then rebuilds it from the
+        store)."""
         if not (self._file.is_file() and self._sidecar.is_file()):
             return None
         try:
             meta = json.loads(self._sidecar.read_text())
-            if meta.get("model") != str(self.model):
-                return None
-            index = faiss.read_index(str(self._file))
-        except (OSError, ValueError, RuntimeError):
+        except (OSError, ValueError):
             return None
-        return index if index.d == self.dim else None
+        if meta.get("model") != str(self.model):
+            return None
+        cipher = self.options.cipher
+        problem = self._key_problem(meta.get("sealed_with"))
+        if problem is None:
+            try:
+                if cipher is None:
+                    index = faiss.read_index(str(self._file))
+                else:
+                    index = faiss.deserialize_index(read_sealed_file(self._file, cipher))
+            except DecryptionError:
+                problem = "does not open with the configured key"
+            except (OSError, ValueError, RuntimeError):
+                return None
+            else:
+                return index if index.d == self.dim else None
+        log.warning(
+            "the index in %s %s; starting empty (the engine rebuilds it from the store)",
+            self.folder,
+            problem,
+        )
+        # Files sealed with another key (or plain templates, now that a key is set) are of no
+        # use and must not linger; the sidecar goes first, so a half is never read.
+        self._sidecar.unlink(missing_ok=True)
+        self._file.unlink(missing_ok=True)
+        return None
 
     def add(self, ids: IdArray, vectors: FloatArray) -> None:
         array = self._check(vectors, "vectors")
@@ -87,11 +122,20 @@ class FaissFlatIndex(VectorIndex):
 
     def persist(self) -> None:
         self.folder.mkdir(parents=True, exist_ok=True)
-        tmp = self._file.with_suffix(".faiss.tmp")
-        faiss.write_index(self._index, str(tmp))
-        os.replace(tmp, self._file)
+        cipher = self.options.cipher
+        if cipher is None:
+            tmp = self._file.with_suffix(".faiss.tmp")
+            faiss.write_index(self._index, str(tmp))
+            os.replace(tmp, self._file)
+        else:
+            write_sealed_file(self._file, faiss.serialize_index(self._index), cipher)
+        meta = {
+            "model": str(self.model),
+            "backend": self.backend,
+            "sealed_with": cipher.key_id if cipher is not None else None,
+        }
         meta_tmp = self._sidecar.with_suffix(".json.tmp")
-        meta_tmp.write_text(json.dumps({"model": str(self.model), "backend": self.backend}))
+        meta_tmp.write_text(json.dumps(meta))
         os.replace(meta_tmp, self._sidecar)
 
     def clear(self) -> None:

@@ -16,9 +16,13 @@ a tombstone (FAISS 1.15's fast-scan ``remove_ids`` loses faces added after it) u
 codes pass ``ann_max_dead_share`` of the index, when the lists are rebuilt from the live faces
 in the background, reusing the trained quantizers.
 
-Files in the index folder: ``vectors.f32`` (the full vectors, row = face id), ``live.npy``
-(which ids are indexed), ``ivfpq.faiss`` (the approximate index, once built) and
-``state.json`` (model, tier and parameters), written last so a crash leaves the previous state.
+Files in the index folder: ``vectors.f32`` (the full vectors, row = face id; with a template
+key ``vectors.sealed``, each row sealed), ``live.npy`` (which ids are indexed), ``ivfpq.faiss``
+(the approximate index, once built; sealed with a template key, as its codes are a lossy copy
+of the templates) and ``state.json`` (model, tier, parameters and ``sealed_with``, the id of the
+key the files are sealed with), written last so a crash leaves the previous state. Files that
+do not open with the configured key are discarded and the index starts empty; the engine
+rebuilds it from the store. Builds run in memory: the background thread writes no file.
 """
 
 from __future__ import annotations
@@ -38,8 +42,22 @@ from typing import Any
 import faiss
 import numpy as np
 
-from facelens.index.base import MISSING_SCORE, IndexOptions, VectorIndex, register_index
-from facelens.index.vector_file import VectorFile, check_ids
+from facelens.crypto import DecryptionError, TemplateCipher
+from facelens.index.base import (
+    MISSING_SCORE,
+    IndexOptions,
+    VectorIndex,
+    read_sealed_file,
+    register_index,
+    write_sealed_file,
+)
+from facelens.index.vector_file import (
+    PLAIN_NAME,
+    SEALED_NAME,
+    VectorFile,
+    check_ids,
+    vector_file_name,
+)
 from facelens.types import FloatArray, IdArray, ModelId
 
 log = logging.getLogger(__name__)
@@ -107,7 +125,7 @@ class FaissTieredIndex(VectorIndex):
     def __init__(self, model: ModelId, folder: Path, options: IndexOptions | None = None) -> None:
         super().__init__(model, folder, options)
         self._lock = threading.RLock()
-        self._vectors = VectorFile(folder / "vectors.f32", self.dim)
+        self._vectors = self._open_vectors(self.options.cipher)
         self._state_file = folder / "state.json"
         self._live_file = folder / "live.npy"
         self._ivf_file = folder / "ivfpq.faiss"
@@ -123,9 +141,14 @@ class FaissTieredIndex(VectorIndex):
         self._bulk_loading = False
         self.build_seconds: float | None = None
         if not self._load():
+            self._discard_files()
             self._reset()
-        elif self._ivf is None and self._count >= self.options.ann_min_faces:
-            self._start_build()  # a build that an earlier process did not see through
+        else:
+            # The other format's vector file is stale: plain templates left by a switch to a
+            # key, or rows the state no longer names.
+            self._other_vector_file().unlink(missing_ok=True)
+            if self._ivf is None and self._count >= self.options.ann_min_faces:
+                self._start_build()  # a build that an earlier process did not see through
 
     # --- state -------------------------------------------------------------------------
 
@@ -136,31 +159,88 @@ class FaissTieredIndex(VectorIndex):
         self._ivf = None
         self._ann = None
 
+    def _open_vectors(self, cipher: TemplateCipher | None) -> VectorFile:
+        return VectorFile(self.folder / vector_file_name(cipher), self.dim, cipher)
+
+    def _other_vector_file(self) -> Path:
+        return self.folder / (SEALED_NAME if self._vectors.path.name == PLAIN_NAME else PLAIN_NAME)
+
     def _load(self) -> bool:
         """Open the persisted state; False (start empty, the engine repairs from the store)
-        when it is absent, unreadable or another model's."""
+        when it is absent, unreadable, another model's, or sealed with another key than the
+        configured one (or sealed when none is, or plain when one is)."""
         try:
             state = json.loads(self._state_file.read_text())
-            if state.get("model") != str(self.model) or state.get("backend") != self.backend:
-                return False
-            live = np.load(self._live_file)
-            ivf = faiss.read_index(str(self._ivf_file)) if state.get("ann") else None
-        except (OSError, ValueError, RuntimeError):
+        except (OSError, ValueError):
             return False
-        self._live = live.astype(bool)
-        self._count = int(self._live.sum())
-        if ivf is not None:
-            self._ivf = ivf
-            self._ann = AnnParams(**state["ann"])
-            self._search_params = _search_parameters(self._ann)
-            self._exact = None
-        else:
-            self._exact = faiss.IndexIDMap2(faiss.IndexFlatIP(self.dim))
-            ids = np.flatnonzero(self._live).astype(np.int64)
+        if state.get("model") != str(self.model) or state.get("backend") != self.backend:
+            return False
+        problem = self._key_problem(state.get("sealed_with"))
+        if problem is None:
+            try:
+                self._open_state(state)
+                return True
+            except DecryptionError:
+                problem = "does not open with the configured key"
+            except (OSError, ValueError, RuntimeError, TypeError, KeyError):
+                return False
+        log.warning(
+            "the index in %s %s; starting empty (the engine rebuilds it from the store)",
+            self.folder,
+            problem,
+        )
+        return False
+
+    def _open_state(self, state: dict[str, Any]) -> None:
+        """Read the files ``state`` names; raises, changing nothing, when one is unreadable."""
+        cipher = self.options.cipher
+        live = np.load(self._live_file).astype(bool)
+        ivf = None
+        if state.get("ann"):
+            if cipher is None:
+                ivf = faiss.read_index(str(self._ivf_file))
+            else:
+                ivf = faiss.deserialize_index(read_sealed_file(self._ivf_file, cipher))
+        ids = np.flatnonzero(live).astype(np.int64)
+        # The vector file must hold the faces the state names, under this key: a crash in
+        # the middle of ``rekey`` leaves one re-sealed and the state not yet (a sample of
+        # rows is read; DecryptionError when they do not open).
+        sample = ids[np.linspace(0, len(ids) - 1, num=min(len(ids), 16)).astype(np.int64)]
+        if len(sample) and int(sample.max()) >= self._vectors.capacity:
+            raise ValueError("the vector file holds fewer faces than the state names")
+        self._vectors.read(sample)
+        exact = None
+        if ivf is None:
+            exact = faiss.IndexIDMap2(faiss.IndexFlatIP(self.dim))
             for start in range(0, len(ids), _ADD_CHUNK):
                 chunk = ids[start : start + _ADD_CHUNK]
-                self._exact.add_with_ids(self._vectors.read(chunk), chunk)
-        return True
+                exact.add_with_ids(self._vectors.read(chunk), chunk)
+        self._live = live
+        self._count = len(ids)
+        self._exact, self._ivf = exact, ivf
+        if ivf is not None:
+            self._ann = AnnParams(**state["ann"])
+            self._search_params = _search_parameters(self._ann)
+
+    def _discard_files(self) -> None:
+        """Remove every persisted file and start a new vector file: ``state.json`` first, so
+        that a crash midway never leaves a state naming files that are gone. Removed, not
+        truncated: a process still mapping the old vector file keeps its pages."""
+        self._state_file.unlink(missing_ok=True)
+        for path in (
+            self._ivf_file,
+            self._live_file,
+            self._ivf_file.with_suffix(".tmp"),
+            self._ivf_file.with_name(self._ivf_file.name + ".tmp"),
+            self.folder / "live.tmp.npy",
+            self._state_file.with_suffix(".tmp"),
+            self.folder / PLAIN_NAME,
+            self.folder / SEALED_NAME,
+            self.folder / (PLAIN_NAME + ".tmp"),
+            self.folder / (SEALED_NAME + ".tmp"),
+        ):
+            path.unlink(missing_ok=True)
+        self._vectors = self._open_vectors(self.options.cipher)
 
     def _mark(self, ids: IdArray, live: bool) -> None:
         if live and len(ids) and int(ids.max()) >= len(self._live):
@@ -366,7 +446,7 @@ class FaissTieredIndex(VectorIndex):
                 ivf = self._train(ann, ids)
             for start in range(0, len(ids), _ADD_CHUNK):
                 chunk = ids[start : start + _ADD_CHUNK]
-                ivf.add_with_ids(self._vectors.read(chunk), chunk)
+                ivf.add_with_ids(self._read_unlocked(chunk), chunk)
         except Exception:
             log.exception("building the approximate index failed; searches stay exact")
             with self._lock:
@@ -395,11 +475,31 @@ class FaissTieredIndex(VectorIndex):
         sample_size = min(len(ids), max(self.options.ann_train_faces, 39 * ann.nlist))
         rng = np.random.default_rng(0)
         sample = np.sort(rng.choice(ids, size=sample_size, replace=False))
-        ivf.train(self._vectors.read(sample))
+        ivf.train(self._read_unlocked(sample))
         if ann.quantizer == "hnsw":  # for assigning faces to lists; searches pass their own
             quantizer: Any = faiss.downcast_index(ivfpq.quantizer)
             quantizer.hnsw.efSearch = HNSW_ASSIGN_EF
         return ivf
+
+    def _read_unlocked(self, ids: IdArray) -> FloatArray:
+        """Vectors for a build, read without the lock so that searches and changes go on. A
+        sealed row erased or re-written while it is read does not open: read again under the
+        lock, where no change is half done (a row that still does not open raises)."""
+        try:
+            return self._vectors.read(ids)
+        except DecryptionError:
+            with self._lock:
+                return self._vectors.read(ids)
+
+    def compact(self) -> None:
+        """Rebuild the approximate tier without its tombstones, in this thread (the exact tier
+        removes at once)."""
+        self.wait_for_build()
+        with self._lock:
+            if self._ivf is None or self.dead_codes() == 0:
+                return
+            self._journal = []
+        self._build()
 
     def wait_for_build(self, timeout_s: float | None = None) -> bool:
         builder = self._builder
@@ -446,12 +546,16 @@ class FaissTieredIndex(VectorIndex):
 
     def persist(self) -> None:
         with self._lock:
+            cipher = self.options.cipher
             self.folder.mkdir(parents=True, exist_ok=True)
             self._vectors.flush()
             if self._ivf is not None and (self._ivf_dirty or not self._ivf_file.exists()):
-                tmp = self._ivf_file.with_suffix(".tmp")
-                faiss.write_index(self._ivf, str(tmp))
-                os.replace(tmp, self._ivf_file)
+                if cipher is None:
+                    tmp = self._ivf_file.with_suffix(".tmp")
+                    faiss.write_index(self._ivf, str(tmp))
+                    os.replace(tmp, self._ivf_file)
+                else:
+                    write_sealed_file(self._ivf_file, faiss.serialize_index(self._ivf), cipher)
                 self._ivf_dirty = False
             live_tmp = self.folder / "live.tmp.npy"
             np.save(live_tmp, self._live)
@@ -460,10 +564,30 @@ class FaissTieredIndex(VectorIndex):
                 "model": str(self.model),
                 "backend": self.backend,
                 "ann": asdict(self._ann) if self._ann is not None else None,
+                "sealed_with": cipher.key_id if cipher is not None else None,
             }
             state_tmp = self._state_file.with_suffix(".tmp")
             state_tmp.write_text(json.dumps(state))
             os.replace(state_tmp, self._state_file)
+            if self._ivf is None:
+                # No longer named by the state (cleared): its codes are of erased faces.
+                self._ivf_file.unlink(missing_ok=True)
+
+    def rekey(self, cipher: TemplateCipher) -> None:
+        """Seal every file with ``cipher`` from now on: the vector rows re-encrypted into a
+        new file that replaces the old one, the approximate index re-sealed, then persisted.
+        A crash midway leaves files that the recorded key no longer opens: the next open
+        discards them and starts empty (the engine rebuilds from the store), never reads a
+        mix."""
+        self.wait_for_build()  # a build reads the vector file that is replaced here
+        with self._lock:
+            old_path = self._vectors.path
+            self._vectors = self._vectors.resealed(self.folder / vector_file_name(cipher), cipher)
+            self.options = replace(self.options, cipher=cipher)
+            self._ivf_dirty = True
+            self.persist()
+            if old_path != self._vectors.path:  # plain to sealed: the plain file goes
+                old_path.unlink(missing_ok=True)
 
 
 def _search_parameters(ann: AnnParams) -> Any:
