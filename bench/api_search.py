@@ -29,6 +29,8 @@ import numpy as np
 
 from facelens.accounts import Role, create_account
 from facelens.config import Settings
+from facelens.crypto import TemplateCipher, generate_key
+from facelens.policy import CollectionPolicy, LegalBasis
 from facelens.samples import sample_photos
 from facelens.store import create_store
 
@@ -57,7 +59,14 @@ def main() -> None:
 
     photos = sample_photos()
     data = Path(tempfile.mkdtemp(prefix="facelens-api-bench-"))
-    store = create_store(Settings(data_dir=data))
+    # Accounts and the collection only (no template yet): any key will do for this store.
+    store = create_store(Settings(data_dir=data), TemplateCipher(generate_key()))
+    store.create_collection(
+        "bench",
+        CollectionPolicy(
+            LegalBasis.OTHER, ["US"], "latency benchmark", 1, "benchmark on public sample photos"
+        ),
+    )
     keys = {
         role: {"X-API-Key": create_account(store, f"bench-{role}", role)[1]}
         for role in (Role.ENROLLER, Role.ANALYST)

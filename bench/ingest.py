@@ -24,6 +24,11 @@ from typing import Any
 
 import facelens
 from facelens.config import Settings
+from facelens.policy import CollectionPolicy, LegalBasis
+
+LFW_POLICY = CollectionPolicy(
+    LegalBasis.OTHER, ["US"], "ingest benchmark", 1, "research benchmark on LFW, a public dataset"
+)
 
 
 def run_once(paths: list[Path], workers: int) -> dict[str, float]:
@@ -31,6 +36,7 @@ def run_once(paths: list[Path], workers: int) -> dict[str, float]:
         tempfile.TemporaryDirectory(prefix="facelens-ingest-") as folder,
         facelens.open(folder, Settings()) as engine,
     ):
+        engine.create_collection("lfw", LFW_POLICY)
         report = engine.ingest(paths, "lfw", workers=workers)
     if report.failures:
         raise SystemExit(f"{len(report.failures)} images failed: {report.failures[:3]}")

@@ -13,6 +13,7 @@ import secrets
 from enum import StrEnum
 
 from facelens.errors import FacelensError
+from facelens.policy import check_jurisdiction_code
 from facelens.store import MetadataStore
 from facelens.types import Account
 
@@ -36,6 +37,10 @@ class Action(StrEnum):
     READ_OWN_SEARCHES = "read_own_searches"
     READ_ALL_SEARCHES = "read_all_searches"
     READ_AUDIT = "read_audit"
+    MANAGE_CONSENT = "manage_consent"
+    HANDLE_SUBJECT_REQUESTS = "handle_subject_requests"
+    RUN_RETENTION = "run_retention"
+    READ_REPORTS = "read_reports"
 
 
 PERMISSIONS: dict[Role, frozenset[Action]] = {
@@ -47,11 +52,17 @@ PERMISSIONS: dict[Role, frozenset[Action]] = {
             Action.READ_OWN_SEARCHES,
             Action.READ_ALL_SEARCHES,
             Action.READ_AUDIT,
+            Action.MANAGE_CONSENT,
+            Action.HANDLE_SUBJECT_REQUESTS,
+            Action.RUN_RETENTION,
+            Action.READ_REPORTS,
         }
     ),
-    Role.ENROLLER: frozenset({Action.VIEW_COLLECTIONS, Action.INGEST, Action.DELETE}),
+    Role.ENROLLER: frozenset(
+        {Action.VIEW_COLLECTIONS, Action.INGEST, Action.DELETE, Action.MANAGE_CONSENT}
+    ),
     Role.ANALYST: frozenset({Action.VIEW_COLLECTIONS, Action.SEARCH, Action.READ_OWN_SEARCHES}),
-    Role.AUDITOR: frozenset({Action.READ_ALL_SEARCHES, Action.READ_AUDIT}),
+    Role.AUDITOR: frozenset({Action.READ_ALL_SEARCHES, Action.READ_AUDIT, Action.READ_REPORTS}),
 }
 
 
@@ -77,10 +88,14 @@ def _hash(secret: str) -> str:
     return hashlib.sha256(secret.encode()).hexdigest()
 
 
-def create_account(store: MetadataStore, name: str, role: Role) -> tuple[Account, str]:
+def create_account(
+    store: MetadataStore, name: str, role: Role, jurisdiction: str | None = None
+) -> tuple[Account, str]:
     """A new account and its key (returned once, never stored)."""
     secret = secrets.token_urlsafe(32)
-    account = store.create_account(name.strip(), role.value, _hash(secret))
+    account = store.create_account(
+        name.strip(), role.value, _hash(secret), check_jurisdiction_code(jurisdiction)
+    )
     return account, f"{KEY_PREFIX}_{account.id}_{secret}"
 
 

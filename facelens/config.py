@@ -9,7 +9,7 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Literal
 
-from pydantic import Field, field_validator
+from pydantic import Field, SecretStr, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 # Cosine similarity of L2-normalised dlib ResNet embeddings at or above which two faces are
@@ -177,4 +177,33 @@ class Settings(BaseSettings):
     # ingest
     ingest_workers: int = Field(
         default=0, ge=0, description="Worker processes for ingest; 0 means one per CPU core."
+    )
+    fetch_timeout_s: float = Field(
+        default=20.0, gt=0, description="Longest time to fetch one image URL of a manifest."
+    )
+    fetch_allowed_networks: list[str] = Field(
+        default_factory=list,
+        description="Private networks (CIDR) an admin allows manifest URLs to point into; "
+        "loopback, link-local and private addresses are refused otherwise.",
+    )
+
+    # privacy
+    template_key_file: Path | None = Field(
+        default=None,
+        description="File holding the template key (base64 of 32 bytes), outside the data "
+        "folder; None means ~/.config/facelens/template.key, made on first use.",
+    )
+    template_key: SecretStr | None = Field(
+        default=None,
+        description="The template key itself (base64), instead of a key file.",
+    )
+    jurisdiction_policy_file: Path | None = Field(
+        default=None,
+        description="TOML file of jurisdiction rules (consent_required_for, "
+        "search_forbidden_in); None: no jurisdiction rules.",
+    )
+    retention_interval_s: int = Field(
+        default=3600,
+        gt=0,
+        description="How often the server destroys data past its retention period.",
     )

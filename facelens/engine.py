@@ -14,12 +14,14 @@ import logging
 import time
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
+from datetime import UTC, datetime
 from pathlib import Path
 from types import TracebackType
 
 import numpy as np
 
 from facelens.config import Settings
+from facelens.crypto import TemplateCipher, generate_key, write_key_file
 from facelens.decode import RgbImage, decode_image, read_image_bytes
 from facelens.embed import l2_normalise, similarity
 from facelens.errors import (
@@ -30,10 +32,22 @@ from facelens.errors import (
 )
 from facelens.index import IndexOptions, VectorIndex, create_index
 from facelens.ingest import AnalysedFile, analyse_files, default_workers, discover, read_files
+from facelens.keys import KEY_ID_META, KeySource, key_file_path, load_key, next_key_file, reconcile
 from facelens.pipeline import FacePipeline
+from facelens.policy import (
+    CollectionPolicy,
+    ConsentRequiredError,
+    JurisdictionPolicy,
+    LegalBasis,
+    NoLegalBasisError,
+    RefusedError,
+)
 from facelens.store import MetadataStore, create_store
+from facelens.store.base import ErasedFaces
 from facelens.types import (
     AnalysedFace,
+    Consent,
+    FloatArray,
     IdArray,
     ImageAnalysis,
     IngestFailure,
@@ -60,6 +74,13 @@ INDEX_MODEL_KEY = "index_model"
 INDEX_PARAMS_KEY = "index_params"
 #: Write the index to disk after this many ingested images, so a crash costs little repair.
 PERSIST_EVERY_IMAGES = 500
+#: SHA-256 of the jurisdiction policy file last seen, so that a change is logged once.
+POLICY_META = "jurisdiction_policy_sha256"
+#: Actor named in audit entries the engine writes by itself.
+SYSTEM_ACTOR = "system"
+#: Folders under the data folder whose files facelens wrote (uploads, fetched images): an image
+#: record that goes takes its file along.
+OWNED_FOLDERS = ("uploads", "fetched")
 
 
 @dataclass(frozen=True, slots=True)
@@ -74,9 +95,14 @@ class Engine:
     def __init__(self, settings: Settings, *, pipeline: FacePipeline | None = None) -> None:
         self.settings = settings
         self.pipeline = pipeline or FacePipeline(settings)
-        self.store: MetadataStore = create_store(settings)
+        key_source, key = load_key(settings)
+        self.store: MetadataStore = create_store(settings, key_source.cipher)
+        self.cipher = self._open_templates(key_source, key)
         self.model: ModelId = self.pipeline.model
         self._claim_model()
+        self.jurisdiction_policy = JurisdictionPolicy.load(settings.jurisdiction_policy_file)
+        self._note_policy_change()
+        self._suppressed: FloatArray | None = None  # the suppression list, opened, in memory
         self.index: VectorIndex = create_index(
             settings.index_backend,
             self.model,
@@ -98,6 +124,7 @@ class Engine:
             ann_train_faces=s.ann_train_faces,
             ann_max_dead_share=s.ann_max_dead_share,
             recorded_params=json.loads(recorded) if recorded else None,
+            cipher=self.cipher,
         )
 
     def _persist_index(self) -> None:
@@ -142,6 +169,58 @@ class Engine:
                 f"{self.model}; open it with the same model, or use another data folder"
             )
 
+    def _open_templates(self, source: KeySource, key: bytes) -> TemplateCipher:
+        """The cipher of this data folder's templates (see ``facelens.keys``)."""
+        recorded = self.store.get_meta(KEY_ID_META)
+        cipher = reconcile(source, key, recorded)
+        self.store.cipher = cipher
+        if recorded is None:
+            # A new data folder, or one from before templates were sealed: seal what it holds
+            # (and record the key's fingerprint) in one transaction.
+            sealed = self.store.reseal_templates(None, cipher)
+            if sealed:
+                log.warning("sealed %d templates stored in the clear by an older version", sealed)
+        return cipher
+
+    def rotate_key(self) -> str:
+        """Seal every template (store and index) with a new key; returns its fingerprint.
+        The old key is destroyed: copies of the data made with it can no longer be read."""
+        if self.settings.template_key is not None:
+            raise InvalidArgumentError(
+                "the key comes from FACELENS_TEMPLATE_KEY; rotation writes a new key file, so "
+                "configure template_key_file instead"
+            )
+        path = key_file_path(self.settings)
+        new_key = generate_key()
+        new = TemplateCipher(new_key)
+        pending = next_key_file(path)
+        write_key_file(pending, new_key)
+        self.index.wait_for_build()
+        self.store.reseal_templates(self.cipher, new)
+        self.index.rekey(new)
+        pending.replace(path)
+        self.cipher = new
+        self._suppressed = None
+        return new.key_id
+
+    def _note_policy_change(self) -> None:
+        described = self.jurisdiction_policy.sha256 or "none"
+        recorded = self.store.get_meta(POLICY_META)
+        if recorded is None and described == "none":
+            self.store.set_meta(POLICY_META, described)  # a new folder with no policy
+        elif recorded != described:
+            self.store.append_audit(
+                SYSTEM_ACTOR,
+                "policy change",
+                str(self.settings.jurisdiction_policy_file or "no jurisdiction policy"),
+                {
+                    "sha256": self.jurisdiction_policy.sha256,
+                    "consent_required_for": sorted(self.jurisdiction_policy.consent_required_for),
+                    "search_forbidden_in": sorted(self.jurisdiction_policy.search_forbidden_in),
+                },
+            )
+            self.store.set_meta(POLICY_META, described)
+
     def repair_index(self) -> IndexRepair:
         """Make the index hold exactly the store's accepted faces (the store wins)."""
         stored = self.store.indexed_face_ids(self.model)
@@ -174,6 +253,48 @@ class Engine:
 
     # --- ingest -------------------------------------------------------------------------
 
+    # --- collections and their legal basis ------------------------------------------------
+
+    def create_collection(self, name: str, policy: CollectionPolicy) -> None:
+        """A collection and why it may be processed; checked against the jurisdiction rules."""
+        if not name.strip():
+            raise InvalidArgumentError("the collection name must not be empty")
+        self.jurisdiction_policy.check_ingest(name, policy)
+        self.store.create_collection(name.strip(), policy)
+
+    def set_collection_policy(self, name: str, policy: CollectionPolicy) -> None:
+        self.jurisdiction_policy.check_ingest(name, policy)
+        self.store.set_collection_policy(name, policy)
+
+    def policy_for_ingest(self, collection: str) -> CollectionPolicy:
+        """The collection's policy, when adding to it is allowed; refuses otherwise."""
+        if collection not in self.store.collection_names():
+            raise NoLegalBasisError(
+                f"there is no collection {collection!r}; create it first with its legal basis, "
+                "jurisdictions, purpose and retention period (facelens collection create)"
+            )
+        policy = self.store.collection_policy(collection)
+        if policy is None:
+            raise NoLegalBasisError(
+                f"collection {collection!r} declares no legal basis, jurisdictions, purpose or "
+                "retention period; declare them (facelens collection set-policy) before adding "
+                "to it"
+            )
+        self.jurisdiction_policy.check_ingest(collection, policy)
+        return policy
+
+    def check_bulk_ingest(self, collection: str) -> CollectionPolicy:
+        """Refuses unless images may be added to ``collection`` in bulk: it must declare a
+        legal basis that the jurisdiction rules accept, and not rest on consent (there, faces
+        enter only by enrolment against a consent record)."""
+        policy = self.policy_for_ingest(collection)
+        if policy.basis == LegalBasis.CONSENT:
+            raise ConsentRequiredError(
+                f"collection {collection!r} rests on consent: faces enter it only by enrolling "
+                "a person against their consent record (facelens person add --consent ID)"
+            )
+        return policy
+
     def ingest(
         self,
         paths: Iterable[str | Path],
@@ -188,12 +309,10 @@ class Engine:
         Files whose content is already in the collection are skipped; a file that fails is
         reported in ``IngestReport.failures`` and the rest go on.
         """
-        if not collection.strip():
-            raise InvalidArgumentError("the collection name must not be empty")
+        self.check_bulk_ingest(collection)
         started = time.perf_counter()
         files = discover(Path(p) for p in paths)
         report = IngestReport(collection=collection, images_seen=len(files))
-        self.store.ensure_collection(collection)
         known = self.store.known_image_hashes(collection)
         worker_count = workers or default_workers(self.settings)
         since_persist = 0
@@ -230,7 +349,10 @@ class Engine:
         if isinstance(analysed.outcome, IngestFailure):
             report.failures.append(analysed.outcome)
             return 0
-        analysis = analysed.outcome
+        analysis, suppressed = self._without_suppressed(analysed.outcome)
+        report.faces_suppressed += suppressed
+        if suppressed and not analysis.faces:
+            return 0  # nothing but an opted-out person: keep no trace of the image
         added = self.store.add_image(
             collection=collection,
             location=analysed.location,
@@ -250,6 +372,32 @@ class Engine:
                 reason = face.quality.rejection_reason
                 report.faces_rejected[reason] = report.faces_rejected.get(reason, 0) + 1
         return 1
+
+    # --- the suppression list (people who opted out) ----------------------------------
+
+    def suppressed(self, vectors: FloatArray) -> np.ndarray:
+        """Which of ``vectors`` (n, dim) are faces of someone who opted out."""
+        suppressed = self._suppression_list()
+        if not len(suppressed) or not len(vectors):
+            return np.zeros(len(vectors), dtype=bool)
+        scores = np.asarray(vectors, dtype=np.float32) @ suppressed.T
+        return np.asarray((scores >= self.settings.match_threshold).any(axis=1))
+
+    def _suppression_list(self) -> FloatArray:
+        if self._suppressed is None:
+            self._suppressed = self.store.suppression_templates()
+        return self._suppressed
+
+    def _without_suppressed(self, analysis: ImageAnalysis) -> tuple[ImageAnalysis, int]:
+        embedded = [f for f in analysis.faces if f.embedding is not None]
+        if not embedded:
+            return analysis, 0
+        flags = self.suppressed(np.stack([f.embedding.vector for f in embedded if f.embedding]))
+        drop = {id(f) for f, flag in zip(embedded, flags, strict=True) if flag}
+        if not drop:
+            return analysis, 0
+        kept = [f for f in analysis.faces if id(f) not in drop]
+        return ImageAnalysis(analysis.width, analysis.height, kept), len(drop)
 
     # --- search and verify --------------------------------------------------------------
 
@@ -274,9 +422,7 @@ class Engine:
             )
         return np.ascontiguousarray(array)
 
-    def _probe_faces(
-        self, image: ImageInput, what: str
-    ) -> tuple[ImageAnalysis, list[AnalysedFace]]:
+    def probe_faces(self, image: ImageInput, what: str) -> tuple[ImageAnalysis, list[AnalysedFace]]:
         decoded = self._decode(image)
         analysis = self.pipeline.analyse(decoded, probe=True)
         if (
@@ -315,7 +461,7 @@ class Engine:
             raise InvalidArgumentError(f"top_k must be at least 1, got {top_k}")
         if not -1.0 <= threshold <= 1.0:
             raise InvalidArgumentError(f"threshold must be in [-1, 1], got {threshold}")
-        analysis, faces = self._probe_faces(image, "probe image")
+        analysis, faces = self.probe_faces(image, "probe image")
         embeddings = [f.embedding for f in faces if f.embedding is not None]
         for embedding in embeddings:
             if embedding.model != self.model:
@@ -325,14 +471,15 @@ class Engine:
         allowed = self._face_ids_in(collections)
         queries = np.stack([e.vector for e in embeddings])
         scores, ids = self.index.search(queries, top_k, allowed_ids=allowed)
+        opted_out = self.suppressed(queries)  # someone who opted out is never found
         results = [
             ProbeFaceMatches(
                 probe_box=face.box,
-                matches=matches,
+                matches=[] if hidden else matches,
                 probe_sha256=hashlib.sha256(embedding.vector.tobytes()).hexdigest(),
             )
-            for face, embedding, matches in zip(
-                faces, embeddings, self._matches(scores, ids, threshold), strict=True
+            for face, embedding, matches, hidden in zip(
+                faces, embeddings, self._matches(scores, ids, threshold), opted_out, strict=True
             )
         ]
         rejected = [f.quality for f in analysis.faces if not f.accepted]
@@ -349,8 +496,14 @@ class Engine:
     def _matches(
         self, scores: np.ndarray, ids: np.ndarray, threshold: float, skip: set[int] | None = None
     ) -> list[list[Match]]:
-        """Each row of an index answer as matches with their sources, best first."""
-        records = self.store.face_records(sorted({int(i) for i in ids.ravel() if i >= 0}))
+        """Each row of an index answer as matches with their sources, best first (faces of
+        people who opted out left out)."""
+        found = sorted({int(i) for i in ids.ravel() if i >= 0})
+        records = self.store.face_records(found)
+        if len(self._suppression_list()):
+            for face_ids, vectors in self.store.embeddings(self.model, face_ids=found):
+                for face_id in face_ids[self.suppressed(vectors)]:
+                    records.pop(int(face_id), None)
         return [
             [
                 Match(
@@ -407,8 +560,8 @@ class Engine:
     ) -> VerifyResult:
         """Are the main (largest) faces of the two images the same person?"""
         threshold = self.settings.match_threshold if threshold is None else threshold
-        _, faces_a = self._probe_faces(image_a, "first image")
-        _, faces_b = self._probe_faces(image_b, "second image")
+        _, faces_a = self.probe_faces(image_a, "first image")
+        _, faces_b = self.probe_faces(image_b, "second image")
         a, b = faces_a[0], faces_b[0]
         assert a.embedding is not None and b.embedding is not None
         score = similarity(a.embedding, b.embedding)
@@ -424,26 +577,78 @@ class Engine:
     # --- persons ------------------------------------------------------------------------
 
     def enrol(
-        self, name: str, photos: Iterable[str | Path], *, collection: str = "enrolment"
+        self,
+        name: str,
+        photos: Iterable[str | Path],
+        *,
+        collection: str = "enrolment",
+        consent_id: int | None = None,
     ) -> Person:
         """Create (or extend) the person ``name`` with the main face of each photo.
 
-        Photos are ingested into ``collection``; a photo already there is not stored twice.
+        Photos are ingested into ``collection``; a photo already there is not stored twice. In
+        a collection whose basis is consent, ``consent_id`` must name a valid consent record
+        covering the collection, and only the subject's face of each photo is kept.
         """
         if not name.strip():
             raise InvalidArgumentError("a person needs a non-empty name")
-        face_ids = [self._enrolment_face(Path(photo), name, collection) for photo in photos]
+        policy = self.policy_for_ingest(collection)
+        consent = None
+        if policy.basis == LegalBasis.CONSENT:
+            consent = self.valid_consent(consent_id, collection)
+        face_ids = [
+            self._enrolment_face(Path(photo), name, collection, subject_only=consent is not None)
+            for photo in photos
+        ]
         person_id = self.store.get_or_create_person(name)
+        if consent is not None:
+            if consent.person_id not in (None, person_id):
+                raise ConsentRequiredError(
+                    f"consent record {consent.id} is another person's (person "
+                    f"{consent.person_id}); each person enrols under their own consent"
+                )
+            self.store.update_consent(
+                consent.id, person_id=person_id, last_interaction_at=datetime.now(UTC)
+            )
+            self.store.set_face_consent(face_ids, consent.id)
         self.store.assign_faces(person_id, face_ids)
         return self.person(person_id)
 
-    def _enrolment_face(self, photo: Path, name: str, collection: str) -> int:
-        """Store ``photo`` (unless already stored) and return the id of its largest face."""
+    def valid_consent(self, consent_id: int | None, collection: str) -> Consent:
+        if consent_id is None:
+            raise ConsentRequiredError(
+                f"collection {collection!r} rests on consent: name the person's consent record "
+                "(--consent ID; facelens consent add records one)"
+            )
+        consent = self.store.consent(consent_id)
+        if not consent.valid_at(datetime.now(UTC)):
+            state = "withdrawn" if consent.withdrawn_at else "expired or not yet valid"
+            raise ConsentRequiredError(f"consent record {consent_id} is {state}")
+        if collection not in consent.scope:
+            raise ConsentRequiredError(
+                f"consent record {consent_id} covers {', '.join(consent.scope)}, not {collection!r}"
+            )
+        return consent
+
+    def _enrolment_face(
+        self, photo: Path, name: str, collection: str, *, subject_only: bool = False
+    ) -> int:
+        """Store ``photo`` (unless already stored) and return the id of its largest face. With
+        ``subject_only``, other people in the photo are not stored (they did not consent)."""
         data = read_image_bytes(photo, self.settings.max_image_bytes)
         sha256 = hashlib.sha256(data).hexdigest()
         ids = self.store.image_face_ids(collection, sha256)
         if len(ids) == 0:
-            analysis, _ = self._probe_faces(data, str(photo))
+            analysis, accepted = self.probe_faces(data, str(photo))
+            if subject_only:
+                analysis = ImageAnalysis(analysis.width, analysis.height, accepted[:1])
+            analysis, suppressed = self._without_suppressed(analysis)
+            if suppressed and not analysis.accepted_faces:
+                raise RefusedError(
+                    f"{photo}: the face is of someone who opted out (suppression list); it is "
+                    "not stored",
+                    rule="suppression",
+                )
             added = self.store.add_image(
                 collection=collection,
                 location=str(photo.resolve()),
@@ -486,24 +691,87 @@ class Engine:
         collection: str | None = None,
     ) -> int:
         """Delete one thing (and its faces) from the store and the index; returns how many
-        indexed faces went."""
+        indexed faces went. The index drops them at once; in its approximate tier their
+        32-byte codes are compacted away in the background (``erase`` compacts at once)."""
         given = [x for x in (image, face, person, collection) if x is not None]
         if len(given) != 1:
             raise InvalidArgumentError("name exactly one of image, face, person or collection")
         if image is not None:
-            removed = self.store.delete_images([image])
+            erased = self.store.delete_images([image])
         elif face is not None:
-            removed = self.store.delete_faces([face])
+            erased = self.store.delete_faces([face])
         elif person is not None:
-            removed = self.store.delete_person(person)
+            erased = self.store.delete_person(person)
         else:
             assert collection is not None
-            removed = self.store.delete_collection(collection)
-        self.index.remove(removed)
+            erased = self.store.delete_collection(collection)
+        self.after_erasure(erased, compact=False)
+        return len(erased.face_ids)
+
+    def erase(
+        self,
+        face_ids: Sequence[int],
+        *,
+        suppress: FloatArray | None = None,
+        request_id: int | None = None,
+        request_outcome: dict[str, object] | None = None,
+    ) -> ErasedFaces:
+        """Erase faces everywhere at once: the store (with the images left without a face,
+        in one transaction with the suppression entry and the request's outcome), the index
+        (codes compacted away, not left as tombstones), and facelens's own copies of images."""
+        erased = self.store.erase_faces(
+            face_ids, suppress=suppress, request_id=request_id, request_outcome=request_outcome
+        )
+        if suppress is not None:
+            self._suppressed = None
+        self.after_erasure(erased, compact=True)
+        return erased
+
+    def after_erasure(self, erased: ErasedFaces, *, compact: bool) -> None:
+        """Bring everything derived from the store in line with a deletion it committed."""
+        self.index.remove(erased.face_ids)
+        if compact:
+            self.index.compact()
         self._persist_index()
+        self._remove_owned_files(erased.image_locations)
+        self.store.checkpoint()
         # Ids only: never log images or embeddings.
-        log.info("deleted %d indexed faces: %s", len(removed), removed.tolist())
-        return len(removed)
+        log.info(
+            "deleted %d indexed faces: %s; %d images",
+            len(erased.face_ids),
+            erased.face_ids.tolist(),
+            len(erased.image_ids),
+        )
+
+    def _remove_owned_files(self, locations: Sequence[str]) -> None:
+        """Delete the files facelens itself keeps (uploads, fetched images) of deleted images,
+        unless another image record still points at the same file. The operator's own files
+        are theirs: they are never touched."""
+        owned = [(self.settings.data_dir / name).resolve() for name in OWNED_FOLDERS]
+        for location in locations:
+            path = Path(location)
+            if not any(path.is_relative_to(folder) for folder in owned):
+                continue
+            if self.store.location_in_use(location):
+                continue
+            path.unlink(missing_ok=True)
+            if path.parent not in owned and not any(path.parent.iterdir()):
+                path.parent.rmdir()
+
+    def withdraw_consent(self, consent_id: int, actor: str = SYSTEM_ACTOR) -> ErasedFaces:
+        """Record the withdrawal and erase every face enrolled under the consent. (Should the
+        process die in between, the next retention run erases them.)"""
+        consent = self.store.consent(consent_id)  # NotFoundError when unknown
+        if consent.withdrawn_at is None:
+            self.store.update_consent(consent_id, withdrawn_at=datetime.now(UTC))
+        erased = self.erase(self.store.consent_face_ids(consent_id))
+        self.store.append_audit(
+            actor,
+            "consent withdraw",
+            f"consent {consent_id}",
+            {"face_ids": erased.face_ids.tolist(), "image_ids": erased.image_ids},
+        )
+        return erased
 
     # --- stats --------------------------------------------------------------------------
 

@@ -142,6 +142,7 @@ class Provenance:
     page_url: str | None = None
     captured_at: datetime | None = None
     licence_ref: str | None = None
+    fetched_at: datetime | None = None  # when facelens fetched origin_url (manifest ingest)
 
 
 @dataclass(frozen=True, slots=True)
@@ -204,6 +205,8 @@ class IngestReport:
     duplicates_skipped: int = 0
     faces_indexed: int = 0
     faces_rejected: dict[str, int] = field(default_factory=dict)
+    #: Faces matching someone who opted out (the suppression list): neither stored nor indexed.
+    faces_suppressed: int = 0
     failures: list[IngestFailure] = field(default_factory=list)
     elapsed_s: float = 0.0
 
@@ -254,6 +257,7 @@ class Account:
     role: str
     created_at: datetime
     disabled: bool = False
+    jurisdiction: str | None = None  # where the account operates (jurisdiction policy)
 
 
 @dataclass(frozen=True, slots=True)
@@ -273,6 +277,46 @@ class SearchRecord:
     id: int = 0
     probe_sha256: list[str] = field(default_factory=list)
     result_face_ids: list[int] = field(default_factory=list)
+
+
+@dataclass(frozen=True, slots=True)
+class Consent:
+    """A subject's consent to biometric processing, and the evidence for it."""
+
+    id: int
+    subject_ref: str  # the operator's reference for the subject, not necessarily a name
+    purpose: str
+    scope: list[str]  # collections the consent covers
+    given_at: datetime
+    expires_at: datetime | None
+    evidence_ref: str
+    last_interaction_at: datetime
+    withdrawn_at: datetime | None = None
+    person_id: int | None = None
+
+    def valid_at(self, when: datetime) -> bool:
+        return (
+            self.withdrawn_at is None
+            and self.given_at <= when
+            and (self.expires_at is None or when < self.expires_at)
+        )
+
+
+@dataclass(frozen=True, slots=True)
+class SubjectRequest:
+    """A data subject's access or erasure request, and what came of it."""
+
+    id: int
+    kind: str  # "access" | "erasure"
+    request_ref: str
+    status: str  # "pending" | "completed" | "no_match"
+    created_at: datetime
+    created_by: str
+    faces_found: int = 0
+    faces_erased: int = 0
+    images_erased: int = 0
+    completed_at: datetime | None = None
+    confirmed_by: str | None = None
 
 
 def to_jsonable(value: Any) -> Any:

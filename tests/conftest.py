@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import pytest
@@ -11,6 +11,7 @@ from PIL import Image
 from facelens.config import Settings
 from facelens.engine import Engine
 from facelens.pipeline import FacePipeline
+from facelens.policy import CollectionPolicy, LegalBasis
 from facelens.samples import sample_photos
 
 LFW_ROOT = Path(__file__).resolve().parents[2] / "shared" / "datasets" / "lfw"
@@ -44,6 +45,41 @@ def grace_hopper() -> Path:
 def pipeline() -> FacePipeline:
     """One pipeline for the session: models load once."""
     return FacePipeline(Settings())
+
+
+#: The legal basis test collections declare (ingest into a collection without one is refused).
+TEST_POLICY = CollectionPolicy(
+    basis=LegalBasis.OTHER,
+    basis_text="software testing with public sample photos",
+    jurisdictions=["EU"],
+    purpose="testing facelens",
+    retention_days=30,
+)
+
+
+Declare = Callable[..., None]
+
+
+def _declare(engine: Engine, *names: str, policy: CollectionPolicy = TEST_POLICY) -> None:
+    for name in names:
+        engine.create_collection(name, policy)
+
+
+@pytest.fixture(scope="session")
+def declare() -> Declare:
+    """``declare(engine, *names, policy=TEST_POLICY)``: create collections with a legal basis,
+    so that they can be ingested into."""
+    return _declare
+
+
+@pytest.fixture(scope="session", autouse=True)
+def template_key_file(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Path]:
+    """One template key for the session, outside every data folder (as it must be), so that
+    tests never touch ~/.config and data folders copied between tests stay readable."""
+    path = tmp_path_factory.mktemp("keys") / "template.key"
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setenv("FACELENS_TEMPLATE_KEY_FILE", str(path))
+        yield path
 
 
 @pytest.fixture

@@ -228,6 +228,7 @@ def test_given_an_engine_past_ann_min_faces_then_its_index_parameters_survive_a_
     )
     _, gallery, queries, _ = face_like(seed=11)
     with Engine(settings, pipeline=pipeline) as engine:
+        engine.store.ensure_collection("crowds")  # straight into the store: no policy needed
         for start in range(0, len(gallery), 100):  # 100 faces an image, as a crowd scene
             faces = [
                 synthetic_face(vector, pipeline.model) for vector in gallery[start : start + 100]

@@ -16,15 +16,18 @@ from facelens.accounts import Role, create_account
 from facelens.api.app import create_app
 from facelens.cli.main import EXIT_AUDIT_TAMPERED, app
 from facelens.config import Settings
+from facelens.crypto import TemplateCipher, generate_key
 from facelens.pipeline import FacePipeline
 from facelens.store import create_store
+from tests.conftest import Declare
 
 runner = CliRunner()
 
 
 @pytest.fixture
-def client(tmp_path: Path, pipeline: FacePipeline) -> Iterator[TestClient]:
+def client(tmp_path: Path, pipeline: FacePipeline, declare: Declare) -> Iterator[TestClient]:
     with TestClient(create_app(Settings(data_dir=tmp_path / "data"), pipeline)) as test_client:
+        declare(test_client.app.state.service.engine, "c")  # type: ignore[attr-defined]
         yield test_client
 
 
@@ -62,7 +65,7 @@ def test_given_api_use_then_each_security_event_is_appended_and_the_chain_verifi
 
 
 def chain(data: Path, entries: int) -> Path:
-    store = create_store(Settings(data_dir=data))
+    store = create_store(Settings(data_dir=data), TemplateCipher(generate_key()))
     for n in range(entries):
         store.append_audit("cli", "cli ingest", f"collection {n}", {"images": n})
     store.close()

@@ -17,6 +17,7 @@ from facelens.cli.main import (
     EXIT_INGEST_FAILURES,
     EXIT_NO_FACE,
     EXIT_NOT_FOUND,
+    EXIT_REFUSED,
     EXIT_USAGE,
     app,
 )
@@ -42,6 +43,13 @@ def cli_data(tmp_path_factory: pytest.TempPathFactory, photos: Path) -> Path:
     for name in ("obama.jpg", "obama3.jpg", "biden.jpg"):
         shutil.copy(photos / name, folder / name)
     (folder / "broken.jpg").write_bytes(b"\xff\xd8\xff\xe0 not really a jpeg")
+    refused = runner.invoke(app, ["ingest", str(folder), "-c", "press", "--data", str(data)])
+    assert refused.exit_code == EXIT_REFUSED
+    assert "there is no collection 'press'" in refused.output
+    run(
+        "collection", "create", "press", "--basis", "public-task", "-j", "GB",
+        "--purpose", "press archive", "--retention-days", "365", "--data", data,
+    )  # fmt: skip
     output = run(
         "ingest",
         folder,
@@ -69,6 +77,7 @@ def test_given_an_ingest_then_json_reports_every_count(cli_data: Path, photos: P
         "duplicates_skipped": 1,
         "faces_indexed": 0,
         "faces_rejected": {},
+        "faces_suppressed": 0,
         "failures": [],
         "elapsed_s": report["elapsed_s"],
         "images_per_s": report["images_per_s"],

@@ -21,12 +21,14 @@ from facelens.errors import (
 )
 from facelens.pipeline import FacePipeline
 from facelens.types import Provenance, SearchResult
+from tests.conftest import Declare
 
 GALLERY = "gallery"
 
 
 @pytest.fixture(scope="module")
 def gallery_dir(
+    declare: Declare,
     tmp_path_factory: pytest.TempPathFactory,
     pipeline: FacePipeline,
     photos: Path,
@@ -36,6 +38,7 @@ def gallery_dir(
     """A data folder holding Obama (2 photos), Biden, Eileen Collins and Grace Hopper."""
     data = tmp_path_factory.mktemp("gallery") / "data"
     with Engine(Settings(data_dir=data), pipeline=pipeline) as engine:
+        declare(engine, GALLERY)
         report = engine.ingest(
             [
                 photos / "obama.jpg",
@@ -203,7 +206,7 @@ def test_given_a_crash_between_store_and_index_then_the_store_wins(
 
 
 def test_given_a_batch_with_bad_files_then_each_fails_clearly_and_the_rest_is_ingested(
-    engine: Engine, photos: Path, tmp_path: Path
+    declare: Declare, engine: Engine, photos: Path, tmp_path: Path
 ) -> None:
     folder = tmp_path / "batch"
     folder.mkdir()
@@ -214,6 +217,7 @@ def test_given_a_batch_with_bad_files_then_each_fails_clearly_and_the_rest_is_in
     (folder / "empty.jpg").write_bytes(b"")
     (folder / "notes.txt").write_text("not picked up from a folder walk")
     missing = tmp_path / "missing.jpg"
+    declare(engine, "batch")
     report = engine.ingest([folder, missing], "batch", workers=2)
     assert report.images_ingested == 2
     assert report.faces_indexed == 2
@@ -228,7 +232,7 @@ def test_given_a_batch_with_bad_files_then_each_fails_clearly_and_the_rest_is_in
 
 
 def test_given_an_interrupted_ingest_then_a_rerun_resumes_where_it_stopped(
-    engine: Engine, photos: Path
+    declare: Declare, engine: Engine, photos: Path
 ) -> None:
     files = [photos / n for n in ("obama.jpg", "obama2.jpg", "obama3.jpg", "biden.jpg")]
 
@@ -236,6 +240,7 @@ def test_given_an_interrupted_ingest_then_a_rerun_resumes_where_it_stopped(
         if done == 2:
             raise KeyboardInterrupt
 
+    declare(engine, "c")
     with pytest.raises(KeyboardInterrupt):
         engine.ingest(files, "c", workers=1, progress=interrupt_after_two)
     assert engine.stats().images == 2
@@ -246,11 +251,13 @@ def test_given_an_interrupted_ingest_then_a_rerun_resumes_where_it_stopped(
 
 
 def test_given_two_workers_then_the_same_faces_as_one(
-    settings: Settings, pipeline: FacePipeline, photos: Path, tmp_path: Path
+    declare: Declare, settings: Settings, pipeline: FacePipeline, photos: Path, tmp_path: Path
 ) -> None:
     files = [photos / n for n in ("obama.jpg", "obama2.jpg", "obama3.jpg", "biden.jpg")]
     one = Engine(settings.model_copy(update={"data_dir": tmp_path / "one"}), pipeline=pipeline)
     two = Engine(settings.model_copy(update={"data_dir": tmp_path / "two"}), pipeline=pipeline)
+    declare(one, "c")
+    declare(two, "c")
     r1 = one.ingest(files, "c", workers=1)
     r2 = two.ingest(files, "c", workers=2)
     assert (
@@ -269,8 +276,9 @@ def test_given_two_workers_then_the_same_faces_as_one(
 
 
 def test_given_collections_then_search_can_be_limited_to_some(
-    gallery: Engine, photos: Path
+    declare: Declare, gallery: Engine, photos: Path
 ) -> None:
+    declare(gallery, "other")
     gallery.ingest([photos / "obama2.jpg"], "other", workers=1)
     everywhere = gallery.search(photos / "obama.jpg", top_k=10)
     assert {m.collection for m in everywhere.faces[0].matches} == {GALLERY, "other"}
@@ -323,10 +331,11 @@ def test_given_facelens_open_then_an_engine_on_that_folder(tmp_path: Path) -> No
 
 
 def test_given_a_photo_without_faces_in_a_batch_then_it_is_recorded_with_no_faces(
-    engine: Engine, photos: Path, tmp_path: Path
+    declare: Declare, engine: Engine, photos: Path, tmp_path: Path
 ) -> None:
     wall = tmp_path / "wall.png"
     Image.new("RGB", (320, 240), (90, 90, 90)).save(wall)
+    declare(engine, "c")
     report = engine.ingest([wall, photos / "biden.jpg"], "c", workers=1)
     assert report.images_ingested == 2 and report.faces_indexed == 1 and not report.failures
     again = engine.ingest([wall], "c", workers=1)

@@ -6,6 +6,7 @@ from pathlib import Path
 
 from facelens.engine import Engine
 from facelens.errors import NoFaceFoundError
+from tests.conftest import Declare
 
 PEOPLE = 15
 
@@ -24,9 +25,10 @@ def image(lfw: Path, name: str, n: int) -> Path:
 
 
 def test_given_an_lfw_gallery_then_another_photo_finds_its_person_at_rank_one(
-    engine: Engine, lfw: Path
+    engine: Engine, lfw: Path, declare: Declare
 ) -> None:
     names = people_with_images(lfw, at_least=3)
+    declare(engine, "lfw")
     report = engine.ingest(
         [image(lfw, name, n) for name in names for n in (1, 2)], "lfw", workers=2
     )

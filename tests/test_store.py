@@ -13,6 +13,7 @@ from alembic.migration import MigrationContext
 from sqlalchemy import create_engine
 
 from facelens.config import Settings
+from facelens.crypto import TemplateCipher, generate_key
 from facelens.embed import l2_normalise
 from facelens.errors import NotFoundError
 from facelens.store import MetadataStore, available_stores, create_store
@@ -33,7 +34,9 @@ MODEL = ModelId("test-model", "1", 4)
 
 @pytest.fixture(params=available_stores())
 def store(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[MetadataStore]:
-    opened = create_store(Settings(data_dir=tmp_path, store_backend=request.param))
+    opened = create_store(
+        Settings(data_dir=tmp_path, store_backend=request.param), TemplateCipher(generate_key())
+    )
     yield opened
     opened.close()
 
@@ -59,6 +62,7 @@ def analysis(n_accepted: int, n_rejected: int = 0, seed: int = 0) -> ImageAnalys
 def add(
     store: MetadataStore, sha: str, n: int = 1, collection: str = "c", rejected: int = 0
 ) -> np.ndarray:
+    store.ensure_collection(collection)
     added = store.add_image(
         collection=collection,
         location=f"/photos/{sha}.jpg",
@@ -71,7 +75,7 @@ def add(
 
 
 def test_given_a_migrated_database_then_it_matches_the_orm_schema(tmp_path: Path) -> None:
-    store = create_store(Settings(data_dir=tmp_path))
+    store = create_store(Settings(data_dir=tmp_path), TemplateCipher(generate_key()))
     store.close()
     engine = create_engine(f"sqlite:///{tmp_path / 'facelens.db'}")
     with engine.connect() as connection:
@@ -83,6 +87,7 @@ def test_given_an_image_with_provenance_then_it_comes_back_with_its_faces(
     store: MetadataStore,
 ) -> None:
     captured = datetime(2024, 5, 1, 12, 0, tzinfo=UTC)
+    store.ensure_collection("archive")
     added = store.add_image(
         collection="archive",
         location="/photos/a.jpg",
@@ -142,10 +147,10 @@ def test_given_deletions_then_the_indexed_ids_removed_are_returned(store: Metada
     b = add(store, "b" * 64, n=1)
     c = add(store, "c" * 64, n=2, collection="other")
     image_a = store.face_records([int(a[0])])[int(a[0])].image_id
-    assert store.delete_images([image_a]).tolist() == a.tolist()
-    assert store.delete_faces([int(b[0])]).tolist() == b.tolist()
+    assert store.delete_images([image_a]).face_ids.tolist() == a.tolist()
+    assert store.delete_faces([int(b[0])]).face_ids.tolist() == b.tolist()
     assert store.counts().images == 1, "an image left without faces goes too"
-    assert store.delete_collection("other").tolist() == c.tolist()
+    assert store.delete_collection("other").face_ids.tolist() == c.tolist()
     assert store.collection_names() == ["c"]
     assert store.counts().faces_accepted == 0
     assert store.face_records([*a.tolist(), *b.tolist(), *c.tolist()]) == {}
@@ -175,7 +180,7 @@ def test_given_a_person_then_faces_are_assigned_and_deleted_with_them(
     assert store.face_records([int(faces[0])])[int(faces[0])].person_name == "Ada"
     with pytest.raises(NotFoundError, match="no face with id 999"):
         store.assign_faces(person, [999])
-    assert store.delete_person(person).tolist() == faces.tolist()
+    assert store.delete_person(person).face_ids.tolist() == faces.tolist()
     assert store.persons() == []
     assert store.indexed_face_ids(MODEL).tolist() == other.tolist()
 

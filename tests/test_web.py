@@ -18,8 +18,10 @@ from playwright.sync_api import Page, expect, sync_playwright
 from facelens.accounts import Role, create_account
 from facelens.api.app import create_app
 from facelens.config import Settings
+from facelens.crypto import TemplateCipher, generate_key
 from facelens.pipeline import FacePipeline
 from facelens.store import create_store
+from tests.conftest import TEST_POLICY
 
 CHROMIUM = Path(os.environ.get("FACELENS_CHROMIUM", "/usr/lib/chromium/chromium"))
 ARTIFACTS = Path(__file__).resolve().parents[1] / "test-artifacts"
@@ -37,8 +39,10 @@ def server(
     tmp_path_factory: pytest.TempPathFactory, pipeline: FacePipeline
 ) -> Iterator[tuple[str, dict[Role, str]]]:
     settings = Settings(data_dir=tmp_path_factory.mktemp("web-data"))
-    store = create_store(settings)
+    store = create_store(settings, TemplateCipher(generate_key()))  # accounts only: no template
     keys = {role: create_account(store, f"{role}-web", role)[1] for role in Role}
+    for name in ("press", "archive"):
+        store.create_collection(name, TEST_POLICY)
     store.close()
     port = free_port()
     running = uvicorn.Server(

@@ -11,6 +11,7 @@ from __future__ import annotations
 import hashlib
 import hmac
 import io
+import logging
 import secrets
 import threading
 import time
@@ -57,7 +58,11 @@ from facelens.config import Settings
 from facelens.engine import Engine
 from facelens.errors import ImageTooLargeError, InvalidArgumentError, NotFoundError
 from facelens.pipeline import FacePipeline
+from facelens.policy import CollectionPolicy, LegalBasis
+from facelens.retention import run_retention
+from facelens.rights import access, confirm_erasure, export_access_report, request_erasure
 from facelens.store.base import FaceRecord
+from facelens.transparency import transparency_report
 from facelens.types import Account, Match, Provenance, SearchRecord, to_jsonable
 from facelens.web import STATIC_DIR
 
@@ -66,8 +71,20 @@ SESSION_COOKIE = "facelens_session"
 CSRF_COOKIE = "facelens_csrf"
 SAFE_METHODS = frozenset({"GET", "HEAD", "OPTIONS"})
 #: Reads that are security-relevant and so audited (every other method is audited always).
-AUDITED_READS = frozenset({"/faces/{face_id}/source", "/searches", "/audit", "/audit/verify"})
+AUDITED_READS = frozenset(
+    {
+        "/faces/{face_id}/source",
+        "/searches",
+        "/audit",
+        "/audit/verify",
+        "/consents",
+        "/subject-requests",
+        "/reports/transparency",
+    }
+)
 THUMBNAIL_PX = 160
+
+log = logging.getLogger(__name__)
 
 
 class Metrics:
@@ -110,8 +127,25 @@ class Service:
         self.sessions: dict[str, WebSession] = {}
         self.rate_limiter = RateLimiter()
         self.jobs = IngestJobs()
+        self._stop = threading.Event()
+        self._retention = threading.Thread(
+            target=self._retention_loop, name="retention", daemon=True
+        )
+        self._retention.start()
+
+    def _retention_loop(self) -> None:
+        """Destroy data past its retention period now and every ``retention_interval_s``."""
+        while not self._stop.is_set():
+            try:
+                with self.lock:
+                    run_retention(self.engine)
+            except Exception:  # the next round tries again; the error is in the log
+                log.exception("the periodic retention run failed")
+            self._stop.wait(self.settings.retention_interval_s)
 
     def close(self) -> None:
+        self._stop.set()
+        self._retention.join()
         with self.lock:
             self.engine.close()
 
@@ -122,10 +156,40 @@ class Service:
 class AccountIn(BaseModel):
     name: str = Field(min_length=1, max_length=200)
     role: Role
+    jurisdiction: str | None = Field(
+        default=None, description="Where the account operates (ISO 3166, e.g. GB)."
+    )
 
 
-class CollectionIn(BaseModel):
+class PolicyIn(BaseModel):
+    """A collection's legal basis (``facelens.policy.CollectionPolicy``)."""
+
+    basis: LegalBasis
+    basis_text: str | None = Field(default=None, description="Required for the basis 'other'.")
+    jurisdictions: list[str] = Field(
+        min_length=1, description="Jurisdictions the data concerns (ISO 3166: GB, US-IL, EU)."
+    )
+    purpose: str = Field(min_length=3)
+    retention_days: int = Field(ge=1, description="Days data is kept after ingest.")
+
+    def policy(self) -> CollectionPolicy:
+        return CollectionPolicy.parse(
+            self.basis.value, self.jurisdictions, self.purpose, self.retention_days,
+            self.basis_text,
+        )  # fmt: skip
+
+
+class CollectionIn(PolicyIn):
     name: str = Field(min_length=1, max_length=200)
+
+
+class ConsentIn(BaseModel):
+    subject_ref: str = Field(min_length=1, max_length=200)
+    purpose: str = Field(min_length=3)
+    scope: list[str] = Field(min_length=1, description="Collections the consent covers.")
+    evidence_ref: str = Field(min_length=1, description="Where the signed consent is kept.")
+    given_at: datetime | None = None
+    expires_at: datetime | None = None
 
 
 class PersonIn(BaseModel):
@@ -212,8 +276,10 @@ def limited(
 
 
 def allowed(action: Action) -> Callable[..., Account]:
-    def check(who: Annotated[Account, Depends(limited)]) -> Account:
+    def check(svc: ServiceDep, who: Annotated[Account, Depends(limited)]) -> Account:
         authorise(who, action)
+        if action == Action.SEARCH:
+            svc.engine.jurisdiction_policy.check_search(who.jurisdiction)
         return who
 
     return check
@@ -258,12 +324,16 @@ def create_app(settings: Settings, pipeline: FacePipeline | None = None) -> Fast
         svc.metrics.latency.labels(name).observe(time.perf_counter() - started)
         if request.method not in SAFE_METHODS or name in AUDITED_READS:
             actor = getattr(request.state, "audit_actor", "anonymous")
+            details: dict[str, Any] = {"status": response.status_code}
+            refused = getattr(request.state, "refused_rule", None)
+            if refused is not None:
+                details["refused"] = refused
             await run_in_threadpool(
                 svc.engine.store.append_audit,
                 actor,
                 f"{request.method} {name}",
                 request.url.path,
-                {"status": response.status_code},
+                details,
             )
         return response
 
@@ -343,7 +413,7 @@ def create_app(settings: Settings, pipeline: FacePipeline | None = None) -> Fast
     ) -> dict[str, Any]:
         """A new account; its key is in this response only."""
         with svc.lock:
-            made, key = create_account(svc.engine.store, body.name, body.role)
+            made, key = create_account(svc.engine.store, body.name, body.role, body.jurisdiction)
         return {"account": to_jsonable(made), "key": key}
 
     @app.get("/settings", tags=["accounts"])
@@ -372,10 +442,26 @@ def create_app(settings: Settings, pipeline: FacePipeline | None = None) -> Fast
         body: CollectionIn,
         svc: ServiceDep,
         _: Annotated[Account, Depends(allowed(Action.MANAGE_COLLECTIONS))],
-    ) -> dict[str, str]:
+    ) -> dict[str, Any]:
+        """A collection, with the legal basis, jurisdictions, purpose and retention period
+        its data is held under (ingest into a collection without them is refused)."""
+        policy = body.policy()
         with svc.lock:
-            svc.engine.store.ensure_collection(body.name.strip())
-        return {"name": body.name.strip()}
+            svc.engine.create_collection(body.name.strip(), policy)
+        return {"name": body.name.strip(), "policy": to_jsonable(policy)}
+
+    @app.put("/collections/{name}/policy", tags=["collections"])
+    def put_collection_policy(
+        name: str,
+        body: PolicyIn,
+        svc: ServiceDep,
+        _: Annotated[Account, Depends(allowed(Action.MANAGE_COLLECTIONS))],
+    ) -> dict[str, Any]:
+        """Declare or change the collection's legal basis (logged)."""
+        policy = body.policy()
+        with svc.lock:
+            svc.engine.set_collection_policy(name, policy)
+        return {"name": name, "policy": to_jsonable(policy)}
 
     @app.get("/collections/{name}", tags=["collections"])
     def get_collection(
@@ -384,7 +470,13 @@ def create_app(settings: Settings, pipeline: FacePipeline | None = None) -> Fast
         _: Annotated[Account, Depends(allowed(Action.VIEW_COLLECTIONS))],
     ) -> dict[str, Any]:
         images, faces = svc.engine.store.collection_counts(name)
-        return {"name": name, "images": images, "faces_indexed": faces}
+        policy = svc.engine.store.collection_policy(name)
+        return {
+            "name": name,
+            "images": images,
+            "faces_indexed": faces,
+            "policy": to_jsonable(policy),
+        }
 
     @app.delete("/collections/{name}", tags=["collections"])
     def delete_collection(
@@ -409,6 +501,8 @@ def create_app(settings: Settings, pipeline: FacePipeline | None = None) -> Fast
     ) -> dict[str, Any]:
         """Ingest uploaded photos into the collection: every face detected, checked, embedded
         and indexed. One bad file is reported and the others go on."""
+        with svc.lock:
+            svc.engine.check_bulk_ingest(name)  # refused before anything is kept
         saved = [await _save_upload(svc, upload) for upload in files]
         provenance = Provenance(origin_url=origin_url, page_url=page_url, licence_ref=licence_ref)
         with svc.lock:
@@ -449,6 +543,8 @@ def create_app(settings: Settings, pipeline: FacePipeline | None = None) -> Fast
     ) -> dict[str, Any]:
         """Ingest a server-side folder (under an allowed root) in the background."""
         folder = allowed_folder(body.folder, svc.settings.ingest_allowed_roots)
+        with svc.lock:
+            svc.engine.check_bulk_ingest(body.collection.strip())
         provenance = Provenance(licence_ref=body.licence_ref)
         job = svc.jobs.start(svc, folder, body.collection.strip(), provenance)
         return job.describe()
@@ -661,7 +757,155 @@ def create_app(settings: Settings, pipeline: FacePipeline | None = None) -> Fast
         with svc.lock:
             return dict(to_jsonable(svc.engine.verify(a, b, threshold)))
 
+    # --- consent and enrolment --------------------------------------------------------
+
+    @app.post("/consents", status_code=201, tags=["consent"])
+    def post_consent(
+        body: ConsentIn,
+        request: Request,
+        svc: ServiceDep,
+        _: Annotated[Account, Depends(allowed(Action.MANAGE_CONSENT))],
+    ) -> dict[str, Any]:
+        """Record a subject's consent, with the evidence for it."""
+        with svc.lock:
+            consent = svc.engine.store.add_consent(
+                subject_ref=body.subject_ref.strip(),
+                purpose=body.purpose.strip(),
+                scope=body.scope,
+                given_at=_aware(body.given_at) or datetime.now(UTC),
+                expires_at=_aware(body.expires_at),
+                evidence_ref=body.evidence_ref.strip(),
+            )
+        return dict(to_jsonable(consent))
+
+    @app.get("/consents", tags=["consent"])
+    def get_consents(
+        svc: ServiceDep, _: Annotated[Account, Depends(allowed(Action.MANAGE_CONSENT))]
+    ) -> list[dict[str, Any]]:
+        return [to_jsonable(c) for c in svc.engine.store.consents()]
+
+    @app.post("/consents/{consent_id}/withdraw", tags=["consent"])
+    def post_consent_withdraw(
+        consent_id: int,
+        svc: ServiceDep,
+        who: Annotated[Account, Depends(allowed(Action.MANAGE_CONSENT))],
+    ) -> dict[str, Any]:
+        """Withdraw the consent: every face enrolled under it is erased at once."""
+        with svc.lock:
+            erased = svc.engine.withdraw_consent(consent_id, actor_name(who))
+        return {"faces_erased": erased.face_ids.tolist(), "images_erased": erased.image_ids}
+
+    @app.post("/collections/{name}/enrolments", status_code=201, tags=["persons"])
+    async def post_enrolment(
+        name: str,
+        svc: ServiceDep,
+        _: Annotated[Account, Depends(allowed(Action.INGEST))],
+        person_name: Annotated[str, Form(min_length=1, max_length=200)],
+        photos: Annotated[list[UploadFile], File(description="Photos of the person.")],
+        consent_id: Annotated[int | None, Form()] = None,
+    ) -> dict[str, Any]:
+        """Enrol a person with the main face of each photo; in a consent collection, against
+        their valid consent record (and only their face is kept)."""
+        with svc.lock:
+            policy = svc.engine.policy_for_ingest(name)
+            if policy.basis == LegalBasis.CONSENT:
+                svc.engine.valid_consent(consent_id, name)  # refused before anything is kept
+        saved = [await _save_upload(svc, upload) for upload in photos]
+        with svc.lock:
+            person = svc.engine.enrol(
+                person_name.strip(), saved, collection=name, consent_id=consent_id
+            )
+        return dict(to_jsonable(person))
+
+    # --- data subject requests (by selfie) ----------------------------------------------
+
+    @app.post("/subject-requests/access", tags=["subject requests"], response_model=None)
+    async def post_access_request(
+        svc: ServiceDep,
+        who: Annotated[Account, Depends(allowed(Action.HANDLE_SUBJECT_REQUESTS))],
+        photo: Annotated[UploadFile, File(description="A photo of the requester.")],
+        request_ref: Annotated[str, Form(min_length=1, max_length=200)],
+        export: Annotated[bool, Form(description="Answer with the zip to send them.")] = False,
+    ) -> dict[str, Any] | Response:
+        """Every face held that matches the requester, with its source, basis and retention;
+        with ``export``, as a zip (report.json and a crop of each face) to send them."""
+        data = await _read_upload(svc, photo)
+        with svc.lock:
+            report = access(svc.engine, data, request_ref, actor_name(who))
+            if export:
+                archive = export_access_report(svc.engine, report)
+                name = f"subject-access-{report.request.id}.zip"
+                return Response(
+                    archive,
+                    media_type="application/zip",
+                    headers={
+                        "Content-Disposition": f'attachment; filename="{name}"',
+                        "Cache-Control": "no-store",
+                    },
+                )
+        return dict(to_jsonable(report))
+
+    @app.post("/subject-requests/erasure", status_code=201, tags=["subject requests"])
+    async def post_erasure_request(
+        svc: ServiceDep,
+        who: Annotated[Account, Depends(allowed(Action.HANDLE_SUBJECT_REQUESTS))],
+        photo: Annotated[UploadFile, File(description="A photo of the requester.")],
+        request_ref: Annotated[str, Form(min_length=1, max_length=200)],
+    ) -> dict[str, Any]:
+        """Record an erasure and opt-out request: how many faces match; nothing is erased
+        until an admin confirms it."""
+        data = await _read_upload(svc, photo)
+        with svc.lock:
+            request = request_erasure(svc.engine, data, request_ref, actor_name(who))
+        return dict(to_jsonable(request))
+
+    @app.post("/subject-requests/{request_id}/confirm", tags=["subject requests"])
+    def post_erasure_confirm(
+        request_id: int,
+        svc: ServiceDep,
+        who: Annotated[Account, Depends(allowed(Action.HANDLE_SUBJECT_REQUESTS))],
+    ) -> dict[str, Any]:
+        """Erase every matching face (store, index, copies) in one step and add the person
+        to the suppression list."""
+        with svc.lock:
+            return dict(to_jsonable(confirm_erasure(svc.engine, request_id, actor_name(who))))
+
+    @app.get("/subject-requests", tags=["subject requests"])
+    def get_subject_requests(
+        svc: ServiceDep,
+        _: Annotated[Account, Depends(allowed(Action.HANDLE_SUBJECT_REQUESTS))],
+    ) -> list[dict[str, Any]]:
+        return [to_jsonable(r) for r in svc.engine.store.subject_requests()]
+
+    # --- retention and reports ----------------------------------------------------------
+
+    @app.post("/retention/runs", tags=["retention"])
+    def post_retention_run(
+        svc: ServiceDep, who: Annotated[Account, Depends(allowed(Action.RUN_RETENTION))]
+    ) -> dict[str, Any]:
+        """Destroy now what is past its retention period (the server also does so every
+        retention_interval_s)."""
+        with svc.lock:
+            return dict(to_jsonable(run_retention(svc.engine, actor=actor_name(who))))
+
+    @app.get("/reports/transparency", tags=["reports"])
+    def get_transparency_report(
+        svc: ServiceDep,
+        _: Annotated[Account, Depends(allowed(Action.READ_REPORTS))],
+        since: datetime,
+    ) -> dict[str, Any]:
+        """Counts since ``since``: searches by purpose, subject requests by outcome,
+        retention deletions, refusals by rule."""
+        return dict(to_jsonable(transparency_report(svc.engine.store, _aware(since) or since)))
+
     return app
+
+
+def _aware(value: datetime | None) -> datetime | None:
+    """A time without a zone is taken as UTC."""
+    if value is None or value.tzinfo is not None:
+        return value
+    return value.replace(tzinfo=UTC)
 
 
 def with_links(value: Any) -> Any:

@@ -23,6 +23,7 @@ from facelens.errors import (
     NotFoundError,
     UnsupportedImageError,
 )
+from facelens.policy import RefusedError
 
 PROBLEM_JSON = "application/problem+json"
 
@@ -30,6 +31,7 @@ PROBLEM_JSON = "application/problem+json"
 STATUS_BY_ERROR: list[tuple[type[FacelensError], int]] = [
     (AuthenticationError, 401),
     (PermissionDeniedError, 403),
+    (RefusedError, 403),
     (ImageNotFoundError, 404),
     (NotFoundError, 404),
     (ConflictError, 409),
@@ -65,7 +67,12 @@ def problem(request: Request, status: int, code: str, detail: str, **extra: Any)
 def install(app: FastAPI) -> None:
     async def facelens_error(request: Request, exc: Exception) -> JSONResponse:
         assert isinstance(exc, FacelensError)
-        extra = {"retry_after_s": exc.retry_after_s} if isinstance(exc, RateLimitedError) else {}
+        extra: dict[str, Any] = {}
+        if isinstance(exc, RateLimitedError):
+            extra["retry_after_s"] = exc.retry_after_s
+        if isinstance(exc, RefusedError):
+            extra["rule"] = exc.rule
+            request.state.refused_rule = exc.rule  # the audit entry counts refusals by rule
         return problem(request, status_for(exc), exc.code, str(exc), **extra)
 
     async def validation_error(request: Request, exc: Exception) -> JSONResponse:

@@ -3,7 +3,9 @@
 Exit codes (stable, documented in the README):
 0 ok; 1 unexpected error; 2 usage error (bad option or argument); 3 something named does not
 exist; 4 an input image cannot be used; 5 no usable face; 6 embedding model mismatch; 7 any
-other facelens error; 8 an ingest finished but some files failed (listed in the summary).
+other facelens error; 8 an ingest finished but some files failed (listed in the summary);
+9 the audit log was tampered with; 10 refused by a lawful-processing rule (no legal basis,
+no valid consent, jurisdiction, suppression).
 """
 
 from __future__ import annotations
@@ -13,6 +15,7 @@ import logging
 import sys
 from collections.abc import Iterator
 from contextlib import contextmanager
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Annotated, Any
 
@@ -48,6 +51,7 @@ from facelens.errors import (
     NotFoundError,
 )
 from facelens.ingest import default_workers
+from facelens.policy import CollectionPolicy, LegalBasis, RefusedError
 from facelens.types import IngestReport, Provenance, SearchResult, to_jsonable
 
 EXIT_UNEXPECTED = 1
@@ -58,8 +62,10 @@ EXIT_MODEL_MISMATCH = 6
 EXIT_OTHER = 7
 EXIT_INGEST_FAILURES = 8
 EXIT_AUDIT_TAMPERED = 9
+EXIT_REFUSED = 10
 EXIT_USAGE = 2
 _EXIT_CODES: list[tuple[type[FacelensError], int]] = [
+    (RefusedError, EXIT_REFUSED),
     (InvalidArgumentError, EXIT_USAGE),
     (NotFoundError, EXIT_NOT_FOUND),
     (ImageError, EXIT_BAD_IMAGE),
@@ -82,6 +88,23 @@ account_app = typer.Typer(help="Accounts of the service and their API keys.", no
 app.add_typer(account_app, name="account")
 audit_app = typer.Typer(help="The tamper-evident audit log.", no_args_is_help=True)
 app.add_typer(audit_app, name="audit")
+collection_app = typer.Typer(
+    help="Collections and their legal basis (declared before anything is ingested).",
+    no_args_is_help=True,
+)
+app.add_typer(collection_app, name="collection")
+consent_app = typer.Typer(help="The consent registry.", no_args_is_help=True)
+app.add_typer(consent_app, name="consent")
+subject_app = typer.Typer(
+    help="Data subject requests by selfie: access, erasure and opt-out.", no_args_is_help=True
+)
+app.add_typer(subject_app, name="subject")
+retention_app = typer.Typer(help="Destroy data past its retention period.", no_args_is_help=True)
+app.add_typer(retention_app, name="retention")
+keys_app = typer.Typer(help="The template key (encryption at rest).", no_args_is_help=True)
+app.add_typer(keys_app, name="keys")
+report_app = typer.Typer(help="Reports.", no_args_is_help=True)
+app.add_typer(report_app, name="report")
 CLI_ACTOR = "cli"
 
 out = Console()
@@ -113,7 +136,13 @@ def engine_for(data: Path, json_output: bool) -> Iterator[Engine]:
     where the CLI does so)."""
     try:
         with facelens.open(settings=Settings(data_dir=data)) as engine:
-            yield engine
+            try:
+                yield engine
+            except RefusedError as exc:  # refusals are logged, counted by rule
+                engine.store.append_audit(
+                    CLI_ACTOR, "cli refused", exc.code, {"refused": exc.rule, "message": str(exc)}
+                )
+                raise
     except FacelensError as exc:
         if json_output:
             print(json.dumps({"error": {"code": exc.code, "message": str(exc)}}))
@@ -290,12 +319,19 @@ def person_add(
     collection: Annotated[
         str, typer.Option("--collection", "-c", help="Collection the photos are stored in.")
     ] = "enrolment",
+    consent: Annotated[
+        int | None,
+        typer.Option("--consent", help="Consent record id (required in a consent collection)."),
+    ] = None,
     data: DataOption = DEFAULT_DATA,
     json_output: JsonOption = False,
 ) -> None:
     """Enrol NAME with the main face of each photo (creates the person if needed)."""
     with engine_for(data, json_output) as engine:
-        person = engine.enrol(name, photos, collection=collection)
+        person = engine.enrol(name, photos, collection=collection, consent_id=consent)
+        engine.store.append_audit(
+            CLI_ACTOR, "cli person add", name, {"collection": collection, "consent_id": consent}
+        )
     if json_output:
         emit_json(person)
     else:
@@ -382,13 +418,22 @@ def index_rebuild(data: DataOption = DEFAULT_DATA, json_output: JsonOption = Fal
 def account_create(
     name: Annotated[str, typer.Argument(help="Who the account is for.")],
     role: Annotated[Role, typer.Option("--role", help="What the account may do.")],
+    jurisdiction: Annotated[
+        str | None,
+        typer.Option(help="Where the account operates (for the jurisdiction policy), e.g. GB."),
+    ] = None,
     data: DataOption = DEFAULT_DATA,
     json_output: JsonOption = False,
 ) -> None:
     """Create an account and print its API key: shown this once, only a hash is kept."""
     with engine_for(data, json_output) as engine:
-        account, key = create_account(engine.store, name, role)
-        engine.store.append_audit(CLI_ACTOR, "cli account create", name, {"role": role.value})
+        account, key = create_account(engine.store, name, role, jurisdiction)
+        engine.store.append_audit(
+            CLI_ACTOR,
+            "cli account create",
+            name,
+            {"role": role.value, "jurisdiction": jurisdiction},
+        )
     if json_output:
         emit_json({"account": account, "key": key})
     else:
@@ -451,6 +496,373 @@ def audit_export(
         for entry in entries:
             sink.write(json.dumps(to_jsonable(entry), sort_keys=True) + "\n")
     out.print(f"{len(entries)} audit entries written to {out_file}")
+
+
+# --- collections and their legal basis -------------------------------------------------------
+
+BasisOption = Annotated[LegalBasis, typer.Option("--basis", help="Legal basis of the processing.")]
+JurisdictionsOption = Annotated[
+    list[str],
+    typer.Option(
+        "--jurisdiction",
+        "-j",
+        help="Jurisdiction the data concerns (ISO 3166, e.g. GB, US-IL, EU); repeat for several.",
+    ),
+]
+PurposeOption = Annotated[str, typer.Option("--purpose", help="Why the collection is held.")]
+RetentionOption = Annotated[
+    int, typer.Option("--retention-days", min=1, help="Days data is kept after ingest.")
+]
+BasisTextOption = Annotated[
+    str | None, typer.Option("--basis-text", help="What the basis is (required for 'other').")
+]
+
+
+@collection_app.command("create")
+def collection_create(
+    name: Annotated[str, typer.Argument(help="The collection's name.")],
+    basis: BasisOption,
+    jurisdiction: JurisdictionsOption,
+    purpose: PurposeOption,
+    retention_days: RetentionOption,
+    basis_text: BasisTextOption = None,
+    data: DataOption = DEFAULT_DATA,
+    json_output: JsonOption = False,
+) -> None:
+    """Create a collection with its legal basis, jurisdictions, purpose and retention."""
+    with engine_for(data, json_output) as engine:
+        policy = CollectionPolicy.parse(
+            basis.value, jurisdiction, purpose, retention_days, basis_text
+        )
+        engine.create_collection(name, policy)
+        engine.store.append_audit(CLI_ACTOR, "cli collection create", name, to_jsonable(policy))
+    if json_output:
+        emit_json({"name": name, "policy": policy})
+    else:
+        out.print(f"collection {name!r} created ({policy.basis.value}, {policy.purpose})")
+
+
+@collection_app.command("set-policy")
+def collection_set_policy(
+    name: Annotated[str, typer.Argument(help="The collection's name.")],
+    basis: BasisOption,
+    jurisdiction: JurisdictionsOption,
+    purpose: PurposeOption,
+    retention_days: RetentionOption,
+    basis_text: BasisTextOption = None,
+    data: DataOption = DEFAULT_DATA,
+    json_output: JsonOption = False,
+) -> None:
+    """Declare or change a collection's legal basis, jurisdictions, purpose and retention."""
+    with engine_for(data, json_output) as engine:
+        policy = CollectionPolicy.parse(
+            basis.value, jurisdiction, purpose, retention_days, basis_text
+        )
+        engine.set_collection_policy(name, policy)
+        engine.store.append_audit(CLI_ACTOR, "cli collection set-policy", name, to_jsonable(policy))
+    if json_output:
+        emit_json({"name": name, "policy": policy})
+    else:
+        out.print(f"collection {name!r}: policy recorded")
+
+
+@collection_app.command("list")
+def collection_list(data: DataOption = DEFAULT_DATA, json_output: JsonOption = False) -> None:
+    """Every collection with its legal basis, jurisdictions, purpose and retention."""
+    with engine_for(data, json_output) as engine:
+        policies = engine.store.collection_policies()
+    if json_output:
+        emit_json(policies)
+        return
+    table = Table("name", "basis", "jurisdictions", "purpose", "retention days")
+    for name, policy in policies.items():
+        if policy is None:
+            table.add_row(name, "[red]none: ingest refused[/]", "", "", "")
+        else:
+            basis = policy.basis.value + (f" ({policy.basis_text})" if policy.basis_text else "")
+            table.add_row(
+                name, basis, ",".join(policy.jurisdictions), policy.purpose,
+                str(policy.retention_days),
+            )  # fmt: skip
+    out.print(table)
+
+
+# --- consent registry ---------------------------------------------------------------------
+
+
+def parse_when(value: str | None, option: str) -> datetime | None:
+    if value is None:
+        return None
+    try:
+        parsed = datetime.fromisoformat(value)
+    except ValueError:
+        raise InvalidArgumentError(
+            f"{option}: {value!r} is not a date (YYYY-MM-DD or an ISO 8601 time)"
+        ) from None
+    return parsed if parsed.tzinfo else parsed.replace(tzinfo=UTC)
+
+
+@consent_app.command("add")
+def consent_add(
+    subject: Annotated[str, typer.Option("--subject", help="Your reference for the subject.")],
+    purpose: Annotated[str, typer.Option("--purpose", help="What they consented to.")],
+    scope: Annotated[
+        list[str], typer.Option("--scope", help="Collection the consent covers; repeatable.")
+    ],
+    evidence: Annotated[
+        str, typer.Option("--evidence", help="Where the signed consent is kept (reference).")
+    ],
+    given_at: Annotated[
+        str | None, typer.Option("--given-at", help="When it was given (default: now).")
+    ] = None,
+    expires_at: Annotated[
+        str | None, typer.Option("--expires-at", help="When it lapses (default: never).")
+    ] = None,
+    data: DataOption = DEFAULT_DATA,
+    json_output: JsonOption = False,
+) -> None:
+    """Record a subject's consent (needed to enrol them in a consent collection)."""
+    with engine_for(data, json_output) as engine:
+        if not subject.strip() or not evidence.strip() or len(purpose.strip()) < 3:
+            raise InvalidArgumentError("a consent needs a subject, a purpose and its evidence")
+        consent = engine.store.add_consent(
+            subject_ref=subject.strip(),
+            purpose=purpose.strip(),
+            scope=scope,
+            given_at=parse_when(given_at, "--given-at") or datetime.now(UTC),
+            expires_at=parse_when(expires_at, "--expires-at"),
+            evidence_ref=evidence.strip(),
+        )
+        engine.store.append_audit(
+            CLI_ACTOR, "consent add", f"consent {consent.id}", {"scope": scope}
+        )
+    if json_output:
+        emit_json(consent)
+    else:
+        out.print(f"consent {consent.id} recorded for {consent.subject_ref!r}")
+
+
+@consent_app.command("list")
+def consent_list(data: DataOption = DEFAULT_DATA, json_output: JsonOption = False) -> None:
+    """Every consent record and whether it is valid now."""
+    with engine_for(data, json_output) as engine:
+        consents = engine.store.consents()
+    if json_output:
+        emit_json(consents)
+        return
+    now = datetime.now(UTC)
+    table = Table("id", "subject", "scope", "given", "expires", "person", "state")
+    for c in consents:
+        state = "withdrawn" if c.withdrawn_at else ("valid" if c.valid_at(now) else "lapsed")
+        table.add_row(
+            str(c.id), c.subject_ref, ",".join(c.scope), c.given_at.date().isoformat(),
+            c.expires_at.date().isoformat() if c.expires_at else "-",
+            str(c.person_id or "-"), state,
+        )  # fmt: skip
+    out.print(table)
+
+
+@consent_app.command("withdraw")
+def consent_withdraw(
+    consent_id: Annotated[int, typer.Argument(help="The consent record's id.")],
+    data: DataOption = DEFAULT_DATA,
+    json_output: JsonOption = False,
+) -> None:
+    """Withdraw a consent: every face enrolled under it is erased (store, index, copies)."""
+    with engine_for(data, json_output) as engine:
+        erased = engine.withdraw_consent(consent_id, CLI_ACTOR)
+    if json_output:
+        emit_json({"faces_erased": erased.face_ids, "images_erased": erased.image_ids})
+    else:
+        out.print(
+            f"consent {consent_id} withdrawn; {len(erased.face_ids)} face(s) and "
+            f"{len(erased.image_ids)} image(s) erased"
+        )
+
+
+# --- data subject requests ----------------------------------------------------------------
+
+RefOption = Annotated[str, typer.Option("--ref", help="The request's reference (logged).")]
+
+
+@subject_app.command("access")
+def subject_access(
+    photo: Annotated[Path, typer.Argument(help="A photo of the requester.")],
+    ref: RefOption,
+    out_file: Annotated[
+        Path | None, typer.Option("--out", help="Write the report (a zip) to send them.")
+    ] = None,
+    data: DataOption = DEFAULT_DATA,
+    json_output: JsonOption = False,
+) -> None:
+    """Every face held that matches the requester, with sources, basis and retention."""
+    from facelens.rights import access, export_access_report
+
+    with engine_for(data, json_output) as engine:
+        report = access(engine, photo, ref, CLI_ACTOR)
+        if out_file is not None:
+            out_file.write_bytes(export_access_report(engine, report))
+    if json_output:
+        emit_json(report)
+        return
+    out.print(
+        f"request {report.request.id} ({ref}): {len(report.faces)} face(s) held match, "
+        f"threshold {report.threshold:.4f}",
+        highlight=False,
+    )
+    for face in report.faces:
+        out.print(
+            f"  face {face.face_id} ({face.similarity:.3f}) in {face.collection} "
+            f"[{face.legal_basis}, {face.retention_days} days]: {face.image_location}",
+            highlight=False,
+            soft_wrap=True,
+        )
+    if out_file is not None:
+        out.print(f"report written to {out_file}")
+
+
+@subject_app.command("erase")
+def subject_erase(
+    photo: Annotated[Path, typer.Argument(help="A photo of the requester.")],
+    ref: RefOption,
+    data: DataOption = DEFAULT_DATA,
+    json_output: JsonOption = False,
+) -> None:
+    """Record an erasure and opt-out request; `subject confirm` carries it out."""
+    from facelens.rights import request_erasure
+
+    with engine_for(data, json_output) as engine:
+        request = request_erasure(engine, photo, ref, CLI_ACTOR)
+    if json_output:
+        emit_json(request)
+    else:
+        out.print(
+            f"erasure request {request.id} ({ref}): {request.faces_found} face(s) match; an "
+            f"admin confirms it with: facelens subject confirm {request.id}"
+        )
+
+
+@subject_app.command("confirm")
+def subject_confirm(
+    request_id: Annotated[int, typer.Argument(help="The pending erasure request's id.")],
+    data: DataOption = DEFAULT_DATA,
+    json_output: JsonOption = False,
+) -> None:
+    """Carry out an erasure: erase every matching face and add the person to the
+    suppression list (future ingests skip them; searches never show them)."""
+    from facelens.rights import confirm_erasure
+
+    with engine_for(data, json_output) as engine:
+        request = confirm_erasure(engine, request_id, CLI_ACTOR)
+    if json_output:
+        emit_json(request)
+    else:
+        out.print(
+            f"erasure request {request.id} done: {request.faces_erased} face(s) and "
+            f"{request.images_erased} image(s) erased; the person is on the suppression list"
+        )
+
+
+@subject_app.command("list")
+def subject_list(data: DataOption = DEFAULT_DATA, json_output: JsonOption = False) -> None:
+    """Every access and erasure request and its outcome."""
+    with engine_for(data, json_output) as engine:
+        requests = engine.store.subject_requests()
+    if json_output:
+        emit_json(requests)
+        return
+    table = Table("id", "kind", "ref", "status", "found", "erased", "by", "confirmed by")
+    for r in requests:
+        table.add_row(
+            str(r.id), r.kind, r.request_ref, r.status, str(r.faces_found), str(r.faces_erased),
+            r.created_by, r.confirmed_by or "-",
+        )  # fmt: skip
+    out.print(table)
+
+
+# --- retention, keys, reports -------------------------------------------------------------
+
+
+@retention_app.command("run")
+def retention_run(data: DataOption = DEFAULT_DATA, json_output: JsonOption = False) -> None:
+    """Destroy images past their collection's retention period, and faces whose consent has
+    lapsed (expired, withdrawn, or 3 years without interaction)."""
+    from facelens.retention import run_retention
+
+    with engine_for(data, json_output) as engine:
+        report = run_retention(engine, actor=CLI_ACTOR)
+    if json_output:
+        emit_json(report)
+    else:
+        out.print(
+            f"retention: {report.images_deleted} image(s) and {report.faces_deleted} face(s) "
+            "destroyed",
+            highlight=False,
+        )
+
+
+@keys_app.command("create")
+def keys_create(
+    path: Annotated[Path, typer.Argument(help="Key file to write (must not exist).")],
+) -> None:
+    """Write a new template key file (point FACELENS_TEMPLATE_KEY_FILE at it)."""
+    from facelens.crypto import generate_key, write_key_file
+
+    if path.exists():
+        err.print(f"[bold red]error:[/] {path} exists; a key is never overwritten")
+        raise typer.Exit(EXIT_USAGE)
+    write_key_file(path, generate_key())
+    out.print(f"template key written to {path} (readable by you only); keep a copy apart")
+
+
+@keys_app.command("rotate")
+def keys_rotate(data: DataOption = DEFAULT_DATA, json_output: JsonOption = False) -> None:
+    """Re-seal every template with a new key, which replaces the old one in the key file."""
+    with engine_for(data, json_output) as engine:
+        key_id = engine.rotate_key()
+        engine.store.append_audit(CLI_ACTOR, "keys rotate", "template key", {"key_id": key_id})
+    if json_output:
+        emit_json({"key_id": key_id})
+    else:
+        out.print(f"templates re-sealed with the new key {key_id}; the old key is gone")
+
+
+@report_app.command("transparency")
+def report_transparency(
+    since: Annotated[str, typer.Option("--since", help="Start date, YYYY-MM-DD.")],
+    data: DataOption = DEFAULT_DATA,
+    json_output: JsonOption = False,
+) -> None:
+    """Counts since DATE: searches by purpose, access and erasure requests and their outcomes,
+    retention deletions, refusals by rule."""
+    from facelens.transparency import transparency_report
+
+    with engine_for(data, json_output) as engine:
+        start = parse_when(since, "--since")
+        assert start is not None
+        report = transparency_report(engine.store, start)
+        engine.store.append_audit(CLI_ACTOR, "report transparency", since, {})
+    if json_output:
+        emit_json(report)
+        return
+    table = Table("what", "count")
+    table.add_row("searches", str(report.searches))
+    for purpose, n in report.searches_by_purpose.items():
+        table.add_row(f"  purpose: {purpose}", str(n))
+    for kind, outcomes in (
+        ("access", report.access_requests),
+        ("erasure", report.erasure_requests),
+    ):
+        for status, n in outcomes.items():
+            table.add_row(f"{kind} requests {status}", str(n))
+    table.add_row("faces erased on request", str(report.faces_erased_on_request))
+    table.add_row("consent withdrawals", str(report.consent_withdrawals))
+    table.add_row("retention images destroyed", str(report.retention_images_deleted))
+    table.add_row("retention faces destroyed", str(report.retention_faces_deleted))
+    for rule, n in report.refusals_by_rule.items():
+        table.add_row(f"refused: {rule}", str(n))
+    out.print(f"transparency report since {since}")
+    out.print(table)
 
 
 # --- eval ---------------------------------------------------------------------------------
@@ -582,6 +994,16 @@ def print_eval_summary(figures: dict[str, Any]) -> None:
 # --- demo ---------------------------------------------------------------------------------
 
 
+#: The demo's collection: public test photos shipped with face_recognition 1.3.0.
+DEMO_POLICY = CollectionPolicy(
+    basis=LegalBasis.OTHER,
+    basis_text="demonstration on the public sample photos of face_recognition 1.3.0",
+    jurisdictions=["US"],
+    purpose="show how facelens works",
+    retention_days=30,
+)
+
+
 @app.command()
 def demo(
     data: DataOption = DEFAULT_DATA,
@@ -601,7 +1023,14 @@ def demo(
     probe = photos / "obama2.jpg"
     with engine_for(data, False) as engine:
         gallery = [photos / name for names in people.values() for name in names]
-        out.print(f"[bold]1.[/] ingest {len(gallery)} sample photos from {photos} into {data}/")
+        if "samples" not in engine.store.collection_names():
+            engine.create_collection("samples", DEMO_POLICY)
+        out.print(
+            f"[bold]1.[/] ingest {len(gallery)} sample photos from {photos} into {data}/ "
+            f"(collection 'samples': basis {DEMO_POLICY.basis.value}, "
+            f"{DEMO_POLICY.basis_text}; kept {DEMO_POLICY.retention_days} days)",
+            highlight=False,
+        )
         print_ingest_report(engine.ingest(gallery, "samples", workers=1))
         for person, names in people.items():
             engine.enrol(person, [photos / n for n in names], collection="samples")

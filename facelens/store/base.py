@@ -14,10 +14,13 @@ from typing import Any, Protocol
 
 from facelens.audit import AuditEntry
 from facelens.config import Settings
+from facelens.crypto import TemplateCipher
+from facelens.policy import CollectionPolicy
 from facelens.registry import Registry
 from facelens.types import (
     Account,
     Box,
+    Consent,
     FloatArray,
     IdArray,
     ImageAnalysis,
@@ -25,6 +28,7 @@ from facelens.types import (
     Person,
     Provenance,
     SearchRecord,
+    SubjectRequest,
 )
 
 
@@ -33,6 +37,15 @@ class AddedImage:
     image_id: int
     face_ids: IdArray  # ids of the accepted faces, in the order of ``vectors``
     vectors: FloatArray  # (n, dim) float32
+
+
+@dataclass(frozen=True, slots=True)
+class ErasedFaces:
+    """What a deletion removed: the indexed face ids, and the images left with no face."""
+
+    face_ids: IdArray
+    image_ids: list[int]
+    image_locations: list[str]
 
 
 @dataclass(frozen=True, slots=True)
@@ -77,12 +90,23 @@ class MetadataStore(Protocol):
     """Collections, images with provenance, faces with embeddings, persons."""
 
     backend: str
+    cipher: TemplateCipher  # seals every template the store writes
 
     def close(self) -> None: ...
 
-    # collections
+    # collections and their legal basis
     def ensure_collection(self, name: str) -> int: ...
     def collection_names(self) -> list[str]: ...
+    def create_collection(self, name: str, policy: CollectionPolicy) -> None:
+        """Raises ``ConflictError`` when the name is taken."""
+        ...
+
+    def set_collection_policy(self, name: str, policy: CollectionPolicy) -> None: ...
+    def collection_policy(self, name: str) -> CollectionPolicy | None:
+        """``None`` for a collection made before legal bases were recorded."""
+        ...
+
+    def collection_policies(self) -> dict[str, CollectionPolicy | None]: ...
 
     # images and faces
     def known_image_hashes(self, collection: str) -> set[str]: ...
@@ -95,8 +119,8 @@ class MetadataStore(Protocol):
         analysis: ImageAnalysis,
         provenance: Provenance,
     ) -> AddedImage | None:
-        """Store an image and all its faces in one transaction; ``None`` if the collection
-        already holds an image with this sha256."""
+        """Store an image and all its faces in one transaction (the collection must exist);
+        ``None`` if the collection already holds an image with this sha256."""
         ...
 
     def image_face_ids(self, collection: str, sha256: str) -> IdArray:
@@ -131,11 +155,31 @@ class MetadataStore(Protocol):
 
     def face_ids_in_collections(self, names: Sequence[str], model: ModelId) -> IdArray: ...
 
-    # deletion: each returns the ids of the accepted (indexed) faces it removed
-    def delete_images(self, image_ids: Sequence[int]) -> IdArray: ...
-    def delete_faces(self, face_ids: Sequence[int]) -> IdArray: ...
-    def delete_person(self, person_id: int) -> IdArray: ...
-    def delete_collection(self, name: str) -> IdArray: ...
+    def reseal_templates(self, old: TemplateCipher | None, new: TemplateCipher) -> int:
+        """Re-seal every stored template with ``new`` in one transaction (key rotation)."""
+        ...
+
+    # deletion: each says which indexed faces and which images it removed
+    def delete_images(self, image_ids: Sequence[int]) -> ErasedFaces: ...
+    def delete_faces(self, face_ids: Sequence[int]) -> ErasedFaces: ...
+    def delete_person(self, person_id: int) -> ErasedFaces: ...
+    def delete_collection(self, name: str) -> ErasedFaces: ...
+    def erase_faces(
+        self,
+        face_ids: Sequence[int],
+        *,
+        suppress: FloatArray | None = None,
+        request_id: int | None = None,
+        request_outcome: dict[str, Any] | None = None,
+    ) -> ErasedFaces:
+        """Delete faces (and images left with none), add ``suppress`` to the suppression list
+        and complete the subject request, all in one transaction."""
+        ...
+
+    def location_in_use(self, location: str) -> bool: ...
+    def checkpoint(self) -> None:
+        """Make deletions final on disk (no copy left in a write-ahead log)."""
+        ...
 
     # persons
     def get_or_create_person(self, name: str) -> int: ...
@@ -146,8 +190,54 @@ class MetadataStore(Protocol):
         """Move ``other_id``'s faces to ``into_id`` and delete ``other_id``."""
         ...
 
+    # consent registry
+    def add_consent(
+        self,
+        *,
+        subject_ref: str,
+        purpose: str,
+        scope: Sequence[str],
+        given_at: datetime,
+        expires_at: datetime | None,
+        evidence_ref: str,
+    ) -> Consent: ...
+    def consent(self, consent_id: int) -> Consent: ...
+    def consents(self) -> list[Consent]: ...
+    def update_consent(
+        self,
+        consent_id: int,
+        *,
+        person_id: int | None = None,
+        last_interaction_at: datetime | None = None,
+        withdrawn_at: datetime | None = None,
+    ) -> None: ...
+    def set_face_consent(self, face_ids: Sequence[int], consent_id: int) -> None: ...
+    def consent_face_ids(self, consent_id: int) -> list[int]: ...
+
+    # subject requests and the suppression list
+    def add_subject_request(
+        self,
+        *,
+        kind: str,
+        request_ref: str,
+        created_by: str,
+        status: str,
+        faces_found: int,
+        template: FloatArray | None = None,
+    ) -> SubjectRequest: ...
+    def subject_request(self, request_id: int) -> tuple[SubjectRequest, FloatArray | None]: ...
+    def subject_requests(self, since: datetime | None = None) -> list[SubjectRequest]: ...
+    def suppression_templates(self) -> FloatArray: ...
+    def suppression_count(self) -> int: ...
+
+    # retention and reports
+    def images_ingested_before(self, collection: str, cutoff: datetime) -> list[int]: ...
+    def searches_by_purpose(self, since: datetime) -> dict[str, int]: ...
+
     # accounts and the search log
-    def create_account(self, name: str, role: str, key_hash: str) -> Account:
+    def create_account(
+        self, name: str, role: str, key_hash: str, jurisdiction: str | None = None
+    ) -> Account:
         """Raises ``ConflictError`` when the name is taken."""
         ...
 
@@ -173,7 +263,7 @@ class MetadataStore(Protocol):
     def set_meta(self, key: str, value: str) -> None: ...
 
 
-StoreFactory = Callable[[Settings], MetadataStore]
+StoreFactory = Callable[[Settings, TemplateCipher], MetadataStore]
 STORES: Registry[StoreFactory] = Registry("store backend")
 
 
@@ -181,8 +271,8 @@ def register_store(name: str, factory: StoreFactory) -> None:
     STORES.register(name, factory)
 
 
-def create_store(settings: Settings) -> MetadataStore:
-    return STORES.get(settings.store_backend)(settings)
+def create_store(settings: Settings, cipher: TemplateCipher) -> MetadataStore:
+    return STORES.get(settings.store_backend)(settings, cipher)
 
 
 def available_stores() -> list[str]:

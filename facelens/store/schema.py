@@ -48,6 +48,12 @@ class CollectionRow(Base):
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
     name: Mapped[str] = mapped_column(String(200), unique=True)
     created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utc_now)
+    # The legal basis (``facelens.policy.CollectionPolicy``); ingest is refused while unset.
+    basis: Mapped[str | None] = mapped_column(String(30))
+    basis_text: Mapped[str | None] = mapped_column(Text)
+    jurisdictions: Mapped[list[str]] = mapped_column(JSON, server_default="[]")
+    purpose: Mapped[str | None] = mapped_column(Text)
+    retention_days: Mapped[int | None] = mapped_column(Integer)
 
     images: Mapped[list[ImageRow]] = relationship(
         back_populates="collection", cascade="all, delete-orphan", passive_deletes=True
@@ -75,6 +81,7 @@ class ImageRow(Base):
     page_url: Mapped[str | None] = mapped_column(Text)
     captured_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
     licence_ref: Mapped[str | None] = mapped_column(Text)
+    fetched_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
     ingested_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utc_now)
 
     collection: Mapped[CollectionRow] = relationship(back_populates="images")
@@ -116,9 +123,14 @@ class FaceRow(Base):
     status: Mapped[str] = mapped_column(String(20))  # "accepted" | "rejected"
     rejection_reason: Mapped[str | None] = mapped_column(String(100))
     model_id: Mapped[int | None] = mapped_column(ForeignKey("models.id"))
-    embedding: Mapped[bytes | None] = mapped_column(LargeBinary)  # float32, little-endian
+    # float32 little-endian, sealed with the template key (``facelens.crypto``)
+    embedding: Mapped[bytes | None] = mapped_column(LargeBinary)
     person_id: Mapped[int | None] = mapped_column(
         ForeignKey("persons.id", ondelete="SET NULL"), index=True
+    )
+    # The consent this face was enrolled under (consent collections): withdrawing it erases it.
+    consent_id: Mapped[int | None] = mapped_column(
+        ForeignKey("consents.id", ondelete="SET NULL"), index=True
     )
     created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utc_now)
 
@@ -147,6 +159,7 @@ class AccountRow(Base):
     key_hash: Mapped[str] = mapped_column(String(64))  # sha256 hex of the key's secret part
     created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utc_now)
     disabled: Mapped[bool] = mapped_column(default=False)
+    jurisdiction: Mapped[str | None] = mapped_column(String(20))
 
 
 class SearchLogRow(Base):
@@ -182,3 +195,54 @@ class AuditRow(Base):
     details: Mapped[dict[str, object]] = mapped_column(JSON)
     prev_hash: Mapped[str] = mapped_column(String(64))
     hash: Mapped[str] = mapped_column(String(64))
+
+
+class ConsentRow(Base):
+    """The consent registry: who consented, to what, when, until when, and the evidence."""
+
+    __tablename__ = "consents"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    subject_ref: Mapped[str] = mapped_column(String(200))
+    purpose: Mapped[str] = mapped_column(Text)
+    scope: Mapped[list[str]] = mapped_column(JSON)  # collection names
+    given_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+    expires_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    evidence_ref: Mapped[str] = mapped_column(Text)
+    last_interaction_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+    withdrawn_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    person_id: Mapped[int | None] = mapped_column(
+        ForeignKey("persons.id", ondelete="SET NULL"), index=True
+    )
+
+
+class SubjectRequestRow(Base):
+    """A data subject's access or erasure request. The requester's template is kept, sealed,
+    only while an erasure waits for an admin's confirmation."""
+
+    __tablename__ = "subject_requests"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    kind: Mapped[str] = mapped_column(String(20))
+    request_ref: Mapped[str] = mapped_column(String(200))
+    status: Mapped[str] = mapped_column(String(20))
+    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utc_now)
+    created_by: Mapped[str] = mapped_column(String(200))
+    faces_found: Mapped[int] = mapped_column(Integer, default=0)
+    faces_erased: Mapped[int] = mapped_column(Integer, default=0)
+    images_erased: Mapped[int] = mapped_column(Integer, default=0)
+    completed_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    confirmed_by: Mapped[str | None] = mapped_column(String(200))
+    template: Mapped[bytes | None] = mapped_column(LargeBinary)  # sealed; pending only
+
+
+class SuppressionRow(Base):
+    """Someone who opted out: their template (sealed), so ingest skips their faces and search
+    never shows them. Nothing else about them is kept."""
+
+    __tablename__ = "suppression"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utc_now)
+    request_id: Mapped[int | None] = mapped_column(ForeignKey("subject_requests.id"))
+    template: Mapped[bytes] = mapped_column(LargeBinary)

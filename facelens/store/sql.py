@@ -17,9 +17,13 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from facelens.audit import GENESIS_HASH, AuditEntry, entry_hash
 from facelens.config import Settings
+from facelens.crypto import TemplateCipher
 from facelens.errors import ConflictError, InvalidArgumentError, NotFoundError
+from facelens.keys import KEY_ID_META
+from facelens.policy import CollectionPolicy, LegalBasis
 from facelens.store.base import (
     AddedImage,
+    ErasedFaces,
     FaceRecord,
     ImageRecord,
     StoreCounts,
@@ -29,16 +33,21 @@ from facelens.store.schema import (
     AccountRow,
     AuditRow,
     CollectionRow,
+    ConsentRow,
     FaceRow,
     ImageRow,
     MetaRow,
     ModelRow,
     PersonRow,
     SearchLogRow,
+    SubjectRequestRow,
+    SuppressionRow,
+    utc_now,
 )
 from facelens.types import (
     Account,
     Box,
+    Consent,
     FloatArray,
     IdArray,
     ImageAnalysis,
@@ -46,6 +55,7 @@ from facelens.types import (
     Person,
     Provenance,
     SearchRecord,
+    SubjectRequest,
 )
 
 MIGRATIONS_DIR = Path(__file__).parent / "migrations"
@@ -69,6 +79,8 @@ def _sqlite_pragmas(dbapi_connection: Any, _record: Any) -> None:
     cursor.execute("PRAGMA foreign_keys=ON")  # needed for ON DELETE CASCADE
     cursor.execute("PRAGMA journal_mode=WAL")  # readers never block the ingest writer
     cursor.execute("PRAGMA synchronous=NORMAL")
+    # Deleted rows are overwritten with zeros, not left in free pages: erasure means gone.
+    cursor.execute("PRAGMA secure_delete=ON")
     cursor.close()
 
 
@@ -85,8 +97,9 @@ def _chunks(values: Sequence[int]) -> Iterator[list[int]]:
 class SqlStore:
     """The store on an SQLAlchemy engine; the schema is migrated with Alembic when opened."""
 
-    def __init__(self, url: str, backend: str = "sqlite") -> None:
+    def __init__(self, url: str, cipher: TemplateCipher, backend: str = "sqlite") -> None:
         self.backend = backend
+        self.cipher = cipher
         self._engine = create_engine(url)
         if url.startswith("sqlite"):
             event.listen(self._engine, "connect", _sqlite_pragmas)
@@ -113,6 +126,35 @@ class SqlStore:
 
     def ensure_collection(self, name: str) -> int:
         return self._get_or_create(CollectionRow, name)
+
+    def create_collection(self, name: str, policy: CollectionPolicy) -> None:
+        try:
+            with self._session.begin() as session:
+                session.add(CollectionRow(name=name))
+        except IntegrityError as exc:
+            raise ConflictError(f"a collection named {name!r} exists already") from exc
+        self.set_collection_policy(name, policy)
+
+    def set_collection_policy(self, name: str, policy: CollectionPolicy) -> None:
+        with self._session.begin() as session:
+            row = session.get(CollectionRow, self._collection_id(session, name))
+            assert row is not None
+            row.basis = policy.basis.value
+            row.basis_text = policy.basis_text
+            row.jurisdictions = list(policy.jurisdictions)
+            row.purpose = policy.purpose
+            row.retention_days = policy.retention_days
+
+    def collection_policy(self, name: str) -> CollectionPolicy | None:
+        with self._session() as session:
+            row = session.get(CollectionRow, self._collection_id(session, name))
+            assert row is not None
+            return _policy(row)
+
+    def collection_policies(self) -> dict[str, CollectionPolicy | None]:
+        with self._session() as session:
+            rows = session.scalars(select(CollectionRow).order_by(CollectionRow.name))
+            return {row.name: _policy(row) for row in rows}
 
     def collection_names(self) -> list[str]:
         with self._session() as session:
@@ -168,9 +210,9 @@ class SqlStore:
         analysis: ImageAnalysis,
         provenance: Provenance,
     ) -> AddedImage | None:
-        collection_id = self.ensure_collection(collection)
         try:
             with self._session.begin() as session:
+                collection_id = self._collection_id(session, collection)
                 model_ids = {
                     f.embedding.model: self._model_id(session, f.embedding.model)
                     for f in analysis.faces
@@ -186,6 +228,7 @@ class SqlStore:
                     page_url=provenance.page_url,
                     captured_at=provenance.captured_at,
                     licence_ref=provenance.licence_ref,
+                    fetched_at=provenance.fetched_at,
                 )
                 session.add(image)
                 accepted: list[tuple[FaceRow, FloatArray]] = []
@@ -206,7 +249,7 @@ class SqlStore:
                     )
                     if face.embedding is not None:
                         row.model_id = model_ids[face.embedding.model]
-                        row.embedding = face.embedding.vector.astype("<f4").tobytes()
+                        row.embedding = self.cipher.seal_vector(face.embedding.vector)
                         accepted.append((row, face.embedding.vector))
                     session.add(row)
                 session.flush()
@@ -362,11 +405,37 @@ class SqlStore:
                     if rows:
                         yield self._unpack(rows, model.dim)
 
-    @staticmethod
-    def _unpack(rows: Sequence[Any], dim: int) -> tuple[IdArray, FloatArray]:
+    def _unpack(self, rows: Sequence[Any], dim: int) -> tuple[IdArray, FloatArray]:
         ids = np.fromiter((r[0] for r in rows), dtype=np.int64, count=len(rows))
-        vectors = np.frombuffer(b"".join(r[1] for r in rows), dtype="<f4").reshape(-1, dim)
+        plain = b"".join(self.cipher.open(r[1]) for r in rows)
+        vectors = np.frombuffer(plain, dtype="<f4").reshape(-1, dim)
         return ids, vectors.astype(np.float32)
+
+    def reseal_templates(self, old: TemplateCipher | None, new: TemplateCipher) -> int:
+        """Seal every stored template with ``new`` (opened with ``old``; ``None``: they are
+        plain, from before templates were sealed), in one transaction; returns how many."""
+        sealed_columns = (
+            (FaceRow, FaceRow.embedding),
+            (SubjectRequestRow, SubjectRequestRow.template),
+            (SuppressionRow, SuppressionRow.template),
+        )
+        resealed = 0
+        with self._session.begin() as session:
+            for row_type, column in sealed_columns:
+                rows = session.execute(select(row_type.id, column).where(column.is_not(None)))
+                for row_id, blob in rows.all():
+                    assert blob is not None  # selected where not null
+                    plain = old.open(blob) if old is not None else blob
+                    session.execute(
+                        update(row_type)
+                        .where(row_type.id == row_id)
+                        .values({column.key: new.seal(plain)})
+                    )
+                    resealed += 1
+            # The fingerprint changes with the templates, never apart from them.
+            session.merge(MetaRow(key=KEY_ID_META, value=new.key_id))
+        self.cipher = new
+        return resealed
 
     def face_ids_in_collections(self, names: Sequence[str], model: ModelId) -> IdArray:
         with self._session() as session:
@@ -396,19 +465,25 @@ class SqlStore:
             ).all()
         )
 
-    def delete_images(self, image_ids: Sequence[int]) -> IdArray:
-        removed: list[int] = []
+    def _image_locations(self, session: Session, *criteria: Any) -> list[tuple[int, str]]:
+        return [
+            (i, loc)
+            for i, loc in session.execute(select(ImageRow.id, ImageRow.location).where(*criteria))
+        ]
+
+    def delete_images(self, image_ids: Sequence[int]) -> ErasedFaces:
         with self._session.begin() as session:
             found = set(session.scalars(select(ImageRow.id).where(ImageRow.id.in_(image_ids))))
             missing = sorted(set(image_ids) - found)
             if missing:
                 raise NotFoundError(f"no image with id {', '.join(map(str, missing))}")
             removed = self._accepted_ids_where(session, FaceRow.image_id.in_(image_ids))
+            gone = self._image_locations(session, ImageRow.id.in_(image_ids))
             session.execute(delete(FaceRow).where(FaceRow.image_id.in_(image_ids)))
             session.execute(delete(ImageRow).where(ImageRow.id.in_(image_ids)))
-        return _ids(removed)
+        return _erased(removed, gone)
 
-    def delete_faces(self, face_ids: Sequence[int]) -> IdArray:
+    def delete_faces(self, face_ids: Sequence[int]) -> ErasedFaces:
         with self._session.begin() as session:
             rows = session.execute(
                 select(FaceRow.id, FaceRow.image_id, FaceRow.status).where(FaceRow.id.in_(face_ids))
@@ -416,21 +491,80 @@ class SqlStore:
             missing = sorted(set(face_ids) - {r[0] for r in rows})
             if missing:
                 raise NotFoundError(f"no face with id {', '.join(map(str, missing))}")
-            self._delete_faces_and_empty_images(session, [r[0] for r in rows])
-        return _ids([r[0] for r in rows if r[2] == ACCEPTED])
+            gone = self._delete_faces_and_empty_images(session, [r[0] for r in rows])
+        return _erased([r[0] for r in rows if r[2] == ACCEPTED], gone)
 
-    def _delete_faces_and_empty_images(self, session: Session, face_ids: list[int]) -> None:
-        """Delete faces; an image left with no face at all goes too (nothing else needs it)."""
-        image_ids = set(session.scalars(select(FaceRow.image_id).where(FaceRow.id.in_(face_ids))))
-        session.execute(delete(FaceRow).where(FaceRow.id.in_(face_ids)))
+    def _delete_faces_and_empty_images(
+        self, session: Session, face_ids: list[int]
+    ) -> list[tuple[int, str]]:
+        """Delete faces; an image left with no face at all goes too (nothing else needs it).
+        Returns the (id, location) of the images deleted."""
+        image_ids: set[int] = set()
+        for chunk in _chunks(face_ids):
+            image_ids |= set(session.scalars(select(FaceRow.image_id).where(FaceRow.id.in_(chunk))))
+            session.execute(delete(FaceRow).where(FaceRow.id.in_(chunk)))
         still_used = set(
             session.scalars(select(FaceRow.image_id).where(FaceRow.image_id.in_(image_ids)))
         )
-        empty = image_ids - still_used
-        if empty:
-            session.execute(delete(ImageRow).where(ImageRow.id.in_(empty)))
+        empty = sorted(image_ids - still_used)
+        if not empty:
+            return []
+        gone = [
+            (i, loc)
+            for i, loc in session.execute(
+                select(ImageRow.id, ImageRow.location).where(ImageRow.id.in_(empty))
+            )
+        ]
+        session.execute(delete(ImageRow).where(ImageRow.id.in_(empty)))
+        return gone
 
-    def delete_person(self, person_id: int) -> IdArray:
+    def erase_faces(
+        self,
+        face_ids: Sequence[int],
+        *,
+        suppress: FloatArray | None = None,
+        request_id: int | None = None,
+        request_outcome: dict[str, Any] | None = None,
+    ) -> ErasedFaces:
+        """Delete faces (and images left with none) and, in the same transaction, add a
+        template to the suppression list and complete a subject request: all or nothing."""
+        with self._session.begin() as session:
+            rows = session.execute(
+                select(FaceRow.id, FaceRow.status).where(FaceRow.id.in_(list(face_ids)))
+            ).all()
+            gone = self._delete_faces_and_empty_images(session, [r[0] for r in rows])
+            if suppress is not None:
+                session.add(
+                    SuppressionRow(
+                        request_id=request_id, template=self.cipher.seal_vector(suppress)
+                    )
+                )
+            if request_id is not None:
+                values = dict(request_outcome or {})
+                values.update(
+                    faces_erased=len(rows),
+                    images_erased=len(gone),
+                    template=None,
+                )
+                session.execute(
+                    update(SubjectRequestRow)
+                    .where(SubjectRequestRow.id == request_id)
+                    .values(**values)
+                )
+        return _erased([r[0] for r in rows if r[1] == ACCEPTED], gone)
+
+    def location_in_use(self, location: str) -> bool:
+        with self._session() as session:
+            return session.scalar(select(func.count()).where(ImageRow.location == location)) != 0
+
+    def checkpoint(self) -> None:
+        """Fold the write-ahead log into the database and empty it, so that erased rows do
+        not linger in the log file."""
+        if self.backend == "sqlite":
+            with self._engine.connect() as connection:
+                connection.exec_driver_sql("PRAGMA wal_checkpoint(TRUNCATE)")
+
+    def delete_person(self, person_id: int) -> ErasedFaces:
         with self._session.begin() as session:
             if session.get(PersonRow, person_id) is None:
                 raise NotFoundError(f"no person with id {person_id}")
@@ -438,19 +572,24 @@ class SqlStore:
                 session.scalars(select(FaceRow.id).where(FaceRow.person_id == person_id))
             )
             removed = self._accepted_ids_where(session, FaceRow.person_id == person_id)
-            self._delete_faces_and_empty_images(session, face_ids)
+            gone = self._delete_faces_and_empty_images(session, face_ids)
             session.execute(delete(PersonRow).where(PersonRow.id == person_id))
-        return _ids(removed)
+        return _erased(removed, gone)
 
-    def delete_collection(self, name: str) -> IdArray:
+    def delete_collection(self, name: str) -> ErasedFaces:
         with self._session.begin() as session:
             collection_id = self._collection_id(session, name)
             image_ids = select(ImageRow.id).where(ImageRow.collection_id == collection_id)
             removed = self._accepted_ids_where(session, FaceRow.image_id.in_(image_ids))
+            gone = self._image_locations(session, ImageRow.collection_id == collection_id)
             session.execute(delete(FaceRow).where(FaceRow.image_id.in_(image_ids)))
             session.execute(delete(ImageRow).where(ImageRow.collection_id == collection_id))
             session.execute(delete(CollectionRow).where(CollectionRow.id == collection_id))
-        return _ids(removed)
+        return _erased(removed, gone)
+
+    def consent_face_ids(self, consent_id: int) -> list[int]:
+        with self._session() as session:
+            return list(session.scalars(select(FaceRow.id).where(FaceRow.consent_id == consent_id)))
 
     # --- persons ------------------------------------------------------------------------
 
@@ -506,10 +645,12 @@ class SqlStore:
 
     # --- accounts and the search log ----------------------------------------------------
 
-    def create_account(self, name: str, role: str, key_hash: str) -> Account:
+    def create_account(
+        self, name: str, role: str, key_hash: str, jurisdiction: str | None = None
+    ) -> Account:
         try:
             with self._session.begin() as session:
-                row = AccountRow(name=name, role=role, key_hash=key_hash)
+                row = AccountRow(name=name, role=role, key_hash=key_hash, jurisdiction=jurisdiction)
                 session.add(row)
                 session.flush()
                 return _account(row)
@@ -605,6 +746,144 @@ class SqlStore:
                 for r in session.scalars(query)
             ]
 
+    # --- consent registry ---------------------------------------------------------------
+
+    def add_consent(
+        self,
+        *,
+        subject_ref: str,
+        purpose: str,
+        scope: Sequence[str],
+        given_at: datetime,
+        expires_at: datetime | None,
+        evidence_ref: str,
+    ) -> Consent:
+        with self._session.begin() as session:
+            for name in scope:
+                self._collection_id(session, name)
+            row = ConsentRow(
+                subject_ref=subject_ref, purpose=purpose, scope=list(scope), given_at=given_at,
+                expires_at=expires_at, evidence_ref=evidence_ref, last_interaction_at=given_at,
+            )  # fmt: skip
+            session.add(row)
+            session.flush()
+            return _consent(row)
+
+    def consent(self, consent_id: int) -> Consent:
+        with self._session() as session:
+            row = session.get(ConsentRow, consent_id)
+            if row is None:
+                raise NotFoundError(f"no consent record with id {consent_id}")
+            return _consent(row)
+
+    def consents(self) -> list[Consent]:
+        with self._session() as session:
+            return [
+                _consent(r) for r in session.scalars(select(ConsentRow).order_by(ConsentRow.id))
+            ]
+
+    def update_consent(
+        self,
+        consent_id: int,
+        *,
+        person_id: int | None = None,
+        last_interaction_at: datetime | None = None,
+        withdrawn_at: datetime | None = None,
+    ) -> None:
+        values: dict[str, Any] = {}
+        if person_id is not None:
+            values["person_id"] = person_id
+        if last_interaction_at is not None:
+            values["last_interaction_at"] = last_interaction_at
+        if withdrawn_at is not None:
+            values["withdrawn_at"] = withdrawn_at
+        with self._session.begin() as session:
+            session.execute(update(ConsentRow).where(ConsentRow.id == consent_id).values(**values))
+
+    def set_face_consent(self, face_ids: Sequence[int], consent_id: int) -> None:
+        with self._session.begin() as session:
+            session.execute(
+                update(FaceRow).where(FaceRow.id.in_(list(face_ids))).values(consent_id=consent_id)
+            )
+
+    # --- subject requests and the suppression list ----------------------------------------
+
+    def add_subject_request(
+        self,
+        *,
+        kind: str,
+        request_ref: str,
+        created_by: str,
+        status: str,
+        faces_found: int,
+        template: FloatArray | None = None,
+    ) -> SubjectRequest:
+        with self._session.begin() as session:
+            row = SubjectRequestRow(
+                kind=kind, request_ref=request_ref, created_by=created_by, status=status,
+                faces_found=faces_found, faces_erased=0, images_erased=0,
+                completed_at=None if status == "pending" else utc_now(),
+                template=self.cipher.seal_vector(template) if template is not None else None,
+            )  # fmt: skip
+            session.add(row)
+            session.flush()
+            return _subject_request(row)
+
+    def subject_request(self, request_id: int) -> tuple[SubjectRequest, FloatArray | None]:
+        """The request and, while an erasure is pending, the requester's template."""
+        with self._session() as session:
+            row = session.get(SubjectRequestRow, request_id)
+            if row is None:
+                raise NotFoundError(f"no subject request with id {request_id}")
+            template = self.cipher.open_vector(row.template) if row.template is not None else None
+            return _subject_request(row), template
+
+    def subject_requests(self, since: datetime | None = None) -> list[SubjectRequest]:
+        query = select(SubjectRequestRow).order_by(SubjectRequestRow.id)
+        if since is not None:
+            query = query.where(SubjectRequestRow.created_at >= since)
+        with self._session() as session:
+            return [_subject_request(r) for r in session.scalars(query)]
+
+    def suppression_templates(self) -> FloatArray:
+        """Every suppressed template, (n, dim) float32 (opened; keep them in memory only)."""
+        with self._session() as session:
+            blobs = list(
+                session.scalars(select(SuppressionRow.template).order_by(SuppressionRow.id))
+            )
+        if not blobs:
+            return np.zeros((0, 0), dtype=np.float32)
+        return np.stack([self.cipher.open_vector(b) for b in blobs])
+
+    def suppression_count(self) -> int:
+        with self._session() as session:
+            return session.scalar(select(func.count()).select_from(SuppressionRow)) or 0
+
+    # --- retention ------------------------------------------------------------------------
+
+    def images_ingested_before(self, collection: str, cutoff: datetime) -> list[int]:
+        with self._session() as session:
+            collection_id = self._collection_id(session, collection)
+            return list(
+                session.scalars(
+                    select(ImageRow.id).where(
+                        ImageRow.collection_id == collection_id,
+                        ImageRow.ingested_at < cutoff.astimezone(UTC).replace(tzinfo=None),
+                    )
+                )
+            )
+
+    # --- reports --------------------------------------------------------------------------
+
+    def searches_by_purpose(self, since: datetime) -> dict[str, int]:
+        with self._session() as session:
+            rows = session.execute(
+                select(SearchLogRow.purpose, func.count())
+                .where(SearchLogRow.searched_at >= since.astimezone(UTC).replace(tzinfo=None))
+                .group_by(SearchLogRow.purpose)
+            )
+            return {purpose: count for purpose, count in rows}
+
     # --- engine-wide facts --------------------------------------------------------------
 
     def counts(self) -> StoreCounts:
@@ -629,24 +908,70 @@ class SqlStore:
             session.merge(MetaRow(key=key, value=value))
 
 
+def _erased(face_ids: Sequence[int], gone: list[tuple[int, str]]) -> ErasedFaces:
+    return ErasedFaces(
+        face_ids=_ids(face_ids),
+        image_ids=[i for i, _ in gone],
+        image_locations=[loc for _, loc in gone],
+    )
+
+
+def _policy(row: CollectionRow) -> CollectionPolicy | None:
+    if row.basis is None or row.purpose is None or row.retention_days is None:
+        return None  # made before legal bases were recorded: declare one before ingesting
+    return CollectionPolicy(
+        basis=LegalBasis(row.basis),
+        jurisdictions=list(row.jurisdictions),
+        purpose=row.purpose,
+        retention_days=row.retention_days,
+        basis_text=row.basis_text,
+    )
+
+
+def _utc(value: datetime) -> datetime:
+    """SQLite hands datetimes back naive; they were written as UTC."""
+    return value if value.tzinfo is not None else value.replace(tzinfo=UTC)
+
+
 def _provenance(image: ImageRow) -> Provenance:
     return Provenance(
         origin_url=image.origin_url,
         page_url=image.page_url,
         captured_at=image.captured_at,
         licence_ref=image.licence_ref,
+        fetched_at=image.fetched_at,
     )
 
 
 def _account(row: AccountRow) -> Account:
     return Account(
-        id=row.id, name=row.name, role=row.role, created_at=row.created_at, disabled=row.disabled
-    )
+        id=row.id, name=row.name, role=row.role, created_at=row.created_at,
+        disabled=row.disabled, jurisdiction=row.jurisdiction,
+    )  # fmt: skip
 
 
-def _sqlite(settings: Settings) -> SqlStore:
+def _consent(row: ConsentRow) -> Consent:
+    return Consent(
+        id=row.id, subject_ref=row.subject_ref, purpose=row.purpose, scope=list(row.scope),
+        given_at=_utc(row.given_at), expires_at=row.expires_at and _utc(row.expires_at),
+        evidence_ref=row.evidence_ref, last_interaction_at=_utc(row.last_interaction_at),
+        withdrawn_at=row.withdrawn_at and _utc(row.withdrawn_at), person_id=row.person_id,
+    )  # fmt: skip
+
+
+def _subject_request(row: SubjectRequestRow) -> SubjectRequest:
+    return SubjectRequest(
+        id=row.id, kind=row.kind, request_ref=row.request_ref, status=row.status,
+        created_at=_utc(row.created_at), created_by=row.created_by,
+        faces_found=row.faces_found, faces_erased=row.faces_erased,
+        images_erased=row.images_erased,
+        completed_at=row.completed_at and _utc(row.completed_at), confirmed_by=row.confirmed_by,
+    )  # fmt: skip
+
+
+def _sqlite(settings: Settings, cipher: TemplateCipher) -> SqlStore:
     settings.data_dir.mkdir(parents=True, exist_ok=True)
-    return SqlStore(f"sqlite:///{settings.data_dir / 'facelens.db'}", backend="sqlite")
+    return SqlStore(f"sqlite:///{settings.data_dir / 'facelens.db'}", cipher, backend="sqlite")
 
 
 register_store("sqlite", _sqlite)

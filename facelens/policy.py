@@ -1,0 +1,194 @@
+"""The lawful-processing rules: each collection's legal basis, the jurisdiction policy file, and
+the errors that refuse what they forbid.
+
+Every refusal is a ``RefusedError`` naming the ``rule`` that refused, so refusals can be logged
+and counted by rule (``facelens report transparency``).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import re
+import tomllib
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
+from enum import StrEnum
+from pathlib import Path
+
+from facelens.errors import FacelensError, InvalidArgumentError
+
+#: Biometric identifiers kept on consent are destroyed at the latest this long after the
+#: subject's last interaction (Illinois BIPA, 740 ILCS 14/15(a): "within 3 years").
+CONSENT_MAX_IDLE = timedelta(days=3 * 365)
+
+_JURISDICTION = re.compile(r"^[A-Z]{2}(-[A-Z0-9]{1,3})?$")
+
+
+class LegalBasis(StrEnum):
+    """GDPR Article 6 / Law Enforcement Directive bases a collection can rest on."""
+
+    CONSENT = "consent"
+    CONTRACT = "contract"
+    LEGAL_OBLIGATION = "legal-obligation"
+    PUBLIC_TASK = "public-task"
+    LAW_ENFORCEMENT = "law-enforcement"
+    OTHER = "other"
+
+
+class RefusedError(FacelensError):
+    """A lawful-processing rule forbids this; ``rule`` names which."""
+
+    code = "refused"
+    rule = "policy"
+
+    def __init__(self, message: str, rule: str | None = None) -> None:
+        super().__init__(message)
+        if rule is not None:
+            self.rule = rule
+
+
+class NoLegalBasisError(RefusedError):
+    code = "no_legal_basis"
+    rule = "legal-basis"
+
+
+class ConsentRequiredError(RefusedError):
+    code = "consent_required"
+    rule = "consent"
+
+
+class JurisdictionRefusedError(RefusedError):
+    code = "jurisdiction_refused"
+    rule = "jurisdiction"
+
+
+@dataclass(frozen=True, slots=True)
+class CollectionPolicy:
+    """Why a collection may be processed: its legal basis, whom its data concerns, what for,
+    and for how long it may be kept."""
+
+    basis: LegalBasis
+    jurisdictions: list[str]
+    purpose: str
+    retention_days: int
+    basis_text: str | None = None
+
+    def __post_init__(self) -> None:
+        problems = []
+        if self.basis == LegalBasis.OTHER and not (self.basis_text or "").strip():
+            problems.append("the basis 'other' needs a text saying what the basis is")
+        if not self.jurisdictions:
+            problems.append("name the jurisdictions the data concerns (for example EU, US-IL)")
+        bad = [j for j in self.jurisdictions if not _JURISDICTION.match(j)]
+        if bad:
+            problems.append(
+                f"jurisdictions are ISO 3166 codes such as GB, US-IL or EU, not {', '.join(bad)}"
+            )
+        if len(self.purpose.strip()) < 3:
+            problems.append("state the purpose of the collection")
+        if self.retention_days < 1:
+            problems.append("the retention period is at least 1 day")
+        if problems:
+            raise InvalidArgumentError("; ".join(problems))
+
+    @classmethod
+    def parse(
+        cls,
+        basis: str,
+        jurisdictions: list[str] | str,
+        purpose: str,
+        retention_days: int,
+        basis_text: str | None = None,
+    ) -> CollectionPolicy:
+        """From user input: ``jurisdictions`` as a list or a comma-separated string."""
+        try:
+            legal_basis = LegalBasis(basis)
+        except ValueError:
+            raise InvalidArgumentError(
+                f"unknown legal basis {basis!r}; one of {', '.join(b.value for b in LegalBasis)}"
+            ) from None
+        if isinstance(jurisdictions, str):
+            jurisdictions = jurisdictions.split(",")
+        codes = sorted({j.strip().upper() for j in jurisdictions if j.strip()})
+        return cls(legal_basis, codes, purpose.strip(), retention_days, basis_text)
+
+    def retention_cutoff(self, now: datetime) -> datetime:
+        """Data ingested before this is past its retention period."""
+        return now - timedelta(days=self.retention_days)
+
+
+@dataclass(frozen=True, slots=True)
+class JurisdictionPolicy:
+    """Rules by jurisdiction, from the policy file (``jurisdiction_policy_file``)::
+
+    # data concerning these may be ingested only into collections whose basis is consent
+    consent_required_for = ["US-IL"]
+    # accounts in these jurisdictions may not search (e.g. an order to stop the service)
+    search_forbidden_in = ["CA"]
+    """
+
+    consent_required_for: frozenset[str] = field(default_factory=frozenset)
+    search_forbidden_in: frozenset[str] = field(default_factory=frozenset)
+    sha256: str = ""  # of the file, so that a change of policy is noticed and logged
+
+    @classmethod
+    def load(cls, path: Path | None) -> JurisdictionPolicy:
+        if path is None:
+            return cls()
+        try:
+            raw = path.read_bytes()
+            data = tomllib.loads(raw.decode())
+        except (OSError, UnicodeDecodeError, tomllib.TOMLDecodeError) as exc:
+            raise InvalidArgumentError(
+                f"the jurisdiction policy file {path} cannot be read: {exc}"
+            ) from exc
+        known = {"consent_required_for", "search_forbidden_in"}
+        unknown = sorted(set(data) - known)
+        if unknown:
+            raise InvalidArgumentError(
+                f"{path}: unknown keys {', '.join(unknown)}; known: {', '.join(sorted(known))}"
+            )
+        lists = {}
+        for key in known:
+            value = data.get(key, [])
+            if not isinstance(value, list) or not all(
+                isinstance(v, str) and _JURISDICTION.match(v.upper()) for v in value
+            ):
+                raise InvalidArgumentError(
+                    f'{path}: {key} must be a list of jurisdiction codes such as ["US-IL"]'
+                )
+            lists[key] = frozenset(v.upper() for v in value)
+        return cls(
+            consent_required_for=lists["consent_required_for"],
+            search_forbidden_in=lists["search_forbidden_in"],
+            sha256=hashlib.sha256(raw).hexdigest(),
+        )
+
+    def check_ingest(self, collection: str, policy: CollectionPolicy) -> None:
+        if policy.basis == LegalBasis.CONSENT:
+            return
+        barred = sorted(set(policy.jurisdictions) & self.consent_required_for)
+        if barred:
+            raise JurisdictionRefusedError(
+                f"collection {collection!r} holds data concerning {', '.join(barred)}, where "
+                f"the policy allows biometric data only with consent, but its basis is "
+                f"{policy.basis.value}; use a collection whose basis is consent",
+                rule="jurisdiction-consent",
+            )
+
+    def check_search(self, account_jurisdiction: str | None) -> None:
+        if account_jurisdiction and account_jurisdiction.upper() in self.search_forbidden_in:
+            raise JurisdictionRefusedError(
+                f"accounts in {account_jurisdiction} may not search: the jurisdiction policy "
+                "forbids the service there",
+                rule="jurisdiction-search",
+            )
+
+
+def check_jurisdiction_code(code: str | None) -> str | None:
+    if code is None or not code.strip():
+        return None
+    upper = code.strip().upper()
+    if not _JURISDICTION.match(upper):
+        raise InvalidArgumentError(f"{code!r} is not a jurisdiction code such as GB or US-IL")
+    return upper
