@@ -9,15 +9,17 @@ embeddings, ids the store no longer holds are removed.
 from __future__ import annotations
 
 import hashlib
+import ipaddress
 import json
 import logging
 import time
 from collections.abc import Callable, Iterable, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import UTC, datetime
 from pathlib import Path
 from types import TracebackType
 
+import httpx
 import numpy as np
 
 from facelens.config import Settings
@@ -30,8 +32,17 @@ from facelens.errors import (
     NoFaceFoundError,
     NotFoundError,
 )
+from facelens.fetch import FetchOptions, ManifestEntry, fetch_image, new_client, read_manifest
 from facelens.index import IndexOptions, VectorIndex, create_index
-from facelens.ingest import AnalysedFile, analyse_files, default_workers, discover, read_files
+from facelens.ingest import (
+    AnalysedFile,
+    analyse_bytes,
+    analyse_files,
+    default_workers,
+    discover,
+    failure,
+    read_files,
+)
 from facelens.keys import KEY_ID_META, KeySource, key_file_path, load_key, next_key_file, reconcile
 from facelens.pipeline import FacePipeline
 from facelens.policy import (
@@ -338,6 +349,88 @@ class Engine:
             self._persist_index()
             report.elapsed_s = time.perf_counter() - started
         return report
+
+    def ingest_manifest(
+        self,
+        manifest: str | Path,
+        collection: str,
+        *,
+        progress: ProgressCallback | None = None,
+    ) -> IngestReport:
+        """Fetch exactly the image URLs a manifest lists (``facelens.fetch``: nothing else is
+        ever fetched or followed) and ingest them, each with its page URL and fetch time as
+        provenance. Bad rows, refused and failed URLs are reported; the rest go on. URLs
+        already in the collection are not fetched again, so a rerun resumes."""
+        self.check_bulk_ingest(collection)
+        started = time.perf_counter()
+        parsed = read_manifest(manifest)
+        report = IngestReport(
+            collection=collection,
+            images_seen=len(parsed.entries) + len(parsed.problems),
+            failures=list(parsed.problems),
+        )
+        options = FetchOptions(
+            max_bytes=self.settings.max_image_bytes,
+            timeout_s=self.settings.fetch_timeout_s,
+            allowed_networks=tuple(
+                ipaddress.ip_network(n) for n in self.settings.fetch_allowed_networks
+            ),
+            user_agent="facelens (fetches only the image URLs an operator lists)",
+        )
+        fetched_urls = self.store.known_origin_urls(collection)
+        known = self.store.known_image_hashes(collection)
+        try:
+            with new_client(options) as client:
+                for done, entry in enumerate(parsed.entries, start=1):
+                    self._ingest_listed(
+                        entry, collection, options, client, fetched_urls, known, report
+                    )
+                    if progress is not None:
+                        progress(done, len(parsed.entries))
+        finally:
+            self._persist_index()
+            report.elapsed_s = time.perf_counter() - started
+        return report
+
+    def _ingest_listed(
+        self,
+        entry: ManifestEntry,
+        collection: str,
+        options: FetchOptions,
+        client: httpx.Client,
+        fetched_urls: set[str],
+        known: set[str],
+        report: IngestReport,
+    ) -> None:
+        url = entry.image_url
+        if url in fetched_urls:
+            report.duplicates_skipped += 1
+            return
+        try:
+            fetched = fetch_image(url, options, client)
+        except RefusedError as exc:
+            report.refusals[exc.rule] = report.refusals.get(exc.rule, 0) + 1
+            report.failures.append(failure(url, exc))
+            return
+        except Exception as exc:  # one bad URL never aborts the batch
+            report.failures.append(failure(url, exc))
+            return
+        if fetched.sha256 in known:
+            report.duplicates_skipped += 1
+            return
+        known.add(fetched.sha256)
+        # facelens's own copy of the fetched image: the source that results point to, and
+        # erased with the image record.
+        path = self.settings.data_dir / "fetched" / fetched.sha256[:2] / fetched.sha256
+        if not path.exists():
+            path.parent.mkdir(parents=True, exist_ok=True)
+            tmp = path.with_name(path.name + ".part")
+            tmp.write_bytes(fetched.data)
+            tmp.replace(path)
+        analysed = analyse_bytes(self.pipeline, str(path), fetched.sha256, fetched.data)
+        provenance = replace(entry.provenance(), fetched_at=fetched.fetched_at)
+        if not self._store_analysed(analysed, collection, provenance, report):
+            self._remove_owned_files([str(path)])  # not stored: keep no copy
 
     def _store_analysed(
         self,

@@ -29,6 +29,7 @@ import httpx
 
 from facelens.errors import FacelensError, ImageTooLargeError, InvalidArgumentError
 from facelens.ingest import failure
+from facelens.policy import RefusedError
 from facelens.types import IngestFailure, Provenance
 
 IPAddress = ipaddress.IPv4Address | ipaddress.IPv6Address
@@ -60,37 +61,29 @@ class FetchError(FacelensError):
     code = "fetch_error"
 
 
-class FetchRefusedError(FetchError):
-    """facelens refused to fetch a URL under one of its collection rules.
-
-    ``rule`` names the rule ("scheme", "address", "redirect", "size", "encoding"); the
-    transparency report counts refusals by it. Same shape as ``policy.RefusedError``.
-    """
+class FetchRefusedError(FetchError, RefusedError):
+    """facelens refused to fetch a URL under one of its collection rules; ``rule`` names it
+    (the transparency report counts refusals by rule)."""
 
     code = "fetch_refused"
     rule = "fetch"
 
-    def __init__(self, message: str, rule: str | None = None) -> None:
-        super().__init__(message)
-        if rule is not None:
-            self.rule = rule
-
 
 class SchemeRefusedError(FetchRefusedError):
     code = "scheme_refused"
-    rule = "scheme"
+    rule = "fetch-scheme"
 
 
 class AddressRefusedError(FetchRefusedError):
     """The host is (or resolved to, or connected to) an address that is not public."""
 
     code = "address_refused"
-    rule = "address"
+    rule = "fetch-address"
 
 
 class RedirectRefusedError(FetchRefusedError):
     code = "redirect_refused"
-    rule = "redirect"
+    rule = "fetch-redirect"
 
     def __init__(self, message: str, *, status: int, location: str | None) -> None:
         super().__init__(message)
@@ -102,7 +95,7 @@ class ResponseTooLargeError(FetchRefusedError, ImageTooLargeError):
     """Over ``max_bytes``; same code as a local file over the limit, it is the same fix."""
 
     code = "image_too_large"
-    rule = "size"
+    rule = "fetch-size"
 
     def __init__(self, message: str, *, max_bytes: int, size: int) -> None:
         super().__init__(message)
@@ -112,7 +105,7 @@ class ResponseTooLargeError(FetchRefusedError, ImageTooLargeError):
 
 class ContentEncodingRefusedError(FetchRefusedError):
     code = "content_encoding_refused"
-    rule = "encoding"
+    rule = "fetch-encoding"
 
 
 class HttpStatusError(FetchError):
@@ -349,14 +342,14 @@ def fetch_image(
     parsed = _parse_fetch_url(url)
     _check_resolved(parsed, options)
     if client is None:
-        with _new_client(options) as own:
+        with new_client(options) as own:
             return _fetch(parsed, url, options, own)
     return _fetch(parsed, url, options, client)
 
 
 def fetch_all(urls: Iterable[str], options: FetchOptions) -> Iterator[FetchedImage | IngestFailure]:
     """Fetch each URL in order, one after the other; a failure never stops the rest."""
-    with _new_client(options) as client:
+    with new_client(options) as client:
         for url in urls:
             try:
                 yield fetch_image(url, options, client)
@@ -364,7 +357,7 @@ def fetch_all(urls: Iterable[str], options: FetchOptions) -> Iterator[FetchedIma
                 yield failure(url, exc)
 
 
-def _new_client(options: FetchOptions) -> httpx.Client:
+def new_client(options: FetchOptions) -> httpx.Client:
     # trust_env=False: no proxy from the environment (the peer check must see the real host)
     # and no credentials from ~/.netrc sent to hosts the operator listed.
     return httpx.Client(

@@ -72,7 +72,7 @@ def _init_worker(settings: Settings) -> None:
     _worker_pipeline = FacePipeline(settings)
 
 
-def _analyse_bytes(pipeline: FacePipeline, location: str, sha256: str, data: bytes) -> AnalysedFile:
+def analyse_bytes(pipeline: FacePipeline, location: str, sha256: str, data: bytes) -> AnalysedFile:
     try:
         image = decode_image(
             data,
@@ -87,7 +87,7 @@ def _analyse_bytes(pipeline: FacePipeline, location: str, sha256: str, data: byt
 
 def _worker_analyse(location: str, sha256: str, data: bytes) -> AnalysedFile:
     assert _worker_pipeline is not None, "worker not initialised"
-    return _analyse_bytes(_worker_pipeline, location, sha256, data)
+    return analyse_bytes(_worker_pipeline, location, sha256, data)
 
 
 # --- main side --------------------------------------------------------------------------
@@ -131,7 +131,7 @@ def analyse_files(
     if workers <= 1:
         for item in items:
             if isinstance(item, ReadFile):
-                yield _analyse_bytes(pipeline, item.location, item.sha256, item.data)
+                yield analyse_bytes(pipeline, item.location, item.sha256, item.data)
             else:
                 yield item
         return

@@ -60,5 +60,7 @@ def transparency_report(store: MetadataStore, since: datetime) -> TransparencyRe
         rule = entry.details.get("refused")
         if rule:
             refusals[str(rule)] += 1
+        for listed_rule, count in dict(entry.details.get("refusals") or {}).items():
+            refusals[str(listed_rule)] += int(count)  # URLs of a manifest refused by rule
     report.refusals_by_rule = dict(sorted(refusals.items()))
     return report

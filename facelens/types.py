@@ -208,6 +208,8 @@ class IngestReport:
     #: Faces matching someone who opted out (the suppression list): neither stored nor indexed.
     faces_suppressed: int = 0
     failures: list[IngestFailure] = field(default_factory=list)
+    #: URLs of a manifest that a collection rule refused to fetch, counted by rule.
+    refusals: dict[str, int] = field(default_factory=dict)
     elapsed_s: float = 0.0
 
     @property

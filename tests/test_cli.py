@@ -79,6 +79,7 @@ def test_given_an_ingest_then_json_reports_every_count(cli_data: Path, photos: P
         "faces_rejected": {},
         "faces_suppressed": 0,
         "failures": [],
+        "refusals": {},
         "elapsed_s": report["elapsed_s"],
         "images_per_s": report["images_per_s"],
     }

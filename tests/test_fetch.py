@@ -212,7 +212,7 @@ def test_loopback_is_refused_by_default(server: Server) -> None:
     for host in ("127.0.0.1", "localhost"):
         with pytest.raises(AddressRefusedError) as caught:
             fetch_image(server.url("/photos/obama.jpg", host), options(allowed_networks=()))
-        assert caught.value.rule == "address"
+        assert caught.value.rule == "fetch-address"
         assert caught.value.code == "address_refused"
         assert "loopback" in str(caught.value)
     assert server.requested == []
@@ -254,7 +254,7 @@ def test_non_public_literal_refused_without_traffic(host: str, closed_client: ht
     # Refused before the (closed) client is ever asked to send anything.
     with pytest.raises(AddressRefusedError) as caught:
         fetch_image(f"http://{host}/photo.jpg", options(allowed_networks=()), closed_client)
-    assert caught.value.rule == "address"
+    assert caught.value.rule == "fetch-address"
 
 
 @pytest.mark.parametrize(
@@ -306,7 +306,7 @@ def test_rebinding_refused_on_the_connected_address(
 def test_other_schemes_refused(url: str, closed_client: httpx.Client) -> None:
     with pytest.raises(SchemeRefusedError) as caught:
         fetch_image(url, options(), closed_client)
-    assert caught.value.rule == "scheme"
+    assert caught.value.rule == "fetch-scheme"
     assert isinstance(caught.value, FetchRefusedError)
 
 
@@ -316,7 +316,7 @@ def test_other_schemes_refused(url: str, closed_client: httpx.Client) -> None:
 def test_redirect_refused_and_target_never_requested(server: Server) -> None:
     with pytest.raises(RedirectRefusedError) as caught:
         fetch_image(server.url("/redirect"), options())
-    assert caught.value.rule == "redirect"
+    assert caught.value.rule == "fetch-redirect"
     assert caught.value.status == 302
     assert caught.value.location == "/photos/obama.jpg"
     assert "list the target URL" in str(caught.value)
@@ -349,7 +349,7 @@ def test_manifest_page_url_never_requested(server: Server, tmp_path: Path) -> No
 def test_declared_length_over_limit_refused(server: Server) -> None:
     with pytest.raises(ResponseTooLargeError) as caught:
         fetch_image(server.url("/big"), options(max_bytes=1000))
-    assert caught.value.rule == "size"
+    assert caught.value.rule == "fetch-size"
     assert caught.value.size == 1_000_000
     assert isinstance(caught.value, ImageTooLargeError)
     assert caught.value.code == "image_too_large"
@@ -369,7 +369,7 @@ def test_chunked_body_over_limit_refused_early(server: Server) -> None:
 def test_compressed_body_refused(server: Server) -> None:
     with pytest.raises(ContentEncodingRefusedError) as caught:
         fetch_image(server.url("/gzip"), options())
-    assert caught.value.rule == "encoding"
+    assert caught.value.rule == "fetch-encoding"
 
 
 @pytest.mark.parametrize("path", ["/stall", "/drip"])

@@ -138,3 +138,31 @@ def test_given_a_browser_then_collections_and_persons_pages_show_the_faces(
     expect(page.locator("#collection-images .match")).to_contain_text("obama3.jpg: 1 face(s)")
     page.click("#nav a[href='#persons']")
     expect(page.locator("#persons-page")).to_be_visible()
+
+
+def test_given_an_admin_in_the_browser_then_a_collection_is_made_with_its_legal_basis(
+    server: tuple[str, dict[Role, str]], page: Page
+) -> None:
+    url, keys = server
+    page.goto(url)
+    sign_in(page, keys[Role.ADMIN])
+    page.click("#nav a[href='#collections']")
+    form = page.locator("#collection-form")
+    expect(form).to_be_visible()
+    form.locator("[name=name]").fill("fraud-2026")
+    form.locator("[name=basis]").select_option("contract")
+    form.locator("[name=jurisdictions]").fill("gb, ie")
+    form.locator("[name=purpose]").fill("fraud prevention")
+    form.locator("[name=retention_days]").fill("180")
+    form.locator("button").click()
+    expect(page.locator("#collection-list li", has_text="fraud-2026")).to_contain_text(
+        "contract, GB, IE: fraud prevention; kept 180 days"
+    )
+    # Without a text, the basis "other" is refused with the reason shown.
+    form.locator("[name=name]").fill("misc")
+    form.locator("[name=basis]").select_option("other")
+    form.locator("[name=jurisdictions]").fill("GB")
+    form.locator("[name=purpose]").fill("anything")
+    form.locator("[name=retention_days]").fill("30")
+    form.locator("button").click()
+    expect(page.locator("#message")).to_contain_text("needs a text")

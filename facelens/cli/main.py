@@ -212,7 +212,53 @@ def ingest(
             CLI_ACTOR,
             "cli ingest",
             collection,
-            {"images": report.images_ingested, "faces": report.faces_indexed},
+            {
+                "images": report.images_ingested,
+                "faces": report.faces_indexed,
+                "faces_suppressed": report.faces_suppressed,
+            },
+        )
+    if json_output:
+        emit_json(report)
+    else:
+        print_ingest_report(report)
+    if report.failures:
+        raise typer.Exit(EXIT_INGEST_FAILURES)
+
+
+@app.command("ingest-manifest")
+def ingest_manifest(
+    manifest: Annotated[
+        Path, typer.Argument(help="CSV with image_url, page_url[, licence_ref, captured_at].")
+    ],
+    collection: Annotated[str, typer.Option("--collection", "-c", help="Collection to add to.")],
+    data: DataOption = DEFAULT_DATA,
+    json_output: JsonOption = False,
+) -> None:
+    """Fetch exactly the image URLs MANIFEST lists (never the pages, never a link) and ingest
+    them with their page URL as provenance. Loopback, link-local and private addresses are
+    refused unless fetch_allowed_networks allows them; redirects are refused."""
+    with (
+        engine_for(data, json_output) as engine,
+        progress_bar(disable=json_output) as progress,
+    ):
+        task = progress.add_task("fetch and ingest", total=None)
+
+        def advance(done: int, total: int) -> None:
+            progress.update(task, completed=done, total=total)
+
+        report = engine.ingest_manifest(manifest, collection, progress=advance)
+        engine.store.append_audit(
+            CLI_ACTOR,
+            "cli ingest-manifest",
+            collection,
+            {
+                "manifest": str(manifest),
+                "images": report.images_ingested,
+                "faces": report.faces_indexed,
+                "failed": len(report.failures),
+                "refusals": report.refusals,
+            },
         )
     if json_output:
         emit_json(report)
@@ -231,6 +277,10 @@ def print_ingest_report(report: IngestReport) -> None:
         f"({report.elapsed_s:.1f} s, {report.images_per_s:.1f} images/s)",
         highlight=False,
     )
+    if report.faces_suppressed:
+        out.print(f"  {report.faces_suppressed} face(s) of people who opted out: not stored")
+    for rule, count in sorted(report.refusals.items()):
+        out.print(f"  [yellow]refused[/] {count} URL(s) by rule {rule}", highlight=False)
     for failure in report.failures:
         out.print(f"  [red]failed[/] {failure.location}: {failure.message}", highlight=False)
 

@@ -110,6 +110,10 @@ class MetadataStore(Protocol):
 
     # images and faces
     def known_image_hashes(self, collection: str) -> set[str]: ...
+    def known_origin_urls(self, collection: str) -> set[str]:
+        """The URLs the collection's images were fetched from (a manifest rerun skips them)."""
+        ...
+
     def add_image(
         self,
         *,

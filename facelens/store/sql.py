@@ -178,6 +178,18 @@ class SqlStore:
                 )
             )
 
+    def known_origin_urls(self, collection: str) -> set[str]:
+        with self._session() as session:
+            return {
+                url
+                for url in session.scalars(
+                    select(ImageRow.origin_url)
+                    .join(CollectionRow)
+                    .where(CollectionRow.name == collection, ImageRow.origin_url.is_not(None))
+                )
+                if url is not None
+            }
+
     def _model_id(self, session: Session, model: ModelId) -> int:
         """The row id of ``model``, created on first use."""
         if model not in self._model_ids:

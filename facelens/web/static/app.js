@@ -222,6 +222,7 @@ function thumbnail(faceId) {
 async function loadCollections() {
   const list = $("#collection-list");
   list.innerHTML = "";
+  $("#collection-form").hidden = !may("manage_collections");
   try {
     for (const name of await api("/collections")) {
       const item = document.createElement("li");
@@ -230,12 +231,39 @@ async function loadCollections() {
       link.textContent = name;
       link.addEventListener("click", () => loadImages(name));
       item.append(link);
+      const { policy } = await api(`/collections/${encodeURIComponent(name)}`);
+      const basis = document.createElement("span");
+      basis.className = "policy";
+      basis.textContent = policy
+        ? ` ${policy.basis}, ${policy.jurisdictions.join(", ")}: ${policy.purpose}; kept ${policy.retention_days} days`
+        : " no legal basis declared: nothing can be added";
+      item.append(basis);
       list.append(item);
     }
   } catch (error) {
     say(error.message);
   }
 }
+
+$("#collection-form").addEventListener("submit", async (event) => {
+  event.preventDefault();
+  const form = new FormData(event.target);
+  const body = Object.fromEntries(form.entries());
+  body.jurisdictions = body.jurisdictions.split(",").map((j) => j.trim()).filter(Boolean);
+  body.retention_days = Number(body.retention_days);
+  if (!body.basis_text) delete body.basis_text;
+  try {
+    await api("/collections", {
+      method: "POST",
+      headers: { "Content-Type": "application/json" },
+      body: JSON.stringify(body),
+    });
+    event.target.reset();
+    loadCollections();
+  } catch (error) {
+    say(error.message);
+  }
+});
 
 async function loadImages(collection) {
   $("#collection-title").textContent = collection;

@@ -1,0 +1,514 @@
+"""Issue 6, items 5, 6 and 10: access and erasure by selfie with the suppression list,
+retention (command line and the server's periodic task), and the transparency report. Real
+photos, engine, SQLite store, FAISS index, API and CLI."""
+
+from __future__ import annotations
+
+import io
+import json
+import sqlite3
+import time
+import zipfile
+from collections.abc import Iterator
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+from typing import Any
+
+import pytest
+from fastapi.testclient import TestClient
+from typer.testing import CliRunner
+
+from facelens.accounts import Role, create_account
+from facelens.api.app import create_app
+from facelens.cli.main import app
+from facelens.config import Settings
+from facelens.engine import Engine
+from facelens.index.faiss_tiered import FaissTieredIndex
+from facelens.pipeline import FacePipeline
+from facelens.policy import CollectionPolicy, LegalBasis
+from facelens.retention import run_retention
+from facelens.rights import confirm_erasure, request_erasure
+from facelens.types import ImageAnalysis, Provenance
+from tests.conftest import Declare
+from tests.test_ann import face_like, synthetic_face
+
+runner = CliRunner()
+PURPOSE = {"purpose": "fraud case review", "case_ref": "CASE-7"}
+
+
+@pytest.fixture
+def client(tmp_path: Path, pipeline: FacePipeline, declare: Declare) -> Iterator[TestClient]:
+    with TestClient(create_app(Settings(data_dir=tmp_path / "data"), pipeline)) as test_client:
+        declare(test_client.app.state.service.engine, "people")  # type: ignore[attr-defined]
+        yield test_client
+
+
+@pytest.fixture
+def keys(client: TestClient) -> dict[Role, dict[str, str]]:
+    store = client.app.state.service.engine.store  # type: ignore[attr-defined]
+    return {role: {"X-API-Key": create_account(store, f"{role}-1", role)[1]} for role in Role}
+
+
+def photo_file(path: Path, field: str = "photo") -> dict[str, tuple[str, bytes, str]]:
+    return {field: (path.name, path.read_bytes(), "image/jpeg")}
+
+
+def upload(client: TestClient, key: dict[str, str], *paths: Path) -> Any:
+    files = [("files", (p.name, p.read_bytes(), "image/jpeg")) for p in paths]
+    response = client.post("/collections/people/images", headers=key, files=files)
+    assert response.status_code == 201, response.text
+    return response.json()
+
+
+def every_file_bytes(folder: Path) -> list[bytes]:
+    return [p.read_bytes() for p in folder.rglob("*") if p.is_file()]
+
+
+# --- item 5: access -----------------------------------------------------------------------
+
+
+def test_given_a_selfie_then_access_reports_every_face_held_with_its_source_and_basis(
+    client: TestClient, keys: dict[Role, dict[str, str]], photos: Path, grace_hopper: Path
+) -> None:
+    upload(
+        client,
+        keys[Role.ENROLLER],
+        photos / "obama.jpg",
+        photos / "obama3.jpg",
+        photos / "biden.jpg",
+    )
+    form = {"request_ref": "SAR-2026-001"}
+    report = client.post(
+        "/subject-requests/access",
+        headers=keys[Role.ADMIN],
+        files=photo_file(photos / "obama2.jpg"),
+        data=form,
+    )
+    assert report.status_code == 200, report.text
+    body = report.json()
+    held = body["faces"]
+    assert sorted(Path(f["image_location"]).name for f in held) == ["obama.jpg", "obama3.jpg"]
+    assert all(f["similarity"] >= body["threshold"] for f in held)
+    assert {f["legal_basis"] for f in held} == {"other"}
+    assert {f["retention_days"] for f in held} == {30}
+    assert body["request"]["status"] == "completed" and body["request"]["faces_found"] == 2
+
+    exported = client.post(
+        "/subject-requests/access",
+        headers=keys[Role.ADMIN],
+        files=photo_file(photos / "obama2.jpg"),
+        data={**form, "export": "true"},
+    )
+    assert exported.headers["content-type"] == "application/zip"
+    with zipfile.ZipFile(io.BytesIO(exported.content)) as archive:
+        names = sorted(archive.namelist())
+        sent = json.loads(archive.read("report.json"))
+    assert names == sorted(["report.json"] + [f"faces/face-{f['face_id']}.jpg" for f in held])
+    assert len(sent["faces"]) == 2 and sent["request"]["request_ref"] == "SAR-2026-001"
+
+    nobody = client.post(
+        "/subject-requests/access",
+        headers=keys[Role.ADMIN],
+        files=photo_file(grace_hopper),
+        data={"request_ref": "SAR-2026-002"},
+    ).json()
+    assert nobody["faces"] == [] and nobody["request"]["status"] == "no_match"
+    analyst = client.post(
+        "/subject-requests/access",
+        headers=keys[Role.ANALYST],
+        files=photo_file(photos / "obama2.jpg"),
+        data=form,
+    )
+    assert analyst.status_code == 403
+    engine: Engine = client.app.state.service.engine  # type: ignore[attr-defined]
+    logged = [e for e in engine.store.audit_entries() if e.action == "subject access"]
+    assert logged[0].details["face_ids"] == sorted(f["face_id"] for f in held)
+
+
+# --- item 5: erasure and opt-out ------------------------------------------------------------
+
+
+def test_given_an_erasure_by_selfie_then_nothing_of_the_person_is_left_and_they_stay_out(
+    client: TestClient, keys: dict[Role, dict[str, str]], photos: Path, tmp_path: Path
+) -> None:
+    engine: Engine = client.app.state.service.engine  # type: ignore[attr-defined]
+    upload(
+        client,
+        keys[Role.ENROLLER],
+        photos / "obama.jpg",
+        photos / "obama3.jpg",
+        photos / "biden.jpg",
+    )
+    data = tmp_path / "data"
+    database = data / "facelens.db"
+    with sqlite3.connect(database) as connection:
+        sealed_before = {
+            face_id: blob for face_id, blob in connection.execute("SELECT id, embedding FROM faces")
+        }
+
+    requested = client.post(
+        "/subject-requests/erasure",
+        headers=keys[Role.ADMIN],
+        files=photo_file(photos / "obama2.jpg"),
+        data={"request_ref": "ERASE-1"},
+    )
+    assert requested.status_code == 201, requested.text
+    pending = requested.json()
+    assert pending["status"] == "pending" and pending["faces_found"] == 2
+    found = client.post(
+        "/searches",
+        headers=keys[Role.ANALYST],
+        files=photo_file(photos / "obama2.jpg", "image"),
+        data=PURPOSE,
+    )
+    obama_ids = [m["face_id"] for m in found.json()["faces"][0]["matches"] if m["is_match"]]
+    assert len(obama_ids) == 2, "nothing is erased before an admin confirms"
+
+    refused = client.post(f"/subject-requests/{pending['id']}/confirm", headers=keys[Role.ENROLLER])
+    assert refused.status_code == 403
+    confirmed = client.post(f"/subject-requests/{pending['id']}/confirm", headers=keys[Role.ADMIN])
+    assert confirmed.status_code == 200, confirmed.text
+    done = confirmed.json()
+    assert (done["status"], done["faces_erased"], done["images_erased"]) == ("completed", 2, 2)
+    assert done["confirmed_by"] == "account:1 admin-1"
+    twice = client.post(f"/subject-requests/{pending['id']}/confirm", headers=keys[Role.ADMIN])
+    assert twice.status_code == 409
+
+    # Gone from the store, the index, the uploads and every file of the data folder.
+    assert engine.store.face_records(obama_ids) == {}
+    assert not set(obama_ids) & set(engine.index.ids().tolist())
+    assert sorted(p.name for p in (data / "uploads").rglob("*.jpg")) == ["biden.jpg"]
+    files = every_file_bytes(data)
+    for face_id in obama_ids:
+        assert not any(sealed_before[face_id] in content for content in files)
+
+    # Another photo of the same person finds nothing; others are still found.
+    after = client.post(
+        "/searches",
+        headers=keys[Role.ANALYST],
+        files=photo_file(photos / "obama.jpg", "image"),
+        data=PURPOSE,
+    )
+    assert after.json()["faces"][0]["matches"] == []
+    biden = client.post(
+        "/searches",
+        headers=keys[Role.ANALYST],
+        files=photo_file(photos / "biden.jpg", "image"),
+        data=PURPOSE,
+    )
+    assert biden.json()["faces"][0]["matches"][0]["is_match"]
+
+    # They stay out: a later upload of them stores nothing.
+    again = upload(client, keys[Role.ENROLLER], photos / "obama3.jpg")
+    assert (again["faces_suppressed"], again["faces_indexed"], again["images_ingested"]) == (
+        1,
+        0,
+        0,
+    )
+    assert engine.store.counts().faces_accepted == 1
+    with sqlite3.connect(database) as connection:
+        [suppressed] = list(connection.execute("SELECT template FROM suppression"))
+        [request_row] = list(connection.execute("SELECT template FROM subject_requests"))
+    assert len(suppressed[0]) == 512 + 28, "the suppression list holds sealed templates only"
+    assert request_row[0] is None, "the requester's template left the request when it was done"
+    actions = [e.action for e in engine.store.audit_entries()]
+    assert "subject erasure request" in actions and "subject erasure" in actions
+
+
+def test_given_a_large_gallery_then_erasure_compacts_the_approximate_index_at_once(
+    tmp_path: Path, pipeline: FacePipeline, photos: Path, declare: Declare
+) -> None:
+    settings = Settings(
+        data_dir=tmp_path / "data",
+        ann_min_faces=3000,
+        ann_nlist=64,
+        ann_nprobe=16,
+        ann_pq_subquantizers=32,
+    )
+    _, crowd, _, _ = face_like(seed=5)
+    with Engine(settings, pipeline=pipeline) as engine:
+        declare(engine, "crowds", "press")
+        for start in range(0, len(crowd), 100):
+            faces = [synthetic_face(v, pipeline.model) for v in crowd[start : start + 100]]
+            engine.store.add_image(
+                collection="crowds",
+                location=f"crowd-{start}.jpg",
+                sha256=f"{start:064d}",
+                analysis=ImageAnalysis(4000, 3000, faces),
+                provenance=Provenance(),
+            )
+        engine.rebuild_index()
+        engine.ingest([photos / "obama.jpg", photos / "obama3.jpg"], "press", workers=1)
+        assert engine.index.wait_for_build(timeout_s=120)
+        assert engine.index.params()["kind"] == "ivfpq"
+        request = request_erasure(engine, photos / "obama2.jpg", "ERASE-ANN", "test")
+        assert request.faces_found == 2
+        done = confirm_erasure(engine, request.id, "test-admin")
+        assert done.faces_erased == 2
+        index = engine.index
+        assert isinstance(index, FaissTieredIndex)
+        assert index.dead_codes() == 0, "no tombstoned code of the person is left"
+        left = set(engine.index.ids().tolist())
+        assert len(left) == len(crowd)
+    with Engine(settings, pipeline=pipeline) as reopened:  # and so it stays on disk
+        assert isinstance(reopened.index, FaissTieredIndex)
+        assert reopened.index.dead_codes() == 0 and reopened.index.count() == len(crowd)
+        assert reopened.search(photos / "obama.jpg").faces[0].matches == []
+
+
+def test_given_a_failure_inside_the_erasure_then_nothing_is_half_done(
+    engine: Engine, photos: Path, declare: Declare, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    declare(engine, "press")
+    engine.ingest([photos / "obama.jpg", photos / "obama3.jpg"], "press", workers=1)
+    request = request_erasure(engine, photos / "obama2.jpg", "ERASE-2", "test")
+
+    def disk_full(_: object) -> bytes:
+        raise OSError("disk full")  # a failure we cannot cause for real inside the transaction
+
+    monkeypatch.setattr(engine.store.cipher, "seal_vector", disk_full)
+    with pytest.raises(OSError, match="disk full"):
+        confirm_erasure(engine, request.id, "test-admin")
+    monkeypatch.undo()
+    assert engine.store.counts().faces_accepted == 2 and engine.index.count() == 2
+    assert engine.store.suppression_count() == 0
+    assert engine.store.subject_request(request.id)[0].status == "pending"
+    assert confirm_erasure(engine, request.id, "test-admin").faces_erased == 2
+    assert engine.store.counts().faces_accepted == 0 and engine.index.count() == 0
+
+
+def test_given_the_cli_then_access_and_erasure_run_end_to_end(tmp_path: Path, photos: Path) -> None:
+    data = str(tmp_path / "data")
+
+    def cli(*args: str) -> str:
+        result = runner.invoke(app, [*args, "--data", data])
+        assert result.exit_code == 0, result.output
+        return result.output
+
+    cli(
+        "collection",
+        "create",
+        "press",
+        "--basis",
+        "public-task",
+        "-j",
+        "GB",
+        "--purpose",
+        "press archive",
+        "--retention-days",
+        "365",
+    )
+    cli("ingest", str(photos / "obama.jpg"), str(photos / "biden.jpg"), "-c", "press")
+    out_zip = tmp_path / "sar.zip"
+    access = cli(
+        "subject", "access", str(photos / "obama2.jpg"), "--ref", "SAR-9", "--out", str(out_zip)
+    )
+    assert "1 face(s) held match" in access and "obama.jpg" in access
+    assert "report.json" in zipfile.ZipFile(out_zip).namelist()
+    assert "1 face(s) match" in cli("subject", "erase", str(photos / "obama2.jpg"), "--ref", "E-9")
+    assert "1 face(s) and 1 image(s) erased" in cli("subject", "confirm", "2")
+    listed = json.loads(cli("subject", "list", "--json"))
+    assert [(r["kind"], r["status"]) for r in listed] == [
+        ("access", "completed"),
+        ("erasure", "completed"),
+    ]
+
+
+# --- item 6: retention ----------------------------------------------------------------------
+
+
+def age_images(database: Path, days: int) -> None:
+    """Make every stored image ``days`` older (as if ingested then)."""
+    with sqlite3.connect(database) as connection:
+        connection.execute(
+            "UPDATE images SET ingested_at = datetime(ingested_at, ?)", (f"-{days} days",)
+        )
+
+
+def test_given_images_past_retention_then_retention_run_destroys_them_and_logs_ids(
+    tmp_path: Path, photos: Path
+) -> None:
+    data = tmp_path / "data"
+
+    def cli(*args: str) -> str:
+        result = runner.invoke(app, [*args, "--data", str(data)])
+        assert result.exit_code == 0, result.output
+        return result.output
+
+    for name, days in (("short", "30"), ("long", "3650")):
+        cli(
+            "collection",
+            "create",
+            name,
+            "--basis",
+            "contract",
+            "-j",
+            "GB",
+            "--purpose",
+            "fraud prevention",
+            "--retention-days",
+            days,
+        )
+    cli("ingest", str(photos / "obama.jpg"), str(photos / "biden.jpg"), "-c", "short")
+    cli("ingest", str(photos / "obama3.jpg"), "-c", "long")
+    assert "0 image(s) and 0 face(s) destroyed" in cli("retention", "run")
+    age_images(data / "facelens.db", days=31)
+    assert "2 image(s) and 2 face(s) destroyed" in cli("retention", "run")
+    stats = json.loads(cli("stats", "--json"))
+    assert (stats["images"], stats["faces_indexed"], stats["index_count"]) == (1, 1, 1)
+    exported = tmp_path / "audit.jsonl"
+    cli("audit", "export", "--out", str(exported))
+    [logged] = [
+        json.loads(line)
+        for line in exported.read_text().splitlines()
+        if json.loads(line)["action"] == "retention"
+    ]
+    assert logged["details"]["images_deleted"] == 2 and logged["details"]["faces_deleted"] == 2
+    assert logged["details"]["by_collection"] == {"short": 2}
+    assert len(logged["details"]["face_ids"]) == 2 and "embedding" not in json.dumps(logged)
+    report = json.loads(cli("report", "transparency", "--since", "2026-01-01", "--json"))
+    assert (report["retention_runs"], report["retention_images_deleted"]) == (1, 2)
+
+
+def test_given_consent_unused_for_three_years_then_retention_erases_the_faces(
+    engine: Engine, photos: Path, declare: Declare
+) -> None:
+    declare(engine, "staff", policy=CollectionPolicy(LegalBasis.CONSENT, ["US-IL"], "access", 3650))
+    consent = engine.store.add_consent(
+        subject_ref="E-1",
+        purpose="building access",
+        scope=["staff"],
+        given_at=datetime.now(UTC) - timedelta(days=10),
+        expires_at=None,
+        evidence_ref="form",
+    )
+    person = engine.enrol(
+        "Barack Obama", [photos / "obama.jpg"], collection="staff", consent_id=consent.id
+    )
+    assert run_retention(engine).faces_deleted == 0
+    engine.store.update_consent(
+        consent.id, last_interaction_at=datetime.now(UTC) - timedelta(days=3 * 365 + 1)
+    )
+    report = run_retention(engine)
+    assert report.face_ids == person.face_ids and report.consents_lapsed == [consent.id]
+    assert engine.index.count() == 0
+
+
+def test_given_a_running_server_then_its_periodic_task_destroys_expired_data(
+    tmp_path: Path, pipeline: FacePipeline, photos: Path, declare: Declare
+) -> None:
+    settings = Settings(data_dir=tmp_path / "data", retention_interval_s=1)
+    with Engine(settings, pipeline=pipeline) as engine:
+        declare(engine, "short")
+        engine.ingest([photos / "obama.jpg"], "short", workers=1)
+    age_images(tmp_path / "data" / "facelens.db", days=31)
+    with TestClient(create_app(settings, pipeline)) as client:
+        engine = client.app.state.service.engine  # type: ignore[attr-defined]
+        deadline = time.monotonic() + 30
+        while engine.index.count() and time.monotonic() < deadline:
+            time.sleep(0.1)
+        assert engine.index.count() == 0
+        [entry] = [e for e in engine.store.audit_entries() if e.action == "retention"]
+        assert entry.actor == "system" and entry.details["images_deleted"] == 1
+
+
+# --- item 10: transparency report -----------------------------------------------------------
+
+
+def test_given_activity_then_the_transparency_report_counts_it(
+    client: TestClient, keys: dict[Role, dict[str, str]], photos: Path, tmp_path: Path
+) -> None:
+    upload(client, keys[Role.ENROLLER], photos / "obama.jpg", photos / "biden.jpg")
+    for purpose in ("fraud case review", "fraud case review", "missing person"):
+        searched = client.post(
+            "/searches",
+            headers=keys[Role.ANALYST],
+            files=photo_file(photos / "obama2.jpg", "image"),
+            data={"purpose": purpose, "case_ref": "C-1"},
+        )
+        assert searched.status_code == 200
+    client.post(
+        "/subject-requests/access",
+        headers=keys[Role.ADMIN],
+        files=photo_file(photos / "biden.jpg"),
+        data={"request_ref": "A-1"},
+    )
+    erasure = client.post(
+        "/subject-requests/erasure",
+        headers=keys[Role.ADMIN],
+        files=photo_file(photos / "obama2.jpg"),
+        data={"request_ref": "E-1"},
+    ).json()
+    client.post(f"/subject-requests/{erasure['id']}/confirm", headers=keys[Role.ADMIN])
+    client.post(
+        "/collections/nowhere/images",
+        headers=keys[Role.ENROLLER],
+        files=[("files", ("x.jpg", b"x", "image/jpeg"))],
+    )  # refused: no legal basis
+    age_images(tmp_path / "data" / "facelens.db", days=31)
+    client.post("/retention/runs", headers=keys[Role.ADMIN])
+
+    response = client.get(
+        "/reports/transparency", headers=keys[Role.AUDITOR], params={"since": "2026-01-01"}
+    )
+    assert response.status_code == 200, response.text
+    report = response.json()
+    assert report["searches_by_purpose"] == {"fraud case review": 2, "missing person": 1}
+    assert report["access_requests"] == {"completed": 1}
+    assert report["erasure_requests"] == {"completed": 1}
+    assert report["faces_erased_on_request"] == 1
+    assert report["retention_images_deleted"] == 1  # Biden's, aged past 30 days
+    assert report["refusals_by_rule"] == {"legal-basis": 1}
+    assert (
+        client.get(
+            "/reports/transparency", headers=keys[Role.ANALYST], params={"since": "2026-01-01"}
+        ).status_code
+        == 403
+    )
+    later = client.get(
+        "/reports/transparency", headers=keys[Role.AUDITOR], params={"since": "2999-01-01"}
+    ).json()
+    assert later["searches"] == 0 and later["refusals_by_rule"] == {}
+
+
+def test_given_any_response_then_no_template_leaves_the_service(
+    client: TestClient, keys: dict[Role, dict[str, str]], photos: Path
+) -> None:
+    """BIPA 15(c)-(d): no route hands out a template (an embedding) to trade or disclose."""
+    upload(client, keys[Role.ENROLLER], photos / "obama.jpg", photos / "biden.jpg")
+    searched = client.post(
+        "/searches",
+        headers=keys[Role.ANALYST],
+        files=photo_file(photos / "obama2.jpg", "image"),
+        data=PURPOSE,
+    )
+    face_id = searched.json()["faces"][0]["matches"][0]["face_id"]
+    image_id = searched.json()["faces"][0]["matches"][0]["image_id"]
+    bodies = [
+        searched.json(),
+        client.get(f"/faces/{face_id}", headers=keys[Role.ANALYST]).json(),
+        client.get("/faces", headers=keys[Role.ANALYST], params={"image_id": image_id}).json(),
+        client.get(f"/images/{image_id}", headers=keys[Role.ANALYST]).json(),
+        client.get("/collections/people/images", headers=keys[Role.ANALYST]).json(),
+        client.get("/searches", headers=keys[Role.AUDITOR]).json(),
+        client.get("/audit", headers=keys[Role.AUDITOR]).json(),
+        client.post(
+            "/subject-requests/access",
+            headers=keys[Role.ADMIN],
+            files=photo_file(photos / "obama2.jpg"),
+            data={"request_ref": "R"},
+        ).json(),
+    ]
+
+    def float_lists(value: Any) -> Iterator[list[Any]]:
+        if isinstance(value, dict):
+            for key, inner in value.items():
+                assert key not in {"embedding", "vector", "template"}, key
+                yield from float_lists(inner)
+        elif isinstance(value, list):
+            if len(value) >= 64 and all(isinstance(v, float) for v in value):
+                yield value
+            for inner in value:
+                yield from float_lists(inner)
+
+    assert [found for body in bodies for found in float_lists(body)] == []

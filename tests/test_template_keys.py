@@ -1,0 +1,190 @@
+"""Issue 6, item 9: templates encrypted at rest. A data folder copied without its key yields no
+usable template; the key never lives in the data folder; `facelens keys rotate` re-seals
+everything, and an interrupted rotation is finished on the next open. Real photos and engine."""
+
+from __future__ import annotations
+
+import shutil
+import sqlite3
+from pathlib import Path
+
+import numpy as np
+import pytest
+from typer.testing import CliRunner
+
+from facelens.cli.main import app
+from facelens.config import Settings
+from facelens.crypto import (
+    TemplateCipher,
+    TemplateKeyLocationError,
+    TemplateKeyMismatchError,
+    TemplateKeyMissingError,
+    encode_key,
+    generate_key,
+    read_key_file,
+    write_key_file,
+)
+from facelens.engine import Engine
+from facelens.errors import InvalidArgumentError
+from facelens.keys import KEY_ID_META, next_key_file
+from facelens.pipeline import FacePipeline
+from tests.conftest import Declare
+
+runner = CliRunner()
+
+
+def gallery(settings: Settings, pipeline: FacePipeline, photos: Path, declare: Declare) -> None:
+    with Engine(settings, pipeline=pipeline) as engine:
+        declare(engine, "press")
+        engine.ingest([photos / "obama.jpg", photos / "biden.jpg"], "press", workers=1)
+
+
+def plain_vectors(engine: Engine) -> list[bytes]:
+    return [
+        np.asarray(v, dtype="<f4").tobytes()
+        for _, batch in engine.store.embeddings(engine.model)
+        for v in batch
+    ]
+
+
+def files_under(folder: Path) -> list[bytes]:
+    return [p.read_bytes() for p in folder.rglob("*") if p.is_file()]
+
+
+def test_given_a_data_folder_copied_without_its_key_then_no_template_is_usable(
+    tmp_path: Path, pipeline: FacePipeline, photos: Path, declare: Declare
+) -> None:
+    key_file = tmp_path / "keys" / "template.key"
+    settings = Settings(data_dir=tmp_path / "data", template_key_file=key_file)
+    gallery(settings, pipeline, photos, declare)
+    with Engine(settings, pipeline=pipeline) as engine:
+        vectors = plain_vectors(engine)
+        assert engine.search(photos / "obama2.jpg").faces[0].matches[0].is_match
+    assert len(vectors) == 2
+    on_disk = files_under(tmp_path / "data")
+    for vector in vectors:  # neither the store, its log, nor any index file holds one
+        assert not any(vector in content for content in on_disk)
+        assert not any(vector[:64] in content for content in on_disk)
+
+    copy = tmp_path / "copy"
+    shutil.copytree(tmp_path / "data", copy)
+    other_key = tmp_path / "elsewhere" / "template.key"
+    write_key_file(other_key, generate_key())
+    with pytest.raises(TemplateKeyMismatchError, match="sealed with key"):
+        Engine(Settings(data_dir=copy, template_key_file=other_key), pipeline=pipeline)
+    missing = tmp_path / "nowhere" / "template.key"
+    with pytest.raises(TemplateKeyMissingError, match="no key file"):
+        Engine(Settings(data_dir=copy, template_key_file=missing), pipeline=pipeline)
+    assert not missing.exists(), "a wrong guess makes no key"
+    with sqlite3.connect(copy / "facelens.db") as connection:
+        blobs = [b for (b,) in connection.execute("SELECT embedding FROM faces")]
+    with pytest.raises(Exception, match="does not open"):
+        TemplateCipher(read_key_file(other_key)).open_vector(blobs[0])
+    assert TemplateCipher(read_key_file(key_file)).open_vector(blobs[0]).shape == (128,)
+
+
+def test_given_a_key_file_inside_the_data_folder_then_it_is_refused(
+    tmp_path: Path, pipeline: FacePipeline
+) -> None:
+    settings = Settings(data_dir=tmp_path / "data", template_key_file=tmp_path / "data" / "k")
+    with pytest.raises(TemplateKeyLocationError, match="inside the data folder"):
+        Engine(settings, pipeline=pipeline)
+
+
+def test_given_keys_rotate_then_everything_is_resealed_and_the_old_key_opens_nothing(
+    tmp_path: Path, photos: Path
+) -> None:
+    data = tmp_path / "data"
+    key_file = tmp_path / "keys" / "template.key"
+    env = {"FACELENS_TEMPLATE_KEY_FILE": str(key_file)}
+
+    def cli(*args: str) -> str:
+        result = runner.invoke(app, [*args, "--data", str(data)], env=env)
+        assert result.exit_code == 0, result.output
+        return result.output
+
+    cli(
+        "collection",
+        "create",
+        "press",
+        "--basis",
+        "public-task",
+        "-j",
+        "GB",
+        "--purpose",
+        "press archive",
+        "--retention-days",
+        "365",
+    )
+    cli("ingest", str(photos / "obama.jpg"), str(photos / "biden.jpg"), "-c", "press")
+    old_key = key_file.read_bytes()
+    shutil.copy(key_file, tmp_path / "old.key")
+    with sqlite3.connect(data / "facelens.db") as connection:
+        before = sorted(b for (b,) in connection.execute("SELECT embedding FROM faces"))
+    assert "re-sealed with the new key" in cli("keys", "rotate")
+    assert key_file.read_bytes() != old_key and not next_key_file(key_file).exists()
+    with sqlite3.connect(data / "facelens.db") as connection:
+        after = sorted(b for (b,) in connection.execute("SELECT embedding FROM faces"))
+    assert not set(before) & set(after)
+    assert "MATCH" in cli("search", str(photos / "obama2.jpg"))
+    old = {"FACELENS_TEMPLATE_KEY_FILE": str(tmp_path / "old.key")}
+    result = runner.invoke(app, ["stats", "--data", str(data)], env=old)
+    assert result.exit_code != 0 and "sealed with key" in result.output
+    with sqlite3.connect(data / "facelens.db") as connection:
+        actions = [a for (a,) in connection.execute("SELECT action FROM audit_log")]
+    assert "keys rotate" in actions
+
+
+def test_given_a_rotation_cut_short_then_the_next_open_finishes_it(
+    tmp_path: Path, pipeline: FacePipeline, photos: Path, declare: Declare
+) -> None:
+    key_file = tmp_path / "keys" / "template.key"
+    settings = Settings(data_dir=tmp_path / "data", template_key_file=key_file)
+    gallery(settings, pipeline, photos, declare)
+    new_key = generate_key()
+    with Engine(settings, pipeline=pipeline) as engine:
+        # The first steps of rotate_key, then the process dies before the key file moves.
+        write_key_file(next_key_file(key_file), new_key)
+        engine.store.reseal_templates(engine.cipher, TemplateCipher(new_key))
+    with Engine(settings, pipeline=pipeline) as engine:
+        assert engine.store.get_meta(KEY_ID_META) == TemplateCipher(new_key).key_id
+        assert engine.search(photos / "obama2.jpg").faces[0].matches[0].is_match
+    assert read_key_file(key_file) == new_key and not next_key_file(key_file).exists()
+
+
+def test_given_the_key_in_the_environment_then_it_works_and_rotation_asks_for_a_file(
+    tmp_path: Path, pipeline: FacePipeline, photos: Path, declare: Declare
+) -> None:
+    from pydantic import SecretStr
+
+    key = SecretStr(encode_key(generate_key()))
+    settings = Settings(data_dir=tmp_path / "data", template_key=key)
+    gallery(settings, pipeline, photos, declare)
+    with Engine(settings, pipeline=pipeline) as engine:
+        assert engine.search(photos / "obama2.jpg").faces[0].matches[0].is_match
+        with pytest.raises(InvalidArgumentError, match="configure template_key_file"):
+            engine.rotate_key()
+    with pytest.raises(TemplateKeyMissingError, match="base64"):
+        Engine(
+            settings.model_copy(update={"template_key": SecretStr("not a key")}), pipeline=pipeline
+        )
+
+
+def test_given_templates_stored_in_the_clear_by_an_older_version_then_open_seals_them(
+    tmp_path: Path, pipeline: FacePipeline, photos: Path, declare: Declare
+) -> None:
+    settings = Settings(data_dir=tmp_path / "data", template_key_file=tmp_path / "k" / "key")
+    gallery(settings, pipeline, photos, declare)
+    with Engine(settings, pipeline=pipeline) as engine:
+        vectors = plain_vectors(engine)
+    database = tmp_path / "data" / "facelens.db"
+    with sqlite3.connect(database) as connection:  # what a version before sealing wrote
+        ids = [i for (i,) in connection.execute("SELECT id FROM faces ORDER BY id")]
+        for face_id, vector in zip(ids, vectors, strict=True):
+            connection.execute("UPDATE faces SET embedding = ? WHERE id = ?", (vector, face_id))
+        connection.execute("DELETE FROM meta WHERE key = ?", (KEY_ID_META,))
+    with Engine(settings, pipeline=pipeline) as engine:
+        assert engine.search(photos / "obama2.jpg").faces[0].matches[0].is_match
+    with sqlite3.connect(database) as connection:
+        blobs = [b for (b,) in connection.execute("SELECT embedding FROM faces")]
+    assert all(len(b) == 512 + 28 for b in blobs) and not set(blobs) & set(vectors)
