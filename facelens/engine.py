@@ -421,7 +421,7 @@ class Engine:
         known.add(fetched.sha256)
         # facelens's own copy of the fetched image: the source that results point to, and
         # erased with the image record.
-        path = self.settings.data_dir / "fetched" / fetched.sha256[:2] / fetched.sha256
+        path = (self.settings.data_dir / "fetched" / fetched.sha256[:2] / fetched.sha256).resolve()
         if not path.exists():
             path.parent.mkdir(parents=True, exist_ok=True)
             tmp = path.with_name(path.name + ".part")

@@ -131,7 +131,7 @@ def access(engine: Engine, photo: ImageInput, request_ref: str, actor: str) -> A
     return AccessReport(request=request, threshold=engine.settings.match_threshold, faces=faces)
 
 
-def export_access_report(engine: Engine, report: AccessReport) -> bytes:
+def export_access_report(engine: Engine, report: AccessReport, actor: str) -> bytes:
     """A zip an admin can send the requester: ``report.json`` and a crop of each face held.
     Whole source images are not included: they may show other people (GDPR Art. 15(4))."""
     out = io.BytesIO()
@@ -149,7 +149,7 @@ def export_access_report(engine: Engine, report: AccessReport) -> bytes:
             if crop is not None:
                 archive.writestr(f"faces/face-{face.face_id}.jpg", crop)
     engine.store.append_audit(
-        "system", "subject access export", report.request.request_ref,
+        actor, "subject access export", report.request.request_ref,
         {"request_id": report.request.id, "faces": len(report.faces)},
     )  # fmt: skip
     return out.getvalue()

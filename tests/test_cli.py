@@ -23,6 +23,8 @@ from facelens.cli.main import (
 )
 
 runner = CliRunner()
+#: Every search says why (logged with the probe's hash and the faces shown).
+WHY = ("--purpose", "command line test", "--case-ref", "T-1")
 
 
 def run(*args: str | Path, code: int = 0, env: dict[str, str] | None = None) -> str:
@@ -86,14 +88,14 @@ def test_given_an_ingest_then_json_reports_every_count(cli_data: Path, photos: P
 
 
 def test_given_a_probe_then_search_prints_the_person_first(cli_data: Path, photos: Path) -> None:
-    output = run("search", photos / "obama2.jpg", "--data", cli_data)
+    output = run("search", photos / "obama2.jpg", *WHY, "--data", cli_data)
     lines = [line for line in output.splitlines() if line.strip().startswith(("1.", "2.", "3."))]
     assert "MATCH" in lines[0] and "obama" in lines[0]
     assert "below" in lines[2] and "biden.jpg" in lines[2]
 
 
 def test_given_search_json_then_the_documented_shape(cli_data: Path, photos: Path) -> None:
-    result = run_json("search", photos / "obama2.jpg", "--top-k", "2", "--data", cli_data)
+    result = run_json("search", photos / "obama2.jpg", "--top-k", "2", *WHY, "--data", cli_data)
     assert set(result) == {"threshold", "model", "faces", "faces_rejected"}
     assert result["model"]["id"] == "dlib_face_recognition_resnet_model_v1@1/128"
     [face] = result["faces"]
@@ -116,6 +118,29 @@ def test_given_search_json_then_the_documented_shape(cli_data: Path, photos: Pat
     assert top["provenance"]["origin_url"] == "https://example.org/kit"
 
 
+def test_given_a_search_then_who_why_the_probe_hash_and_the_faces_shown_are_logged(
+    cli_data: Path, photos: Path, tmp_path: Path
+) -> None:
+    data = tmp_path / "data"
+    shutil.copytree(cli_data, data)
+    result = run_json("search", photos / "obama2.jpg", *WHY, "--data", data)
+    exported = tmp_path / "audit.jsonl"
+    run("audit", "export", "--out", exported, "--data", data)
+    searches = [
+        entry
+        for line in exported.read_text().splitlines()
+        if (entry := json.loads(line))["action"] == "cli search"
+    ]
+    logged = searches[-1]  # the folder's earlier tests searched too
+    assert logged["actor"].startswith("cli:")
+    details = logged["details"]
+    assert (details["purpose"], details["case_ref"]) == ("command line test", "T-1")
+    assert details["probe_sha256"] == [face["probe_sha256"] for face in result["faces"]]
+    assert details["result_face_ids"] == [m["face_id"] for m in result["faces"][0]["matches"]]
+    report = run_json("report", "transparency", "--since", "2026-01-01", "--data", data)
+    assert report["searches_by_purpose"] == {"command line test": len(searches)}
+
+
 def test_given_two_photos_then_verify_answers(cli_data: Path, photos: Path) -> None:
     same = run_json("verify", photos / "obama.jpg", photos / "obama2.jpg", "--data", cli_data)
     assert same["same_person"] is True and same["similarity"] >= same["threshold"]
@@ -133,7 +158,7 @@ def test_given_persons_then_add_list_and_search_show_the_name(
     )
     assert added["name"] == "Joe Biden" and len(added["face_ids"]) == 1
     assert run_json("person", "list", "--data", data) == [added]
-    result = run_json("search", photos / "biden.jpg", "--top-k", "1", "--data", data)
+    result = run_json("search", photos / "biden.jpg", "--top-k", "1", *WHY, "--data", data)
     assert result["faces"][0]["matches"][0]["person_name"] == "Joe Biden"
     run("delete", "--person", str(added["id"]), "--data", data)
     assert run_json("person", "list", "--data", data) == []
@@ -144,11 +169,11 @@ def test_given_delete_then_the_image_is_gone_from_search_and_stats(
 ) -> None:
     data = tmp_path / "data"
     shutil.copytree(cli_data, data)
-    top = run_json("search", photos / "obama2.jpg", "--data", data)["faces"][0]["matches"][0]
+    top = run_json("search", photos / "obama2.jpg", *WHY, "--data", data)["faces"][0]["matches"][0]
     assert run_json("delete", "--image", str(top["image_id"]), "--data", data) == {
         "faces_removed": 1
     }
-    after = run_json("search", photos / "obama2.jpg", "--data", data)["faces"][0]["matches"]
+    after = run_json("search", photos / "obama2.jpg", *WHY, "--data", data)["faces"][0]["matches"]
     assert top["face_id"] not in [m["face_id"] for m in after]
     stats = run_json("stats", "--data", data)
     assert stats["images"] == 2 and stats["faces_indexed"] == 2 and stats["index_count"] == 2
@@ -163,7 +188,8 @@ def test_given_the_data_env_var_then_it_picks_the_folder(cli_data: Path) -> None
 @pytest.mark.parametrize(
     ("args", "code", "words"),
     [
-        (["search", "missing.jpg"], EXIT_BAD_IMAGE, "no such file"),
+        (["search", "missing.jpg", *WHY], EXIT_BAD_IMAGE, "no such file"),
+        (["search", "missing.jpg"], EXIT_USAGE, "say why you search"),
         (["delete", "--image", "424242"], EXIT_NOT_FOUND, "no image with id 424242"),
         (["delete", "--image", "1", "--face", "1"], EXIT_USAGE, "exactly one"),
         (["search", "PHOTO", "--top-k", "0"], 2, "top-k"),
@@ -184,7 +210,7 @@ def test_given_a_photo_without_a_face_then_exit_code_no_face(
 
     blank = tmp_path / "wall.png"
     Image.new("RGB", (300, 200), (120, 120, 120)).save(blank)
-    error = run_json("search", blank, "--data", cli_data, code=EXIT_NO_FACE)
+    error = run_json("search", blank, *WHY, "--data", cli_data, code=EXIT_NO_FACE)
     assert error["error"]["code"] == "no_face_found"
 
 

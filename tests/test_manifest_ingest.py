@@ -17,6 +17,7 @@ from facelens.cli.main import EXIT_INGEST_FAILURES, app
 from tests.test_fetch import Server
 
 runner = CliRunner()
+WHY = ("--purpose", "test search", "--case-ref", "T-2")
 
 
 @pytest.fixture
@@ -91,7 +92,7 @@ def test_given_a_manifest_then_only_its_image_urls_are_fetched_with_provenance(
     # Exactly the listed image URLs: no page, no link, no redirect target.
     assert sorted(server.requested) == ["/photos/biden.jpg", "/photos/obama.jpg", "/redirect"]
 
-    found = json.loads(cli("search", str(photos / "obama2.jpg"), "--json", env=allowed))
+    found = json.loads(cli("search", str(photos / "obama2.jpg"), *WHY, "--json", env=allowed))
     top = found["faces"][0]["matches"][0]
     assert top["is_match"] and top["provenance"]["origin_url"] == server.url("/photos/obama.jpg")
     assert top["provenance"]["page_url"] == server.url("/gallery.html")

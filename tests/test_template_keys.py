@@ -31,6 +31,7 @@ from facelens.pipeline import FacePipeline
 from tests.conftest import Declare
 
 runner = CliRunner()
+WHY = ("--purpose", "test search", "--case-ref", "T-2")
 
 
 def gallery(settings: Settings, pipeline: FacePipeline, photos: Path, declare: Declare) -> None:
@@ -126,7 +127,7 @@ def test_given_keys_rotate_then_everything_is_resealed_and_the_old_key_opens_not
     with sqlite3.connect(data / "facelens.db") as connection:
         after = sorted(b for (b,) in connection.execute("SELECT embedding FROM faces"))
     assert not set(before) & set(after)
-    assert "MATCH" in cli("search", str(photos / "obama2.jpg"))
+    assert "MATCH" in cli("search", str(photos / "obama2.jpg"), *WHY)
     old = {"FACELENS_TEMPLATE_KEY_FILE": str(tmp_path / "old.key")}
     result = runner.invoke(app, ["stats", "--data", str(data)], env=old)
     assert result.exit_code != 0 and "sealed with key" in result.output

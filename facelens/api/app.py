@@ -833,7 +833,7 @@ def create_app(settings: Settings, pipeline: FacePipeline | None = None) -> Fast
         with svc.lock:
             report = access(svc.engine, data, request_ref, actor_name(who))
             if export:
-                archive = export_access_report(svc.engine, report)
+                archive = export_access_report(svc.engine, report, actor_name(who))
                 name = f"subject-access-{report.request.id}.zip"
                 return Response(
                     archive,

@@ -10,8 +10,10 @@ no valid consent, jurisdiction, suppression).
 
 from __future__ import annotations
 
+import getpass
 import json
 import logging
+import os
 import sys
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -105,7 +107,15 @@ keys_app = typer.Typer(help="The template key (encryption at rest).", no_args_is
 app.add_typer(keys_app, name="keys")
 report_app = typer.Typer(help="Reports.", no_args_is_help=True)
 app.add_typer(report_app, name="report")
-CLI_ACTOR = "cli"
+
+
+def cli_actor() -> str:
+    """Who the command line acts as in the logs: the operating-system user running it."""
+    try:
+        return f"cli:{getpass.getuser()}"
+    except (KeyError, OSError):  # no name for this uid (a bare container)
+        return f"cli:uid {os.getuid()}"
+
 
 out = Console()
 err = Console(stderr=True)
@@ -140,7 +150,7 @@ def engine_for(data: Path, json_output: bool) -> Iterator[Engine]:
                 yield engine
             except RefusedError as exc:  # refusals are logged, counted by rule
                 engine.store.append_audit(
-                    CLI_ACTOR, "cli refused", exc.code, {"refused": exc.rule, "message": str(exc)}
+                    cli_actor(), "cli refused", exc.code, {"refused": exc.rule, "message": str(exc)}
                 )
                 raise
     except FacelensError as exc:
@@ -209,7 +219,7 @@ def ingest(
             progress=advance,
         )
         engine.store.append_audit(
-            CLI_ACTOR,
+            cli_actor(),
             "cli ingest",
             collection,
             {
@@ -249,7 +259,7 @@ def ingest_manifest(
 
         report = engine.ingest_manifest(manifest, collection, progress=advance)
         engine.store.append_audit(
-            CLI_ACTOR,
+            cli_actor(),
             "cli ingest-manifest",
             collection,
             {
@@ -299,12 +309,37 @@ def search(
     collection: Annotated[
         list[str] | None, typer.Option("--collection", "-c", help="Only these collections.")
     ] = None,
+    purpose: Annotated[
+        str, typer.Option("--purpose", help="Why you search (logged).", show_default=False)
+    ] = "",
+    case_ref: Annotated[
+        str, typer.Option("--case-ref", help="Case reference (logged).", show_default=False)
+    ] = "",
     data: DataOption = DEFAULT_DATA,
     json_output: JsonOption = False,
 ) -> None:
-    """Every face in PHOTO with its most similar faces in the gallery."""
+    """Every face in PHOTO with its most similar faces in the gallery. Every search is logged
+    with who ran it, its purpose and case, the probe embeddings' hashes and the faces shown."""
     with engine_for(data, json_output) as engine:
+        if len(purpose.strip()) < 3 or not case_ref.strip():
+            raise InvalidArgumentError(
+                "say why you search: --purpose TEXT and --case-ref REF (both are logged)"
+            )
         result = engine.search(photo, top_k=top_k, threshold=threshold, collections=collection)
+        shown = [m for face in result.faces for m in face.matches]
+        engine.store.append_audit(
+            cli_actor(),
+            "cli search",
+            case_ref.strip(),
+            {
+                "purpose": purpose.strip(),
+                "case_ref": case_ref.strip(),
+                "collections": collection or [],
+                "probe_sha256": [face.probe_sha256 for face in result.faces],
+                "result_face_ids": [m.face_id for m in shown],
+                "matches": sum(m.is_match for m in shown),
+            },
+        )
     if json_output:
         emit_json(result)
     else:
@@ -380,7 +415,7 @@ def person_add(
     with engine_for(data, json_output) as engine:
         person = engine.enrol(name, photos, collection=collection, consent_id=consent)
         engine.store.append_audit(
-            CLI_ACTOR, "cli person add", name, {"collection": collection, "consent_id": consent}
+            cli_actor(), "cli person add", name, {"collection": collection, "consent_id": consent}
         )
     if json_output:
         emit_json(person)
@@ -424,7 +459,7 @@ def delete(
         removed = engine.delete(image=image, face=face, person=person, collection=collection)
         named = {"image": image, "face": face, "person": person, "collection": collection}
         subject = ", ".join(f"{k} {v}" for k, v in named.items() if v is not None)
-        engine.store.append_audit(CLI_ACTOR, "cli delete", subject, {"faces_removed": removed})
+        engine.store.append_audit(cli_actor(), "cli delete", subject, {"faces_removed": removed})
     if json_output:
         emit_json({"faces_removed": removed})
     else:
@@ -454,7 +489,7 @@ def index_rebuild(data: DataOption = DEFAULT_DATA, json_output: JsonOption = Fal
     """Rebuild the index from the store (the source of truth)."""
     with engine_for(data, json_output) as engine:
         count = engine.rebuild_index()
-        engine.store.append_audit(CLI_ACTOR, "cli index rebuild", "index", {"faces": count})
+        engine.store.append_audit(cli_actor(), "cli index rebuild", "index", {"faces": count})
     if json_output:
         emit_json({"faces_indexed": count})
     else:
@@ -479,7 +514,7 @@ def account_create(
     with engine_for(data, json_output) as engine:
         account, key = create_account(engine.store, name, role, jurisdiction)
         engine.store.append_audit(
-            CLI_ACTOR,
+            cli_actor(),
             "cli account create",
             name,
             {"role": role.value, "jurisdiction": jurisdiction},
@@ -541,7 +576,7 @@ def audit_export(
     """Write the audit log as JSON lines, one entry a line, with its chain hashes."""
     with engine_for(data, False) as engine:
         entries = engine.store.audit_entries()
-        engine.store.append_audit(CLI_ACTOR, "cli audit export", str(out_file), {})
+        engine.store.append_audit(cli_actor(), "cli audit export", str(out_file), {})
     with out_file.open("w") as sink:
         for entry in entries:
             sink.write(json.dumps(to_jsonable(entry), sort_keys=True) + "\n")
@@ -585,7 +620,7 @@ def collection_create(
             basis.value, jurisdiction, purpose, retention_days, basis_text
         )
         engine.create_collection(name, policy)
-        engine.store.append_audit(CLI_ACTOR, "cli collection create", name, to_jsonable(policy))
+        engine.store.append_audit(cli_actor(), "cli collection create", name, to_jsonable(policy))
     if json_output:
         emit_json({"name": name, "policy": policy})
     else:
@@ -609,7 +644,9 @@ def collection_set_policy(
             basis.value, jurisdiction, purpose, retention_days, basis_text
         )
         engine.set_collection_policy(name, policy)
-        engine.store.append_audit(CLI_ACTOR, "cli collection set-policy", name, to_jsonable(policy))
+        engine.store.append_audit(
+            cli_actor(), "cli collection set-policy", name, to_jsonable(policy)
+        )
     if json_output:
         emit_json({"name": name, "policy": policy})
     else:
@@ -684,7 +721,7 @@ def consent_add(
             evidence_ref=evidence.strip(),
         )
         engine.store.append_audit(
-            CLI_ACTOR, "consent add", f"consent {consent.id}", {"scope": scope}
+            cli_actor(), "consent add", f"consent {consent.id}", {"scope": scope}
         )
     if json_output:
         emit_json(consent)
@@ -720,7 +757,7 @@ def consent_withdraw(
 ) -> None:
     """Withdraw a consent: every face enrolled under it is erased (store, index, copies)."""
     with engine_for(data, json_output) as engine:
-        erased = engine.withdraw_consent(consent_id, CLI_ACTOR)
+        erased = engine.withdraw_consent(consent_id, cli_actor())
     if json_output:
         emit_json({"faces_erased": erased.face_ids, "images_erased": erased.image_ids})
     else:
@@ -749,9 +786,9 @@ def subject_access(
     from facelens.rights import access, export_access_report
 
     with engine_for(data, json_output) as engine:
-        report = access(engine, photo, ref, CLI_ACTOR)
+        report = access(engine, photo, ref, cli_actor())
         if out_file is not None:
-            out_file.write_bytes(export_access_report(engine, report))
+            out_file.write_bytes(export_access_report(engine, report, cli_actor()))
     if json_output:
         emit_json(report)
         return
@@ -782,7 +819,7 @@ def subject_erase(
     from facelens.rights import request_erasure
 
     with engine_for(data, json_output) as engine:
-        request = request_erasure(engine, photo, ref, CLI_ACTOR)
+        request = request_erasure(engine, photo, ref, cli_actor())
     if json_output:
         emit_json(request)
     else:
@@ -803,7 +840,7 @@ def subject_confirm(
     from facelens.rights import confirm_erasure
 
     with engine_for(data, json_output) as engine:
-        request = confirm_erasure(engine, request_id, CLI_ACTOR)
+        request = confirm_erasure(engine, request_id, cli_actor())
     if json_output:
         emit_json(request)
     else:
@@ -840,7 +877,7 @@ def retention_run(data: DataOption = DEFAULT_DATA, json_output: JsonOption = Fal
     from facelens.retention import run_retention
 
     with engine_for(data, json_output) as engine:
-        report = run_retention(engine, actor=CLI_ACTOR)
+        report = run_retention(engine, actor=cli_actor())
     if json_output:
         emit_json(report)
     else:
@@ -870,7 +907,7 @@ def keys_rotate(data: DataOption = DEFAULT_DATA, json_output: JsonOption = False
     """Re-seal every template with a new key, which replaces the old one in the key file."""
     with engine_for(data, json_output) as engine:
         key_id = engine.rotate_key()
-        engine.store.append_audit(CLI_ACTOR, "keys rotate", "template key", {"key_id": key_id})
+        engine.store.append_audit(cli_actor(), "keys rotate", "template key", {"key_id": key_id})
     if json_output:
         emit_json({"key_id": key_id})
     else:
@@ -891,7 +928,7 @@ def report_transparency(
         start = parse_when(since, "--since")
         assert start is not None
         report = transparency_report(engine.store, start)
-        engine.store.append_audit(CLI_ACTOR, "report transparency", since, {})
+        engine.store.append_audit(cli_actor(), "report transparency", since, {})
     if json_output:
         emit_json(report)
         return
