@@ -2,12 +2,16 @@
 
 from __future__ import annotations
 
+import json
 from collections.abc import Callable, Iterator
 from pathlib import Path
+from typing import Any
 
 import pytest
 from PIL import Image
+from typer.testing import CliRunner, Result
 
+from facelens.cli.main import app
 from facelens.config import Settings
 from facelens.engine import Engine
 from facelens.pipeline import FacePipeline
@@ -70,6 +74,35 @@ def declare() -> Declare:
     """``declare(engine, *names, policy=TEST_POLICY)``: create collections with a legal basis,
     so that they can be ingested into."""
     return _declare
+
+
+#: ``facelens collection create NAME`` options for a press archive (a public task, GB).
+PRESS_ARCHIVE = (
+    "--basis", "public-task", "-j", "GB", "--purpose", "press archive", "--retention-days", "365",
+)  # fmt: skip
+
+
+class Cli:
+    """The ``facelens`` command on one data folder: ``cli("stats")`` returns what it printed
+    (stdout and stderr) and checks the exit code; ``cli.json(...)`` parses ``--json`` output."""
+
+    def __init__(self, data: Path, env: dict[str, str] | None = None) -> None:
+        self.data = data
+        self.env = env
+
+    def invoke(self, *args: str | Path, env: dict[str, str] | None = None) -> Result:
+        argv = [str(a) for a in args] + ["--data", str(self.data)]
+        return CliRunner().invoke(app, argv, env={**(self.env or {}), **(env or {})})
+
+    def __call__(self, *args: str | Path, code: int = 0, env: dict[str, str] | None = None) -> str:
+        result = self.invoke(*args, env=env)
+        assert result.exit_code == code, (result.exit_code, result.output, result.exception)
+        return result.output
+
+    def json(self, *args: str | Path, code: int = 0, env: dict[str, str] | None = None) -> Any:
+        result = self.invoke(*args, "--json", env=env)
+        assert result.exit_code == code, (result.exit_code, result.output, result.exception)
+        return json.loads(result.stdout)
 
 
 @pytest.fixture(scope="session", autouse=True)

@@ -18,7 +18,7 @@ from typer.testing import CliRunner
 
 from facelens.accounts import Role, create_account
 from facelens.api.app import create_app
-from facelens.cli.main import EXIT_REFUSED, app
+from facelens.cli.main import EXIT_REFUSED
 from facelens.config import Settings
 from facelens.engine import Engine
 from facelens.errors import InvalidArgumentError
@@ -31,7 +31,7 @@ from facelens.policy import (
     LegalBasis,
     NoLegalBasisError,
 )
-from tests.conftest import TEST_POLICY, Declare
+from tests.conftest import TEST_POLICY, Cli, Declare
 
 runner = CliRunner()
 CONSENT_POLICY = CollectionPolicy(LegalBasis.CONSENT, ["US-IL"], "building access", 365)
@@ -255,26 +255,9 @@ def test_given_a_withdrawn_consent_then_the_faces_are_erased_through_the_api(
 def test_given_the_cli_then_consent_is_recorded_enrolled_against_and_withdrawn(
     tmp_path: Path, photos: Path
 ) -> None:
-    data = str(tmp_path / "data")
-
-    def cli(*args: str, code: int = 0) -> str:
-        result = runner.invoke(app, [*args, "--data", data])
-        assert result.exit_code == code, result.output
-        return result.output
-
-    cli(
-        "collection",
-        "create",
-        "staff",
-        "--basis",
-        "consent",
-        "-j",
-        "US-IL",
-        "--purpose",
-        "building access",
-        "--retention-days",
-        "365",
-    )
+    cli = Cli(tmp_path / "data")
+    consent_basis = ("--basis", "consent", "-j", "US-IL", "--purpose", "building access")
+    cli("collection", "create", "staff", *consent_basis, "--retention-days", "365")
     refused = cli(
         "person", "add", "Barack Obama", str(photos / "obama.jpg"), "-c", "staff", code=EXIT_REFUSED
     )

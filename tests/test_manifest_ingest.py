@@ -5,7 +5,6 @@ local server), real photos, the real CLI and store."""
 
 from __future__ import annotations
 
-import json
 import threading
 from collections.abc import Iterator
 from pathlib import Path
@@ -13,7 +12,8 @@ from pathlib import Path
 import pytest
 from typer.testing import CliRunner
 
-from facelens.cli.main import EXIT_INGEST_FAILURES, app
+from facelens.cli.main import EXIT_INGEST_FAILURES
+from tests.conftest import PRESS_ARCHIVE, Cli
 from tests.test_fetch import Server
 
 runner = CliRunner()
@@ -34,7 +34,6 @@ def server(photos: Path) -> Iterator[Server]:
 def test_given_a_manifest_then_only_its_image_urls_are_fetched_with_provenance(
     server: Server, tmp_path: Path, photos: Path
 ) -> None:
-    data = str(tmp_path / "data")
     manifest = tmp_path / "manifest.csv"
     manifest.write_text(
         "image_url,page_url,licence_ref,captured_at\n"
@@ -45,44 +44,18 @@ def test_given_a_manifest_then_only_its_image_urls_are_fetched_with_provenance(
         f"relative.jpg,{server.url('/page.html')},,\n"
     )
 
-    def cli(*args: str, code: int = 0, env: dict[str, str] | None = None) -> str:
-        result = runner.invoke(app, [*args, "--data", data], env=env)
-        assert result.exit_code == code, result.output
-        return result.stdout
-
-    cli(
-        "collection",
-        "create",
-        "web",
-        "--basis",
-        "public-task",
-        "-j",
-        "GB",
-        "--purpose",
-        "press archive",
-        "--retention-days",
-        "365",
-    )
+    cli = Cli(tmp_path / "data")
+    cli("collection", "create", "web", *PRESS_ARCHIVE)
 
     # By default the server's loopback address is refused: nothing is fetched.
-    refused = json.loads(
-        cli("ingest-manifest", str(manifest), "-c", "web", "--json", code=EXIT_INGEST_FAILURES)
-    )
+    refused = cli.json("ingest-manifest", manifest, "-c", "web", code=EXIT_INGEST_FAILURES)
     assert refused["images_ingested"] == 0
     assert refused["refusals"] == {"fetch-address": 3}
     assert server.requested == []
 
     allowed = {"FACELENS_FETCH_ALLOWED_NETWORKS": '["127.0.0.0/8"]'}
-    report = json.loads(
-        cli(
-            "ingest-manifest",
-            str(manifest),
-            "-c",
-            "web",
-            "--json",
-            code=EXIT_INGEST_FAILURES,
-            env=allowed,
-        )
+    report = cli.json(
+        "ingest-manifest", manifest, "-c", "web", code=EXIT_INGEST_FAILURES, env=allowed
     )
     assert (report["images_ingested"], report["faces_indexed"]) == (2, 2)
     assert report["refusals"] == {"fetch-redirect": 1}
@@ -92,7 +65,7 @@ def test_given_a_manifest_then_only_its_image_urls_are_fetched_with_provenance(
     # Exactly the listed image URLs: no page, no link, no redirect target.
     assert sorted(server.requested) == ["/photos/biden.jpg", "/photos/obama.jpg", "/redirect"]
 
-    found = json.loads(cli("search", str(photos / "obama2.jpg"), *WHY, "--json", env=allowed))
+    found = cli.json("search", photos / "obama2.jpg", *WHY, env=allowed)
     top = found["faces"][0]["matches"][0]
     assert top["is_match"] and top["provenance"]["origin_url"] == server.url("/photos/obama.jpg")
     assert top["provenance"]["page_url"] == server.url("/gallery.html")
@@ -102,16 +75,8 @@ def test_given_a_manifest_then_only_its_image_urls_are_fetched_with_provenance(
 
     # A rerun fetches nothing already ingested.
     server.requested.clear()
-    again = json.loads(
-        cli(
-            "ingest-manifest",
-            str(manifest),
-            "-c",
-            "web",
-            "--json",
-            code=EXIT_INGEST_FAILURES,
-            env=allowed,
-        )
+    again = cli.json(
+        "ingest-manifest", manifest, "-c", "web", code=EXIT_INGEST_FAILURES, env=allowed
     )
     assert again["duplicates_skipped"] == 2 and server.requested == ["/redirect"]
 
@@ -119,21 +84,7 @@ def test_given_a_manifest_then_only_its_image_urls_are_fetched_with_provenance(
 def test_given_a_manifest_without_its_columns_then_a_clear_error(tmp_path: Path) -> None:
     manifest = tmp_path / "urls.csv"
     manifest.write_text("url\nhttps://example.org/a.jpg\n")
-    data = str(tmp_path / "data")
-    declared = [
-        "collection",
-        "create",
-        "web",
-        "--basis",
-        "public-task",
-        "-j",
-        "GB",
-        "--purpose",
-        "press archive",
-        "--retention-days",
-        "365",
-    ]
-    runner.invoke(app, [*declared, "--data", data])
-    result = runner.invoke(app, ["ingest-manifest", str(manifest), "-c", "web", "--data", data])
-    assert result.exit_code == 2
-    assert "image_url" in result.output
+    cli = Cli(tmp_path / "data")
+    cli("collection", "create", "web", *PRESS_ARCHIVE)
+    refused = cli("ingest-manifest", manifest, "-c", "web", code=2)
+    assert "image_url" in refused

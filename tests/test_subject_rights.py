@@ -20,7 +20,6 @@ from typer.testing import CliRunner
 
 from facelens.accounts import Role, create_account
 from facelens.api.app import create_app
-from facelens.cli.main import app
 from facelens.config import Settings
 from facelens.engine import Engine
 from facelens.index.faiss_tiered import FaissTieredIndex
@@ -29,7 +28,7 @@ from facelens.policy import CollectionPolicy, LegalBasis
 from facelens.retention import run_retention
 from facelens.rights import confirm_erasure, request_erasure
 from facelens.types import ImageAnalysis, Provenance
-from tests.conftest import Declare
+from tests.conftest import PRESS_ARCHIVE, Cli, Declare
 from tests.test_ann import face_like, synthetic_face
 
 runner = CliRunner()
@@ -278,26 +277,9 @@ def test_given_a_failure_inside_the_erasure_then_nothing_is_half_done(
 
 
 def test_given_the_cli_then_access_and_erasure_run_end_to_end(tmp_path: Path, photos: Path) -> None:
-    data = str(tmp_path / "data")
+    cli = Cli(tmp_path / "data")
 
-    def cli(*args: str) -> str:
-        result = runner.invoke(app, [*args, "--data", data])
-        assert result.exit_code == 0, result.output
-        return result.output
-
-    cli(
-        "collection",
-        "create",
-        "press",
-        "--basis",
-        "public-task",
-        "-j",
-        "GB",
-        "--purpose",
-        "press archive",
-        "--retention-days",
-        "365",
-    )
+    cli("collection", "create", "press", *PRESS_ARCHIVE)
     cli("ingest", str(photos / "obama.jpg"), str(photos / "biden.jpg"), "-c", "press")
     out_zip = tmp_path / "sar.zip"
     access = cli(
@@ -329,11 +311,7 @@ def test_given_images_past_retention_then_retention_run_destroys_them_and_logs_i
     tmp_path: Path, photos: Path
 ) -> None:
     data = tmp_path / "data"
-
-    def cli(*args: str) -> str:
-        result = runner.invoke(app, [*args, "--data", str(data)])
-        assert result.exit_code == 0, result.output
-        return result.output
+    cli = Cli(data)
 
     for name, days in (("short", "30"), ("long", "3650")):
         cli(

@@ -12,7 +12,6 @@ import numpy as np
 import pytest
 from typer.testing import CliRunner
 
-from facelens.cli.main import app
 from facelens.config import Settings
 from facelens.crypto import (
     TemplateCipher,
@@ -28,7 +27,7 @@ from facelens.engine import Engine
 from facelens.errors import InvalidArgumentError
 from facelens.keys import KEY_ID_META, next_key_file
 from facelens.pipeline import FacePipeline
-from tests.conftest import Declare
+from tests.conftest import PRESS_ARCHIVE, Cli, Declare
 
 runner = CliRunner()
 WHY = ("--purpose", "test search", "--case-ref", "T-2")
@@ -97,26 +96,9 @@ def test_given_keys_rotate_then_everything_is_resealed_and_the_old_key_opens_not
 ) -> None:
     data = tmp_path / "data"
     key_file = tmp_path / "keys" / "template.key"
-    env = {"FACELENS_TEMPLATE_KEY_FILE": str(key_file)}
+    cli = Cli(data, env={"FACELENS_TEMPLATE_KEY_FILE": str(key_file)})
 
-    def cli(*args: str) -> str:
-        result = runner.invoke(app, [*args, "--data", str(data)], env=env)
-        assert result.exit_code == 0, result.output
-        return result.output
-
-    cli(
-        "collection",
-        "create",
-        "press",
-        "--basis",
-        "public-task",
-        "-j",
-        "GB",
-        "--purpose",
-        "press archive",
-        "--retention-days",
-        "365",
-    )
+    cli("collection", "create", "press", *PRESS_ARCHIVE)
     cli("ingest", str(photos / "obama.jpg"), str(photos / "biden.jpg"), "-c", "press")
     old_key = key_file.read_bytes()
     shutil.copy(key_file, tmp_path / "old.key")
@@ -129,7 +111,7 @@ def test_given_keys_rotate_then_everything_is_resealed_and_the_old_key_opens_not
     assert not set(before) & set(after)
     assert "MATCH" in cli("search", str(photos / "obama2.jpg"), *WHY)
     old = {"FACELENS_TEMPLATE_KEY_FILE": str(tmp_path / "old.key")}
-    result = runner.invoke(app, ["stats", "--data", str(data)], env=old)
+    result = cli.invoke("stats", env=old)
     assert result.exit_code != 0 and "sealed with key" in result.output
     with sqlite3.connect(data / "facelens.db") as connection:
         actions = [a for (a,) in connection.execute("SELECT action FROM audit_log")]

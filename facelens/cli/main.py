@@ -615,16 +615,8 @@ def collection_create(
     json_output: JsonOption = False,
 ) -> None:
     """Create a collection with its legal basis, jurisdictions, purpose and retention."""
-    with engine_for(data, json_output) as engine:
-        policy = CollectionPolicy.parse(
-            basis.value, jurisdiction, purpose, retention_days, basis_text
-        )
-        engine.create_collection(name, policy)
-        engine.store.append_audit(cli_actor(), "cli collection create", name, to_jsonable(policy))
-    if json_output:
-        emit_json({"name": name, "policy": policy})
-    else:
-        out.print(f"collection {name!r} created ({policy.basis.value}, {policy.purpose})")
+    policy_args = (basis.value, jurisdiction, purpose, retention_days, basis_text)
+    declare_collection(data, json_output, name, policy_args, create=True)
 
 
 @collection_app.command("set-policy")
@@ -639,18 +631,32 @@ def collection_set_policy(
     json_output: JsonOption = False,
 ) -> None:
     """Declare or change a collection's legal basis, jurisdictions, purpose and retention."""
+    policy_args = (basis.value, jurisdiction, purpose, retention_days, basis_text)
+    declare_collection(data, json_output, name, policy_args, create=False)
+
+
+def declare_collection(
+    data: Path,
+    json_output: bool,
+    name: str,
+    policy_args: tuple[str, list[str], str, int, str | None],
+    *,
+    create: bool,
+) -> None:
+    """Record a collection's policy (a new collection, or an existing one's), logged."""
     with engine_for(data, json_output) as engine:
-        policy = CollectionPolicy.parse(
-            basis.value, jurisdiction, purpose, retention_days, basis_text
-        )
-        engine.set_collection_policy(name, policy)
-        engine.store.append_audit(
-            cli_actor(), "cli collection set-policy", name, to_jsonable(policy)
-        )
+        policy = CollectionPolicy.parse(*policy_args)
+        if create:
+            engine.create_collection(name, policy)
+        else:
+            engine.set_collection_policy(name, policy)
+        action = "cli collection create" if create else "cli collection set-policy"
+        engine.store.append_audit(cli_actor(), action, name, to_jsonable(policy))
     if json_output:
         emit_json({"name": name, "policy": policy})
     else:
-        out.print(f"collection {name!r}: policy recorded")
+        done = "created" if create else "policy recorded"
+        out.print(f"collection {name!r} {done} ({policy.basis.value}, {policy.purpose})")
 
 
 @collection_app.command("list")
