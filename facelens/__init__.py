@@ -1,7 +1,13 @@
 """facelens: a face search engine for image collections you lawfully hold.
 
     import facelens
+    from facelens.policy import CollectionPolicy, LegalBasis
+
     with facelens.open("facelens-data") as engine:
+        # A collection says why it may be held before anything is ingested into it.
+        engine.create_collection(
+            "archive", CollectionPolicy(LegalBasis.PUBLIC_TASK, ["GB"], "press archive", 3650)
+        )
         engine.ingest(["photos/"], collection="archive")
         result = engine.search("probe.jpg")
 
