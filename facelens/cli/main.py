@@ -1164,8 +1164,10 @@ def main() -> None:
     except ValidationError as exc:
         err.print(f"[bold red]error:[/] a FACELENS_* environment variable is invalid:\n{exc}")
         sys.exit(EXIT_USAGE)
-    logging.basicConfig(
-        level=settings.log_level, handlers=[RichHandler(console=err, show_path=False)]
+    logging.basicConfig(  # Rich shows the time and level itself: the message alone
+        level=settings.log_level,
+        format="%(name)s: %(message)s",
+        handlers=[RichHandler(console=err, show_path=False)],
     )
     try:
         app()
