@@ -10,6 +10,9 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+from alembic import command
+from alembic.config import Config
+from sqlalchemy import create_engine
 from typer.testing import CliRunner
 
 from facelens.config import Settings
@@ -27,7 +30,9 @@ from facelens.engine import Engine
 from facelens.errors import InvalidArgumentError
 from facelens.keys import KEY_ID_META, next_key_file
 from facelens.pipeline import FacePipeline
-from tests.conftest import PRESS_ARCHIVE, Cli, Declare
+from facelens.policy import NoLegalBasisError
+from facelens.store.sql import MIGRATIONS_DIR
+from tests.conftest import PRESS_ARCHIVE, TEST_POLICY, Cli, Declare
 
 runner = CliRunner()
 WHY = ("--purpose", "test search", "--case-ref", "T-2")
@@ -171,3 +176,53 @@ def test_given_templates_stored_in_the_clear_by_an_older_version_then_open_seals
     with sqlite3.connect(database) as connection:
         blobs = [b for (b,) in connection.execute("SELECT embedding FROM faces")]
     assert all(len(b) == 512 + 28 for b in blobs) and not set(blobs) & set(vectors)
+
+
+def test_given_a_database_of_the_previous_release_then_it_upgrades_keeping_ids_and_sealing(
+    tmp_path: Path, pipeline: FacePipeline, photos: Path
+) -> None:
+    """Migration 0005 rebuilds the faces table: ids, the never-reuse sequence and the data
+    survive; the plain templates of 0004 are sealed on first open; the old collection waits
+    for its legal basis."""
+    data = tmp_path / "data"
+    data.mkdir()
+    database = create_engine(f"sqlite:///{data / 'facelens.db'}")
+    config = Config()
+    config.set_main_option("script_location", str(MIGRATIONS_DIR))
+    with database.begin() as connection:
+        config.attributes["connection"] = connection
+        command.upgrade(config, "0004")
+    face = pipeline.analyse(pipeline.load(photos / "obama.jpg")).accepted_faces[0]
+    assert face.embedding is not None
+    plain = face.embedding.vector.astype("<f4").tobytes()
+    model = pipeline.model
+    with database.begin() as connection:
+        run = connection.exec_driver_sql
+        run("INSERT INTO models (id, name, version, dim) VALUES (1, ?, ?, ?)",
+            (model.name, model.version, model.dim))  # fmt: skip
+        run("INSERT INTO collections (id, name, created_at) VALUES (1, 'archive', '2025-01-01')")
+        run("INSERT INTO images (id, collection_id, location, sha256, width, height, ingested_at)"
+            " VALUES (1, 1, ?, ?, 100, 100, '2025-01-01')",
+            (str(photos / "obama.jpg"), "a" * 64))  # fmt: skip
+        for face_id in (1, 2, 3):
+            run("INSERT INTO faces (id, image_id, x1, y1, x2, y2, landmarks, detector,"
+                " detector_score, size_px, sharpness, status, model_id, embedding, created_at)"
+                " VALUES (?, 1, 1, 1, 50, 50, '[]', 'hog', 1.0, 49, 50.0, 'accepted', 1, ?,"
+                " '2025-01-01')", (face_id, plain))  # fmt: skip
+        run("DELETE FROM faces WHERE id IN (2, 3)")  # ids 2 and 3 were used: never again
+        run("INSERT INTO meta (key, value) VALUES ('index_model', ?)", (str(model),))
+    database.dispose()
+
+    settings = Settings(data_dir=data, template_key_file=tmp_path / "keys" / "key")
+    with Engine(settings, pipeline=pipeline) as engine:
+        assert engine.store.indexed_face_ids(model).tolist() == [1]
+        assert engine.search(photos / "obama2.jpg").faces[0].matches[0].face_id == 1
+        with pytest.raises(NoLegalBasisError, match="declares no legal basis"):
+            engine.ingest([photos / "biden.jpg"], "archive", workers=1)
+        engine.set_collection_policy("archive", TEST_POLICY)
+        report = engine.ingest([photos / "biden.jpg"], "archive", workers=1)
+        assert report.faces_indexed == 1
+        assert engine.store.indexed_face_ids(model).tolist() == [1, 4]
+    with sqlite3.connect(data / "facelens.db") as connection:
+        blobs = [b for (b,) in connection.execute("SELECT embedding FROM faces")]
+    assert plain not in blobs and all(len(b) == 512 + 28 for b in blobs)
