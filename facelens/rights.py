@@ -23,6 +23,7 @@ from pathlib import Path
 import numpy as np
 from PIL import Image as PILImage
 
+from facelens.crops import face_crop, jpeg_bytes
 from facelens.engine import Engine, ImageInput
 from facelens.errors import ConflictError, InvalidArgumentError
 from facelens.types import FloatArray, IdArray, SubjectRequest, to_jsonable
@@ -161,20 +162,7 @@ def _face_crop(engine: Engine, face: HeldFace) -> bytes | None:
     if record is None or not path.is_file():
         return None
     image = PILImage.fromarray(engine.pipeline.load(path))
-    box = record.box
-    margin = box.short_side // 4
-    crop = image.crop(
-        (
-            max(0, box.x1 - margin),
-            max(0, box.y1 - margin),
-            min(image.width, box.x2 + margin),
-            min(image.height, box.y2 + margin),
-        )
-    )
-    crop.thumbnail((CROP_PX, CROP_PX))
-    buffer = io.BytesIO()
-    crop.convert("RGB").save(buffer, format="JPEG", quality=85)
-    return buffer.getvalue()
+    return jpeg_bytes(face_crop(image, record.box, margin_divisor=4, max_px=CROP_PX))
 
 
 def request_erasure(

@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import hashlib
 import hmac
-import io
 import logging
 import secrets
 import threading
@@ -55,6 +54,7 @@ from facelens.api.jobs import IngestJobs
 from facelens.api.limits import RateLimiter
 from facelens.audit import verify as verify_audit
 from facelens.config import Settings
+from facelens.crops import face_crop, jpeg_bytes
 from facelens.engine import Engine
 from facelens.errors import ImageTooLargeError, InvalidArgumentError, NotFoundError
 from facelens.pipeline import FacePipeline
@@ -683,18 +683,7 @@ def create_app(settings: Settings, pipeline: FacePipeline | None = None) -> Fast
     ) -> Response:
         """The face, cropped from its source image with some margin, as a JPEG."""
         record, image = _face_source(svc, face_id)
-        box = record.box
-        margin = box.short_side // 3
-        crop = image.crop(
-            (
-                max(0, box.x1 - margin),
-                max(0, box.y1 - margin),
-                min(image.width, box.x2 + margin),
-                min(image.height, box.y2 + margin),
-            )
-        )
-        crop.thumbnail((THUMBNAIL_PX, THUMBNAIL_PX))
-        return _jpeg(crop)
+        return _jpeg(face_crop(image, record.box, margin_divisor=3, max_px=THUMBNAIL_PX))
 
     @app.get("/faces/{face_id}/source", tags=["faces"])
     def get_face_source(
@@ -976,9 +965,9 @@ def _face_source(svc: Service, face_id: int) -> tuple[FaceRecord, PILImage.Image
 
 
 def _jpeg(image: PILImage.Image) -> Response:
-    out = io.BytesIO()
-    image.convert("RGB").save(out, format="JPEG", quality=85)
-    return Response(out.getvalue(), media_type="image/jpeg", headers={"Cache-Control": "no-store"})
+    return Response(
+        jpeg_bytes(image), media_type="image/jpeg", headers={"Cache-Control": "no-store"}
+    )
 
 
 async def _read_upload(svc: Service, upload: UploadFile) -> bytes:
