@@ -109,6 +109,34 @@ class Settings(BaseSettings):
     )
     default_top_k: int = Field(default=5, gt=0, le=1000)
 
+    # subject requests (access and erasure by selfie)
+    subject_request_false_candidates: float = Field(
+        default=0.1,
+        gt=0.0,
+        le=10.0,
+        description="Expected strangers proposed per subject request at the gallery's "
+        "current size: the calibrated threshold is the lowest one that keeps this, by the "
+        "LFW impostor table (worse gender group) shipped in facelens/data.",
+    )
+    subject_request_min_threshold: float = Field(
+        default=0.90,
+        ge=-1.0,
+        le=1.0,
+        description="The lowest similarity a subject-request candidate may have, however small "
+        "the gallery.",
+    )
+    subject_request_max_threshold: float = Field(
+        default=0.95,
+        ge=-1.0,
+        le=1.0,
+        description="The strictest threshold the calibrated rule may choose: in a very large "
+        "gallery a stricter one would miss the requester's own faces, so the rule stops here "
+        "and states how many strangers the admin's review should expect.",
+    )
+    subject_request_max_photos: int = Field(
+        default=10, ge=1, le=50, description="Photos of the requester one request may carry."
+    )
+
     # backends
     store_backend: str = Field(default="sqlite", description="Metadata store backend.")
     index_backend: str = Field(

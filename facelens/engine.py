@@ -95,6 +95,16 @@ OWNED_FOLDERS = ("uploads", "fetched")
 
 
 @dataclass(frozen=True, slots=True)
+class _Enrolment:
+    """A photo to enrol, analysed but not stored yet (``face_id`` when it already is)."""
+
+    location: str
+    sha256: str
+    analysis: ImageAnalysis | None
+    face_id: int | None
+
+
+@dataclass(frozen=True, slots=True)
 class IndexRepair:
     added: int
     removed: int
@@ -348,6 +358,9 @@ class Engine:
             # Also on interrupt: what is stored is indexed and persisted; a rerun resumes.
             self._persist_index()
             report.elapsed_s = time.perf_counter() - started
+        # facelens's own copies (uploads) of files that were refused, failed or suppressed:
+        # linked to no image, erasure and retention could never reach them.
+        self._remove_owned_files([str(f.resolve()) for f in files])
         return report
 
     def ingest_manifest(
@@ -681,25 +694,35 @@ class Engine:
 
         Photos are ingested into ``collection``; a photo already there is not stored twice. In
         a collection whose basis is consent, ``consent_id`` must name a valid consent record
-        covering the collection, and only the subject's face of each photo is kept.
+        covering the collection and not another person's, and only the subject's face of each
+        photo is kept. Every rule is checked and every photo analysed before anything is
+        stored: a refusal, or a photo with no usable face, stores nothing (and facelens's own
+        copies of the photos, such as uploads, are deleted).
         """
         if not name.strip():
             raise InvalidArgumentError("a person needs a non-empty name")
-        policy = self.policy_for_ingest(collection)
-        consent = None
-        if policy.basis == LegalBasis.CONSENT:
-            consent = self.valid_consent(consent_id, collection)
-        face_ids = [
-            self._enrolment_face(Path(photo), name, collection, subject_only=consent is not None)
-            for photo in photos
-        ]
+        paths = [Path(photo) for photo in photos]
+        try:
+            policy = self.policy_for_ingest(collection)
+            consent = None
+            if policy.basis == LegalBasis.CONSENT:
+                consent = self.valid_consent(consent_id, collection)
+                existing = next((p.id for p in self.store.persons() if p.name == name), None)
+                if consent.person_id is not None and consent.person_id != existing:
+                    raise ConsentRequiredError(
+                        f"consent record {consent.id} is another person's (person "
+                        f"{consent.person_id}); each person enrols under their own consent"
+                    )
+            prepared = [
+                self._prepare_enrolment(photo, name, collection, subject_only=consent is not None)
+                for photo in paths
+            ]
+        except Exception:
+            self._remove_owned_files([str(p.resolve()) for p in paths])
+            raise
+        face_ids = [self._store_enrolment(item, collection) for item in prepared]
         person_id = self.store.get_or_create_person(name)
         if consent is not None:
-            if consent.person_id not in (None, person_id):
-                raise ConsentRequiredError(
-                    f"consent record {consent.id} is another person's (person "
-                    f"{consent.person_id}); each person enrols under their own consent"
-                )
             self.store.update_consent(
                 consent.id, person_id=person_id, last_interaction_at=datetime.now(UTC)
             )
@@ -723,40 +746,49 @@ class Engine:
             )
         return consent
 
-    def _enrolment_face(
+    def _prepare_enrolment(
         self, photo: Path, name: str, collection: str, *, subject_only: bool = False
-    ) -> int:
-        """Store ``photo`` (unless already stored) and return the id of its largest face. With
-        ``subject_only``, other people in the photo are not stored (they did not consent)."""
+    ) -> _Enrolment:
+        """Read and analyse ``photo`` without storing anything; refuses a face of someone who
+        opted out, and a photo with no usable face. With ``subject_only``, other people in the
+        photo are left out (they did not consent)."""
         data = read_image_bytes(photo, self.settings.max_image_bytes)
         sha256 = hashlib.sha256(data).hexdigest()
-        ids = self.store.image_face_ids(collection, sha256)
-        if len(ids) == 0:
-            analysis, accepted = self.probe_faces(data, str(photo))
-            if subject_only:
-                analysis = ImageAnalysis(analysis.width, analysis.height, accepted[:1])
-            analysis, suppressed = self._without_suppressed(analysis)
-            if suppressed and not analysis.accepted_faces:
-                raise RefusedError(
-                    f"{photo}: the face is of someone who opted out (suppression list); it is "
-                    "not stored",
-                    rule="suppression",
-                )
-            added = self.store.add_image(
-                collection=collection,
-                location=str(photo.resolve()),
-                sha256=sha256,
-                analysis=analysis,
-                provenance=Provenance(),
+        stored = self.store.image_face_ids(collection, sha256)
+        if len(stored):
+            return _Enrolment(str(photo.resolve()), sha256, None, int(stored[0]))
+        analysis, accepted = self.probe_faces(data, str(photo))
+        if subject_only:
+            analysis = ImageAnalysis(analysis.width, analysis.height, accepted[:1])
+        analysis, suppressed = self._without_suppressed(analysis)
+        if suppressed and not analysis.accepted_faces:
+            # Never say which file: it may be where an erased person's photo still is.
+            raise RefusedError(
+                "the face is of someone who opted out (suppression list); nothing is stored",
+                rule="suppression",
             )
-            if added is not None and len(added.face_ids):
-                self.index.add(added.face_ids, added.vectors)
-                self._persist_index()
-            ids = self.store.image_face_ids(collection, sha256)
-        if len(ids) == 0:
+        if not analysis.accepted_faces:
             raise NoFaceFoundError(
                 f"{photo}: no usable face to enrol; use a clear, frontal photo of {name}"
             )
+        return _Enrolment(str(photo.resolve()), sha256, analysis, None)
+
+    def _store_enrolment(self, item: _Enrolment, collection: str) -> int:
+        """The id of the enrolled photo's largest face, storing the photo first if needed."""
+        if item.face_id is not None:
+            return item.face_id
+        assert item.analysis is not None
+        added = self.store.add_image(
+            collection=collection,
+            location=item.location,
+            sha256=item.sha256,
+            analysis=item.analysis,
+            provenance=Provenance(),
+        )
+        if added is not None and len(added.face_ids):
+            self.index.add(added.face_ids, added.vectors)
+            self._persist_index()
+        ids = self.store.image_face_ids(collection, item.sha256)
         return int(ids[0])  # faces are stored largest first: the subject of the photo
 
     def assign(self, person_name: str, face_ids: Sequence[int]) -> Person:
@@ -848,8 +880,9 @@ class Engine:
             if self.store.location_in_use(location):
                 continue
             path.unlink(missing_ok=True)
-            if path.parent not in owned and not any(path.parent.iterdir()):
-                path.parent.rmdir()
+            parent = path.parent
+            if parent not in owned and parent.is_dir() and not any(parent.iterdir()):
+                parent.rmdir()
 
     def withdraw_consent(self, consent_id: int, actor: str = SYSTEM_ACTOR) -> ErasedFaces:
         """Record the withdrawal and erase every face enrolled under the consent. (Should the

@@ -311,7 +311,7 @@ class SubjectRequest:
     id: int
     kind: str  # "access" | "erasure"
     request_ref: str
-    status: str  # "pending" | "completed" | "no_match"
+    status: str  # "pending" (awaiting an admin's review) | "completed" | "no_match"
     created_at: datetime
     created_by: str
     faces_found: int = 0
@@ -319,6 +319,11 @@ class SubjectRequest:
     images_erased: int = 0
     completed_at: datetime | None = None
     confirmed_by: str | None = None
+    photos: int = 1  # photos of the requester the request was made with
+    threshold: float | None = None  # the calibrated rule's; None for requests before it
+    expected_false_candidates: float | None = None  # strangers the rule expects to propose
+    gallery_faces: int = 0  # faces held when the request was made
+    faces_confirmed: int = 0  # candidates an admin confirmed as the requester's
 
 
 def to_jsonable(value: Any) -> Any:

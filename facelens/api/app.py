@@ -60,7 +60,17 @@ from facelens.errors import ImageTooLargeError, InvalidArgumentError, NotFoundEr
 from facelens.pipeline import FacePipeline
 from facelens.policy import CollectionPolicy, LegalBasis
 from facelens.retention import run_retention
-from facelens.rights import access, confirm_erasure, export_access_report, request_erasure
+from facelens.rights import (
+    ACCESS,
+    ERASURE,
+    RequestReview,
+    access_report,
+    candidate_crop,
+    confirm,
+    export_access_report,
+    open_request,
+    review,
+)
 from facelens.store.base import FaceRecord
 from facelens.transparency import transparency_report
 from facelens.types import Account, Match, Provenance, SearchRecord, to_jsonable
@@ -198,6 +208,14 @@ class PersonIn(BaseModel):
 
 class FaceIdsIn(BaseModel):
     face_ids: list[int] = Field(min_length=1)
+
+
+class DecisionIn(BaseModel):
+    face_ids: list[int] = Field(
+        default_factory=list,
+        max_length=100_000,
+        description="The candidates confirmed as the requester's; every other is rejected.",
+    )
 
 
 class MergeIn(BaseModel):
@@ -808,56 +826,91 @@ def create_app(settings: Settings, pipeline: FacePipeline | None = None) -> Fast
 
     # --- data subject requests (by selfie) ----------------------------------------------
 
-    @app.post("/subject-requests/access", tags=["subject requests"], response_model=None)
+    @app.post("/subject-requests/access", status_code=201, tags=["subject requests"])
     async def post_access_request(
         svc: ServiceDep,
         who: Annotated[Account, Depends(allowed(Action.HANDLE_SUBJECT_REQUESTS))],
-        photo: Annotated[UploadFile, File(description="A photo of the requester.")],
+        photos: Annotated[list[UploadFile], File(description="Photos of the requester.")],
         request_ref: Annotated[str, Form(min_length=1, max_length=200)],
-        export: Annotated[bool, Form(description="Answer with the zip to send them.")] = False,
-    ) -> dict[str, Any] | Response:
-        """Every face held that matches the requester, with its source, basis and retention;
-        with ``export``, as a zip (report.json and a crop of each face) to send them."""
-        data = await _read_upload(svc, photo)
-        with svc.lock:
-            report = access(svc.engine, data, request_ref, actor_name(who))
-            if export:
-                archive = export_access_report(svc.engine, report, actor_name(who))
-                name = f"subject-access-{report.request.id}.zip"
-                return Response(
-                    archive,
-                    media_type="application/zip",
-                    headers={
-                        "Content-Disposition": f'attachment; filename="{name}"',
-                        "Cache-Control": "no-store",
-                    },
-                )
-        return dict(to_jsonable(report))
+    ) -> dict[str, Any]:
+        """Open an access request: the candidate faces, found by the calibrated rule, for an
+        admin to review; nothing is disclosed until they confirm which are the requester's."""
+        return await _open_subject_request(svc, who, ACCESS, photos, request_ref)
 
     @app.post("/subject-requests/erasure", status_code=201, tags=["subject requests"])
     async def post_erasure_request(
         svc: ServiceDep,
         who: Annotated[Account, Depends(allowed(Action.HANDLE_SUBJECT_REQUESTS))],
-        photo: Annotated[UploadFile, File(description="A photo of the requester.")],
+        photos: Annotated[list[UploadFile], File(description="Photos of the requester.")],
         request_ref: Annotated[str, Form(min_length=1, max_length=200)],
     ) -> dict[str, Any]:
-        """Record an erasure and opt-out request: how many faces match; nothing is erased
-        until an admin confirms it."""
-        data = await _read_upload(svc, photo)
-        with svc.lock:
-            request = request_erasure(svc.engine, data, request_ref, actor_name(who))
-        return dict(to_jsonable(request))
+        """Open an erasure and opt-out request: the candidate faces for an admin to review;
+        nothing is erased until they confirm which are the requester's."""
+        return await _open_subject_request(svc, who, ERASURE, photos, request_ref)
 
-    @app.post("/subject-requests/{request_id}/confirm", tags=["subject requests"])
-    def post_erasure_confirm(
+    @app.get("/subject-requests/{request_id}", tags=["subject requests"])
+    def get_subject_request(
         request_id: int,
         svc: ServiceDep,
         who: Annotated[Account, Depends(allowed(Action.HANDLE_SUBJECT_REQUESTS))],
     ) -> dict[str, Any]:
-        """Erase every matching face (store, index, copies) in one step and add the person
-        to the suppression list."""
+        """The request, the rule its candidates were found with, and every candidate with its
+        similarity, source and decision (a crop of each: ``crop_url``)."""
         with svc.lock:
-            return dict(to_jsonable(confirm_erasure(svc.engine, request_id, actor_name(who))))
+            return _review_json(review(svc.engine, request_id, actor_name(who)))
+
+    @app.get("/subject-requests/{request_id}/candidates/{face_id}/crop", tags=["subject requests"])
+    def get_subject_request_crop(
+        request_id: int,
+        face_id: int,
+        svc: ServiceDep,
+        who: Annotated[Account, Depends(allowed(Action.HANDLE_SUBJECT_REQUESTS))],
+    ) -> Response:
+        """One candidate face as a JPEG, for the review."""
+        with svc.lock:
+            crop = candidate_crop(svc.engine, request_id, face_id, actor_name(who))
+        return Response(crop, media_type="image/jpeg", headers={"Cache-Control": "no-store"})
+
+    @app.post("/subject-requests/{request_id}/confirm", tags=["subject requests"])
+    def post_subject_request_confirm(
+        request_id: int,
+        body: DecisionIn,
+        svc: ServiceDep,
+        who: Annotated[Account, Depends(allowed(Action.HANDLE_SUBJECT_REQUESTS))],
+    ) -> dict[str, Any]:
+        """The admin's decision: ``face_ids`` are the requester's and every other candidate
+        is not. Access: the report then holds exactly these. Erasure: these are erased (store,
+        index, copies) and the requester's photos go on the suppression list."""
+        with svc.lock:
+            done = confirm(svc.engine, request_id, body.face_ids, actor_name(who), who.jurisdiction)
+        return dict(to_jsonable(done))
+
+    @app.get(
+        "/subject-requests/{request_id}/report", tags=["subject requests"], response_model=None
+    )
+    def get_access_report(
+        request_id: int,
+        svc: ServiceDep,
+        who: Annotated[Account, Depends(allowed(Action.HANDLE_SUBJECT_REQUESTS))],
+        export: bool = False,
+    ) -> dict[str, Any] | Response:
+        """A confirmed access request's report: the faces confirmed as the requester's, with
+        source, basis and retention; with ``export``, as a zip (report.json and a crop of each
+        face) to send them."""
+        with svc.lock:
+            report = access_report(svc.engine, request_id, actor_name(who))
+            if export:
+                archive = export_access_report(svc.engine, report, actor_name(who))
+                return Response(
+                    archive,
+                    media_type="application/zip",
+                    headers={
+                        "Content-Disposition": 'attachment; filename="subject-access-'
+                        f'{report.request.id}.zip"',
+                        "Cache-Control": "no-store",
+                    },
+                )
+        return dict(to_jsonable(report))
 
     @app.get("/subject-requests", tags=["subject requests"])
     def get_subject_requests(
@@ -998,3 +1051,23 @@ async def _save_upload(svc: Service, upload: UploadFile) -> Path:
         tmp.write_bytes(data)
         tmp.replace(path)
     return path
+
+
+async def _open_subject_request(
+    svc: Service, who: Account, kind: str, photos: list[UploadFile], request_ref: str
+) -> dict[str, Any]:
+    data: list[bytes | Path] = [await _read_upload(svc, photo) for photo in photos]
+    with svc.lock:
+        opened = open_request(
+            svc.engine, kind, data, request_ref, actor_name(who), who.jurisdiction
+        )
+    return _review_json(opened)
+
+
+def _review_json(opened: RequestReview) -> dict[str, Any]:
+    body: dict[str, Any] = to_jsonable(opened)
+    for candidate in body["candidates"]:
+        candidate["crop_url"] = (
+            f"/subject-requests/{opened.request.id}/candidates/{candidate['face_id']}/crop"
+        )
+    return body

@@ -19,7 +19,7 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Annotated, Any
+from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 from pydantic import ValidationError
@@ -55,6 +55,9 @@ from facelens.errors import (
 from facelens.ingest import default_workers
 from facelens.policy import CollectionPolicy, LegalBasis, RefusedError
 from facelens.types import IngestReport, Provenance, SearchResult, to_jsonable
+
+if TYPE_CHECKING:
+    from facelens.rights import RequestReview
 
 EXIT_UNEXPECTED = 1
 EXIT_NOT_FOUND = 3
@@ -778,29 +781,160 @@ def consent_withdraw(
 RefOption = Annotated[str, typer.Option("--ref", help="The request's reference (logged).")]
 
 
+PhotosArgument = Annotated[
+    list[Path], typer.Argument(help="Photos of the requester (several find more of them).")
+]
+
+
+def _print_review(opened: RequestReview) -> None:
+    request, rule = opened.request, opened.rule
+    out.print(
+        f"{request.kind} request {request.id} ({request.request_ref}): "
+        f"{len(opened.candidates)} candidate face(s) to review",
+        highlight=False,
+    )
+    if rule is not None:
+        out.print(
+            f"  rule: similarity >= {rule.threshold:.4f} to any of {rule.photos} photo(s); at "
+            f"{rule.gallery_faces:,} faces held it is expected to propose "
+            f"{rule.expected_false_candidates:.3g} stranger(s)",
+            highlight=False,
+        )
+    for face in opened.candidates:
+        out.print(
+            f"  face {face.face_id} ({face.similarity:.3f}, {face.decision}) in "
+            f"{face.collection} [{face.legal_basis}, {face.retention_days} days]: "
+            f"{face.image_location}",
+            highlight=False,
+            soft_wrap=True,
+        )
+    if request.status == "pending":
+        out.print(
+            f"review each face (facelens subject review {request.id} --crops DIR), then confirm "
+            f"those that are the requester's: facelens subject confirm {request.id} --face ID ..."
+        )
+
+
 @subject_app.command("access")
 def subject_access(
-    photo: Annotated[Path, typer.Argument(help="A photo of the requester.")],
+    photos: PhotosArgument,
     ref: RefOption,
+    data: DataOption = DEFAULT_DATA,
+    json_output: JsonOption = False,
+) -> None:
+    """Open an access request: the candidate faces for an admin to review; nothing is
+    disclosed until `subject confirm`."""
+    from facelens.rights import ACCESS, open_request
+
+    with engine_for(data, json_output) as engine:
+        opened = open_request(engine, ACCESS, list(photos), ref, cli_actor())
+    if json_output:
+        emit_json(opened)
+    else:
+        _print_review(opened)
+
+
+@subject_app.command("erase")
+def subject_erase(
+    photos: PhotosArgument,
+    ref: RefOption,
+    data: DataOption = DEFAULT_DATA,
+    json_output: JsonOption = False,
+) -> None:
+    """Open an erasure and opt-out request; `subject confirm` carries it out."""
+    from facelens.rights import ERASURE, open_request
+
+    with engine_for(data, json_output) as engine:
+        opened = open_request(engine, ERASURE, list(photos), ref, cli_actor())
+    if json_output:
+        emit_json(opened)
+    else:
+        _print_review(opened)
+
+
+@subject_app.command("review")
+def subject_review(
+    request_id: Annotated[int, typer.Argument(help="The subject request's id.")],
+    crops: Annotated[
+        Path | None, typer.Option("--crops", help="Write a crop of each candidate here.")
+    ] = None,
+    data: DataOption = DEFAULT_DATA,
+    json_output: JsonOption = False,
+) -> None:
+    """A request's candidates with their sources (and crops) for the admin to decide on."""
+    from facelens.rights import candidate_crop, review
+
+    with engine_for(data, json_output) as engine:
+        opened = review(engine, request_id, cli_actor())
+        if crops is not None:
+            crops.mkdir(parents=True, exist_ok=True)
+            for face in opened.candidates:
+                crop = candidate_crop(engine, request_id, face.face_id, cli_actor())
+                (crops / f"face-{face.face_id}.jpg").write_bytes(crop)
+    if json_output:
+        emit_json(opened)
+    else:
+        _print_review(opened)
+
+
+@subject_app.command("confirm")
+def subject_confirm(
+    request_id: Annotated[int, typer.Argument(help="The pending request's id.")],
+    faces: Annotated[
+        list[int] | None,
+        typer.Option("--face", help="A candidate that is the requester's (repeat the option)."),
+    ] = None,
+    none: Annotated[bool, typer.Option("--none", help="No candidate is the requester's.")] = False,
+    data: DataOption = DEFAULT_DATA,
+    json_output: JsonOption = False,
+) -> None:
+    """The admin's decision: the faces named are the requester's, every other candidate is
+    not. Access: the report holds exactly these. Erasure: these are erased and the person
+    goes on the suppression list (future ingests skip them; searches never show them)."""
+    from facelens.rights import ERASURE, confirm
+
+    with engine_for(data, json_output) as engine:
+        if not faces and not none:
+            raise InvalidArgumentError(
+                "name the candidates that are the requester's (--face ID ...), or --none"
+            )
+        request = confirm(engine, request_id, faces or [], cli_actor())
+    if json_output:
+        emit_json(request)
+    elif request.kind == ERASURE:
+        out.print(
+            f"erasure request {request.id} done: {request.faces_erased} face(s) and "
+            f"{request.images_erased} image(s) erased; the person is on the suppression list"
+        )
+    else:
+        out.print(
+            f"access request {request.id} done: {request.faces_confirmed} face(s) confirmed; "
+            f"the report: facelens subject report {request.id} [--out FILE.zip]"
+        )
+
+
+@subject_app.command("report")
+def subject_report(
+    request_id: Annotated[int, typer.Argument(help="The confirmed access request's id.")],
     out_file: Annotated[
         Path | None, typer.Option("--out", help="Write the report (a zip) to send them.")
     ] = None,
     data: DataOption = DEFAULT_DATA,
     json_output: JsonOption = False,
 ) -> None:
-    """Every face held that matches the requester, with sources, basis and retention."""
-    from facelens.rights import access, export_access_report
+    """The faces an admin confirmed as the requester's, with sources, basis and retention."""
+    from facelens.rights import access_report, export_access_report
 
     with engine_for(data, json_output) as engine:
-        report = access(engine, photo, ref, cli_actor())
+        report = access_report(engine, request_id, cli_actor())
         if out_file is not None:
             out_file.write_bytes(export_access_report(engine, report, cli_actor()))
     if json_output:
         emit_json(report)
         return
     out.print(
-        f"request {report.request.id} ({ref}): {len(report.faces)} face(s) held match, "
-        f"threshold {report.threshold:.4f}",
+        f"request {report.request.id} ({report.request.request_ref}): {len(report.faces)} "
+        "face(s) held confirmed as the requester's",
         highlight=False,
     )
     for face in report.faces:
@@ -812,48 +946,6 @@ def subject_access(
         )
     if out_file is not None:
         out.print(f"report written to {out_file}")
-
-
-@subject_app.command("erase")
-def subject_erase(
-    photo: Annotated[Path, typer.Argument(help="A photo of the requester.")],
-    ref: RefOption,
-    data: DataOption = DEFAULT_DATA,
-    json_output: JsonOption = False,
-) -> None:
-    """Record an erasure and opt-out request; `subject confirm` carries it out."""
-    from facelens.rights import request_erasure
-
-    with engine_for(data, json_output) as engine:
-        request = request_erasure(engine, photo, ref, cli_actor())
-    if json_output:
-        emit_json(request)
-    else:
-        out.print(
-            f"erasure request {request.id} ({ref}): {request.faces_found} face(s) match; an "
-            f"admin confirms it with: facelens subject confirm {request.id}"
-        )
-
-
-@subject_app.command("confirm")
-def subject_confirm(
-    request_id: Annotated[int, typer.Argument(help="The pending erasure request's id.")],
-    data: DataOption = DEFAULT_DATA,
-    json_output: JsonOption = False,
-) -> None:
-    """Carry out an erasure: erase every matching face and add the person to the
-    suppression list (future ingests skip them; searches never show them)."""
-    from facelens.rights import confirm_erasure
-
-    with engine_for(data, json_output) as engine:
-        request = confirm_erasure(engine, request_id, cli_actor())
-    if json_output:
-        emit_json(request)
-    else:
-        out.print(
-            f"erasure request {request.id} done: {request.faces_erased} face(s) and "
-            f"{request.images_erased} image(s) erased; the person is on the suppression list"
-        )
 
 
 @subject_app.command("list")

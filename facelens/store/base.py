@@ -227,9 +227,33 @@ class MetadataStore(Protocol):
         created_by: str,
         status: str,
         faces_found: int,
-        template: FloatArray | None = None,
-    ) -> SubjectRequest: ...
-    def subject_request(self, request_id: int) -> tuple[SubjectRequest, FloatArray | None]: ...
+        templates: FloatArray | None = None,
+        candidates: Sequence[tuple[int, float]] = (),
+        threshold: float | None = None,
+        expected_false_candidates: float | None = None,
+        gallery_faces: int = 0,
+    ) -> SubjectRequest:
+        """A request with the requester's templates (sealed, kept while it is pending) and
+        its candidate faces (face id, similarity), all undecided."""
+
+    def add_subject_request_candidates(
+        self, request_id: int, candidates: Sequence[tuple[int, float]]
+    ) -> None: ...
+    def subject_request_candidates(self, request_id: int) -> list[tuple[int, float, str]]:
+        """(face id, similarity, decision) of every candidate, best first."""
+
+    def decide_subject_request(
+        self,
+        request_id: int,
+        decisions: dict[int, str],
+        decided_by: str,
+        outcome: dict[str, Any] | None,
+    ) -> None:
+        """Record decisions; with ``outcome``, complete the request and drop its templates."""
+
+    def subject_request(self, request_id: int) -> tuple[SubjectRequest, FloatArray | None]:
+        """The request and, while it is pending, the requester's templates (k, dim)."""
+
     def subject_requests(self, since: datetime | None = None) -> list[SubjectRequest]: ...
     def suppression_templates(self) -> FloatArray: ...
     def suppression_count(self) -> int: ...

@@ -233,7 +233,40 @@ class SubjectRequestRow(Base):
     images_erased: Mapped[int] = mapped_column(Integer, default=0)
     completed_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
     confirmed_by: Mapped[str | None] = mapped_column(String(200))
-    template: Mapped[bytes | None] = mapped_column(LargeBinary)  # sealed; pending only
+    template: Mapped[bytes | None] = mapped_column(LargeBinary)  # sealed; before 0006 only
+    photos: Mapped[int] = mapped_column(Integer, default=1)
+    threshold: Mapped[float | None] = mapped_column(Float)
+    expected_false_candidates: Mapped[float | None] = mapped_column(Float)
+    gallery_faces: Mapped[int] = mapped_column(Integer, default=0)
+    faces_confirmed: Mapped[int] = mapped_column(Integer, default=0)
+
+
+class SubjectRequestTemplateRow(Base):
+    """One photo's template of a requester (sealed), kept only while the request is pending."""
+
+    __tablename__ = "subject_request_templates"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    request_id: Mapped[int] = mapped_column(
+        ForeignKey("subject_requests.id", ondelete="CASCADE"), index=True
+    )
+    template: Mapped[bytes] = mapped_column(LargeBinary)
+
+
+class SubjectRequestCandidateRow(Base):
+    """A stored face that may be the requester's, and the admin's decision on it. Ids and a
+    score only; the face itself may since have been erased (no foreign key, by design)."""
+
+    __tablename__ = "subject_request_candidates"
+
+    request_id: Mapped[int] = mapped_column(
+        ForeignKey("subject_requests.id", ondelete="CASCADE"), primary_key=True
+    )
+    face_id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    similarity: Mapped[float] = mapped_column(Float)
+    decision: Mapped[str] = mapped_column(String(20), default="pending")
+    decided_by: Mapped[str | None] = mapped_column(String(200))
+    decided_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
 
 
 class SuppressionRow(Base):

@@ -40,7 +40,9 @@ from facelens.store.schema import (
     ModelRow,
     PersonRow,
     SearchLogRow,
+    SubjectRequestCandidateRow,
     SubjectRequestRow,
+    SubjectRequestTemplateRow,
     SuppressionRow,
     utc_now,
 )
@@ -429,6 +431,7 @@ class SqlStore:
         sealed_columns = (
             (FaceRow, FaceRow.embedding),
             (SubjectRequestRow, SubjectRequestRow.template),
+            (SubjectRequestTemplateRow, SubjectRequestTemplateRow.template),
             (SuppressionRow, SuppressionRow.template),
         )
         resealed = 0
@@ -545,24 +548,16 @@ class SqlStore:
                 select(FaceRow.id, FaceRow.status).where(FaceRow.id.in_(list(face_ids)))
             ).all()
             gone = self._delete_faces_and_empty_images(session, [r[0] for r in rows])
-            if suppress is not None:
+            for template in [] if suppress is None else np.atleast_2d(suppress):
                 session.add(
                     SuppressionRow(
-                        request_id=request_id, template=self.cipher.seal_vector(suppress)
+                        request_id=request_id, template=self.cipher.seal_vector(template)
                     )
                 )
             if request_id is not None:
                 values = dict(request_outcome or {})
-                values.update(
-                    faces_erased=len(rows),
-                    images_erased=len(gone),
-                    template=None,
-                )
-                session.execute(
-                    update(SubjectRequestRow)
-                    .where(SubjectRequestRow.id == request_id)
-                    .values(**values)
-                )
+                values.update(faces_erased=len(rows), images_erased=len(gone))
+                self._complete_request(session, request_id, values)
         return _erased([r[0] for r in rows if r[1] == ACCEPTED], gone)
 
     def location_in_use(self, location: str) -> bool:
@@ -828,27 +823,120 @@ class SqlStore:
         created_by: str,
         status: str,
         faces_found: int,
-        template: FloatArray | None = None,
+        templates: FloatArray | None = None,
+        candidates: Sequence[tuple[int, float]] = (),
+        threshold: float | None = None,
+        expected_false_candidates: float | None = None,
+        gallery_faces: int = 0,
     ) -> SubjectRequest:
         with self._session.begin() as session:
             row = SubjectRequestRow(
                 kind=kind, request_ref=request_ref, created_by=created_by, status=status,
                 faces_found=faces_found, faces_erased=0, images_erased=0,
-                completed_at=None if status == "pending" else utc_now(),
-                template=self.cipher.seal_vector(template) if template is not None else None,
+                completed_at=None if status == "pending" else utc_now(), template=None,
+                photos=0 if templates is None else len(templates), threshold=threshold,
+                expected_false_candidates=expected_false_candidates,
+                gallery_faces=gallery_faces, faces_confirmed=0,
             )  # fmt: skip
             session.add(row)
             session.flush()
+            for template in [] if templates is None else templates:
+                session.add(
+                    SubjectRequestTemplateRow(
+                        request_id=row.id, template=self.cipher.seal_vector(template)
+                    )
+                )
+            self._add_candidates(session, row.id, candidates)
             return _subject_request(row)
 
+    @staticmethod
+    def _add_candidates(
+        session: Session, request_id: int, candidates: Sequence[tuple[int, float]]
+    ) -> None:
+        for face_id, similarity in candidates:
+            session.add(
+                SubjectRequestCandidateRow(
+                    request_id=request_id, face_id=int(face_id), similarity=float(similarity),
+                    decision="pending",
+                )
+            )  # fmt: skip
+
+    def add_subject_request_candidates(
+        self, request_id: int, candidates: Sequence[tuple[int, float]]
+    ) -> None:
+        with self._session.begin() as session:
+            self._add_candidates(session, request_id, candidates)
+            row = session.get(SubjectRequestRow, request_id)
+            assert row is not None
+            row.faces_found += len(candidates)
+
+    def subject_request_candidates(self, request_id: int) -> list[tuple[int, float, str]]:
+        """(face id, similarity, decision) of every candidate, best first."""
+        query = (
+            select(
+                SubjectRequestCandidateRow.face_id,
+                SubjectRequestCandidateRow.similarity,
+                SubjectRequestCandidateRow.decision,
+            )
+            .where(SubjectRequestCandidateRow.request_id == request_id)
+            .order_by(SubjectRequestCandidateRow.similarity.desc())
+        )
+        with self._session() as session:
+            return [(int(f), float(s), str(d)) for f, s, d in session.execute(query)]
+
+    def decide_subject_request(
+        self,
+        request_id: int,
+        decisions: dict[int, str],
+        decided_by: str,
+        outcome: dict[str, Any] | None,
+    ) -> None:
+        """Record the admin's decision on each candidate; with ``outcome``, also complete the
+        request and drop the requester's templates (an erasure completes in ``erase_faces``)."""
+        now = utc_now()
+        with self._session.begin() as session:
+            for face_id, decision in decisions.items():
+                session.execute(
+                    update(SubjectRequestCandidateRow)
+                    .where(
+                        SubjectRequestCandidateRow.request_id == request_id,
+                        SubjectRequestCandidateRow.face_id == face_id,
+                    )
+                    .values(decision=decision, decided_by=decided_by, decided_at=now)
+                )
+            if outcome is not None:
+                self._complete_request(session, request_id, outcome)
+
+    @staticmethod
+    def _complete_request(session: Session, request_id: int, outcome: dict[str, Any]) -> None:
+        session.execute(
+            update(SubjectRequestRow)
+            .where(SubjectRequestRow.id == request_id)
+            .values(template=None, **outcome)
+        )
+        session.execute(
+            delete(SubjectRequestTemplateRow).where(
+                SubjectRequestTemplateRow.request_id == request_id
+            )
+        )
+
     def subject_request(self, request_id: int) -> tuple[SubjectRequest, FloatArray | None]:
-        """The request and, while an erasure is pending, the requester's template."""
+        """The request and, while it is pending, the requester's templates (k, dim)."""
         with self._session() as session:
             row = session.get(SubjectRequestRow, request_id)
             if row is None:
                 raise NotFoundError(f"no subject request with id {request_id}")
-            template = self.cipher.open_vector(row.template) if row.template is not None else None
-            return _subject_request(row), template
+            blobs = list(
+                session.scalars(
+                    select(SubjectRequestTemplateRow.template)
+                    .where(SubjectRequestTemplateRow.request_id == request_id)
+                    .order_by(SubjectRequestTemplateRow.id)
+                )
+            )
+            if row.template is not None:  # a pending erasure from before 0006
+                blobs.append(row.template)
+            templates = np.stack([self.cipher.open_vector(b) for b in blobs]) if blobs else None
+            return _subject_request(row), templates
 
     def subject_requests(self, since: datetime | None = None) -> list[SubjectRequest]:
         query = select(SubjectRequestRow).order_by(SubjectRequestRow.id)
@@ -978,6 +1066,9 @@ def _subject_request(row: SubjectRequestRow) -> SubjectRequest:
         faces_found=row.faces_found, faces_erased=row.faces_erased,
         images_erased=row.images_erased,
         completed_at=row.completed_at and _utc(row.completed_at), confirmed_by=row.confirmed_by,
+        photos=row.photos, threshold=row.threshold,
+        expected_false_candidates=row.expected_false_candidates,
+        gallery_faces=row.gallery_faces, faces_confirmed=row.faces_confirmed,
     )  # fmt: skip
 
 
