@@ -278,6 +278,8 @@ def test_given_the_api_then_verification_uses_the_keyed_chain(
     store = client.app.state.service.engine.store  # type: ignore[attr-defined]
     auditor = {"X-API-Key": create_account(store, "auditor-k", Role.AUDITOR)[1]}
     assert client.get("/audit/verify", headers=auditor).json()["intact"]
+    checkpoint = client.get("/audit/checkpoint", headers=auditor).json()
+    assert checkpoint["last_id"] == checkpoint["entries"] >= 1 and len(checkpoint["mac"]) == 64
     rechain(tmp_path / "data" / "facelens.db")
     check = client.get("/audit/verify", headers=auditor).json()
     assert not check["intact"] and check["problem"] == "its content was changed"
