@@ -218,12 +218,18 @@ class Settings(BaseSettings):
     # privacy
     template_key_file: Path | None = Field(
         default=None,
-        description="File holding the template key (base64 of 32 bytes), outside the data "
-        "folder; None means ~/.config/facelens/template.key, made on first use.",
+        description="A template key file (base64 of 32 bytes) shared by the data folders "
+        "that use it, outside them; None: each new folder gets its own key in key_dir (older "
+        "folders keep using ~/.config/facelens/template.key until rotated).",
     )
     template_key: SecretStr | None = Field(
         default=None,
         description="The template key itself (base64), instead of a key file.",
+    )
+    key_dir: Path | None = Field(
+        default=None,
+        description="Folder of each data folder's own keys (<key_dir>/<folder id>/template.key "
+        "and audit.key), outside every data folder; None means ~/.config/facelens/keys.",
     )
     jurisdiction_policy_file: Path | None = Field(
         default=None,

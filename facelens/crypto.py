@@ -94,6 +94,21 @@ class TemplateCipher:
         return np.frombuffer(self.open(blob), dtype="<f4").astype(np.float32)
 
 
+class UnsetCipher(TemplateCipher):
+    """Stands for the template key before it is chosen (the store opens first, to tell which
+    key is the folder's): anything sealed or opened with it is an error, never a wrong key."""
+
+    def __init__(self) -> None:
+        super().__init__(bytes(KEY_BYTES))
+        self.key_id = "unset"
+
+    def seal(self, plaintext: bytes, aad: bytes = TEMPLATE_AAD) -> bytes:
+        raise TemplateKeyMissingError("no template key is chosen yet for this data folder")
+
+    def open(self, blob: bytes, aad: bytes = TEMPLATE_AAD) -> bytes:
+        raise TemplateKeyMissingError("no template key is chosen yet for this data folder")
+
+
 def generate_key() -> bytes:
     return AESGCM.generate_key(bit_length=KEY_BYTES * 8)
 

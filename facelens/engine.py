@@ -22,8 +22,10 @@ from types import TracebackType
 import httpx
 import numpy as np
 
+from facelens.audit import AUDIT_CHAIN_META, AuditCheck, AuditKey, Checkpoint
+from facelens.audit import verify as verify_chain
 from facelens.config import Settings
-from facelens.crypto import TemplateCipher, generate_key, write_key_file
+from facelens.crypto import TemplateCipher, UnsetCipher, generate_key, write_key_file
 from facelens.decode import RgbImage, decode_image, read_image_bytes
 from facelens.embed import l2_normalise, similarity
 from facelens.errors import (
@@ -43,7 +45,16 @@ from facelens.ingest import (
     failure,
     read_files,
 )
-from facelens.keys import KEY_ID_META, KeySource, key_file_path, load_key, next_key_file, reconcile
+from facelens.keys import (
+    KEY_ID_META,
+    KeySource,
+    folder_id,
+    load_audit_key,
+    load_key,
+    next_key_file,
+    own_key_file,
+    reconcile,
+)
 from facelens.pipeline import FacePipeline
 from facelens.policy import (
     CollectionPolicy,
@@ -105,6 +116,13 @@ class _Enrolment:
 
 
 @dataclass(frozen=True, slots=True)
+class KeyRotation:
+    key_id: str  # the new key's fingerprint
+    key_file: Path  # the folder's own key file, which now holds it
+    shared_key_left: Path | None  # the shared key file the folder used before, left in place
+
+
+@dataclass(frozen=True, slots=True)
 class IndexRepair:
     added: int
     removed: int
@@ -116,9 +134,13 @@ class Engine:
     def __init__(self, settings: Settings, *, pipeline: FacePipeline | None = None) -> None:
         self.settings = settings
         self.pipeline = pipeline or FacePipeline(settings)
-        key_source, key = load_key(settings)
-        self.store: MetadataStore = create_store(settings, key_source.cipher)
-        self.cipher = self._open_templates(key_source, key)
+        # The store is opened before the key is known: which key is the folder's depends on
+        # its id and recorded fingerprint, both in the store. Until then nothing is sealed.
+        self.store: MetadataStore = create_store(settings, UnsetCipher())
+        self.folder_id = folder_id(self.store)
+        self.cipher = self._open_templates()
+        self.audit_key: AuditKey = load_audit_key(settings, self.folder_id, self.store)
+        self.store.audit_key = self.audit_key
         self.model: ModelId = self.pipeline.model
         self._claim_model()
         self.jurisdiction_policy = JurisdictionPolicy.load(settings.jurisdiction_policy_file)
@@ -190,10 +212,12 @@ class Engine:
                 f"{self.model}; open it with the same model, or use another data folder"
             )
 
-    def _open_templates(self, source: KeySource, key: bytes) -> TemplateCipher:
+    def _open_templates(self) -> TemplateCipher:
         """The cipher of this data folder's templates (see ``facelens.keys``)."""
         recorded = self.store.get_meta(KEY_ID_META)
-        cipher = reconcile(source, key, recorded)
+        source, key = load_key(self.settings, self.folder_id, recorded)
+        own = own_key_file(self.settings, self.folder_id)
+        cipher, self.key_source = reconcile(source, key, recorded, own)
         self.store.cipher = cipher
         if recorded is None:
             # A new data folder, or one from before templates were sealed: seal what it holds
@@ -203,15 +227,18 @@ class Engine:
                 log.warning("sealed %d templates stored in the clear by an older version", sealed)
         return cipher
 
-    def rotate_key(self) -> str:
-        """Seal every template (store and index) with a new key; returns its fingerprint.
-        The old key is destroyed: copies of the data made with it can no longer be read."""
+    def rotate_key(self) -> KeyRotation:
+        """Seal every template (store and index) with a new key, written to this folder's own
+        key file. The old key is destroyed when it was the folder's own; a shared key file
+        (other folders may use it) is left in place, so the old key is only gone once no
+        folder uses it."""
         if self.settings.template_key is not None:
             raise InvalidArgumentError(
                 "the key comes from FACELENS_TEMPLATE_KEY; rotation writes a new key file, so "
                 "configure template_key_file instead"
             )
-        path = key_file_path(self.settings)
+        old = self.key_source
+        path = own_key_file(self.settings, self.folder_id)
         new_key = generate_key()
         new = TemplateCipher(new_key)
         pending = next_key_file(path)
@@ -221,8 +248,35 @@ class Engine:
         self.index.rekey(new)
         pending.replace(path)
         self.cipher = new
+        self.key_source = KeySource(new, path)
         self._suppressed = None
-        return new.key_id
+        left = old.path if old.shared and old.path is not None else None
+        if left is not None:
+            log.warning(
+                "the shared key file %s is left in place for the data folders still using it; "
+                "the old key is only erased once none does",
+                left,
+            )
+        return KeyRotation(new.key_id, path, left)
+
+    # --- the audit log ------------------------------------------------------------------
+
+    def verify_audit(self, checkpoint: Checkpoint | None = None) -> AuditCheck:
+        """Check the keyed chain (and the log against ``checkpoint``, which is refused with
+        ``AuditCheckpointError`` when altered or of another folder)."""
+        if checkpoint is not None:
+            checkpoint.check(self.audit_key, self.folder_id)
+        return verify_chain(
+            self.store.audit_entries(),
+            self.audit_key,
+            marker=self.store.get_meta(AUDIT_CHAIN_META),
+            folder_id=self.folder_id,
+            checkpoint=checkpoint,
+        )
+
+    def audit_checkpoint(self) -> Checkpoint:
+        """The log's head now, MACed: save it apart from the data to verify against later."""
+        return Checkpoint.make(self.audit_key, self.folder_id, self.store.audit_entries())
 
     def _note_policy_change(self) -> None:
         described = self.jurisdiction_policy.sha256 or "none"

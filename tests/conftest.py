@@ -112,6 +112,8 @@ def template_key_file(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Path
     path = tmp_path_factory.mktemp("keys") / "template.key"
     with pytest.MonkeyPatch.context() as patch:
         patch.setenv("FACELENS_TEMPLATE_KEY_FILE", str(path))
+        # Each data folder's own keys (its audit key, a rotated template key), also apart.
+        patch.setenv("FACELENS_KEY_DIR", str(tmp_path_factory.mktemp("folder-keys")))
         yield path
 
 

@@ -168,6 +168,7 @@ ROUTES: list[tuple[str, str, Action | None, dict[str, Any]]] = [
     ("GET", "/settings", Action.MANAGE_ACCOUNTS, {}),
     ("GET", "/audit", Action.READ_AUDIT, {}),
     ("GET", "/audit/verify", Action.READ_AUDIT, {}),
+    ("GET", "/audit/checkpoint", Action.READ_AUDIT, {}),
     ("DELETE", "/faces/1", Action.DELETE, {}),
     ("GET", "/collections/c/images", Action.VIEW_COLLECTIONS, {}),
     ("GET", "/images/1", Action.VIEW_COLLECTIONS, {}),

@@ -17,6 +17,7 @@ from typer.testing import CliRunner
 
 from facelens.config import Settings
 from facelens.crypto import (
+    DecryptionError,
     TemplateCipher,
     TemplateKeyLocationError,
     TemplateKeyMismatchError,
@@ -28,7 +29,7 @@ from facelens.crypto import (
 )
 from facelens.engine import Engine
 from facelens.errors import InvalidArgumentError
-from facelens.keys import KEY_ID_META, next_key_file
+from facelens.keys import KEY_ID_META, key_dir, next_key_file
 from facelens.pipeline import FacePipeline
 from facelens.policy import NoLegalBasisError
 from facelens.store.sql import MIGRATIONS_DIR
@@ -110,14 +111,22 @@ def test_given_keys_rotate_then_everything_is_resealed_and_the_old_key_opens_not
     with sqlite3.connect(data / "facelens.db") as connection:
         before = sorted(b for (b,) in connection.execute("SELECT embedding FROM faces"))
     assert "re-sealed with the new key" in cli("keys", "rotate")
-    assert key_file.read_bytes() != old_key and not next_key_file(key_file).exists()
     with sqlite3.connect(data / "facelens.db") as connection:
         after = sorted(b for (b,) in connection.execute("SELECT embedding FROM faces"))
+        (folder,) = connection.execute("SELECT value FROM meta WHERE key = 'folder_id'").fetchone()
+    own = key_dir(Settings()) / folder / "template.key"
+    assert read_key_file(own) != read_key_file(tmp_path / "old.key")
+    assert not next_key_file(own).exists()
+    assert key_file.read_bytes() == old_key  # shared: left to the folders still using it
     assert not set(before) & set(after)
     assert "MATCH" in cli("search", str(photos / "obama2.jpg"), *WHY)
-    old = {"FACELENS_TEMPLATE_KEY_FILE": str(tmp_path / "old.key")}
-    result = cli.invoke("stats", env=old)
-    assert result.exit_code != 0 and "sealed with key" in result.output
+    with pytest.raises(DecryptionError):  # the old key opens none of the templates
+        TemplateCipher(read_key_file(tmp_path / "old.key")).open(after[0])
+    shutil.copytree(data, tmp_path / "copy")  # a copy of the folder, with only the old key
+    shutil.rmtree(own.parent)
+    result = Cli(tmp_path / "copy", env={"FACELENS_TEMPLATE_KEY_FILE": str(tmp_path / "old.key")})
+    opened = result.invoke("stats")
+    assert opened.exit_code != 0 and "sealed with key" in opened.output
     with sqlite3.connect(data / "facelens.db") as connection:
         actions = [a for (a,) in connection.execute("SELECT action FROM audit_log")]
     assert "keys rotate" in actions
@@ -131,13 +140,17 @@ def test_given_a_rotation_cut_short_then_the_next_open_finishes_it(
     gallery(settings, pipeline, photos, declare)
     new_key = generate_key()
     with Engine(settings, pipeline=pipeline) as engine:
-        # The first steps of rotate_key, then the process dies before the key file moves.
+        # The first steps of rotate_key in an older version (which rotated the shared key
+        # file), then the process dies before the key file moves.
         write_key_file(next_key_file(key_file), new_key)
         engine.store.reseal_templates(engine.cipher, TemplateCipher(new_key))
+        own = own_key(settings, engine)
     with Engine(settings, pipeline=pipeline) as engine:
         assert engine.store.get_meta(KEY_ID_META) == TemplateCipher(new_key).key_id
         assert engine.search(photos / "obama2.jpg").faces[0].matches[0].is_match
-    assert read_key_file(key_file) == new_key and not next_key_file(key_file).exists()
+    # Finished into the folder's own key file: the shared one may be other folders' key.
+    assert read_key_file(own) == new_key and not next_key_file(key_file).exists()
+    assert read_key_file(key_file) != new_key
 
 
 def test_given_the_key_in_the_environment_then_it_works_and_rotation_asks_for_a_file(
@@ -226,3 +239,107 @@ def test_given_a_database_of_the_previous_release_then_it_upgrades_keeping_ids_a
     with sqlite3.connect(data / "facelens.db") as connection:
         blobs = [b for (b,) in connection.execute("SELECT embedding FROM faces")]
     assert plain not in blobs and all(len(b) == 512 + 28 for b in blobs)
+
+
+# --- keys per data folder -------------------------------------------------------------------
+
+
+def own_key(settings: Settings, engine: Engine) -> Path:
+    assert settings.key_dir is not None
+    return settings.key_dir / engine.folder_id / "template.key"
+
+
+def test_given_two_folders_sharing_a_key_file_when_one_rotates_then_the_other_still_opens(
+    tmp_path: Path, pipeline: FacePipeline, photos: Path, declare: Declare
+) -> None:
+    shared = tmp_path / "keys" / "template.key"
+    env = {"FACELENS_TEMPLATE_KEY_FILE": str(shared)}
+    first, second = (Settings(data_dir=tmp_path / n, template_key_file=shared) for n in "ab")
+    for settings in (first, second):
+        gallery(settings, pipeline, photos, declare)
+    shared_key = shared.read_bytes()
+
+    output = Cli(first.data_dir, env=env)("keys", "rotate")
+    # Before keys were per folder, the rotation rewrote the shared file: exit 7 here.
+    assert "MATCH" in Cli(second.data_dir, env=env)("search", str(photos / "obama2.jpg"), *WHY)
+    assert shared.read_bytes() == shared_key, "a key file other folders use is never rewritten"
+    assert "re-sealed with the new key" in output and str(shared) in output  # left, and why
+    with Engine(second, pipeline=pipeline) as engine:
+        assert engine.search(photos / "obama2.jpg").faces[0].matches[0].is_match
+    with Engine(first, pipeline=pipeline) as engine:
+        assert engine.search(photos / "obama2.jpg").faces[0].matches[0].is_match
+        assert read_key_file(own_key(first, engine)) != read_key_file(shared)
+
+
+def test_given_a_folder_made_before_folder_ids_then_it_opens_unchanged_and_rotates_to_its_own_key(
+    tmp_path: Path,
+    pipeline: FacePipeline,
+    photos: Path,
+    declare: Declare,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    monkeypatch.setenv("HOME", str(tmp_path / "home"))
+    legacy = tmp_path / "home" / ".config" / "facelens" / "template.key"
+    write_key_file(legacy, generate_key())  # the one key every folder used before
+    old, neighbour = (Settings(data_dir=tmp_path / n, template_key_file=None) for n in "ab")
+    for settings in (old, neighbour):
+        # As an older version made it: sealed with the shared key, no folder id, no audit key.
+        made = settings.model_copy(update={"template_key_file": legacy})
+        gallery(made, pipeline, photos, declare)
+        with sqlite3.connect(settings.data_dir / "facelens.db") as connection:
+            (made_id,) = connection.execute(
+                "SELECT value FROM meta WHERE key = 'folder_id'"
+            ).fetchone()
+            connection.execute("DELETE FROM meta WHERE key IN ('folder_id', 'audit_chain')")
+        assert settings.key_dir is not None
+        shutil.rmtree(settings.key_dir / made_id)
+    legacy_key = legacy.read_bytes()
+
+    with Engine(old, pipeline=pipeline) as engine:
+        folder_id = engine.folder_id
+        assert engine.search(photos / "obama2.jpg").faces[0].matches[0].is_match
+        assert not own_key(old, engine).exists()  # still the shared key, unchanged
+        engine.rotate_key()
+        assert own_key(old, engine).is_file()
+    assert legacy.read_bytes() == legacy_key
+    with Engine(old, pipeline=pipeline) as engine:
+        assert engine.folder_id == folder_id  # stable
+        assert engine.search(photos / "obama2.jpg").faces[0].matches[0].is_match
+    with Engine(neighbour, pipeline=pipeline) as engine:
+        assert engine.search(photos / "obama2.jpg").faces[0].matches[0].is_match
+        assert engine.folder_id != folder_id
+
+
+def test_given_no_key_configured_then_each_new_folder_gets_its_own_key(
+    tmp_path: Path, pipeline: FacePipeline, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("HOME", str(tmp_path / "home"))
+    made = []
+    for name in "ab":
+        settings = Settings(data_dir=tmp_path / name, template_key_file=None)
+        with Engine(settings, pipeline=pipeline) as engine:
+            made.append(read_key_file(own_key(settings, engine)))
+            assert (own_key(settings, engine).parent / "audit.key").is_file()
+    assert made[0] != made[1]
+    assert not (tmp_path / "home" / ".config" / "facelens" / "template.key").exists()
+    inside = Settings(data_dir=tmp_path / "c", key_dir=tmp_path / "c" / "keys")
+    with pytest.raises(TemplateKeyLocationError, match="inside the data folder"):
+        Engine(inside, pipeline=pipeline)
+
+
+def test_given_a_rotation_to_a_folder_key_cut_short_then_the_next_open_finishes_it(
+    tmp_path: Path, pipeline: FacePipeline, photos: Path, declare: Declare
+) -> None:
+    shared = tmp_path / "keys" / "template.key"
+    settings = Settings(data_dir=tmp_path / "data", template_key_file=shared)
+    gallery(settings, pipeline, photos, declare)
+    new_key = generate_key()
+    with Engine(settings, pipeline=pipeline) as engine:
+        target = own_key(settings, engine)
+        # The first steps of rotate_key, then the process dies before the key file moves.
+        write_key_file(next_key_file(target), new_key)
+        engine.store.reseal_templates(engine.cipher, TemplateCipher(new_key))
+    with Engine(settings, pipeline=pipeline) as engine:
+        assert engine.search(photos / "obama2.jpg").faces[0].matches[0].is_match
+    assert read_key_file(target) == new_key and not next_key_file(target).exists()
+    assert read_key_file(shared) != new_key

@@ -52,7 +52,6 @@ from facelens.accounts import (
 from facelens.api import problems
 from facelens.api.jobs import IngestJobs
 from facelens.api.limits import RateLimiter
-from facelens.audit import verify as verify_audit
 from facelens.config import Settings
 from facelens.crops import face_crop, jpeg_bytes
 from facelens.engine import Engine
@@ -87,6 +86,7 @@ AUDITED_READS = frozenset(
         "/searches",
         "/audit",
         "/audit/verify",
+        "/audit/checkpoint",
         "/consents",
         "/subject-requests",
         "/reports/transparency",
@@ -418,8 +418,16 @@ def create_app(settings: Settings, pipeline: FacePipeline | None = None) -> Fast
     def get_audit_verify(
         svc: ServiceDep, _: Annotated[Account, Depends(allowed(Action.READ_AUDIT))]
     ) -> dict[str, Any]:
-        """Check the whole chain: is any entry edited, deleted or out of order?"""
-        return dict(to_jsonable(verify_audit(svc.engine.store.audit_entries())))
+        """Check the whole keyed chain: is any entry edited, deleted or out of order?"""
+        return dict(to_jsonable(svc.engine.verify_audit()))
+
+    @app.get("/audit/checkpoint", tags=["audit"])
+    def get_audit_checkpoint(
+        svc: ServiceDep, _: Annotated[Account, Depends(allowed(Action.READ_AUDIT))]
+    ) -> dict[str, Any]:
+        """The log's head now, MACed with the audit key: keep it apart from the service and
+        check the log against it later (``facelens audit verify --against FILE``)."""
+        return svc.engine.audit_checkpoint().as_dict()
 
     # --- accounts ---------------------------------------------------------------------
 

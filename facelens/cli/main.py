@@ -41,7 +41,7 @@ from rich.text import Text
 
 import facelens
 from facelens.accounts import Role, create_account
-from facelens.audit import verify as verify_audit
+from facelens.audit import Checkpoint
 from facelens.config import Settings
 from facelens.engine import Engine
 from facelens.errors import (
@@ -554,21 +554,69 @@ def run_server(data: Path, host: str, port: int) -> None:
 
 
 @audit_app.command("verify")
-def audit_verify(data: DataOption = DEFAULT_DATA, json_output: JsonOption = False) -> None:
-    """Check the audit log's hash chain: exit 9 if any entry was edited, deleted or moved."""
+def audit_verify(
+    data: DataOption = DEFAULT_DATA,
+    json_output: JsonOption = False,
+    against: Annotated[
+        Path | None,
+        typer.Option(
+            "--against",
+            help="A checkpoint (facelens audit checkpoint) the log must still hold: detects "
+            "entries cut off its end.",
+            exists=True,
+            dir_okay=False,
+        ),
+    ] = None,
+) -> None:
+    """Check the audit log's keyed hash chain: exit 9 if any entry was edited, deleted or
+    moved (or, with --against, if the log no longer holds the checkpoint's entries)."""
     with engine_for(data, json_output) as engine:
-        check = verify_audit(engine.store.audit_entries())
+        checkpoint = Checkpoint.from_json(against.read_text()) if against else None
+        check = engine.verify_audit(checkpoint)
     if json_output:
         emit_json(check)
     elif check.intact:
-        out.print(f"audit log intact: {check.entries} entries, hash chain verified")
+        matched = (
+            f"; checkpoint at entry {check.checkpoint_last_id} matches"
+            if check.checkpoint_last_id is not None
+            else ""
+        )
+        out.print(
+            f"audit log intact: {check.entries} entries, hash chain verified{matched}",
+            highlight=False,
+        )
     else:
+        where = f"entry {check.first_bad_id}: " if check.first_bad_id is not None else ""
         err.print(
-            f"[bold red]audit log tampered with:[/] entry {check.first_bad_id}: {check.problem}",
+            f"[bold red]audit log tampered with:[/] {where}{check.problem}",
             highlight=False,
         )
     if not check.intact:
         raise typer.Exit(EXIT_AUDIT_TAMPERED)
+
+
+@audit_app.command("checkpoint")
+def audit_checkpoint(
+    out_file: Annotated[
+        Path | None, typer.Option("--out", help="File to write (default: print it).")
+    ] = None,
+    data: DataOption = DEFAULT_DATA,
+) -> None:
+    """The log's head now (entries, last id and MAC, folder id, time), MACed with the audit
+    key: keep it apart from the data, and later `audit verify --against` it."""
+    with engine_for(data, False) as engine:
+        # Logged first, so that the checkpoint covers its own entry.
+        engine.store.append_audit(cli_actor(), "cli audit checkpoint", str(out_file or "-"), {})
+        checkpoint = engine.audit_checkpoint()
+    if out_file is None:
+        print(checkpoint.to_json())
+    else:
+        out_file.write_text(checkpoint.to_json() + "\n")
+        out.print(
+            f"audit checkpoint at entry {checkpoint.last_id} written to {out_file}; keep it "
+            "apart from the data folder",
+            highlight=False,
+        )
 
 
 @audit_app.command("export")
@@ -1002,14 +1050,29 @@ def keys_create(
 
 @keys_app.command("rotate")
 def keys_rotate(data: DataOption = DEFAULT_DATA, json_output: JsonOption = False) -> None:
-    """Re-seal every template with a new key, which replaces the old one in the key file."""
+    """Re-seal every template with a new key, written to the data folder's own key file (a
+    key file other folders share is left to them). The audit key is not rotated."""
     with engine_for(data, json_output) as engine:
-        key_id = engine.rotate_key()
-        engine.store.append_audit(cli_actor(), "keys rotate", "template key", {"key_id": key_id})
+        rotation = engine.rotate_key()
+        engine.store.append_audit(
+            cli_actor(), "keys rotate", "template key", {"key_id": rotation.key_id}
+        )
     if json_output:
-        emit_json({"key_id": key_id})
+        emit_json(rotation)
+    elif rotation.shared_key_left is None:
+        out.print(
+            f"templates re-sealed with the new key {rotation.key_id} in {rotation.key_file}; "
+            "the old key is gone",
+            highlight=False,
+        )
     else:
-        out.print(f"templates re-sealed with the new key {key_id}; the old key is gone")
+        out.print(
+            f"templates re-sealed with the new key {rotation.key_id} in {rotation.key_file}; "
+            f"the shared key file {rotation.shared_key_left} is left in place for the data "
+            "folders still using it (the old key is only erased once none does)",
+            highlight=False,
+            soft_wrap=True,
+        )
 
 
 @report_app.command("transparency")

@@ -12,7 +12,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any, Protocol
 
-from facelens.audit import AuditEntry
+from facelens.audit import AuditEntry, AuditKey
 from facelens.config import Settings
 from facelens.crypto import TemplateCipher
 from facelens.policy import CollectionPolicy
@@ -91,6 +91,7 @@ class MetadataStore(Protocol):
 
     backend: str
     cipher: TemplateCipher  # seals every template the store writes
+    audit_key: AuditKey | None  # MACs audit entries; None: plain SHA-256 (a log not yet keyed)
 
     def close(self) -> None: ...
 
@@ -284,6 +285,10 @@ class MetadataStore(Protocol):
         ...
 
     def audit_entries(self, after_id: int = 0, limit: int | None = None) -> list[AuditEntry]: ...
+    def key_audit_chain(self, folder_id: str, key: AuditKey) -> None:
+        """Record (once) that entries from the next one on are MACed with ``key``, and the
+        head they continue from; sets ``audit_key``."""
+        ...
 
     # engine-wide facts
     def counts(self) -> StoreCounts: ...

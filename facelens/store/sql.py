@@ -15,7 +15,14 @@ from sqlalchemy import Engine, create_engine, delete, event, func, select, updat
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session, sessionmaker
 
-from facelens.audit import GENESIS_HASH, AuditEntry, entry_hash
+from facelens.audit import (
+    AUDIT_CHAIN_META,
+    GENESIS_HASH,
+    AuditEntry,
+    AuditKey,
+    ChainMarker,
+    entry_hash,
+)
 from facelens.config import Settings
 from facelens.crypto import TemplateCipher
 from facelens.errors import ConflictError, InvalidArgumentError, NotFoundError
@@ -109,6 +116,7 @@ class SqlStore:
         self._session = sessionmaker(self._engine, expire_on_commit=False)
         self._model_ids: dict[ModelId, int] = {}
         self._audit_lock = threading.Lock()
+        self.audit_key: AuditKey | None = None
 
     def close(self) -> None:
         self._engine.dispose()
@@ -734,7 +742,18 @@ class SqlStore:
             ).first()
             entry_id, prev_hash = (last[0] + 1, last[1]) if last else (1, GENESIS_HASH)
             at = datetime.now(UTC).replace(tzinfo=None)
-            digest = entry_hash(entry_id, at, actor, action, subject, details, prev_hash)
+            if self.audit_key is not None:
+                digest = self.audit_key.entry_mac(
+                    entry_id, at, actor, action, subject, details, prev_hash
+                )
+            elif session.get(MetaRow, AUDIT_CHAIN_META) is not None:
+                # A plain entry would break a keyed chain for good: refuse instead.
+                raise ConflictError(
+                    "this audit log is keyed: append to it through an engine, which holds the "
+                    "data folder's audit key"
+                )
+            else:
+                digest = entry_hash(entry_id, at, actor, action, subject, details, prev_hash)
             session.add(
                 AuditRow(
                     id=entry_id, at=at, actor=actor, action=action, subject=subject,
@@ -752,6 +771,17 @@ class SqlStore:
                 )
                 for r in session.scalars(query)
             ]
+
+    def key_audit_chain(self, folder_id: str, key: AuditKey) -> None:
+        with self._audit_lock, self._session.begin() as session:
+            if session.get(MetaRow, AUDIT_CHAIN_META) is None:
+                last = session.execute(
+                    select(AuditRow.id, AuditRow.hash).order_by(AuditRow.id.desc()).limit(1)
+                ).first()
+                last_id, head = (last[0], last[1]) if last else (0, GENESIS_HASH)
+                marker = ChainMarker.make(key, folder_id, last_id + 1, head)
+                session.add(MetaRow(key=AUDIT_CHAIN_META, value=marker.to_json()))
+        self.audit_key = key
 
     # --- consent registry ---------------------------------------------------------------
 
