@@ -27,6 +27,7 @@ from facelens.pipeline import FacePipeline
 from facelens.policy import CollectionPolicy, LegalBasis
 from facelens.retention import run_retention
 from facelens.rights import confirm_erasure, request_erasure
+from facelens.transparency import transparency_report
 from facelens.types import ImageAnalysis, Provenance
 from tests.conftest import PRESS_ARCHIVE, Cli, Declare
 from tests.test_ann import face_like, synthetic_face
@@ -336,7 +337,7 @@ def test_given_images_past_retention_then_retention_run_destroys_them_and_logs_i
     assert (stats["images"], stats["faces_indexed"], stats["index_count"]) == (1, 1, 1)
     exported = tmp_path / "audit.jsonl"
     cli("audit", "export", "--out", str(exported))
-    [logged] = [
+    [_, logged] = [
         json.loads(line)
         for line in exported.read_text().splitlines()
         if json.loads(line)["action"] == "retention"
@@ -345,7 +346,7 @@ def test_given_images_past_retention_then_retention_run_destroys_them_and_logs_i
     assert logged["details"]["by_collection"] == {"short": 2}
     assert len(logged["details"]["face_ids"]) == 2 and "embedding" not in json.dumps(logged)
     report = json.loads(cli("report", "transparency", "--since", "2026-01-01", "--json"))
-    assert (report["retention_runs"], report["retention_images_deleted"]) == (1, 2)
+    assert (report["retention_runs"], report["retention_images_deleted"]) == (2, 2)
 
 
 def test_given_consent_unused_for_three_years_then_retention_erases_the_faces(
@@ -386,7 +387,8 @@ def test_given_a_running_server_then_its_periodic_task_destroys_expired_data(
         while engine.index.count() and time.monotonic() < deadline:
             time.sleep(0.1)
         assert engine.index.count() == 0
-        [entry] = [e for e in engine.store.audit_entries() if e.action == "retention"]
+        runs = [e for e in engine.store.audit_entries() if e.action == "retention"]
+        [entry] = [e for e in runs if e.details["images_deleted"]]  # later runs find nothing
         assert entry.actor == "system" and entry.details["images_deleted"] == 1
 
 
@@ -490,3 +492,19 @@ def test_given_any_response_then_no_template_leaves_the_service(
                 yield from float_lists(inner)
 
     assert [found for body in bodies for found in float_lists(body)] == []
+
+
+def test_given_retention_runs_that_delete_nothing_then_each_is_audited_and_counted(
+    engine: Engine, photos: Path, declare: Declare
+) -> None:
+    declare(engine, "press")
+    engine.ingest([photos / "obama.jpg"], "press", workers=1)
+    for _ in range(2):
+        assert run_retention(engine).images_deleted == 0
+    runs = [e for e in engine.store.audit_entries() if e.action == "retention"]
+    assert [(e.details["images_deleted"], e.details["faces_deleted"]) for e in runs] == [
+        (0, 0),
+        (0, 0),
+    ]
+    report = transparency_report(engine.store, datetime.now(UTC) - timedelta(days=1))
+    assert (report.retention_runs, report.retention_images_deleted) == (2, 0)
