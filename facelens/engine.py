@@ -737,9 +737,10 @@ class Engine:
                 analysis = ImageAnalysis(analysis.width, analysis.height, accepted[:1])
             analysis, suppressed = self._without_suppressed(analysis)
             if suppressed and not analysis.accepted_faces:
+                # No path, no name: where an opted-out person's photo lies is theirs too.
                 raise RefusedError(
-                    f"{photo}: the face is of someone who opted out (suppression list); it is "
-                    "not stored",
+                    "the face belongs to someone who opted out (suppression list); it is not "
+                    "stored",
                     rule="suppression",
                 )
             added = self.store.add_image(

@@ -508,3 +508,28 @@ def test_given_retention_runs_that_delete_nothing_then_each_is_audited_and_count
     ]
     report = transparency_report(engine.store, datetime.now(UTC) - timedelta(days=1))
     assert (report.retention_runs, report.retention_images_deleted) == (2, 0)
+
+
+def test_given_an_erased_photo_then_refusals_to_take_it_back_never_say_where_it_is(
+    tmp_path: Path, photos: Path
+) -> None:
+    cli = Cli(tmp_path / "data")
+    cli("collection", "create", "press", *PRESS_ARCHIVE)
+    cli("ingest", str(photos / "obama.jpg"), "-c", "press")
+    cli("subject", "erase", str(photos / "obama2.jpg"), "--ref", "E-1")
+    cli("subject", "confirm", "1")
+
+    enrol = ("person", "add", "Someone", str(photos / "obama.jpg"), "-c", "press")
+    enrolled = cli(*enrol, code=10)
+    assert "opted out" in enrolled
+    ingested = cli("ingest", str(photos / "obama.jpg"), "-c", "press", "--json")
+    assert json.loads(ingested)["faces_suppressed"] == 1
+    refused = cli.json(*enrol, code=10)
+    assert refused["error"]["code"] == "refused"
+    exported = tmp_path / "audit.jsonl"
+    cli("audit", "export", "--out", str(exported))
+    logged = [json.loads(line) for line in exported.read_text().splitlines()]
+    refusals = [e for e in logged if e["action"] == "cli refused"]
+    assert [e["details"]["refused"] for e in refusals] == ["suppression", "suppression"]
+    for shown in (enrolled, ingested, json.dumps(refused), json.dumps(refusals)):
+        assert "obama.jpg" not in shown and str(photos) not in shown
