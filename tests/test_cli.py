@@ -141,6 +141,22 @@ def test_given_a_search_then_who_why_the_probe_hash_and_the_faces_shown_are_logg
     assert report["searches_by_purpose"] == {"command line test": len(searches)}
 
 
+def test_given_a_search_without_purpose_or_case_then_refused_and_counted_by_rule(
+    cli_data: Path, photos: Path, tmp_path: Path
+) -> None:
+    data = tmp_path / "data"
+    shutil.copytree(cli_data, data)
+    before = run_json("report", "transparency", "--since", "2026-01-01", "--data", data)
+    for why in ((), ("--purpose", "command line test"), ("--case-ref", "T-1")):
+        error = run_json("search", photos / "obama2.jpg", *why, "--data", data, code=EXIT_REFUSED)
+        assert error["error"]["code"] == "purpose_required"
+        assert "--purpose" in error["error"]["message"]
+    report = run_json("report", "transparency", "--since", "2026-01-01", "--data", data)
+    refused = before["refusals_by_rule"].get("purpose", 0)
+    assert report["refusals_by_rule"]["purpose"] == refused + 3
+    assert report["searches"] == before["searches"], "a refused search is not a search"
+
+
 def test_given_two_photos_then_verify_answers(cli_data: Path, photos: Path) -> None:
     same = run_json("verify", photos / "obama.jpg", photos / "obama2.jpg", "--data", cli_data)
     assert same["same_person"] is True and same["similarity"] >= same["threshold"]
@@ -189,7 +205,6 @@ def test_given_the_data_env_var_then_it_picks_the_folder(cli_data: Path) -> None
     ("args", "code", "words"),
     [
         (["search", "missing.jpg", *WHY], EXIT_BAD_IMAGE, "no such file"),
-        (["search", "missing.jpg"], EXIT_USAGE, "say why you search"),
         (["delete", "--image", "424242"], EXIT_NOT_FOUND, "no image with id 424242"),
         (["delete", "--image", "1", "--face", "1"], EXIT_USAGE, "exactly one"),
         (["search", "PHOTO", "--top-k", "0"], 2, "top-k"),

@@ -53,7 +53,7 @@ from facelens.errors import (
     NotFoundError,
 )
 from facelens.ingest import default_workers
-from facelens.policy import CollectionPolicy, LegalBasis, RefusedError
+from facelens.policy import CollectionPolicy, LegalBasis, RefusedError, check_search_purpose
 from facelens.types import IngestReport, Provenance, SearchResult, to_jsonable
 
 EXIT_UNEXPECTED = 1
@@ -321,19 +321,16 @@ def search(
     """Every face in PHOTO with its most similar faces in the gallery. Every search is logged
     with who ran it, its purpose and case, the probe embeddings' hashes and the faces shown."""
     with engine_for(data, json_output) as engine:
-        if len(purpose.strip()) < 3 or not case_ref.strip():
-            raise InvalidArgumentError(
-                "say why you search: --purpose TEXT and --case-ref REF (both are logged)"
-            )
+        purpose, case_ref = check_search_purpose(purpose, case_ref, ("--purpose", "--case-ref"))
         result = engine.search(photo, top_k=top_k, threshold=threshold, collections=collection)
         shown = [m for face in result.faces for m in face.matches]
         engine.store.append_audit(
             cli_actor(),
             "cli search",
-            case_ref.strip(),
+            case_ref,
             {
-                "purpose": purpose.strip(),
-                "case_ref": case_ref.strip(),
+                "purpose": purpose,
+                "case_ref": case_ref,
                 "collections": collection or [],
                 "probe_sha256": [face.probe_sha256 for face in result.faces],
                 "result_face_ids": [m.face_id for m in shown],
