@@ -474,3 +474,35 @@ def test_given_too_many_requests_then_429_with_retry_after(
         assert limited.json()["type"] == "/problems/rate_limited"
         assert "rate_limit_per_minute" in limited.json()["detail"]
         assert 1 <= int(limited.headers["Retry-After"]) <= 60
+
+
+def utc_stamps(value: Any, key: str = "") -> Iterator[tuple[str, str]]:
+    """Every (key, value) of ``value`` whose key names a time (``*_at``, ``at``)."""
+    if isinstance(value, dict):
+        for k, v in value.items():
+            yield from utc_stamps(v, k)
+    elif isinstance(value, list):
+        for v in value:
+            yield from utc_stamps(v, key)
+    elif isinstance(value, str) and (key == "at" or key.endswith("_at")):
+        yield key, value
+
+
+def test_given_stored_times_then_the_api_gives_them_with_their_utc_offset(
+    client: TestClient, keys: dict[Role, dict[str, str]], photos: Path
+) -> None:
+    uploaded = upload(client, keys[Role.ENROLLER], photos / "obama.jpg")
+    assert uploaded.status_code == 201, uploaded.text
+    assert search(client, keys[Role.ANALYST], photos / "obama2.jpg").status_code == 200
+    admin = keys[Role.ADMIN]
+    answers = [
+        client.get("/collections/people/images", headers=admin).json(),
+        client.get("/searches", headers=admin).json(),
+        client.get("/audit", headers=admin).json(),
+    ]
+    stamps = [s for answer in answers for s in utc_stamps(answer)]
+    keys_seen = {k for k, _ in stamps}
+    assert {"ingested_at", "searched_at", "at"} <= keys_seen, keys_seen
+    for key, stamp in stamps:
+        assert stamp.endswith(("+00:00", "Z")), (key, stamp)
+    assert client.get("/audit/verify", headers=admin).json()["intact"] is True

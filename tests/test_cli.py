@@ -235,3 +235,25 @@ def test_given_the_console_script_then_help_lists_the_commands() -> None:
     assert done.returncode == 0, done.stderr
     for command in ("ingest", "search", "verify", "person", "delete", "stats", "demo"):
         assert command in done.stdout
+
+
+def test_given_stored_times_then_the_cli_json_gives_them_with_their_utc_offset(
+    cli_data: Path, photos: Path, tmp_path: Path
+) -> None:
+    data = tmp_path / "data"
+    shutil.copytree(cli_data, data)
+    run("consent", "add", "--subject", "S-1", "--purpose", "building access", "--scope", "press",
+        "--evidence", "form 7", "--data", data)  # fmt: skip
+    run("subject", "access", photos / "obama2.jpg", "--ref", "SAR-1",
+        "--out", tmp_path / "sar.zip", "--data", data)  # fmt: skip
+    stamps = [
+        *[c["given_at"] for c in run_json("consent", "list", "--data", data)],
+        *[r["created_at"] for r in run_json("subject", "list", "--data", data)],
+    ]
+    exported = tmp_path / "audit.jsonl"
+    run("audit", "export", "--out", exported, "--data", data)
+    stamps += [json.loads(line)["at"] for line in exported.read_text().splitlines()]
+    assert len(stamps) > 2
+    for stamp in stamps:
+        assert stamp.endswith(("+00:00", "Z")), stamp
+    assert run_json("audit", "verify", "--data", data)["intact"] is True

@@ -738,7 +738,7 @@ class SqlStore:
                 select(AuditRow.id, AuditRow.hash).order_by(AuditRow.id.desc()).limit(1)
             ).first()
             entry_id, prev_hash = (last[0] + 1, last[1]) if last else (1, GENESIS_HASH)
-            at = datetime.now(UTC).replace(tzinfo=None)
+            at = datetime.now(UTC)  # stored as naive UTC, and hashed so (entry_hash)
             digest = entry_hash(entry_id, at, actor, action, subject, details, prev_hash)
             session.add(
                 AuditRow(
