@@ -191,6 +191,10 @@ class Engine:
             sealed = self.store.reseal_templates(None, cipher)
             if sealed:
                 log.warning("sealed %d templates stored in the clear by an older version", sealed)
+        # Names, landmarks and paths an older version (before 0006) kept in the clear.
+        identifying = self.store.seal_identifying_data()
+        if identifying:
+            log.warning("sealed %d identifying values stored in the clear", identifying)
         return cipher
 
     def rotate_key(self) -> str:

@@ -97,6 +97,8 @@ class CollectionPolicy:
     purpose: str
     retention_days: int
     basis_text: str | None = None
+    #: Seal the locations (file paths often name the person) of the collection's images.
+    seal_locations: bool = False
 
     def __post_init__(self) -> None:
         problems = []
@@ -124,6 +126,7 @@ class CollectionPolicy:
         purpose: str,
         retention_days: int,
         basis_text: str | None = None,
+        seal_locations: bool = False,
     ) -> CollectionPolicy:
         """From user input: ``jurisdictions`` as a list or a comma-separated string."""
         try:
@@ -135,7 +138,7 @@ class CollectionPolicy:
         if isinstance(jurisdictions, str):
             jurisdictions = jurisdictions.split(",")
         codes = sorted({j.strip().upper() for j in jurisdictions if j.strip()})
-        return cls(legal_basis, codes, purpose.strip(), retention_days, basis_text)
+        return cls(legal_basis, codes, purpose.strip(), retention_days, basis_text, seal_locations)
 
     def retention_cutoff(self, now: datetime) -> datetime:
         """Data ingested before this is past its retention period."""

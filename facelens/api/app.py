@@ -171,11 +171,14 @@ class PolicyIn(BaseModel):
     )
     purpose: str = Field(min_length=3)
     retention_days: int = Field(ge=1, description="Days data is kept after ingest.")
+    seal_locations: bool = Field(
+        default=False, description="Seal the images' locations (paths often name the person)."
+    )
 
     def policy(self) -> CollectionPolicy:
         return CollectionPolicy.parse(
             self.basis.value, self.jurisdictions, self.purpose, self.retention_days,
-            self.basis_text,
+            self.basis_text, self.seal_locations,
         )  # fmt: skip
 
 

@@ -411,9 +411,11 @@ def person_add(
     """Enrol NAME with the main face of each photo (creates the person if needed)."""
     with engine_for(data, json_output) as engine:
         person = engine.enrol(name, photos, collection=collection, consent_id=consent)
+        # By id: the name is sealed in the store, the log must not keep it in the clear.
         engine.store.append_audit(
-            cli_actor(), "cli person add", name, {"collection": collection, "consent_id": consent}
-        )
+            cli_actor(), "cli person add", f"person {person.id}",
+            {"collection": collection, "consent_id": consent},
+        )  # fmt: skip
     if json_output:
         emit_json(person)
     else:
@@ -598,6 +600,13 @@ RetentionOption = Annotated[
 BasisTextOption = Annotated[
     str | None, typer.Option("--basis-text", help="What the basis is (required for 'other').")
 ]
+SealLocationsOption = Annotated[
+    bool,
+    typer.Option(
+        "--seal-locations/--plain-locations",
+        help="Seal the images' file paths and URLs (they often name the person).",
+    ),
+]
 
 
 @collection_app.command("create")
@@ -608,11 +617,12 @@ def collection_create(
     purpose: PurposeOption,
     retention_days: RetentionOption,
     basis_text: BasisTextOption = None,
+    seal_locations: SealLocationsOption = False,
     data: DataOption = DEFAULT_DATA,
     json_output: JsonOption = False,
 ) -> None:
     """Create a collection with its legal basis, jurisdictions, purpose and retention."""
-    policy_args = (basis.value, jurisdiction, purpose, retention_days, basis_text)
+    policy_args = (basis.value, jurisdiction, purpose, retention_days, basis_text, seal_locations)
     declare_collection(data, json_output, name, policy_args, create=True)
 
 
@@ -624,11 +634,12 @@ def collection_set_policy(
     purpose: PurposeOption,
     retention_days: RetentionOption,
     basis_text: BasisTextOption = None,
+    seal_locations: SealLocationsOption = False,
     data: DataOption = DEFAULT_DATA,
     json_output: JsonOption = False,
 ) -> None:
     """Declare or change a collection's legal basis, jurisdictions, purpose and retention."""
-    policy_args = (basis.value, jurisdiction, purpose, retention_days, basis_text)
+    policy_args = (basis.value, jurisdiction, purpose, retention_days, basis_text, seal_locations)
     declare_collection(data, json_output, name, policy_args, create=False)
 
 
@@ -636,7 +647,7 @@ def declare_collection(
     data: Path,
     json_output: bool,
     name: str,
-    policy_args: tuple[str, list[str], str, int, str | None],
+    policy_args: tuple[str, list[str], str, int, str | None, bool],
     *,
     create: bool,
 ) -> None:

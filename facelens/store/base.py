@@ -160,8 +160,15 @@ class MetadataStore(Protocol):
     def face_ids_in_collections(self, names: Sequence[str], model: ModelId) -> IdArray: ...
 
     def reseal_templates(self, old: TemplateCipher | None, new: TemplateCipher) -> int:
-        """Re-seal every stored template with ``new`` in one transaction (key rotation)."""
+        """Re-seal every stored template with ``new`` in one transaction (key rotation), and
+        the sealed names, landmarks and locations with it."""
         ...
+
+    def seal_identifying_data(self) -> int:
+        """Seal names, landmarks and (where the collection asks) locations still plain."""
+        ...
+
+    def face_landmarks(self, face_ids: Sequence[int]) -> dict[int, list[list[float]]]: ...
 
     # deletion: each says which indexed faces and which images it removed
     def delete_images(self, image_ids: Sequence[int]) -> ErasedFaces: ...

@@ -17,6 +17,7 @@ from sqlalchemy import (
     Text,
     TypeDecorator,
     UniqueConstraint,
+    false,
 )
 from sqlalchemy.engine import Dialect
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, relationship
@@ -75,6 +76,8 @@ class CollectionRow(Base):
     jurisdictions: Mapped[list[str]] = mapped_column(JSON, server_default="[]")
     purpose: Mapped[str | None] = mapped_column(Text)
     retention_days: Mapped[int | None] = mapped_column(Integer)
+    # Image locations (paths often name the person) sealed with the template key.
+    seal_locations: Mapped[bool] = mapped_column(default=False, server_default=false())
 
     images: Mapped[list[ImageRow]] = relationship(
         back_populates="collection", cascade="all, delete-orphan", passive_deletes=True
@@ -94,7 +97,11 @@ class ImageRow(Base):
     collection_id: Mapped[int] = mapped_column(
         ForeignKey("collections.id", ondelete="CASCADE"), index=True
     )
-    location: Mapped[str] = mapped_column(Text)  # absolute path or URL
+    # Absolute path or URL: plain, or (collections that seal locations) "" with the sealed
+    # value (bound to the row id); the blind index serves equality lookups either way.
+    location: Mapped[str] = mapped_column(Text)
+    location_sealed: Mapped[bytes | None] = mapped_column(LargeBinary)
+    location_index: Mapped[str | None] = mapped_column(String(64), index=True)
     sha256: Mapped[str] = mapped_column(String(64))
     width: Mapped[int] = mapped_column(Integer)
     height: Mapped[int] = mapped_column(Integer)
@@ -115,7 +122,12 @@ class PersonRow(Base):
     __tablename__ = "persons"
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    # The blind index (HMAC) of the normalised name, which keeps names unique; the name itself
+    # is in ``name_sealed`` (bound to the row id). Plain, with no sealed copy, only in a
+    # database from before 0006 not yet opened with its key. (Kept in this column, not a new
+    # one: SQLite would rebuild the table, and dropping it would cascade to the faces.)
     name: Mapped[str] = mapped_column(String(200), unique=True)
+    name_sealed: Mapped[bytes | None] = mapped_column(LargeBinary)
     created_at: Mapped[datetime] = mapped_column(UtcDateTime(), default=utc_now)
 
 
@@ -132,11 +144,15 @@ class FaceRow(Base):
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
     image_id: Mapped[int] = mapped_column(ForeignKey("images.id", ondelete="CASCADE"), index=True)
+    # The box stays plain: thumbnails, the size filter and erasure need it without the key,
+    # and four integers identify no one without the image (whose path may be sealed).
     x1: Mapped[int] = mapped_column(Integer)
     y1: Mapped[int] = mapped_column(Integer)
     x2: Mapped[int] = mapped_column(Integer)
     y2: Mapped[int] = mapped_column(Integer)
-    landmarks: Mapped[list[list[float]]] = mapped_column(JSON)
+    # Plain JSON only before 0006's first open with the key; then sealed, bound to the row id.
+    landmarks: Mapped[list[list[float]] | None] = mapped_column(JSON)
+    landmarks_sealed: Mapped[bytes | None] = mapped_column(LargeBinary)
     detector: Mapped[str] = mapped_column(String(100))
     detector_score: Mapped[float] = mapped_column(Float)
     size_px: Mapped[int] = mapped_column(Integer)
