@@ -15,12 +15,16 @@ from __future__ import annotations
 import base64
 import binascii
 import hashlib
+import hmac
 import os
+import unicodedata
 from pathlib import Path
 
 import numpy as np
 from cryptography.exceptions import InvalidTag
+from cryptography.hazmat.primitives import hashes
 from cryptography.hazmat.primitives.ciphers.aead import AESGCM
+from cryptography.hazmat.primitives.kdf.hkdf import HKDF
 
 from facelens.errors import FacelensError
 from facelens.types import FloatArray
@@ -31,6 +35,19 @@ TAG_BYTES = 16
 #: Bytes a sealed blob adds to its plaintext.
 OVERHEAD_BYTES = NONCE_BYTES + TAG_BYTES
 TEMPLATE_AAD = b"facelens/template/v1"
+#: HKDF ``info`` of the key of blind indexes (lookups of sealed names and paths by equality).
+BLIND_INDEX_INFO = b"facelens/blind-index/v1"
+
+
+def row_aad(kind: str, row_id: int) -> bytes:
+    """Associated data binding a sealed field to its row: a blob moved to another row, or
+    passed off as another field, does not open."""
+    return f"facelens/{kind}/v1:".encode() + row_id.to_bytes(8, "little")
+
+
+def normalise_name(name: str) -> str:
+    """A person's name as compared for uniqueness: NFC, trimmed, case-folded."""
+    return unicodedata.normalize("NFC", name).strip().casefold()
 
 
 class TemplateKeyError(FacelensError):
@@ -73,6 +90,11 @@ class TemplateCipher:
         #: A public fingerprint of the key (recorded in the store to tell keys apart); it
         #: reveals nothing of the key.
         self.key_id = hashlib.sha256(b"facelens key id\0" + key).hexdigest()[:16]
+        # A separate key for blind indexes (derived, so nothing more to keep): an index
+        # reveals only equality, and changes with the template key on rotation.
+        self._index_key = HKDF(
+            algorithm=hashes.SHA256(), length=KEY_BYTES, salt=None, info=BLIND_INDEX_INFO
+        ).derive(key)
 
     def seal(self, plaintext: bytes, aad: bytes = TEMPLATE_AAD) -> bytes:
         nonce = os.urandom(NONCE_BYTES)
@@ -86,6 +108,18 @@ class TemplateCipher:
                 "a sealed template does not open with the configured key (another key, or "
                 "the bytes were altered)"
             ) from exc
+
+    def blind_index(self, kind: str, value: str) -> str:
+        """HMAC-SHA256 (hex) of ``value`` under the blind-index key: equal values, equal
+        indexes; nothing else can be learnt from it without the key."""
+        message = kind.encode() + b"\0" + value.encode()
+        return hmac.new(self._index_key, message, hashlib.sha256).hexdigest()
+
+    def seal_text(self, text: str, aad: bytes) -> bytes:
+        return self.seal(text.encode(), aad)
+
+    def open_text(self, blob: bytes, aad: bytes) -> str:
+        return self.open(blob, aad).decode()
 
     def seal_vector(self, vector: FloatArray) -> bytes:
         return self.seal(np.ascontiguousarray(vector, dtype="<f4").tobytes())

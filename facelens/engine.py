@@ -225,6 +225,10 @@ class Engine:
             sealed = self.store.reseal_templates(None, cipher)
             if sealed:
                 log.warning("sealed %d templates stored in the clear by an older version", sealed)
+        # Names, landmarks and paths an older version (before 0007) kept in the clear.
+        identifying = self.store.seal_identifying_data()
+        if identifying:
+            log.warning("sealed %d identifying values stored in the clear", identifying)
         return cipher
 
     def rotate_key(self) -> KeyRotation:
@@ -761,8 +765,7 @@ class Engine:
             consent = None
             if policy.basis == LegalBasis.CONSENT:
                 consent = self.valid_consent(consent_id, collection)
-                existing = next((p.id for p in self.store.persons() if p.name == name), None)
-                if consent.person_id is not None and consent.person_id != existing:
+                if consent.person_id not in (None, self.store.person_id(name)):
                     raise ConsentRequiredError(
                         f"consent record {consent.id} is another person's (person "
                         f"{consent.person_id}); each person enrols under their own consent"
@@ -818,7 +821,7 @@ class Engine:
         if suppressed and not analysis.accepted_faces:
             # Never say which file: it may be where an erased person's photo still is.
             raise RefusedError(
-                "the face is of someone who opted out (suppression list); nothing is stored",
+                "the face belongs to someone who opted out (suppression list); it is not stored",
                 rule="suppression",
             )
         if not analysis.accepted_faces:

@@ -62,6 +62,31 @@ class JurisdictionRefusedError(RefusedError):
     rule = "jurisdiction"
 
 
+class PurposeRequiredError(RefusedError):
+    """A search that does not say why: refused, and counted like every refusal."""
+
+    code = "purpose_required"
+    rule = "purpose"
+
+
+#: Shortest purpose a search may give (a word, not "x").
+MIN_PURPOSE_CHARS = 3
+
+
+def check_search_purpose(
+    purpose: str | None, case_ref: str | None, names: tuple[str, str] = ("purpose", "case_ref")
+) -> tuple[str, str]:
+    """The purpose and case reference of a search, stripped; refuses a search without them.
+    ``names`` are what the caller calls them (``--purpose``, a form field), for the message."""
+    why, case = (purpose or "").strip(), (case_ref or "").strip()
+    if len(why) < MIN_PURPOSE_CHARS or not case:
+        raise PurposeRequiredError(
+            f"say why you search: {names[0]} (at least {MIN_PURPOSE_CHARS} characters) and "
+            f"{names[1]} (both are logged); a search without them is refused"
+        )
+    return why, case
+
+
 @dataclass(frozen=True, slots=True)
 class CollectionPolicy:
     """Why a collection may be processed: its legal basis, whom its data concerns, what for,
@@ -72,6 +97,8 @@ class CollectionPolicy:
     purpose: str
     retention_days: int
     basis_text: str | None = None
+    #: Seal the locations (file paths often name the person) of the collection's images.
+    seal_locations: bool = False
 
     def __post_init__(self) -> None:
         problems = []
@@ -99,6 +126,7 @@ class CollectionPolicy:
         purpose: str,
         retention_days: int,
         basis_text: str | None = None,
+        seal_locations: bool = False,
     ) -> CollectionPolicy:
         """From user input: ``jurisdictions`` as a list or a comma-separated string."""
         try:
@@ -110,7 +138,7 @@ class CollectionPolicy:
         if isinstance(jurisdictions, str):
             jurisdictions = jurisdictions.split(",")
         codes = sorted({j.strip().upper() for j in jurisdictions if j.strip()})
-        return cls(legal_basis, codes, purpose.strip(), retention_days, basis_text)
+        return cls(legal_basis, codes, purpose.strip(), retention_days, basis_text, seal_locations)
 
     def retention_cutoff(self, now: datetime) -> datetime:
         """Data ingested before this is past its retention period."""

@@ -4,8 +4,8 @@
 - A face enrolled on consent whose consent expired or was withdrawn, or whose subject has not
   interacted for three years (Illinois BIPA 15(a)), whatever the collection's period.
 
-Run by ``facelens retention run`` and, in the server, every ``retention_interval_s``. What was
-destroyed is logged in the audit log as counts and ids, never images.
+Run by ``facelens retention run`` and, in the server, every ``retention_interval_s``. Every run
+is logged in the audit log, with what it destroyed as counts and ids (zero too), never images.
 """
 
 from __future__ import annotations
@@ -57,18 +57,19 @@ def run_retention(
         report.image_ids += erased.image_ids
     report.images_deleted = len(report.image_ids)
     report.faces_deleted = len(report.face_ids)
-    if report.images_deleted or report.faces_deleted:
-        engine.store.append_audit(
-            actor,
-            "retention",
-            "retention run",
-            {
-                "images_deleted": report.images_deleted,
-                "faces_deleted": report.faces_deleted,
-                "image_ids": report.image_ids,
-                "face_ids": report.face_ids,
-                "by_collection": report.by_collection,
-                "consents_lapsed": report.consents_lapsed,
-            },
-        )
+    # Every run is logged, one that destroys nothing too: the log (and the transparency
+    # report's retention_runs) shows that retention ran, not only that it found something.
+    engine.store.append_audit(
+        actor,
+        "retention",
+        "retention run",
+        {
+            "images_deleted": report.images_deleted,
+            "faces_deleted": report.faces_deleted,
+            "image_ids": report.image_ids,
+            "face_ids": report.face_ids,
+            "by_collection": report.by_collection,
+            "consents_lapsed": report.consents_lapsed,
+        },
+    )
     return report

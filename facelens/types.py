@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import dataclasses
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import UTC, datetime
 from typing import Any
 
 import numpy as np
@@ -340,7 +340,8 @@ def to_jsonable(value: Any) -> Any:
     if isinstance(value, list | tuple):
         return [to_jsonable(v) for v in value]
     if isinstance(value, datetime):
-        return value.isoformat()
+        # Every facelens time is UTC: say so (ISO 8601 with its offset), even for a naive one.
+        return (value if value.tzinfo is not None else value.replace(tzinfo=UTC)).isoformat()
     if isinstance(value, np.ndarray):
         return value.tolist()
     if isinstance(value, np.floating | float):

@@ -111,15 +111,26 @@ def test_given_searches_then_the_log_says_who_why_and_how_many_and_who_may_read_
 def test_given_a_search_without_purpose_or_case_then_refused_as_a_problem(
     client: TestClient, keys: dict[Role, dict[str, str]], photos: Path, missing: str
 ) -> None:
+    """A search without a purpose or a case reference is a refusal by the rule ``purpose``:
+    a problem naming the rule, audited, and counted in the transparency report."""
     form = {k: v for k, v in PURPOSE.items() if k != missing}
     files = {"image": ("obama.jpg", (photos / "obama.jpg").read_bytes(), "image/jpeg")}
     response = client.post("/searches", headers=keys[Role.ANALYST], files=files, data=form)
-    assert response.status_code == 422
+    assert response.status_code == 403
     assert response.headers["content-type"] == "application/problem+json"
     problem = response.json()
-    assert problem["status"] == 422 and problem["instance"] == "/searches"
-    assert any(e["field"] == missing for e in problem["errors"])
+    assert problem["status"] == 403 and problem["instance"] == "/searches"
+    assert (problem["type"], problem["rule"]) == ("/problems/purpose_required", "purpose")
+    assert "purpose" in problem["detail"] and "case_ref" in problem["detail"]
+    blank = client.post(
+        "/persons/1/searches", headers=keys[Role.ANALYST], json={**form, missing: "  "}
+    )
+    assert (blank.status_code, blank.json()["rule"]) == (403, "purpose")
     assert client.get("/searches", headers=keys[Role.ADMIN]).json() == [], "nothing logged"
+    report = client.get(
+        "/reports/transparency", headers=keys[Role.AUDITOR], params={"since": "2026-01-01"}
+    ).json()
+    assert report["refusals_by_rule"] == {"purpose": 2}
 
 
 def test_given_bad_probes_then_each_gets_a_problem_naming_what_is_wrong(
@@ -464,3 +475,35 @@ def test_given_too_many_requests_then_429_with_retry_after(
         assert limited.json()["type"] == "/problems/rate_limited"
         assert "rate_limit_per_minute" in limited.json()["detail"]
         assert 1 <= int(limited.headers["Retry-After"]) <= 60
+
+
+def utc_stamps(value: Any, key: str = "") -> Iterator[tuple[str, str]]:
+    """Every (key, value) of ``value`` whose key names a time (``*_at``, ``at``)."""
+    if isinstance(value, dict):
+        for k, v in value.items():
+            yield from utc_stamps(v, k)
+    elif isinstance(value, list):
+        for v in value:
+            yield from utc_stamps(v, key)
+    elif isinstance(value, str) and (key == "at" or key.endswith("_at")):
+        yield key, value
+
+
+def test_given_stored_times_then_the_api_gives_them_with_their_utc_offset(
+    client: TestClient, keys: dict[Role, dict[str, str]], photos: Path
+) -> None:
+    uploaded = upload(client, keys[Role.ENROLLER], photos / "obama.jpg")
+    assert uploaded.status_code == 201, uploaded.text
+    assert search(client, keys[Role.ANALYST], photos / "obama2.jpg").status_code == 200
+    admin = keys[Role.ADMIN]
+    answers = [
+        client.get("/collections/people/images", headers=admin).json(),
+        client.get("/searches", headers=admin).json(),
+        client.get("/audit", headers=admin).json(),
+    ]
+    stamps = [s for answer in answers for s in utc_stamps(answer)]
+    keys_seen = {k for k, _ in stamps}
+    assert {"ingested_at", "searched_at", "at"} <= keys_seen, keys_seen
+    for key, stamp in stamps:
+        assert stamp.endswith(("+00:00", "Z")), (key, stamp)
+    assert client.get("/audit/verify", headers=admin).json()["intact"] is True

@@ -141,6 +141,22 @@ def test_given_a_search_then_who_why_the_probe_hash_and_the_faces_shown_are_logg
     assert report["searches_by_purpose"] == {"command line test": len(searches)}
 
 
+def test_given_a_search_without_purpose_or_case_then_refused_and_counted_by_rule(
+    cli_data: Path, photos: Path, tmp_path: Path
+) -> None:
+    data = tmp_path / "data"
+    shutil.copytree(cli_data, data)
+    before = run_json("report", "transparency", "--since", "2026-01-01", "--data", data)
+    for why in ((), ("--purpose", "command line test"), ("--case-ref", "T-1")):
+        error = run_json("search", photos / "obama2.jpg", *why, "--data", data, code=EXIT_REFUSED)
+        assert error["error"]["code"] == "purpose_required"
+        assert "--purpose" in error["error"]["message"]
+    report = run_json("report", "transparency", "--since", "2026-01-01", "--data", data)
+    refused = before["refusals_by_rule"].get("purpose", 0)
+    assert report["refusals_by_rule"]["purpose"] == refused + 3
+    assert report["searches"] == before["searches"], "a refused search is not a search"
+
+
 def test_given_two_photos_then_verify_answers(cli_data: Path, photos: Path) -> None:
     same = run_json("verify", photos / "obama.jpg", photos / "obama2.jpg", "--data", cli_data)
     assert same["same_person"] is True and same["similarity"] >= same["threshold"]
@@ -189,7 +205,6 @@ def test_given_the_data_env_var_then_it_picks_the_folder(cli_data: Path) -> None
     ("args", "code", "words"),
     [
         (["search", "missing.jpg", *WHY], EXIT_BAD_IMAGE, "no such file"),
-        (["search", "missing.jpg"], EXIT_USAGE, "say why you search"),
         (["delete", "--image", "424242"], EXIT_NOT_FOUND, "no image with id 424242"),
         (["delete", "--image", "1", "--face", "1"], EXIT_USAGE, "exactly one"),
         (["search", "PHOTO", "--top-k", "0"], 2, "top-k"),
@@ -220,3 +235,25 @@ def test_given_the_console_script_then_help_lists_the_commands() -> None:
     assert done.returncode == 0, done.stderr
     for command in ("ingest", "search", "verify", "person", "delete", "stats", "demo"):
         assert command in done.stdout
+
+
+def test_given_stored_times_then_the_cli_json_gives_them_with_their_utc_offset(
+    cli_data: Path, photos: Path, tmp_path: Path
+) -> None:
+    data = tmp_path / "data"
+    shutil.copytree(cli_data, data)
+    run("consent", "add", "--subject", "S-1", "--purpose", "building access", "--scope", "press",
+        "--evidence", "form 7", "--data", data)  # fmt: skip
+    run("subject", "access", photos / "obama2.jpg", "--ref", "SAR-1",
+        "--out", tmp_path / "sar.zip", "--data", data)  # fmt: skip
+    stamps = [
+        *[c["given_at"] for c in run_json("consent", "list", "--data", data)],
+        *[r["created_at"] for r in run_json("subject", "list", "--data", data)],
+    ]
+    exported = tmp_path / "audit.jsonl"
+    run("audit", "export", "--out", exported, "--data", data)
+    stamps += [json.loads(line)["at"] for line in exported.read_text().splitlines()]
+    assert len(stamps) > 2
+    for stamp in stamps:
+        assert stamp.endswith(("+00:00", "Z")), stamp
+    assert run_json("audit", "verify", "--data", data)["intact"] is True

@@ -35,6 +35,7 @@ from facelens.rights import (
     open_request,
     requester_templates,
 )
+from facelens.transparency import transparency_report
 from facelens.types import ImageAnalysis, Provenance
 from tests.conftest import PRESS_ARCHIVE, Cli, Declare
 from tests.test_ann import face_like, synthetic_face
@@ -402,7 +403,7 @@ def test_given_images_past_retention_then_retention_run_destroys_them_and_logs_i
     assert (stats["images"], stats["faces_indexed"], stats["index_count"]) == (1, 1, 1)
     exported = tmp_path / "audit.jsonl"
     cli("audit", "export", "--out", str(exported))
-    [logged] = [
+    [_, logged] = [
         json.loads(line)
         for line in exported.read_text().splitlines()
         if json.loads(line)["action"] == "retention"
@@ -411,7 +412,7 @@ def test_given_images_past_retention_then_retention_run_destroys_them_and_logs_i
     assert logged["details"]["by_collection"] == {"short": 2}
     assert len(logged["details"]["face_ids"]) == 2 and "embedding" not in json.dumps(logged)
     report = json.loads(cli("report", "transparency", "--since", "2026-01-01", "--json"))
-    assert (report["retention_runs"], report["retention_images_deleted"]) == (1, 2)
+    assert (report["retention_runs"], report["retention_images_deleted"]) == (2, 2)
 
 
 def test_given_consent_unused_for_three_years_then_retention_erases_the_faces(
@@ -452,7 +453,8 @@ def test_given_a_running_server_then_its_periodic_task_destroys_expired_data(
         while engine.index.count() and time.monotonic() < deadline:
             time.sleep(0.1)
         assert engine.index.count() == 0
-        [entry] = [e for e in engine.store.audit_entries() if e.action == "retention"]
+        runs = [e for e in engine.store.audit_entries() if e.action == "retention"]
+        [entry] = [e for e in runs if e.details["images_deleted"]]  # later runs find nothing
         assert entry.actor == "system" and entry.details["images_deleted"] == 1
 
 
@@ -641,3 +643,44 @@ def test_given_lfw_requesters_then_the_calibrated_rule_proposes_fewer_strangers_
     assert old_strangers >= 5, "the probe's failure: one photo at 0.93 proposes strangers"
     assert new_strangers < old_strangers
     assert new_found >= old_found
+
+
+def test_given_retention_runs_that_delete_nothing_then_each_is_audited_and_counted(
+    engine: Engine, photos: Path, declare: Declare
+) -> None:
+    declare(engine, "press")
+    engine.ingest([photos / "obama.jpg"], "press", workers=1)
+    for _ in range(2):
+        assert run_retention(engine).images_deleted == 0
+    runs = [e for e in engine.store.audit_entries() if e.action == "retention"]
+    assert [(e.details["images_deleted"], e.details["faces_deleted"]) for e in runs] == [
+        (0, 0),
+        (0, 0),
+    ]
+    report = transparency_report(engine.store, datetime.now(UTC) - timedelta(days=1))
+    assert (report.retention_runs, report.retention_images_deleted) == (2, 0)
+
+
+def test_given_an_erased_photo_then_refusals_to_take_it_back_never_say_where_it_is(
+    tmp_path: Path, photos: Path
+) -> None:
+    cli = Cli(tmp_path / "data")
+    cli("collection", "create", "press", *PRESS_ARCHIVE)
+    cli("ingest", str(photos / "obama.jpg"), "-c", "press")
+    opened = cli.json("subject", "erase", str(photos / "obama2.jpg"), "--ref", "E-1")
+    cli("subject", "confirm", "1", "--face", str(opened["candidates"][0]["face_id"]))
+
+    enrol = ("person", "add", "Someone", str(photos / "obama.jpg"), "-c", "press")
+    enrolled = cli(*enrol, code=10)
+    assert "opted out" in enrolled
+    ingested = cli("ingest", str(photos / "obama.jpg"), "-c", "press", "--json")
+    assert json.loads(ingested)["faces_suppressed"] == 1
+    refused = cli.json(*enrol, code=10)
+    assert refused["error"]["code"] == "refused"
+    exported = tmp_path / "audit.jsonl"
+    cli("audit", "export", "--out", str(exported))
+    logged = [json.loads(line) for line in exported.read_text().splitlines()]
+    refusals = [e for e in logged if e["action"] == "cli refused"]
+    assert [e["details"]["refused"] for e in refusals] == ["suppression", "suppression"]
+    for shown in (enrolled, ingested, json.dumps(refused), json.dumps(refusals)):
+        assert "obama.jpg" not in shown and str(photos) not in shown

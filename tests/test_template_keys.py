@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import shutil
 import sqlite3
+from dataclasses import replace
 from pathlib import Path
 
 import numpy as np
@@ -343,3 +344,101 @@ def test_given_a_rotation_to_a_folder_key_cut_short_then_the_next_open_finishes_
         assert engine.search(photos / "obama2.jpg").faces[0].matches[0].is_match
     assert read_key_file(target) == new_key and not next_key_file(target).exists()
     assert read_key_file(shared) != new_key
+
+
+def raw_database(data: Path) -> bytes:
+    """Every byte of the database and its write-ahead log, as a copied folder would hold."""
+    return b"".join(p.read_bytes() for p in sorted(data.glob("facelens.db*")) if p.is_file())
+
+
+def test_given_a_named_person_then_the_database_holds_no_name_landmark_or_sealed_path(
+    tmp_path: Path, pipeline: FacePipeline, photos: Path, declare: Declare
+) -> None:
+    settings = Settings(data_dir=tmp_path / "data", template_key_file=tmp_path / "k" / "key")
+    named = tmp_path / "Ada Quartermaine-Lovelace" / "ada-at-home.jpg"
+    named.parent.mkdir()
+    shutil.copy(photos / "obama.jpg", named)
+    owned = settings.data_dir / "uploads" / "abc" / "Ada-Quartermaine-party.jpg"
+    owned.parent.mkdir(parents=True)
+    shutil.copy(photos / "obama3.jpg", owned)
+    with Engine(settings, pipeline=pipeline) as engine:
+        declare(engine, "private", policy=replace(TEST_POLICY, seal_locations=True))
+        person = engine.enrol("Ada Quartermaine", [named], collection="private")
+        engine.ingest([owned], "private", workers=1)
+        [face_id] = person.face_ids
+        landmarks = engine.store.face_landmarks([face_id])[face_id]
+        assert len(landmarks) == 5
+        raw = raw_database(settings.data_dir)
+        assert b"Quartermaine" not in raw and b"ada-at-home" not in raw
+        assert b"Ada-Quartermaine-party" not in raw
+        for x, y in landmarks:
+            assert f"[{x}, {y}]".encode() not in raw and f"[{x},{y}]".encode() not in raw
+        # Everything reads back: the name, the location, the landmarks; lookups by name.
+        assert engine.store.get_or_create_person(" ada quartermaine ") == person.id
+        record = engine.store.face_records([face_id])[face_id]
+        assert (record.person_name, record.image_location) == ("Ada Quartermaine", str(named))
+        top = engine.search(photos / "obama2.jpg").faces[0].matches[0]
+        assert top.person_name == "Ada Quartermaine" and top.image_location in (
+            str(named),
+            str(owned.resolve()),
+        )
+        assert engine.store.location_in_use(str(named))
+        key_id = engine.rotate_key().key_id
+        assert engine.store.get_meta(KEY_ID_META) == key_id
+        assert engine.store.persons()[0].name == "Ada Quartermaine"
+        assert engine.store.face_landmarks([face_id])[face_id] == landmarks
+        assert engine.store.get_or_create_person("Ada Quartermaine") == person.id
+        # Erasure still finds facelens's own copy by its sealed location, and removes it.
+        [image] = [i for i in engine.store.images("private") if i.location == str(owned)]
+        engine.delete(image=image.image_id)
+        assert not owned.exists()
+        assert not engine.store.location_in_use(str(owned))
+    assert b"Quartermaine" not in raw_database(settings.data_dir)
+
+
+def test_given_a_database_of_0005_then_names_landmarks_and_locations_are_sealed_on_open(
+    tmp_path: Path, pipeline: FacePipeline, photos: Path
+) -> None:
+    data = tmp_path / "data"
+    data.mkdir()
+    database = create_engine(f"sqlite:///{data / 'facelens.db'}")
+    config = Config()
+    config.set_main_option("script_location", str(MIGRATIONS_DIR))
+    with database.begin() as connection:
+        config.attributes["connection"] = connection
+        command.upgrade(config, "0005")
+    face = pipeline.analyse(pipeline.load(photos / "obama.jpg")).accepted_faces[0]
+    assert face.embedding is not None
+    model = pipeline.model
+    location = str(tmp_path / "Ada Quartermaine" / "portrait.jpg")
+    with database.begin() as connection:
+        run = connection.exec_driver_sql
+        run("INSERT INTO models (id, name, version, dim) VALUES (1, ?, ?, ?)",
+            (model.name, model.version, model.dim))  # fmt: skip
+        run("INSERT INTO collections (id, name, created_at, basis, basis_text, jurisdictions,"
+            " purpose, retention_days) VALUES (1, 'archive', '2026-01-01', 'other', 'tests',"
+            " '[\"EU\"]', 'testing', 30)")  # fmt: skip
+        run("INSERT INTO persons (id, name, created_at) VALUES (1, 'Ada Quartermaine',"
+            " '2026-01-01')")  # fmt: skip
+        run("INSERT INTO images (id, collection_id, location, sha256, width, height, ingested_at)"
+            " VALUES (1, 1, ?, ?, 100, 100, '2026-01-01')", (location, "a" * 64))  # fmt: skip
+        run("INSERT INTO faces (id, image_id, x1, y1, x2, y2, landmarks, detector,"
+            " detector_score, size_px, sharpness, status, model_id, embedding, person_id,"
+            " created_at) VALUES (1, 1, 1, 1, 50, 50, '[[12.34, 56.78]]', 'hog', 1.0, 49, 50.0,"
+            " 'accepted', 1, ?, 1, '2026-01-01')",
+            (face.embedding.vector.astype("<f4").tobytes(),))  # fmt: skip
+        run("INSERT INTO meta (key, value) VALUES ('index_model', ?)", (str(model),))
+    database.dispose()
+
+    settings = Settings(data_dir=data, template_key_file=tmp_path / "keys" / "key")
+    with Engine(settings, pipeline=pipeline) as engine:
+        assert [p.name for p in engine.store.persons()] == ["Ada Quartermaine"]
+        assert engine.store.face_landmarks([1]) == {1: [[12.34, 56.78]]}
+        assert engine.store.get_or_create_person("Ada Quartermaine") == 1
+        raw = raw_database(data)
+        assert b"Quartermaine" in raw, "the location stays plain: the collection did not ask"
+        engine.set_collection_policy("archive", replace(TEST_POLICY, seal_locations=True))
+        assert engine.store.image_record(1).location == location
+        assert engine.store.location_in_use(location)
+    raw = raw_database(data)
+    assert b"Quartermaine" not in raw and b"12.34" not in raw

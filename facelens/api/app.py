@@ -57,7 +57,7 @@ from facelens.crops import face_crop, jpeg_bytes
 from facelens.engine import Engine
 from facelens.errors import ImageTooLargeError, InvalidArgumentError, NotFoundError
 from facelens.pipeline import FacePipeline
-from facelens.policy import CollectionPolicy, LegalBasis
+from facelens.policy import CollectionPolicy, LegalBasis, check_search_purpose
 from facelens.retention import run_retention
 from facelens.rights import (
     ACCESS,
@@ -181,11 +181,14 @@ class PolicyIn(BaseModel):
     )
     purpose: str = Field(min_length=3)
     retention_days: int = Field(ge=1, description="Days data is kept after ingest.")
+    seal_locations: bool = Field(
+        default=False, description="Seal the images' locations (paths often name the person)."
+    )
 
     def policy(self) -> CollectionPolicy:
         return CollectionPolicy.parse(
             self.basis.value, self.jurisdictions, self.purpose, self.retention_days,
-            self.basis_text,
+            self.basis_text, self.seal_locations,
         )  # fmt: skip
 
 
@@ -229,8 +232,9 @@ class IngestJobIn(BaseModel):
 
 
 class PurposeIn(BaseModel):
-    purpose: str = Field(min_length=3, description="Why you search (logged).")
-    case_ref: str = Field(min_length=1, description="Case reference (logged).")
+    # Checked by the route (``check_search_purpose``): missing is a refusal, not a 422.
+    purpose: str = Field(default="", description="Why you search (logged).")
+    case_ref: str = Field(default="", description="Case reference (logged).")
     top_k: int | None = Field(default=None, ge=1, le=1000)
     threshold: float | None = Field(default=None, ge=-1.0, le=1.0)
     collections: list[str] = Field(default_factory=list)
@@ -649,6 +653,7 @@ def create_app(settings: Settings, pipeline: FacePipeline | None = None) -> Fast
         who: Annotated[Account, Depends(allowed(Action.SEARCH))],
     ) -> dict[str, Any]:
         """Faces like the person's own (their mean), other than theirs; logged like a search."""
+        purpose, case_ref = check_search_purpose(body.purpose, body.case_ref)
         with svc.lock:
             result = svc.engine.search_person(
                 person_id, body.top_k, body.threshold, body.collections or None
@@ -656,8 +661,8 @@ def create_app(settings: Settings, pipeline: FacePipeline | None = None) -> Fast
             search_id = log_search(
                 svc,
                 who,
-                body.purpose,
-                body.case_ref,
+                purpose,
+                case_ref,
                 body.collections,
                 [result.query_sha256],
                 result.matches,
@@ -727,13 +732,16 @@ def create_app(settings: Settings, pipeline: FacePipeline | None = None) -> Fast
         svc: ServiceDep,
         who: Annotated[Account, Depends(allowed(Action.SEARCH))],
         image: Annotated[UploadFile, File(description="The probe photo.")],
-        purpose: Annotated[str, Form(min_length=3, description="Why you search (logged).")],
-        case_ref: Annotated[str, Form(min_length=1, description="Case reference (logged).")],
+        # Optional here so that a search without them is a refusal by rule (counted), not a
+        # validation error: checked first thing below.
+        purpose: Annotated[str | None, Form(description="Why you search (logged).")] = None,
+        case_ref: Annotated[str | None, Form(description="Case reference (logged).")] = None,
         top_k: Annotated[int | None, Form(ge=1, le=1000)] = None,
         threshold: Annotated[float | None, Form(ge=-1.0, le=1.0)] = None,
         collections: Annotated[str | None, Form(description="Comma-separated names.")] = None,
     ) -> dict[str, Any]:
         """Every face in the probe with its most similar gallery faces and their sources."""
+        purpose, case_ref = check_search_purpose(purpose, case_ref)
         data = await _read_upload(svc, image)
         names = [c.strip() for c in (collections or "").split(",") if c.strip()]
         started = time.perf_counter()

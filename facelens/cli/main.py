@@ -53,7 +53,7 @@ from facelens.errors import (
     NotFoundError,
 )
 from facelens.ingest import default_workers
-from facelens.policy import CollectionPolicy, LegalBasis, RefusedError
+from facelens.policy import CollectionPolicy, LegalBasis, RefusedError, check_search_purpose
 from facelens.types import IngestReport, Provenance, SearchResult, to_jsonable
 
 if TYPE_CHECKING:
@@ -324,19 +324,16 @@ def search(
     """Every face in PHOTO with its most similar faces in the gallery. Every search is logged
     with who ran it, its purpose and case, the probe embeddings' hashes and the faces shown."""
     with engine_for(data, json_output) as engine:
-        if len(purpose.strip()) < 3 or not case_ref.strip():
-            raise InvalidArgumentError(
-                "say why you search: --purpose TEXT and --case-ref REF (both are logged)"
-            )
+        purpose, case_ref = check_search_purpose(purpose, case_ref, ("--purpose", "--case-ref"))
         result = engine.search(photo, top_k=top_k, threshold=threshold, collections=collection)
         shown = [m for face in result.faces for m in face.matches]
         engine.store.append_audit(
             cli_actor(),
             "cli search",
-            case_ref.strip(),
+            case_ref,
             {
-                "purpose": purpose.strip(),
-                "case_ref": case_ref.strip(),
+                "purpose": purpose,
+                "case_ref": case_ref,
                 "collections": collection or [],
                 "probe_sha256": [face.probe_sha256 for face in result.faces],
                 "result_face_ids": [m.face_id for m in shown],
@@ -417,9 +414,11 @@ def person_add(
     """Enrol NAME with the main face of each photo (creates the person if needed)."""
     with engine_for(data, json_output) as engine:
         person = engine.enrol(name, photos, collection=collection, consent_id=consent)
+        # By id: the name is sealed in the store, the log must not keep it in the clear.
         engine.store.append_audit(
-            cli_actor(), "cli person add", name, {"collection": collection, "consent_id": consent}
-        )
+            cli_actor(), "cli person add", f"person {person.id}",
+            {"collection": collection, "consent_id": consent},
+        )  # fmt: skip
     if json_output:
         emit_json(person)
     else:
@@ -652,6 +651,13 @@ RetentionOption = Annotated[
 BasisTextOption = Annotated[
     str | None, typer.Option("--basis-text", help="What the basis is (required for 'other').")
 ]
+SealLocationsOption = Annotated[
+    bool,
+    typer.Option(
+        "--seal-locations/--plain-locations",
+        help="Seal the images' file paths and URLs (they often name the person).",
+    ),
+]
 
 
 @collection_app.command("create")
@@ -662,11 +668,12 @@ def collection_create(
     purpose: PurposeOption,
     retention_days: RetentionOption,
     basis_text: BasisTextOption = None,
+    seal_locations: SealLocationsOption = False,
     data: DataOption = DEFAULT_DATA,
     json_output: JsonOption = False,
 ) -> None:
     """Create a collection with its legal basis, jurisdictions, purpose and retention."""
-    policy_args = (basis.value, jurisdiction, purpose, retention_days, basis_text)
+    policy_args = (basis.value, jurisdiction, purpose, retention_days, basis_text, seal_locations)
     declare_collection(data, json_output, name, policy_args, create=True)
 
 
@@ -678,11 +685,12 @@ def collection_set_policy(
     purpose: PurposeOption,
     retention_days: RetentionOption,
     basis_text: BasisTextOption = None,
+    seal_locations: SealLocationsOption = False,
     data: DataOption = DEFAULT_DATA,
     json_output: JsonOption = False,
 ) -> None:
     """Declare or change a collection's legal basis, jurisdictions, purpose and retention."""
-    policy_args = (basis.value, jurisdiction, purpose, retention_days, basis_text)
+    policy_args = (basis.value, jurisdiction, purpose, retention_days, basis_text, seal_locations)
     declare_collection(data, json_output, name, policy_args, create=False)
 
 
@@ -690,7 +698,7 @@ def declare_collection(
     data: Path,
     json_output: bool,
     name: str,
-    policy_args: tuple[str, list[str], str, int, str | None],
+    policy_args: tuple[str, list[str], str, int, str | None, bool],
     *,
     create: bool,
 ) -> None:

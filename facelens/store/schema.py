@@ -15,13 +15,35 @@ from sqlalchemy import (
     LargeBinary,
     String,
     Text,
+    TypeDecorator,
     UniqueConstraint,
+    false,
 )
+from sqlalchemy.engine import Dialect
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, relationship
 
 
 def utc_now() -> datetime:
     return datetime.now(UTC)
+
+
+class UtcDateTime(TypeDecorator[datetime]):
+    """A time kept as UTC and handed back aware (UTC). SQLite keeps no zone, so a time is
+    stored as naive UTC, as before (the audit chain hashes ``at`` that way), and comes back
+    with ``tzinfo=UTC``: callers and JSON never see a time without its offset."""
+
+    impl = DateTime(timezone=True)
+    cache_ok = True
+
+    def process_bind_param(self, value: datetime | None, dialect: Dialect) -> datetime | None:
+        if value is not None and value.tzinfo is not None:
+            value = value.astimezone(UTC).replace(tzinfo=None)
+        return value  # a naive time is UTC already (everything facelens writes is)
+
+    def process_result_value(self, value: datetime | None, dialect: Dialect) -> datetime | None:
+        if value is None:
+            return None
+        return value.replace(tzinfo=UTC) if value.tzinfo is None else value.astimezone(UTC)
 
 
 class Base(DeclarativeBase):
@@ -47,13 +69,15 @@ class CollectionRow(Base):
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
     name: Mapped[str] = mapped_column(String(200), unique=True)
-    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utc_now)
+    created_at: Mapped[datetime] = mapped_column(UtcDateTime(), default=utc_now)
     # The legal basis (``facelens.policy.CollectionPolicy``); ingest is refused while unset.
     basis: Mapped[str | None] = mapped_column(String(30))
     basis_text: Mapped[str | None] = mapped_column(Text)
     jurisdictions: Mapped[list[str]] = mapped_column(JSON, server_default="[]")
     purpose: Mapped[str | None] = mapped_column(Text)
     retention_days: Mapped[int | None] = mapped_column(Integer)
+    # Image locations (paths often name the person) sealed with the template key.
+    seal_locations: Mapped[bool] = mapped_column(default=False, server_default=false())
 
     images: Mapped[list[ImageRow]] = relationship(
         back_populates="collection", cascade="all, delete-orphan", passive_deletes=True
@@ -73,16 +97,20 @@ class ImageRow(Base):
     collection_id: Mapped[int] = mapped_column(
         ForeignKey("collections.id", ondelete="CASCADE"), index=True
     )
-    location: Mapped[str] = mapped_column(Text)  # absolute path or URL
+    # Absolute path or URL: plain, or (collections that seal locations) "" with the sealed
+    # value (bound to the row id); the blind index serves equality lookups either way.
+    location: Mapped[str] = mapped_column(Text)
+    location_sealed: Mapped[bytes | None] = mapped_column(LargeBinary)
+    location_index: Mapped[str | None] = mapped_column(String(64), index=True)
     sha256: Mapped[str] = mapped_column(String(64))
     width: Mapped[int] = mapped_column(Integer)
     height: Mapped[int] = mapped_column(Integer)
     origin_url: Mapped[str | None] = mapped_column(Text)
     page_url: Mapped[str | None] = mapped_column(Text)
-    captured_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    captured_at: Mapped[datetime | None] = mapped_column(UtcDateTime())
     licence_ref: Mapped[str | None] = mapped_column(Text)
-    fetched_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
-    ingested_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utc_now)
+    fetched_at: Mapped[datetime | None] = mapped_column(UtcDateTime())
+    ingested_at: Mapped[datetime] = mapped_column(UtcDateTime(), default=utc_now)
 
     collection: Mapped[CollectionRow] = relationship(back_populates="images")
     faces: Mapped[list[FaceRow]] = relationship(
@@ -94,8 +122,13 @@ class PersonRow(Base):
     __tablename__ = "persons"
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    # The blind index (HMAC) of the normalised name, which keeps names unique; the name itself
+    # is in ``name_sealed`` (bound to the row id). Plain, with no sealed copy, only in a
+    # database from before 0007 not yet opened with its key. (Kept in this column, not a new
+    # one: SQLite would rebuild the table, and dropping it would cascade to the faces.)
     name: Mapped[str] = mapped_column(String(200), unique=True)
-    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utc_now)
+    name_sealed: Mapped[bytes | None] = mapped_column(LargeBinary)
+    created_at: Mapped[datetime] = mapped_column(UtcDateTime(), default=utc_now)
 
 
 class FaceRow(Base):
@@ -111,11 +144,15 @@ class FaceRow(Base):
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
     image_id: Mapped[int] = mapped_column(ForeignKey("images.id", ondelete="CASCADE"), index=True)
+    # The box stays plain: thumbnails, the size filter and erasure need it without the key,
+    # and four integers identify no one without the image (whose path may be sealed).
     x1: Mapped[int] = mapped_column(Integer)
     y1: Mapped[int] = mapped_column(Integer)
     x2: Mapped[int] = mapped_column(Integer)
     y2: Mapped[int] = mapped_column(Integer)
-    landmarks: Mapped[list[list[float]]] = mapped_column(JSON)
+    # Plain JSON only before 0007's first open with the key; then sealed, bound to the row id.
+    landmarks: Mapped[list[list[float]] | None] = mapped_column(JSON)
+    landmarks_sealed: Mapped[bytes | None] = mapped_column(LargeBinary)
     detector: Mapped[str] = mapped_column(String(100))
     detector_score: Mapped[float] = mapped_column(Float)
     size_px: Mapped[int] = mapped_column(Integer)
@@ -132,7 +169,7 @@ class FaceRow(Base):
     consent_id: Mapped[int | None] = mapped_column(
         ForeignKey("consents.id", ondelete="SET NULL"), index=True
     )
-    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utc_now)
+    created_at: Mapped[datetime] = mapped_column(UtcDateTime(), default=utc_now)
 
     image: Mapped[ImageRow] = relationship(back_populates="faces")
     person: Mapped[PersonRow | None] = relationship()
@@ -157,7 +194,7 @@ class AccountRow(Base):
     name: Mapped[str] = mapped_column(String(200), unique=True)
     role: Mapped[str] = mapped_column(String(20))
     key_hash: Mapped[str] = mapped_column(String(64))  # sha256 hex of the key's secret part
-    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utc_now)
+    created_at: Mapped[datetime] = mapped_column(UtcDateTime(), default=utc_now)
     disabled: Mapped[bool] = mapped_column(default=False)
     jurisdiction: Mapped[str | None] = mapped_column(String(20))
 
@@ -170,7 +207,7 @@ class SearchLogRow(Base):
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
     account_id: Mapped[int] = mapped_column(ForeignKey("accounts.id"), index=True)
-    searched_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utc_now)
+    searched_at: Mapped[datetime] = mapped_column(UtcDateTime(), default=utc_now)
     purpose: Mapped[str] = mapped_column(Text)
     case_ref: Mapped[str] = mapped_column(String(200))
     collections: Mapped[list[str]] = mapped_column(JSON)
@@ -188,7 +225,7 @@ class AuditRow(Base):
     __tablename__ = "audit_log"
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
-    at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+    at: Mapped[datetime] = mapped_column(UtcDateTime())
     actor: Mapped[str] = mapped_column(String(200))
     action: Mapped[str] = mapped_column(String(100))
     subject: Mapped[str] = mapped_column(Text)
@@ -206,11 +243,11 @@ class ConsentRow(Base):
     subject_ref: Mapped[str] = mapped_column(String(200))
     purpose: Mapped[str] = mapped_column(Text)
     scope: Mapped[list[str]] = mapped_column(JSON)  # collection names
-    given_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
-    expires_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    given_at: Mapped[datetime] = mapped_column(UtcDateTime())
+    expires_at: Mapped[datetime | None] = mapped_column(UtcDateTime())
     evidence_ref: Mapped[str] = mapped_column(Text)
-    last_interaction_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
-    withdrawn_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    last_interaction_at: Mapped[datetime] = mapped_column(UtcDateTime())
+    withdrawn_at: Mapped[datetime | None] = mapped_column(UtcDateTime())
     person_id: Mapped[int | None] = mapped_column(
         ForeignKey("persons.id", ondelete="SET NULL"), index=True
     )
@@ -226,12 +263,12 @@ class SubjectRequestRow(Base):
     kind: Mapped[str] = mapped_column(String(20))
     request_ref: Mapped[str] = mapped_column(String(200))
     status: Mapped[str] = mapped_column(String(20))
-    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utc_now)
+    created_at: Mapped[datetime] = mapped_column(UtcDateTime(), default=utc_now)
     created_by: Mapped[str] = mapped_column(String(200))
     faces_found: Mapped[int] = mapped_column(Integer, default=0)
     faces_erased: Mapped[int] = mapped_column(Integer, default=0)
     images_erased: Mapped[int] = mapped_column(Integer, default=0)
-    completed_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    completed_at: Mapped[datetime | None] = mapped_column(UtcDateTime())
     confirmed_by: Mapped[str | None] = mapped_column(String(200))
     template: Mapped[bytes | None] = mapped_column(LargeBinary)  # sealed; before 0006 only
     photos: Mapped[int] = mapped_column(Integer, default=1)
@@ -276,6 +313,6 @@ class SuppressionRow(Base):
     __tablename__ = "suppression"
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
-    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utc_now)
+    created_at: Mapped[datetime] = mapped_column(UtcDateTime(), default=utc_now)
     request_id: Mapped[int | None] = mapped_column(ForeignKey("subject_requests.id"))
     template: Mapped[bytes] = mapped_column(LargeBinary)

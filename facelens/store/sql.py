@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import threading
 from collections.abc import Iterator, Sequence
 from datetime import UTC, datetime
@@ -24,7 +25,7 @@ from facelens.audit import (
     entry_hash,
 )
 from facelens.config import Settings
-from facelens.crypto import TemplateCipher
+from facelens.crypto import TemplateCipher, normalise_name, row_aad
 from facelens.errors import ConflictError, InvalidArgumentError, NotFoundError
 from facelens.keys import KEY_ID_META
 from facelens.policy import CollectionPolicy, LegalBasis
@@ -123,19 +124,16 @@ class SqlStore:
 
     # --- collections --------------------------------------------------------------------
 
-    def _get_or_create(self, row_type: type[CollectionRow] | type[PersonRow], name: str) -> int:
-        """Id of the row named ``name``, created if missing (both tables are unique by name)."""
+    def ensure_collection(self, name: str) -> int:
+        """Id of the collection named ``name``, created if missing."""
         with self._session.begin() as session:
-            found = session.scalar(select(row_type.id).where(row_type.name == name))
+            found = session.scalar(select(CollectionRow.id).where(CollectionRow.name == name))
             if found is not None:
                 return found
-            row = row_type(name=name)
+            row = CollectionRow(name=name)
             session.add(row)
             session.flush()
             return row.id
-
-    def ensure_collection(self, name: str) -> int:
-        return self._get_or_create(CollectionRow, name)
 
     def create_collection(self, name: str, policy: CollectionPolicy) -> None:
         try:
@@ -154,6 +152,9 @@ class SqlStore:
             row.jurisdictions = list(policy.jurisdictions)
             row.purpose = policy.purpose
             row.retention_days = policy.retention_days
+            row.seal_locations = policy.seal_locations
+            if policy.seal_locations:
+                self._seal_locations(session, row.id)  # its images' paths too, at once
 
     def collection_policy(self, name: str) -> CollectionPolicy | None:
         with self._session() as session:
@@ -175,6 +176,121 @@ class SqlStore:
         if found is None:
             raise NotFoundError(f"no collection named {name!r}")
         return found
+
+    # --- identifying data sealed at rest ------------------------------------------------
+    # Names, landmarks and (where the collection asks) locations are sealed with the template
+    # key, each bound to its row id; names and locations also get a blind index (HMAC) so that
+    # uniqueness and equality lookups work without opening anything.
+
+    def _name_index(self, name: str, cipher: TemplateCipher | None = None) -> str:
+        return (cipher or self.cipher).blind_index("person-name", normalise_name(name))
+
+    def _seal_name(self, row_id: int, name: str, cipher: TemplateCipher | None = None) -> bytes:
+        return (cipher or self.cipher).seal_text(name, row_aad("person-name", row_id))
+
+    def _name(self, row: PersonRow, cipher: TemplateCipher | None = None) -> str:
+        if row.name_sealed is None:  # plain: from before 0007, sealed on the next open
+            return row.name
+        return (cipher or self.cipher).open_text(row.name_sealed, row_aad("person-name", row.id))
+
+    def _location_index(self, location: str, cipher: TemplateCipher | None = None) -> str:
+        return (cipher or self.cipher).blind_index("image-location", location)
+
+    def _seal_location(
+        self, row_id: int, location: str, cipher: TemplateCipher | None = None
+    ) -> bytes:
+        return (cipher or self.cipher).seal_text(location, row_aad("image-location", row_id))
+
+    def _location(self, row: ImageRow, cipher: TemplateCipher | None = None) -> str:
+        if row.location_sealed is None:
+            return row.location
+        aad = row_aad("image-location", row.id)
+        return (cipher or self.cipher).open_text(row.location_sealed, aad)
+
+    def _seal_landmarks(
+        self, row_id: int, landmarks: Any, cipher: TemplateCipher | None = None
+    ) -> bytes:
+        points = np.asarray(landmarks, dtype=np.float64).round(2).tolist()
+        text = json.dumps(points, separators=(",", ":"))
+        return (cipher or self.cipher).seal_text(text, row_aad("face-landmarks", row_id))
+
+    def _landmarks(self, row: FaceRow, cipher: TemplateCipher | None = None) -> list[list[float]]:
+        if row.landmarks_sealed is None:
+            return list(row.landmarks or [])
+        aad = row_aad("face-landmarks", row.id)
+        loaded: list[list[float]] = json.loads(
+            (cipher or self.cipher).open_text(row.landmarks_sealed, aad)
+        )
+        return loaded
+
+    def face_landmarks(self, face_ids: Sequence[int]) -> dict[int, list[list[float]]]:
+        """The five landmarks of each face (opened)."""
+        with self._session() as session:
+            rows = session.scalars(select(FaceRow).where(FaceRow.id.in_(list(face_ids))))
+            return {row.id: self._landmarks(row) for row in rows}
+
+    def _seal_locations(self, session: Session, collection_id: int) -> int:
+        """Seal the plain locations of a collection that seals them."""
+        rows = session.scalars(
+            select(ImageRow).where(
+                ImageRow.collection_id == collection_id, ImageRow.location_sealed.is_(None)
+            )
+        ).all()
+        for row in rows:
+            row.location_index = self._location_index(row.location)
+            row.location_sealed = self._seal_location(row.id, row.location)
+            row.location = ""
+        return len(rows)
+
+    def seal_identifying_data(self) -> int:
+        """Seal what is still plain (a database from before 0007, or a collection that began
+        sealing its locations), in one transaction; returns how many values were sealed."""
+        sealed = 0
+        with self._session.begin() as session:
+            for face in session.scalars(select(FaceRow).where(FaceRow.landmarks.is_not(None))):
+                face.landmarks_sealed = self._seal_landmarks(face.id, face.landmarks)
+                face.landmarks = None
+                sealed += 1
+            plain = select(PersonRow).where(PersonRow.name_sealed.is_(None))
+            for person in session.scalars(plain).all():
+                person.name_sealed = self._seal_name(person.id, person.name)
+                person.name = self._name_index(person.name)
+                sealed += 1
+            for image in session.scalars(
+                select(ImageRow).where(
+                    ImageRow.location_index.is_(None), ImageRow.location_sealed.is_(None)
+                )
+            ):
+                image.location_index = self._location_index(image.location)
+            for collection_id in session.scalars(
+                select(CollectionRow.id).where(CollectionRow.seal_locations.is_(True))
+            ).all():
+                sealed += self._seal_locations(session, collection_id)
+        if sealed:
+            self.checkpoint()  # no plain copy left in the write-ahead log
+        return sealed
+
+    def _reseal_identifying_data(
+        self, session: Session, old: TemplateCipher, new: TemplateCipher
+    ) -> int:
+        """Open every sealed name, landmark set and location with ``old`` and seal it (and
+        recompute its blind index) with ``new``."""
+        resealed = 0
+        for face in session.scalars(select(FaceRow).where(FaceRow.landmarks_sealed.is_not(None))):
+            face.landmarks_sealed = self._seal_landmarks(face.id, self._landmarks(face, old), new)
+            resealed += 1
+        for person in session.scalars(select(PersonRow).where(PersonRow.name_sealed.is_not(None))):
+            name = self._name(person, old)
+            person.name = self._name_index(name, new)
+            person.name_sealed = self._seal_name(person.id, name, new)
+            resealed += 1
+        for image in session.scalars(select(ImageRow)):
+            location = self._location(image, old)
+            image.location_index = self._location_index(location, new)
+            if image.location_sealed is not None:
+                image.location_sealed = self._seal_location(image.id, location, new)
+                resealed += 1
+        return resealed
 
     # --- images and faces ---------------------------------------------------------------
 
@@ -240,9 +356,19 @@ class SqlStore:
                     for f in analysis.faces
                     if f.embedding is not None
                 }
+                seal_location = bool(
+                    session.scalar(
+                        select(CollectionRow.seal_locations).where(
+                            CollectionRow.id == collection_id
+                        )
+                    )
+                )
                 image = ImageRow(
                     collection_id=collection_id,
-                    location=location,
+                    # Sealed locations are written once the row has its id (bound to it), so
+                    # the plain path never reaches the database.
+                    location="" if seal_location else location,
+                    location_index=self._location_index(location),
                     sha256=sha256,
                     width=analysis.width,
                     height=analysis.height,
@@ -254,6 +380,7 @@ class SqlStore:
                 )
                 session.add(image)
                 accepted: list[tuple[FaceRow, FloatArray]] = []
+                rows: list[tuple[FaceRow, np.ndarray]] = []
                 for face in analysis.faces:
                     row = FaceRow(
                         image=image,
@@ -261,7 +388,7 @@ class SqlStore:
                         y1=face.box.y1,
                         x2=face.box.x2,
                         y2=face.box.y2,
-                        landmarks=face.landmarks.round(2).tolist(),
+                        landmarks=None,  # sealed below, bound to the row id
                         detector=face.detection.detector,
                         detector_score=face.detection.score,
                         size_px=face.quality.size_px,
@@ -274,7 +401,12 @@ class SqlStore:
                         row.embedding = self.cipher.seal_vector(face.embedding.vector)
                         accepted.append((row, face.embedding.vector))
                     session.add(row)
+                    rows.append((row, face.landmarks))
                 session.flush()
+                if seal_location:
+                    image.location_sealed = self._seal_location(image.id, location)
+                for row, landmarks in rows:
+                    row.landmarks_sealed = self._seal_landmarks(row.id, landmarks)
                 dim = accepted[0][1].shape[0] if accepted else 0
                 return AddedImage(
                     image_id=image.id,
@@ -311,21 +443,21 @@ class SqlStore:
         with self._session() as session:
             for chunk in _chunks(face_ids):
                 rows = session.execute(
-                    select(FaceRow, ImageRow, CollectionRow.name, PersonRow.name)
+                    select(FaceRow, ImageRow, CollectionRow.name, PersonRow)
                     .join(ImageRow, FaceRow.image_id == ImageRow.id)
                     .join(CollectionRow, ImageRow.collection_id == CollectionRow.id)
                     .outerjoin(PersonRow, FaceRow.person_id == PersonRow.id)
                     .where(FaceRow.id.in_(chunk))
                 )
-                for face, image, collection, person_name in rows:
+                for face, image, collection, person in rows:
                     out[face.id] = FaceRecord(
                         face_id=face.id,
                         box=Box(face.x1, face.y1, face.x2, face.y2),
                         image_id=image.id,
-                        image_location=image.location,
+                        image_location=self._location(image),
                         collection=collection,
                         person_id=face.person_id,
-                        person_name=person_name,
+                        person_name=self._name(person) if person is not None else None,
                         provenance=_provenance(image),
                     )
         return out
@@ -369,7 +501,7 @@ class SqlStore:
             return ImageRecord(
                 image_id=image.id,
                 collection=collection,
-                location=image.location,
+                location=self._location(image),
                 sha256=image.sha256,
                 width=image.width,
                 height=image.height,
@@ -455,6 +587,8 @@ class SqlStore:
                         .values({column.key: new.seal(plain)})
                     )
                     resealed += 1
+            if old is not None:  # names, landmarks, locations: the same key, the same step
+                resealed += self._reseal_identifying_data(session, old, new)
             # The fingerprint changes with the templates, never apart from them.
             session.merge(MetaRow(key=KEY_ID_META, value=new.key_id))
         self.cipher = new
@@ -489,10 +623,9 @@ class SqlStore:
         )
 
     def _image_locations(self, session: Session, *criteria: Any) -> list[tuple[int, str]]:
-        return [
-            (i, loc)
-            for i, loc in session.execute(select(ImageRow.id, ImageRow.location).where(*criteria))
-        ]
+        """(id, location) of the images matching ``criteria``, sealed locations opened."""
+        images = session.scalars(select(ImageRow).where(*criteria))
+        return [(image.id, self._location(image)) for image in images]
 
     def delete_images(self, image_ids: Sequence[int]) -> ErasedFaces:
         with self._session.begin() as session:
@@ -532,12 +665,7 @@ class SqlStore:
         empty = sorted(image_ids - still_used)
         if not empty:
             return []
-        gone = [
-            (i, loc)
-            for i, loc in session.execute(
-                select(ImageRow.id, ImageRow.location).where(ImageRow.id.in_(empty))
-            )
-        ]
+        gone = self._image_locations(session, ImageRow.id.in_(empty))
         session.execute(delete(ImageRow).where(ImageRow.id.in_(empty)))
         return gone
 
@@ -570,7 +698,12 @@ class SqlStore:
 
     def location_in_use(self, location: str) -> bool:
         with self._session() as session:
-            return session.scalar(select(func.count()).where(ImageRow.location == location)) != 0
+            # Plain rows by value, sealed ones by their blind index (one or the other is set).
+            index = self._location_index(location)
+            found = select(func.count()).where(
+                (ImageRow.location == location) | (ImageRow.location_index == index)
+            )
+            return session.scalar(found) != 0
 
     def checkpoint(self) -> None:
         """Fold the write-ahead log into the database and empty it, so that erased rows do
@@ -608,8 +741,24 @@ class SqlStore:
 
     # --- persons ------------------------------------------------------------------------
 
+    def person_id(self, name: str) -> int | None:
+        """Id of the person named ``name`` (found by the blind index), if there is one."""
+        index = self._name_index(name)
+        with self._session() as session:
+            return session.scalar(select(PersonRow.id).where(PersonRow.name == index))
+
     def get_or_create_person(self, name: str) -> int:
-        return self._get_or_create(PersonRow, name)
+        """Id of the person named ``name`` (found by the blind index), created if missing."""
+        index = self._name_index(name)
+        with self._session.begin() as session:
+            found = session.scalar(select(PersonRow.id).where(PersonRow.name == index))
+            if found is not None:
+                return found
+            row = PersonRow(name=index)  # the name is sealed once the row has its id
+            session.add(row)
+            session.flush()
+            row.name_sealed = self._seal_name(row.id, name)
+            return row.id
 
     def assign_faces(self, person_id: int, face_ids: Sequence[int]) -> None:
         with self._session.begin() as session:
@@ -625,7 +774,10 @@ class SqlStore:
 
     def persons(self) -> list[Person]:
         with self._session() as session:
-            people = session.execute(select(PersonRow.id, PersonRow.name).order_by(PersonRow.name))
+            people = sorted(
+                ((p.id, self._name(p)) for p in session.scalars(select(PersonRow))),
+                key=lambda person: (person[1], person[0]),
+            )  # by name: sorted here, the database holds them sealed
             faces: dict[int, list[int]] = {}
             for face_id, person_id in session.execute(
                 select(FaceRow.id, FaceRow.person_id)
@@ -642,7 +794,9 @@ class SqlStore:
                 person = session.get(PersonRow, person_id)
                 if person is None:
                     raise NotFoundError(f"no person with id {person_id}")
-                person.name = name
+                person.name = self._name_index(name)
+                person.name_sealed = self._seal_name(person.id, name)
+                session.flush()  # a taken name fails here, inside the try
         except IntegrityError as exc:
             raise ConflictError(f"a person named {name!r} exists already") from exc
 
@@ -741,7 +895,7 @@ class SqlStore:
                 select(AuditRow.id, AuditRow.hash).order_by(AuditRow.id.desc()).limit(1)
             ).first()
             entry_id, prev_hash = (last[0] + 1, last[1]) if last else (1, GENESIS_HASH)
-            at = datetime.now(UTC).replace(tzinfo=None)
+            at = datetime.now(UTC)  # stored as naive UTC, and hashed so (audit._entry_body)
             if self.audit_key is not None:
                 digest = self.audit_key.entry_mac(
                     entry_id, at, actor, action, subject, details, prev_hash
@@ -1055,6 +1209,7 @@ def _policy(row: CollectionRow) -> CollectionPolicy | None:
         purpose=row.purpose,
         retention_days=row.retention_days,
         basis_text=row.basis_text,
+        seal_locations=row.seal_locations,
     )
 
 
