@@ -141,7 +141,8 @@ def read_files(
         try:
             data = read_image_bytes(path, settings.max_image_bytes)
         except FacelensError as exc:
-            yield failure(location, exc)
+            # The path as given: a dangling link's target is not a name the user knows.
+            yield failure(str(path.absolute()), exc)
             continue
         sha256 = hashlib.sha256(data).hexdigest()
         if sha256 in known_hashes:
