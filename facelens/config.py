@@ -19,6 +19,10 @@ from pydantic_settings import BaseSettings, SettingsConfigDict
 # (FMR <= 1e-3). Figures: docs/accuracy.md.
 DEFAULT_MATCH_THRESHOLD = 0.93
 
+#: 512 MiB: a 45-megapixel colour photo (11 bytes a pixel while decoding) fits; an
+#: 8,900 x 8,900 PNG of a few hundred KB (the decompression bomb of issue 12) does not.
+DEFAULT_MAX_DECODE_BYTES = 512 * 1024 * 1024
+
 
 class Settings(BaseSettings):
     """Everything an engine needs to know; nothing is read from the environment elsewhere."""
@@ -34,6 +38,13 @@ class Settings(BaseSettings):
     max_image_bytes: int = Field(default=50 * 1024 * 1024, gt=0, description="Largest file.")
     max_image_pixels: int = Field(
         default=80_000_000, gt=0, description="Largest width x height accepted."
+    )
+    max_decode_bytes: int = Field(
+        default=DEFAULT_MAX_DECODE_BYTES,
+        gt=0,
+        description="Most memory decoding one image may take, estimated from its header "
+        "(width x height x bytes a pixel, about 11 for a colour photo) before any pixel is "
+        "decoded; larger images are refused as too large.",
     )
 
     # detect

@@ -390,8 +390,11 @@ class Engine:
         """
         self.check_bulk_ingest(collection)
         started = time.perf_counter()
-        files = discover(Path(p) for p in paths)
-        report = IngestReport(collection=collection, images_seen=len(files))
+        unreadable: list[IngestFailure] = []
+        files = discover((Path(p) for p in paths), unreadable)
+        report = IngestReport(
+            collection=collection, images_seen=len(files) + len(unreadable), failures=unreadable
+        )
         known = self.store.known_image_hashes(collection)
         worker_count = workers or default_workers(self.settings)
         since_persist = 0
@@ -577,6 +580,7 @@ class Engine:
                 image,
                 max_image_bytes=self.settings.max_image_bytes,
                 max_image_pixels=self.settings.max_image_pixels,
+                max_decode_bytes=self.settings.max_decode_bytes,
             )
         array = np.asarray(image)
         if array.ndim != 3 or array.shape[2] != 3 or array.dtype != np.uint8:

@@ -20,7 +20,7 @@ from pathlib import Path
 
 from facelens.config import Settings
 from facelens.decode import decode_image, read_image_bytes
-from facelens.errors import FacelensError
+from facelens.errors import FacelensError, ImageNotFoundError
 from facelens.pipeline import FacePipeline
 from facelens.types import ImageAnalysis, IngestFailure
 
@@ -39,12 +39,27 @@ class AnalysedFile:
     outcome: ImageAnalysis | IngestFailure
 
 
-def discover(paths: Iterable[Path]) -> list[Path]:
-    """Image files under ``paths``, recursively, in a stable order; hidden entries skipped."""
+def discover(paths: Iterable[Path], failures: list[IngestFailure] | None = None) -> list[Path]:
+    """Image files under ``paths``, recursively, in a stable order; hidden entries skipped.
+
+    A folder that cannot be listed (permissions, a vanished mount) is appended to ``failures``
+    rather than skipped in silence; symlinked folders are not followed, so a loop cannot
+    recur.
+    """
     found: list[Path] = []
+
+    def unreadable(error: OSError) -> None:
+        if failures is not None:
+            location = error.filename or "?"
+            failures.append(failure(str(location), _unreadable_folder(error)))
+
     for path in paths:
-        if path.is_dir():
-            for root, dirs, files in os.walk(path):
+        try:
+            is_dir = path.is_dir()
+        except OSError:  # e.g. inside a folder we may not enter: read_files names the cause
+            is_dir = False
+        if is_dir:
+            for root, dirs, files in os.walk(path, onerror=unreadable):
                 dirs[:] = sorted(d for d in dirs if not d.startswith("."))
                 for name in sorted(files):
                     if not name.startswith(".") and Path(name).suffix.lower() in IMAGE_EXTENSIONS:
@@ -52,6 +67,21 @@ def discover(paths: Iterable[Path]) -> list[Path]:
         else:
             found.append(path)  # missing files surface as per-file errors, not here
     return found
+
+
+def _unreadable_folder(error: OSError) -> ImageNotFoundError:
+    return ImageNotFoundError(
+        f"{error.filename}: the folder cannot be read ({error.strerror}); its files were not "
+        "ingested (give this account read and execute permission on it and run again)"
+    )
+
+
+def _location(path: Path) -> str:
+    """The absolute path, symlinks resolved where they can be (a loop cannot)."""
+    try:
+        return str(path.resolve())
+    except (OSError, RuntimeError):  # RuntimeError: Python 3.11's "Symlink loop"
+        return str(path.absolute())
 
 
 def failure(location: str, error: BaseException) -> IngestFailure:
@@ -78,6 +108,7 @@ def analyse_bytes(pipeline: FacePipeline, location: str, sha256: str, data: byte
             data,
             max_image_bytes=pipeline.settings.max_image_bytes,
             max_image_pixels=pipeline.settings.max_image_pixels,
+            max_decode_bytes=pipeline.settings.max_decode_bytes,
             name=location,
         )
         return AnalysedFile(location, sha256, pipeline.analyse(image))
@@ -106,11 +137,12 @@ def read_files(
     """Read and hash each file: ``ReadFile`` to analyse, ``IngestFailure``, or ``None`` for a
     duplicate (content already stored, or seen earlier in this batch)."""
     for path in files:
-        location = str(path.resolve())
+        location = _location(path)
         try:
             data = read_image_bytes(path, settings.max_image_bytes)
         except FacelensError as exc:
-            yield failure(location, exc)
+            # The path as given: a dangling link's target is not a name the user knows.
+            yield failure(str(path.absolute()), exc)
             continue
         sha256 = hashlib.sha256(data).hexdigest()
         if sha256 in known_hashes:

@@ -51,6 +51,7 @@ class FacePipeline:
             path,
             max_image_bytes=self.settings.max_image_bytes,
             max_image_pixels=self.settings.max_image_pixels,
+            max_decode_bytes=self.settings.max_decode_bytes,
         )
 
     def analyse(self, image: RgbImage, *, probe: bool = False) -> ImageAnalysis:

@@ -8,12 +8,14 @@ and counted by rule (``facelens report transparency``).
 from __future__ import annotations
 
 import hashlib
-import re
 import tomllib
 from dataclasses import dataclass, field
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta
 from enum import StrEnum
+from functools import cache
 from pathlib import Path
+
+import pycountry
 
 from facelens.errors import FacelensError, InvalidArgumentError
 
@@ -21,7 +23,56 @@ from facelens.errors import FacelensError, InvalidArgumentError
 #: subject's last interaction (Illinois BIPA, 740 ILCS 14/15(a): "within 3 years").
 CONSENT_MAX_IDLE = timedelta(days=3 * 365)
 
-_JURISDICTION = re.compile(r"^[A-Z]{2}(-[A-Z0-9]{1,3})?$")
+#: Codes accepted beside ISO 3166: the EU (exceptionally reserved in ISO 3166-1) is where the
+#: GDPR applies, so collections name it as a whole.
+SPECIAL_JURISDICTIONS = frozenset({"EU"})
+
+#: Longest retention period a collection may declare: 100 years outlasts any archive's
+#: schedule, and keeps ``now - retention`` (and every date sum) far inside the calendar, where
+#: 1,000,000 days overflowed and stopped every collection's retention.
+MAX_RETENTION_DAYS = 36_525
+
+#: Dates accepted from users (consent, report periods): far enough from year 1 and year 9999
+#: that time-zone shifts and retention arithmetic cannot overflow.
+EARLIEST_DATE = datetime(1900, 1, 1, tzinfo=UTC)
+LATEST_DATE = datetime(9000, 1, 1, tzinfo=UTC)
+
+
+@cache
+def _iso_3166_codes() -> frozenset[str]:
+    """Countries (ISO 3166-1 alpha-2) and their subdivisions (ISO 3166-2), from pycountry."""
+    countries = {str(country.alpha_2) for country in pycountry.countries}
+    return frozenset(countries | {str(sub.code) for sub in pycountry.subdivisions})
+
+
+def is_jurisdiction(code: str) -> bool:
+    """An ISO 3166-1 alpha-2 country, an ISO 3166-2 subdivision (US-IL), or a special code."""
+    return code in SPECIAL_JURISDICTIONS or code in _iso_3166_codes()
+
+
+def check_date(value: datetime, what: str) -> datetime:
+    """``value`` (UTC when it has no zone) when it lies within the dates facelens accepts."""
+    aware = value if value.tzinfo is not None else value.replace(tzinfo=UTC)
+    try:
+        within = EARLIEST_DATE <= aware <= LATEST_DATE  # comparing converts to UTC: may overflow
+    except OverflowError:
+        within = False
+    if not within:
+        raise InvalidArgumentError(
+            f"{what} {value.isoformat()} is outside the dates accepted "
+            f"({EARLIEST_DATE.date()} to {LATEST_DATE.date()})"
+        )
+    return aware
+
+
+def check_consent_dates(given_at: datetime, expires_at: datetime | None) -> None:
+    """A consent's dates must be real dates, and it cannot lapse before it was given."""
+    given = check_date(given_at, "given_at")
+    if expires_at is not None and check_date(expires_at, "expires_at") <= given:
+        raise InvalidArgumentError(
+            f"the consent expires ({expires_at.isoformat()}) before it was given "
+            f"({given_at.isoformat()}); check the dates"
+        )
 
 
 class LegalBasis(StrEnum):
@@ -106,7 +157,7 @@ class CollectionPolicy:
             problems.append("the basis 'other' needs a text saying what the basis is")
         if not self.jurisdictions:
             problems.append("name the jurisdictions the data concerns (for example EU, US-IL)")
-        bad = [j for j in self.jurisdictions if not _JURISDICTION.match(j)]
+        bad = [j for j in self.jurisdictions if not is_jurisdiction(j)]
         if bad:
             problems.append(
                 f"jurisdictions are ISO 3166 codes such as GB, US-IL or EU, not {', '.join(bad)}"
@@ -115,6 +166,11 @@ class CollectionPolicy:
             problems.append("state the purpose of the collection")
         if self.retention_days < 1:
             problems.append("the retention period is at least 1 day")
+        if self.retention_days > MAX_RETENTION_DAYS:
+            problems.append(
+                f"the retention period is at most {MAX_RETENTION_DAYS} days (100 years), "
+                f"not {self.retention_days}"
+            )
         if problems:
             raise InvalidArgumentError("; ".join(problems))
 
@@ -180,7 +236,7 @@ class JurisdictionPolicy:
         for key in known:
             value = data.get(key, [])
             if not isinstance(value, list) or not all(
-                isinstance(v, str) and _JURISDICTION.match(v.upper()) for v in value
+                isinstance(v, str) and is_jurisdiction(v.upper()) for v in value
             ):
                 raise InvalidArgumentError(
                     f'{path}: {key} must be a list of jurisdiction codes such as ["US-IL"]'
@@ -217,6 +273,6 @@ def check_jurisdiction_code(code: str | None) -> str | None:
     if code is None or not code.strip():
         return None
     upper = code.strip().upper()
-    if not _JURISDICTION.match(upper):
+    if not is_jurisdiction(upper):
         raise InvalidArgumentError(f"{code!r} is not a jurisdiction code such as GB or US-IL")
     return upper

@@ -10,11 +10,14 @@ is logged in the audit log, with what it destroyed as counts and ids (zero too),
 
 from __future__ import annotations
 
+import logging
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 
 from facelens.engine import SYSTEM_ACTOR, Engine
 from facelens.policy import CONSENT_MAX_IDLE
+
+log = logging.getLogger(__name__)
 
 
 @dataclass(slots=True)
@@ -26,6 +29,8 @@ class RetentionReport:
     face_ids: list[int] = field(default_factory=list)
     by_collection: dict[str, int] = field(default_factory=dict)  # images deleted
     consents_lapsed: list[int] = field(default_factory=list)
+    #: Collections whose retention could not be run, with why: the others ran regardless.
+    failures: dict[str, str] = field(default_factory=dict)
 
 
 def run_retention(
@@ -33,17 +38,17 @@ def run_retention(
 ) -> RetentionReport:
     now = now or datetime.now(UTC)
     report = RetentionReport(ran_at=now)
-    for name, policy in engine.store.collection_policies().items():
-        if policy is None:
-            continue
-        expired = engine.store.images_ingested_before(name, policy.retention_cutoff(now))
-        if not expired:
-            continue
-        erased = engine.store.delete_images(expired)
-        engine.after_erasure(erased, compact=True)
-        report.by_collection[name] = len(expired)
-        report.image_ids += expired
-        report.face_ids += erased.face_ids.tolist()
+    for name in engine.store.collection_names():
+        # One collection's fault (a stored policy that no longer validates, a period past the
+        # calendar) must not keep every other collection's expired data.
+        try:
+            _expire_collection(engine, name, now, report)
+        except Exception as exc:
+            log.exception("retention of collection %r failed", name)
+            report.failures[name] = (
+                f"retention of collection {name!r} was not run: {exc}; correct its retention "
+                "period (facelens collection set-policy) and run retention again"
+            )
     for consent in engine.store.consents():
         idle_too_long = now - consent.last_interaction_at > CONSENT_MAX_IDLE
         if consent.valid_at(now) and not idle_too_long:
@@ -70,6 +75,21 @@ def run_retention(
             "face_ids": report.face_ids,
             "by_collection": report.by_collection,
             "consents_lapsed": report.consents_lapsed,
+            "failures": report.failures,
         },
     )
     return report
+
+
+def _expire_collection(engine: Engine, name: str, now: datetime, report: RetentionReport) -> None:
+    policy = engine.store.collection_policy(name)
+    if policy is None:
+        return
+    expired = engine.store.images_ingested_before(name, policy.retention_cutoff(now))
+    if not expired:
+        return
+    erased = engine.store.delete_images(expired)
+    engine.after_erasure(erased, compact=True)
+    report.by_collection[name] = len(expired)
+    report.image_ids += expired
+    report.face_ids += erased.face_ids.tolist()

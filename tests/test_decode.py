@@ -3,12 +3,15 @@
 from __future__ import annotations
 
 import io
+import logging
+import time
 from pathlib import Path
 
 import numpy as np
 import pytest
 from PIL import Image
 
+from facelens.config import Settings
 from facelens.decode import decode_image, load_image
 from facelens.errors import (
     CorruptImageError,
@@ -16,6 +19,7 @@ from facelens.errors import (
     ImageTooLargeError,
     UnsupportedImageError,
 )
+from facelens.pipeline import FacePipeline
 
 MAX_BYTES = 10_000_000
 MAX_PIXELS = 10_000_000
@@ -102,3 +106,80 @@ def test_given_missing_or_oversized_file_then_typed_error(tmp_path: Path) -> Non
     big.write_bytes(encode(Image.new("RGB", (200, 200)), "PNG"))
     with pytest.raises(ImageTooLargeError, match="FACELENS_MAX_IMAGE_BYTES"):
         load_image(big, max_image_bytes=100, max_image_pixels=10_000_000)
+
+
+# --- issue 12, item 4: wide modes, the memory budget, frames --------------------------------
+
+
+def grey_16bit(photo: Path) -> Image.Image:
+    """The photo as 16-bit greyscale using the whole 16-bit range (as a scanner writes it)."""
+    grey = np.asarray(Image.open(photo).convert("L"), dtype=np.uint16) * 257
+    return Image.fromarray(grey.astype("<u2"))  # mode I;16
+
+
+@pytest.mark.parametrize(
+    "kind", ["png-16", "tiff-16b", "tiff-int32", "tiff-float", "tiff-float-wide"]
+)
+def test_given_a_wide_mode_photo_when_decoded_then_it_looks_like_the_8bit_one(
+    grace_hopper: Path, kind: str
+) -> None:
+    expected = np.asarray(Image.open(grace_hopper).convert("L"), dtype=np.float32)
+    wide = np.asarray(grey_16bit(grace_hopper), dtype=np.float32)
+    if kind == "png-16":
+        data = encode(grey_16bit(grace_hopper), "PNG")
+    elif kind == "tiff-16b":
+        data = encode(Image.fromarray(wide.astype(">u2")), "TIFF")
+    elif kind == "tiff-int32":
+        data = encode(Image.fromarray(wide.astype(np.int32) * 1000), "TIFF")
+    elif kind == "tiff-float":
+        data = encode(Image.fromarray((wide / 65535).astype(np.float32)), "TIFF")
+    else:  # physical units: say -40.0 to 215.0
+        data = encode(Image.fromarray((wide / 257 - 40).astype(np.float32)), "TIFF")
+    rgb = decode(data)
+    assert rgb.shape == (*expected.shape, 3)
+    assert np.abs(rgb[..., 0].astype(np.float32) - expected).mean() < 2.0, "not garbage"
+
+
+@pytest.mark.parametrize("fmt", ["PNG", "TIFF-F"])
+def test_given_a_face_photo_as_16bit_or_float_then_the_pipeline_finds_the_face(
+    pipeline: FacePipeline, photos: Path, fmt: str
+) -> None:
+    wide = grey_16bit(photos / "obama.jpg")
+    if fmt == "TIFF-F":
+        wide = Image.fromarray((np.asarray(wide, dtype=np.float32) / 65535).astype(np.float32))
+    data = encode(wide, fmt.split("-")[0])
+    analysis = pipeline.analyse(decode(data))
+    assert len(analysis.accepted_faces) == 1
+
+
+def test_given_a_small_file_of_a_huge_picture_then_refused_before_its_pixels_are_decoded() -> None:
+    data = encode(Image.new("1", (8900, 8900)), "PNG")  # a few hundred KB of pixels
+    assert len(data) < 1_000_000
+    budget = Settings().max_decode_bytes
+    started = time.perf_counter()
+    with pytest.raises(ImageTooLargeError, match="FACELENS_MAX_DECODE_BYTES") as refused:
+        decode_image(
+            data, max_image_bytes=MAX_BYTES, max_image_pixels=100_000_000, max_decode_bytes=budget
+        )
+    assert time.perf_counter() - started < 0.5, "refused from the header alone"
+    assert f"{budget} bytes" in str(refused.value) and "8900x8900" in str(refused.value)
+    # With the budget raised, it decodes.
+    rgb = decode_image(
+        encode(Image.new("L", (3000, 3000)), "PNG"),
+        max_image_bytes=MAX_BYTES,
+        max_image_pixels=MAX_PIXELS,
+        max_decode_bytes=10**9,
+    )
+    assert rgb.shape == (3000, 3000, 3)
+
+
+def test_given_an_animated_gif_then_the_first_frame_and_a_warning(
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    frames = [Image.new("RGB", (20, 10), colour) for colour in ((255, 0, 0), (0, 0, 255))]
+    buffer = io.BytesIO()
+    frames[0].save(buffer, "GIF", save_all=True, append_images=frames[1:])
+    with caplog.at_level(logging.WARNING, logger="facelens.decode"):
+        rgb = decode(buffer.getvalue(), name="anim.gif")
+    assert rgb[0, 0, 0] > 200 and rgb[0, 0, 2] < 50, "the first frame"
+    assert "anim.gif: 2 frames" in caplog.text and "first" in caplog.text

@@ -21,7 +21,8 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Annotated, Any
 
-from fastapi import Depends, FastAPI, File, Form, Header, Request, Response, UploadFile
+from annotated_types import Interval
+from fastapi import Depends, FastAPI, File, Form, Header, Query, Request, Response, UploadFile
 from fastapi.responses import RedirectResponse
 from fastapi.staticfiles import StaticFiles
 from PIL import Image as PILImage
@@ -33,7 +34,7 @@ from prometheus_client import (
     Histogram,
     generate_latest,
 )
-from pydantic import BaseModel, Field
+from pydantic import AfterValidator, BaseModel, Field, field_validator
 from starlette.concurrency import run_in_threadpool
 
 from facelens import __version__
@@ -57,7 +58,13 @@ from facelens.crops import face_crop, jpeg_bytes
 from facelens.engine import Engine
 from facelens.errors import ImageTooLargeError, InvalidArgumentError, NotFoundError
 from facelens.pipeline import FacePipeline
-from facelens.policy import CollectionPolicy, LegalBasis, check_search_purpose
+from facelens.policy import (
+    MAX_RETENTION_DAYS,
+    CollectionPolicy,
+    LegalBasis,
+    check_date,
+    check_search_purpose,
+)
 from facelens.retention import run_retention
 from facelens.rights import (
     ACCESS,
@@ -95,6 +102,41 @@ AUDITED_READS = frozenset(
 THUMBNAIL_PX = 160
 
 log = logging.getLogger(__name__)
+
+# --- parameter types shared by every route ---------------------------------------------------
+
+#: SQLite integers are signed 64-bit: a larger id names no row and cannot even be bound.
+MAX_DB_ID = 2**63 - 1
+#: A database id (image, face, person, consent, request, job), in a path, query or body.
+DbId = Annotated[int, Interval(ge=1, le=MAX_DB_ID)]
+#: Most rows a list answers at once.
+MAX_PAGE = 1000
+PageLimit = Annotated[int, Query(ge=1, le=MAX_PAGE, description=f"At most {MAX_PAGE}.")]
+PageOffset = Annotated[int, Query(ge=0, le=MAX_DB_ID)]
+
+
+def _in_calendar(value: datetime) -> datetime:
+    try:
+        return check_date(value, "the date")
+    except InvalidArgumentError as exc:  # a ValueError is what pydantic reports as a 422
+        raise ValueError(str(exc)) from None
+
+
+#: A date from a user, within the dates facelens accepts (no overflow at the calendar's edges).
+Moment = Annotated[datetime, AfterValidator(_in_calendar)]
+
+
+class Body(BaseModel):
+    """Request bodies: no text may hold a NUL byte (it ends strings in file paths and C
+    libraries, so it would mean one thing here and another there)."""
+
+    @field_validator("*", mode="after")
+    @classmethod
+    def _no_nul(cls, value: Any) -> Any:
+        texts = value if isinstance(value, list) else [value]
+        if any(isinstance(t, str) and "\x00" in t for t in texts):
+            raise ValueError("must not contain a NUL byte")
+        return value
 
 
 class Metrics:
@@ -163,7 +205,7 @@ class Service:
 # --- request and response bodies ------------------------------------------------------------
 
 
-class AccountIn(BaseModel):
+class AccountIn(Body):
     name: str = Field(min_length=1, max_length=200)
     role: Role
     jurisdiction: str | None = Field(
@@ -171,7 +213,7 @@ class AccountIn(BaseModel):
     )
 
 
-class PolicyIn(BaseModel):
+class PolicyIn(Body):
     """A collection's legal basis (``facelens.policy.CollectionPolicy``)."""
 
     basis: LegalBasis
@@ -180,7 +222,11 @@ class PolicyIn(BaseModel):
         min_length=1, description="Jurisdictions the data concerns (ISO 3166: GB, US-IL, EU)."
     )
     purpose: str = Field(min_length=3)
-    retention_days: int = Field(ge=1, description="Days data is kept after ingest.")
+    retention_days: int = Field(
+        ge=1,
+        le=MAX_RETENTION_DAYS,
+        description="Days data is kept after ingest (100 years at most).",
+    )
     seal_locations: bool = Field(
         default=False, description="Seal the images' locations (paths often name the person)."
     )
@@ -196,42 +242,42 @@ class CollectionIn(PolicyIn):
     name: str = Field(min_length=1, max_length=200)
 
 
-class ConsentIn(BaseModel):
+class ConsentIn(Body):
     subject_ref: str = Field(min_length=1, max_length=200)
     purpose: str = Field(min_length=3)
     scope: list[str] = Field(min_length=1, description="Collections the consent covers.")
     evidence_ref: str = Field(min_length=1, description="Where the signed consent is kept.")
-    given_at: datetime | None = None
-    expires_at: datetime | None = None
+    given_at: Moment | None = None
+    expires_at: Moment | None = None
 
 
-class PersonIn(BaseModel):
+class PersonIn(Body):
     name: str = Field(min_length=1, max_length=200)
 
 
-class FaceIdsIn(BaseModel):
-    face_ids: list[int] = Field(min_length=1)
+class FaceIdsIn(Body):
+    face_ids: list[DbId] = Field(min_length=1, max_length=MAX_PAGE)
 
 
-class DecisionIn(BaseModel):
-    face_ids: list[int] = Field(
+class DecisionIn(Body):
+    face_ids: list[DbId] = Field(
         default_factory=list,
         max_length=100_000,
         description="The candidates confirmed as the requester's; every other is rejected.",
     )
 
 
-class MergeIn(BaseModel):
-    other_person_id: int
+class MergeIn(Body):
+    other_person_id: DbId
 
 
-class IngestJobIn(BaseModel):
+class IngestJobIn(Body):
     folder: str = Field(min_length=1, description="A folder under an allowed ingest root.")
     collection: str = Field(min_length=1, max_length=200)
     licence_ref: str | None = None
 
 
-class PurposeIn(BaseModel):
+class PurposeIn(Body):
     # Checked by the route (``check_search_purpose``): missing is a refusal, not a 422.
     purpose: str = Field(default="", description="Why you search (logged).")
     case_ref: str = Field(default="", description="Case reference (logged).")
@@ -334,6 +380,17 @@ def create_app(settings: Settings, pipeline: FacePipeline | None = None) -> Fast
         return RedirectResponse("/ui/")
 
     @app.middleware("http")
+    async def refuse_nul(
+        request: Request, call_next: Callable[[Request], Awaitable[Response]]
+    ) -> Response:
+        """A NUL byte in the path or query is refused before any route sees it (bodies: see
+        ``Body``)."""
+        if "\x00" in request.url.path or b"%00" in request.scope["query_string"].lower():
+            detail = "the path or query holds a NUL byte (%00), which no name or value may hold"
+            return problems.problem(request, 400, "invalid_request", detail)
+        return await call_next(request)
+
+    @app.middleware("http")
     async def measure_and_audit(
         request: Request, call_next: Callable[[Request], Awaitable[Response]]
     ) -> Response:
@@ -412,11 +469,11 @@ def create_app(settings: Settings, pipeline: FacePipeline | None = None) -> Fast
     def get_audit(
         svc: ServiceDep,
         _: Annotated[Account, Depends(allowed(Action.READ_AUDIT))],
-        after_id: int = 0,
-        limit: int = 100,
+        after_id: PageOffset = 0,
+        limit: PageLimit = 100,
     ) -> list[dict[str, Any]]:
         """Audit entries after ``after_id``, oldest first, each with its chain hashes."""
-        return [to_jsonable(e) for e in svc.engine.store.audit_entries(after_id, min(limit, 1000))]
+        return [to_jsonable(e) for e in svc.engine.store.audit_entries(after_id, limit)]
 
     @app.get("/audit/verify", tags=["audit"])
     def get_audit_verify(
@@ -544,14 +601,14 @@ def create_app(settings: Settings, pipeline: FacePipeline | None = None) -> Fast
         name: str,
         svc: ServiceDep,
         _: Annotated[Account, Depends(allowed(Action.VIEW_COLLECTIONS))],
-        offset: int = 0,
-        limit: int = 100,
+        offset: PageOffset = 0,
+        limit: PageLimit = 100,
     ) -> list[dict[str, Any]]:
-        return [to_jsonable(i) for i in svc.engine.store.images(name, offset, min(limit, 1000))]
+        return [to_jsonable(i) for i in svc.engine.store.images(name, offset, limit)]
 
     @app.get("/images/{image_id}", tags=["images"])
     def get_image(
-        image_id: int,
+        image_id: DbId,
         svc: ServiceDep,
         _: Annotated[Account, Depends(allowed(Action.VIEW_COLLECTIONS))],
     ) -> dict[str, Any]:
@@ -559,7 +616,7 @@ def create_app(settings: Settings, pipeline: FacePipeline | None = None) -> Fast
 
     @app.delete("/images/{image_id}", tags=["images"])
     def delete_image(
-        image_id: int, svc: ServiceDep, _: Annotated[Account, Depends(allowed(Action.DELETE))]
+        image_id: DbId, svc: ServiceDep, _: Annotated[Account, Depends(allowed(Action.DELETE))]
     ) -> dict[str, int]:
         with svc.lock:
             svc.engine.store.image_record(image_id)  # 404 when unknown
@@ -581,7 +638,7 @@ def create_app(settings: Settings, pipeline: FacePipeline | None = None) -> Fast
 
     @app.get("/jobs/{job_id}", tags=["images"])
     def get_job(
-        job_id: int, svc: ServiceDep, _: Annotated[Account, Depends(allowed(Action.INGEST))]
+        job_id: DbId, svc: ServiceDep, _: Annotated[Account, Depends(allowed(Action.INGEST))]
     ) -> dict[str, Any]:
         return svc.jobs.get(job_id).describe()
 
@@ -603,7 +660,7 @@ def create_app(settings: Settings, pipeline: FacePipeline | None = None) -> Fast
 
     @app.patch("/persons/{person_id}", tags=["persons"])
     def patch_person(
-        person_id: int,
+        person_id: DbId,
         body: PersonIn,
         svc: ServiceDep,
         _: Annotated[Account, Depends(allowed(Action.INGEST))],
@@ -615,7 +672,7 @@ def create_app(settings: Settings, pipeline: FacePipeline | None = None) -> Fast
 
     @app.post("/persons/{person_id}/faces", tags=["persons"])
     def post_person_faces(
-        person_id: int,
+        person_id: DbId,
         body: FaceIdsIn,
         svc: ServiceDep,
         _: Annotated[Account, Depends(allowed(Action.INGEST))],
@@ -627,7 +684,7 @@ def create_app(settings: Settings, pipeline: FacePipeline | None = None) -> Fast
 
     @app.post("/persons/{person_id}/merge", tags=["persons"])
     def post_person_merge(
-        person_id: int,
+        person_id: DbId,
         body: MergeIn,
         svc: ServiceDep,
         _: Annotated[Account, Depends(allowed(Action.INGEST))],
@@ -639,7 +696,7 @@ def create_app(settings: Settings, pipeline: FacePipeline | None = None) -> Fast
 
     @app.delete("/persons/{person_id}", tags=["persons"])
     def delete_person(
-        person_id: int, svc: ServiceDep, _: Annotated[Account, Depends(allowed(Action.DELETE))]
+        person_id: DbId, svc: ServiceDep, _: Annotated[Account, Depends(allowed(Action.DELETE))]
     ) -> dict[str, int]:
         """Delete the person and every face assigned to them (store and index)."""
         with svc.lock:
@@ -647,7 +704,7 @@ def create_app(settings: Settings, pipeline: FacePipeline | None = None) -> Fast
 
     @app.post("/persons/{person_id}/searches", tags=["search"])
     def post_person_search(
-        person_id: int,
+        person_id: DbId,
         body: PurposeIn,
         svc: ServiceDep,
         who: Annotated[Account, Depends(allowed(Action.SEARCH))],
@@ -676,8 +733,8 @@ def create_app(settings: Settings, pipeline: FacePipeline | None = None) -> Fast
     def get_faces(
         svc: ServiceDep,
         _: Annotated[Account, Depends(allowed(Action.VIEW_COLLECTIONS))],
-        image_id: int | None = None,
-        person_id: int | None = None,
+        image_id: DbId | None = None,
+        person_id: DbId | None = None,
     ) -> list[dict[str, Any]]:
         """Accepted faces of an image or of a person."""
         if image_id is None and person_id is None:
@@ -688,7 +745,7 @@ def create_app(settings: Settings, pipeline: FacePipeline | None = None) -> Fast
 
     @app.get("/faces/{face_id}", tags=["faces"])
     def get_face(
-        face_id: int,
+        face_id: DbId,
         svc: ServiceDep,
         _: Annotated[Account, Depends(allowed(Action.VIEW_COLLECTIONS))],
     ) -> dict[str, Any]:
@@ -699,7 +756,7 @@ def create_app(settings: Settings, pipeline: FacePipeline | None = None) -> Fast
 
     @app.delete("/faces/{face_id}", tags=["faces"])
     def delete_face(
-        face_id: int, svc: ServiceDep, _: Annotated[Account, Depends(allowed(Action.DELETE))]
+        face_id: DbId, svc: ServiceDep, _: Annotated[Account, Depends(allowed(Action.DELETE))]
     ) -> dict[str, int]:
         with svc.lock:
             if not svc.engine.store.face_records([face_id]):
@@ -708,7 +765,7 @@ def create_app(settings: Settings, pipeline: FacePipeline | None = None) -> Fast
 
     @app.get("/faces/{face_id}/thumbnail", tags=["faces"])
     def get_face_thumbnail(
-        face_id: int,
+        face_id: DbId,
         svc: ServiceDep,
         _: Annotated[Account, Depends(allowed(Action.SEARCH))],
     ) -> Response:
@@ -718,7 +775,7 @@ def create_app(settings: Settings, pipeline: FacePipeline | None = None) -> Fast
 
     @app.get("/faces/{face_id}/source", tags=["faces"])
     def get_face_source(
-        face_id: int,
+        face_id: DbId,
         svc: ServiceDep,
         _: Annotated[Account, Depends(allowed(Action.SEARCH))],
     ) -> Response:
@@ -757,7 +814,7 @@ def create_app(settings: Settings, pipeline: FacePipeline | None = None) -> Fast
 
     @app.get("/searches", tags=["search"])
     def get_searches(
-        svc: ServiceDep, who: Annotated[Account, Depends(account)], limit: int = 100
+        svc: ServiceDep, who: Annotated[Account, Depends(account)], limit: PageLimit = 100
     ) -> list[dict[str, Any]]:
         """The search log: analysts see their own searches, admins and auditors everyone's."""
         if may(who, Action.READ_ALL_SEARCHES):
@@ -809,7 +866,7 @@ def create_app(settings: Settings, pipeline: FacePipeline | None = None) -> Fast
 
     @app.post("/consents/{consent_id}/withdraw", tags=["consent"])
     def post_consent_withdraw(
-        consent_id: int,
+        consent_id: DbId,
         svc: ServiceDep,
         who: Annotated[Account, Depends(allowed(Action.MANAGE_CONSENT))],
     ) -> dict[str, Any]:
@@ -825,7 +882,7 @@ def create_app(settings: Settings, pipeline: FacePipeline | None = None) -> Fast
         _: Annotated[Account, Depends(allowed(Action.INGEST))],
         person_name: Annotated[str, Form(min_length=1, max_length=200)],
         photos: Annotated[list[UploadFile], File(description="Photos of the person.")],
-        consent_id: Annotated[int | None, Form()] = None,
+        consent_id: Annotated[DbId | None, Form()] = None,
     ) -> dict[str, Any]:
         """Enrol a person with the main face of each photo; in a consent collection, against
         their valid consent record (and only their face is kept)."""
@@ -866,7 +923,7 @@ def create_app(settings: Settings, pipeline: FacePipeline | None = None) -> Fast
 
     @app.get("/subject-requests/{request_id}", tags=["subject requests"])
     def get_subject_request(
-        request_id: int,
+        request_id: DbId,
         svc: ServiceDep,
         who: Annotated[Account, Depends(allowed(Action.HANDLE_SUBJECT_REQUESTS))],
     ) -> dict[str, Any]:
@@ -877,8 +934,8 @@ def create_app(settings: Settings, pipeline: FacePipeline | None = None) -> Fast
 
     @app.get("/subject-requests/{request_id}/candidates/{face_id}/crop", tags=["subject requests"])
     def get_subject_request_crop(
-        request_id: int,
-        face_id: int,
+        request_id: DbId,
+        face_id: DbId,
         svc: ServiceDep,
         who: Annotated[Account, Depends(allowed(Action.HANDLE_SUBJECT_REQUESTS))],
     ) -> Response:
@@ -889,7 +946,7 @@ def create_app(settings: Settings, pipeline: FacePipeline | None = None) -> Fast
 
     @app.post("/subject-requests/{request_id}/confirm", tags=["subject requests"])
     def post_subject_request_confirm(
-        request_id: int,
+        request_id: DbId,
         body: DecisionIn,
         svc: ServiceDep,
         who: Annotated[Account, Depends(allowed(Action.HANDLE_SUBJECT_REQUESTS))],
@@ -905,7 +962,7 @@ def create_app(settings: Settings, pipeline: FacePipeline | None = None) -> Fast
         "/subject-requests/{request_id}/report", tags=["subject requests"], response_model=None
     )
     def get_access_report(
-        request_id: int,
+        request_id: DbId,
         svc: ServiceDep,
         who: Annotated[Account, Depends(allowed(Action.HANDLE_SUBJECT_REQUESTS))],
         export: bool = False,
@@ -950,7 +1007,7 @@ def create_app(settings: Settings, pipeline: FacePipeline | None = None) -> Fast
     def get_transparency_report(
         svc: ServiceDep,
         _: Annotated[Account, Depends(allowed(Action.READ_REPORTS))],
-        since: datetime,
+        since: Moment,
     ) -> dict[str, Any]:
         """Counts since ``since``: searches by purpose, subject requests by outcome,
         retention deletions, refusals by rule."""

@@ -76,7 +76,7 @@ class IngestJobs:
         job.status = "running"
         total = IngestReport(collection=job.collection)
         try:
-            files = discover([job.folder])
+            files = discover([job.folder], total.failures)  # unreadable folders, listed
             job.files_total = len(files)
             for start in range(0, len(files), _BATCH_FILES):
                 with svc.lock:

@@ -53,7 +53,13 @@ from facelens.errors import (
     NotFoundError,
 )
 from facelens.ingest import default_workers
-from facelens.policy import CollectionPolicy, LegalBasis, RefusedError, check_search_purpose
+from facelens.policy import (
+    MAX_RETENTION_DAYS,
+    CollectionPolicy,
+    LegalBasis,
+    RefusedError,
+    check_search_purpose,
+)
 from facelens.types import IngestReport, Provenance, SearchResult, to_jsonable
 
 if TYPE_CHECKING:
@@ -646,7 +652,13 @@ JurisdictionsOption = Annotated[
 ]
 PurposeOption = Annotated[str, typer.Option("--purpose", help="Why the collection is held.")]
 RetentionOption = Annotated[
-    int, typer.Option("--retention-days", min=1, help="Days data is kept after ingest.")
+    int,
+    typer.Option(
+        "--retention-days",
+        min=1,
+        max=MAX_RETENTION_DAYS,
+        help="Days data is kept after ingest (at most 36525: 100 years).",
+    ),
 ]
 BasisTextOption = Annotated[
     str | None, typer.Option("--basis-text", help="What the basis is (required for 'other').")
@@ -1040,6 +1052,10 @@ def retention_run(data: DataOption = DEFAULT_DATA, json_output: JsonOption = Fal
             "destroyed",
             highlight=False,
         )
+        for message in report.failures.values():
+            err.print(f"error: {message}", highlight=False)
+    if report.failures:  # the others ran; say that not everything did
+        raise typer.Exit(EXIT_OTHER)
 
 
 @keys_app.command("create")

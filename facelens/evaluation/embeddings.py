@@ -110,6 +110,7 @@ def embed_central_face(pipeline: FacePipeline, data: bytes, name: str) -> Benchm
         data,
         max_image_bytes=settings.max_image_bytes,
         max_image_pixels=settings.max_image_pixels,
+        max_decode_bytes=settings.max_decode_bytes,
         name=name,
     )
     height, width = image.shape[:2]

@@ -28,7 +28,7 @@ from facelens.config import Settings
 from facelens.crypto import TemplateCipher, normalise_name, row_aad
 from facelens.errors import ConflictError, InvalidArgumentError, NotFoundError
 from facelens.keys import KEY_ID_META
-from facelens.policy import CollectionPolicy, LegalBasis
+from facelens.policy import CollectionPolicy, LegalBasis, check_consent_dates
 from facelens.store.base import (
     AddedImage,
     ErasedFaces,
@@ -136,23 +136,20 @@ class SqlStore:
             return row.id
 
     def create_collection(self, name: str, policy: CollectionPolicy) -> None:
+        # One transaction: a policy the database refuses leaves no collection without one.
         try:
             with self._session.begin() as session:
-                session.add(CollectionRow(name=name))
+                row = CollectionRow(name=name)
+                _set_policy(row, policy)
+                session.add(row)
         except IntegrityError as exc:
             raise ConflictError(f"a collection named {name!r} exists already") from exc
-        self.set_collection_policy(name, policy)
 
     def set_collection_policy(self, name: str, policy: CollectionPolicy) -> None:
         with self._session.begin() as session:
             row = session.get(CollectionRow, self._collection_id(session, name))
             assert row is not None
-            row.basis = policy.basis.value
-            row.basis_text = policy.basis_text
-            row.jurisdictions = list(policy.jurisdictions)
-            row.purpose = policy.purpose
-            row.retention_days = policy.retention_days
-            row.seal_locations = policy.seal_locations
+            _set_policy(row, policy)
             if policy.seal_locations:
                 self._seal_locations(session, row.id)  # its images' paths too, at once
 
@@ -949,6 +946,7 @@ class SqlStore:
         expires_at: datetime | None,
         evidence_ref: str,
     ) -> Consent:
+        check_consent_dates(given_at, expires_at)  # here, so the CLI and the API both refuse
         with self._session.begin() as session:
             for name in scope:
                 self._collection_id(session, name)
@@ -1198,6 +1196,15 @@ def _erased(face_ids: Sequence[int], gone: list[tuple[int, str]]) -> ErasedFaces
         image_ids=[i for i, _ in gone],
         image_locations=[loc for _, loc in gone],
     )
+
+
+def _set_policy(row: CollectionRow, policy: CollectionPolicy) -> None:
+    row.basis = policy.basis.value
+    row.basis_text = policy.basis_text
+    row.jurisdictions = list(policy.jurisdictions)
+    row.purpose = policy.purpose
+    row.retention_days = policy.retention_days
+    row.seal_locations = policy.seal_locations
 
 
 def _policy(row: CollectionRow) -> CollectionPolicy | None:
