@@ -223,15 +223,23 @@ ROUTES: list[tuple[str, str, Action | None, dict[str, Any]]] = [
         "POST",
         "/subject-requests/access",
         Action.HANDLE_SUBJECT_REQUESTS,
-        {"files": {"photo": ("a.jpg", b"x")}, "data": {"request_ref": "R-1"}},
+        {"files": {"photos": ("a.jpg", b"x")}, "data": {"request_ref": "R-1"}},
     ),
     (
         "POST",
         "/subject-requests/erasure",
         Action.HANDLE_SUBJECT_REQUESTS,
-        {"files": {"photo": ("a.jpg", b"x")}, "data": {"request_ref": "R-1"}},
+        {"files": {"photos": ("a.jpg", b"x")}, "data": {"request_ref": "R-1"}},
     ),
-    ("POST", "/subject-requests/1/confirm", Action.HANDLE_SUBJECT_REQUESTS, {}),
+    ("GET", "/subject-requests/1", Action.HANDLE_SUBJECT_REQUESTS, {}),
+    ("GET", "/subject-requests/1/candidates/1/crop", Action.HANDLE_SUBJECT_REQUESTS, {}),
+    (
+        "POST",
+        "/subject-requests/1/confirm",
+        Action.HANDLE_SUBJECT_REQUESTS,
+        {"json": {"face_ids": [1]}},
+    ),
+    ("GET", "/subject-requests/1/report", Action.HANDLE_SUBJECT_REQUESTS, {}),
     ("GET", "/subject-requests", Action.HANDLE_SUBJECT_REQUESTS, {}),
     ("POST", "/retention/runs", Action.RUN_RETENTION, {}),
     (
@@ -259,7 +267,7 @@ def _template(path: str) -> str:
     parts = path.split("/")
     names = {"faces": "{face_id}", "images": "{image_id}", "jobs": "{job_id}",
              "persons": "{person_id}", "collections": "{name}", "consents": "{consent_id}",
-             "subject-requests": "{request_id}"}  # fmt: skip
+             "subject-requests": "{request_id}", "candidates": "{face_id}"}  # fmt: skip
     for i in range(1, len(parts)):
         if parts[i - 1] in names and parts[i] in {"1", "c"}:
             parts[i] = names[parts[i - 1]]
