@@ -105,6 +105,14 @@ SYSTEM_ACTOR = "system"
 OWNED_FOLDERS = ("uploads", "fetched")
 
 
+def _resolved(path: Path) -> str | None:
+    """``path`` resolved, or None where it cannot be (a symlink loop: no file of ours)."""
+    try:
+        return str(path.resolve())
+    except (OSError, RuntimeError):
+        return None
+
+
 @dataclass(frozen=True, slots=True)
 class _Enrolment:
     """A photo to enrol, analysed but not stored yet (``face_id`` when it already is)."""
@@ -421,7 +429,7 @@ class Engine:
             report.elapsed_s = time.perf_counter() - started
         # facelens's own copies (uploads) of files that were refused, failed or suppressed:
         # linked to no image, erasure and retention could never reach them.
-        self._remove_owned_files([str(f.resolve()) for f in files])
+        self._remove_owned_files([location for f in files if (location := _resolved(f))])
         return report
 
     def ingest_manifest(

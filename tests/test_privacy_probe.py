@@ -123,10 +123,12 @@ FETCH_RULES = {
 #: Base classes' defaults, raised only through a subclass with its own rule.
 BASE_RULES = {"policy", "jurisdiction"}
 WALKED = {"legal-basis", "consent", "jurisdiction-consent", "jurisdiction-search", "suppression"}
+#: Refused at the doors (CLI, API) until the engine takes purposes (issue 13).
+AT_THE_DOORS = {"purpose"}
 
 
 def test_given_the_refusal_rules_then_the_walk_below_covers_every_one() -> None:
-    assert rules_in_the_code() - FETCH_RULES - BASE_RULES == WALKED
+    assert rules_in_the_code() - FETCH_RULES - BASE_RULES == WALKED | AT_THE_DOORS
 
 
 @pytest.fixture
@@ -257,6 +259,14 @@ def test_given_another_persons_consent_then_the_cli_and_the_api_store_nothing(
                     headers=enroller,
                     data={"person_name": "Grace Hopper"},
                     files=photo(grace_hopper, "photos"),
+                ),
+            ),
+            (
+                "purpose",
+                client.post(
+                    "/searches",
+                    headers={"X-API-Key": create_account(store, "analyst", Role.ANALYST)[1]},
+                    files=photo(photos / "obama2.jpg", "image"),
                 ),
             ),
             (
