@@ -21,6 +21,7 @@ from typer.testing import CliRunner
 
 from facelens.accounts import Role, create_account
 from facelens.api.app import create_app
+from facelens.audit import AuditEntry
 from facelens.config import DEFAULT_MATCH_THRESHOLD, Settings
 from facelens.engine import Engine
 from facelens.errors import ConflictError, InvalidArgumentError
@@ -450,11 +451,16 @@ def test_given_a_running_server_then_its_periodic_task_destroys_expired_data(
     with TestClient(create_app(settings, pipeline)) as client:
         engine = client.app.state.service.engine  # type: ignore[attr-defined]
         deadline = time.monotonic() + 30
-        while engine.index.count() and time.monotonic() < deadline:
+
+        def destroying_runs() -> list[AuditEntry]:
+            runs = [e for e in engine.store.audit_entries() if e.action == "retention"]
+            return [e for e in runs if e.details["images_deleted"]]  # later runs find nothing
+
+        # The run is logged after the index lets the faces go: wait for its entry.
+        while not destroying_runs() and time.monotonic() < deadline:
             time.sleep(0.1)
         assert engine.index.count() == 0
-        runs = [e for e in engine.store.audit_entries() if e.action == "retention"]
-        [entry] = [e for e in runs if e.details["images_deleted"]]  # later runs find nothing
+        [entry] = destroying_runs()
         assert entry.actor == "system" and entry.details["images_deleted"] == 1
 
 

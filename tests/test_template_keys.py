@@ -442,3 +442,13 @@ def test_given_a_database_of_0005_then_names_landmarks_and_locations_are_sealed_
         assert engine.store.location_in_use(location)
     raw = raw_database(data)
     assert b"Quartermaine" not in raw and b"12.34" not in raw
+
+
+def test_given_a_folder_sealed_already_then_opening_it_again_seals_nothing(
+    engine: Engine, photos: Path, declare: Declare
+) -> None:
+    """Opening must not rewrite every face (it did: JSON keeps None as the text null)."""
+    declare(engine, "press")
+    engine.ingest([photos / "obama.jpg", photos / "biden.jpg"], "press", workers=1)
+    engine.assign("Joe Biden", [engine.search(photos / "biden.jpg").faces[0].matches[0].face_id])
+    assert engine.store.seal_identifying_data() == 0

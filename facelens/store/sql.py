@@ -244,8 +244,9 @@ class SqlStore:
         sealing its locations), in one transaction; returns how many values were sealed."""
         sealed = 0
         with self._session.begin() as session:
-            for face in session.scalars(select(FaceRow).where(FaceRow.landmarks.is_not(None))):
-                face.landmarks_sealed = self._seal_landmarks(face.id, face.landmarks)
+            # Not "landmarks IS NOT NULL": a JSON column keeps None as the JSON text null.
+            for face in session.scalars(select(FaceRow).where(FaceRow.landmarks_sealed.is_(None))):
+                face.landmarks_sealed = self._seal_landmarks(face.id, face.landmarks or [])
                 face.landmarks = None
                 sealed += 1
             plain = select(PersonRow).where(PersonRow.name_sealed.is_(None))
