@@ -202,6 +202,12 @@ class Settings(BaseSettings):
         return value
 
     # service
+    analysis_threads: int = Field(
+        default=0,
+        ge=0,
+        description="Probes the server analyses at once (decode, detect, embed), each on its "
+        "own copy of the models; 0 means one per CPU core.",
+    )
     rate_limit_per_minute: int = Field(
         default=600, gt=0, description="Requests one API key may make a minute."
     )

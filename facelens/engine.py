@@ -598,14 +598,17 @@ class Engine:
             )
         return np.ascontiguousarray(array)
 
-    def probe_faces(self, image: ImageInput, what: str) -> tuple[ImageAnalysis, list[AnalysedFace]]:
+    def probe_faces(
+        self, image: ImageInput, what: str, *, pipeline: FacePipeline | None = None
+    ) -> tuple[ImageAnalysis, list[AnalysedFace]]:
+        """Decode and analyse a probe; refuses one without a usable face. Touches neither the
+        store nor the index, so it needs no engine lock: threads may each run it with their
+        own ``pipeline`` (of the same settings and model) at once."""
+        pipeline = pipeline or self.pipeline
         decoded = self._decode(image)
-        analysis = self.pipeline.analyse(decoded, probe=True)
-        if (
-            not analysis.accepted_faces
-            and self.pipeline.probe_detector is not self.pipeline.detector
-        ):
-            analysis = self.pipeline.analyse(decoded)  # small faces: the ingest detector
+        analysis = pipeline.analyse(decoded, probe=True)
+        if not analysis.accepted_faces and pipeline.probe_detector is not pipeline.detector:
+            analysis = pipeline.analyse(decoded)  # small faces: the ingest detector
         accepted = analysis.accepted_faces
         if not accepted:
             if analysis.faces:
@@ -631,13 +634,31 @@ class Engine:
     ) -> SearchResult:
         """For every usable face in ``image``, the ``top_k`` most similar gallery faces, best
         first, each flagged ``is_match`` when its similarity is at least ``threshold``."""
+        self.search_bounds(top_k, threshold)  # refused before the costly analysis
+        analysis, faces = self.probe_faces(image, "probe image")
+        return self.search_analysed(analysis, faces, top_k, threshold, collections)
+
+    def search_bounds(self, top_k: int | None, threshold: float | None) -> tuple[int, float]:
+        """``top_k`` and ``threshold``, defaults filled in; refuses values out of range."""
         top_k = self.settings.default_top_k if top_k is None else top_k
         threshold = self.settings.match_threshold if threshold is None else threshold
         if top_k <= 0:
             raise InvalidArgumentError(f"top_k must be at least 1, got {top_k}")
         if not -1.0 <= threshold <= 1.0:
             raise InvalidArgumentError(f"threshold must be in [-1, 1], got {threshold}")
-        analysis, faces = self.probe_faces(image, "probe image")
+        return top_k, threshold
+
+    def search_analysed(
+        self,
+        analysis: ImageAnalysis,
+        faces: Sequence[AnalysedFace],
+        top_k: int | None = None,
+        threshold: float | None = None,
+        collections: Sequence[str] | None = None,
+    ) -> SearchResult:
+        """``search`` for a probe already analysed (``probe_faces``): the index and store
+        part only, the part that needs the engine to itself."""
+        top_k, threshold = self.search_bounds(top_k, threshold)
         embeddings = [f.embedding for f in faces if f.embedding is not None]
         for embedding in embeddings:
             if embedding.model != self.model:
@@ -732,12 +753,18 @@ class Engine:
         )
 
     def verify(
-        self, image_a: ImageInput, image_b: ImageInput, threshold: float | None = None
+        self,
+        image_a: ImageInput,
+        image_b: ImageInput,
+        threshold: float | None = None,
+        *,
+        pipeline: FacePipeline | None = None,
     ) -> VerifyResult:
-        """Are the main (largest) faces of the two images the same person?"""
+        """Are the main (largest) faces of the two images the same person? (Touches neither
+        store nor index: see ``probe_faces`` for ``pipeline``.)"""
         threshold = self.settings.match_threshold if threshold is None else threshold
-        _, faces_a = self.probe_faces(image_a, "first image")
-        _, faces_b = self.probe_faces(image_b, "second image")
+        _, faces_a = self.probe_faces(image_a, "first image", pipeline=pipeline)
+        _, faces_b = self.probe_faces(image_b, "second image", pipeline=pipeline)
         a, b = faces_a[0], faces_b[0]
         assert a.embedding is not None and b.embedding is not None
         score = similarity(a.embedding, b.embedding)

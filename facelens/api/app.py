@@ -2,8 +2,12 @@
 and a role (``facelens.accounts``), errors as problem details (``facelens.api.problems``).
 
 One engine per process. The engine is not thread-safe and FastAPI runs plain ``def`` routes in
-a thread pool, so engine calls are serialised by a lock (throughput comes from search being
-milliseconds; ingest at scale goes through ``facelens ingest``'s worker processes).
+a thread pool, so engine calls are serialised by a lock. No engine call runs on the event loop
+(``async`` routes hand them to the thread pool), so /healthz answers however busy the engine
+is. The costly, stateless part of a search (decode, detect, align, embed) runs outside the
+lock, on a pipeline of its own (``PipelinePool``): dlib releases the GIL there, so searches use
+every core; only the index and store part holds the lock (milliseconds). Ingest at scale goes
+through ``facelens ingest``'s worker processes.
 """
 
 from __future__ import annotations
@@ -19,7 +23,7 @@ from contextlib import asynccontextmanager
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Annotated, Any
+from typing import Annotated, Any, ParamSpec, TypeVar
 
 from annotated_types import Interval
 from fastapi import Depends, FastAPI, File, Form, Header, Query, Request, Response, UploadFile
@@ -57,7 +61,7 @@ from facelens.config import Settings
 from facelens.crops import face_crop, jpeg_bytes
 from facelens.engine import Engine
 from facelens.errors import ImageTooLargeError, InvalidArgumentError, NotFoundError
-from facelens.pipeline import FacePipeline
+from facelens.pipeline import FacePipeline, PipelinePool
 from facelens.policy import (
     MAX_RETENTION_DAYS,
     CollectionPolicy,
@@ -100,6 +104,8 @@ AUDITED_READS = frozenset(
     }
 )
 THUMBNAIL_PX = 160
+P = ParamSpec("P")
+T = TypeVar("T")
 
 log = logging.getLogger(__name__)
 
@@ -173,6 +179,8 @@ class Service:
         self.settings = settings
         self.engine = Engine(settings, pipeline=pipeline)
         self.lock = threading.RLock()
+        # Probes are analysed outside the lock, each on a pipeline of its own.
+        self.pipelines = PipelinePool(self.engine.pipeline, settings.analysis_threads)
         self.metrics = Metrics()
         self.uploads = settings.data_dir / "uploads"
         # In memory: a restart signs everyone out, which is the safe failure.
@@ -419,7 +427,7 @@ def create_app(settings: Settings, pipeline: FacePipeline | None = None) -> Fast
     # --- health -----------------------------------------------------------------------
 
     @app.get("/healthz", tags=["health"])
-    def healthz() -> dict[str, str]:
+    async def healthz() -> dict[str, str]:  # on the loop: needs no thread, however busy
         return {"status": "ok"}
 
     @app.get("/readyz", tags=["health"])
@@ -588,12 +596,12 @@ def create_app(settings: Settings, pipeline: FacePipeline | None = None) -> Fast
     ) -> dict[str, Any]:
         """Ingest uploaded photos into the collection: every face detected, checked, embedded
         and indexed. One bad file is reported and the others go on."""
-        with svc.lock:
-            svc.engine.check_bulk_ingest(name)  # refused before anything is kept
+        await run_in_threadpool(_locked, svc, svc.engine.check_bulk_ingest, name)
         saved = [await _save_upload(svc, upload) for upload in files]
         provenance = Provenance(origin_url=origin_url, page_url=page_url, licence_ref=licence_ref)
-        with svc.lock:
-            report = svc.engine.ingest(saved, name, provenance=provenance, workers=1)
+        report = await run_in_threadpool(
+            _locked, svc, svc.engine.ingest, saved, name, provenance=provenance, workers=1
+        )
         return dict(to_jsonable(report))
 
     @app.get("/collections/{name}/images", tags=["images"])
@@ -801,16 +809,9 @@ def create_app(settings: Settings, pipeline: FacePipeline | None = None) -> Fast
         purpose, case_ref = check_search_purpose(purpose, case_ref)
         data = await _read_upload(svc, image)
         names = [c.strip() for c in (collections or "").split(",") if c.strip()]
-        started = time.perf_counter()
-        with svc.lock:
-            result = svc.engine.search(data, top_k, threshold, names or None)
-            svc.metrics.search_latency.observe(time.perf_counter() - started)
-            found = [m for face in result.faces for m in face.matches]
-            probes = [face.probe_sha256 for face in result.faces]
-            search_id = log_search(
-                svc, who, purpose, case_ref, names, probes, found, result.threshold
-            )
-        return {"search_id": search_id, **with_links(to_jsonable(result))}
+        return await run_in_threadpool(
+            _search, svc, who, data, top_k, threshold, names, purpose, case_ref
+        )
 
     @app.get("/searches", tags=["search"])
     def get_searches(
@@ -834,8 +835,7 @@ def create_app(settings: Settings, pipeline: FacePipeline | None = None) -> Fast
     ) -> dict[str, Any]:
         """Are the largest faces of two photos the same person?"""
         a, b = await _read_upload(svc, first), await _read_upload(svc, second)
-        with svc.lock:
-            return dict(to_jsonable(svc.engine.verify(a, b, threshold)))
+        return await run_in_threadpool(_verify, svc, a, b, threshold)
 
     # --- consent and enrolment --------------------------------------------------------
 
@@ -886,15 +886,17 @@ def create_app(settings: Settings, pipeline: FacePipeline | None = None) -> Fast
     ) -> dict[str, Any]:
         """Enrol a person with the main face of each photo; in a consent collection, against
         their valid consent record (and only their face is kept)."""
-        with svc.lock:
-            policy = svc.engine.policy_for_ingest(name)
-            if policy.basis == LegalBasis.CONSENT:
-                svc.engine.valid_consent(consent_id, name)  # refused before anything is kept
+        await run_in_threadpool(_check_enrolment, svc, name, consent_id)
         saved = [await _save_upload(svc, upload) for upload in photos]
-        with svc.lock:
-            person = svc.engine.enrol(
-                person_name.strip(), saved, collection=name, consent_id=consent_id
-            )
+        person = await run_in_threadpool(
+            _locked,
+            svc,
+            svc.engine.enrol,
+            person_name.strip(),
+            saved,
+            collection=name,
+            consent_id=consent_id,
+        )
         return dict(to_jsonable(person))
 
     # --- data subject requests (by selfie) ----------------------------------------------
@@ -1079,6 +1081,51 @@ def allowed_folder(folder: str, roots: list[Path]) -> Path:
     return resolved
 
 
+def _locked(svc: Service, call: Callable[P, T], *args: P.args, **kwargs: P.kwargs) -> T:
+    """``call`` with the engine to itself (for ``run_in_threadpool``: never on the loop)."""
+    with svc.lock:
+        return call(*args, **kwargs)
+
+
+def _check_enrolment(svc: Service, collection: str, consent_id: int | None) -> None:
+    """Refused before anything is kept."""
+    with svc.lock:
+        policy = svc.engine.policy_for_ingest(collection)
+        if policy.basis == LegalBasis.CONSENT:
+            svc.engine.valid_consent(consent_id, collection)
+
+
+def _search(
+    svc: Service,
+    who: Account,
+    data: bytes,
+    top_k: int | None,
+    threshold: float | None,
+    names: list[str],
+    purpose: str,
+    case_ref: str,
+) -> dict[str, Any]:
+    """A search in the thread pool: the probe analysed on a pipeline of its own, outside the
+    engine lock; the index, the store and the log under it."""
+    started = time.perf_counter()
+    top_k, threshold = svc.engine.search_bounds(top_k, threshold)
+    with svc.pipelines.borrow() as pipeline:
+        analysis, faces = svc.engine.probe_faces(data, "probe image", pipeline=pipeline)
+    with svc.lock:
+        result = svc.engine.search_analysed(analysis, faces, top_k, threshold, names or None)
+        found = [m for face in result.faces for m in face.matches]
+        probes = [face.probe_sha256 for face in result.faces]
+        search_id = log_search(svc, who, purpose, case_ref, names, probes, found, result.threshold)
+    svc.metrics.search_latency.observe(time.perf_counter() - started)
+    return {"search_id": search_id, **with_links(to_jsonable(result))}
+
+
+def _verify(svc: Service, a: bytes, b: bytes, threshold: float | None) -> dict[str, Any]:
+    """Needs neither store nor index: no engine lock, a pipeline of its own."""
+    with svc.pipelines.borrow() as pipeline:
+        return dict(to_jsonable(svc.engine.verify(a, b, threshold, pipeline=pipeline)))
+
+
 def _face_source(svc: Service, face_id: int) -> tuple[FaceRecord, PILImage.Image]:
     record = svc.engine.store.face_records([face_id]).get(face_id)
     if record is None:
@@ -1130,10 +1177,17 @@ async def _open_subject_request(
     svc: Service, who: Account, kind: str, photos: list[UploadFile], request_ref: str
 ) -> dict[str, Any]:
     data: list[bytes | Path] = [await _read_upload(svc, photo) for photo in photos]
-    with svc.lock:
-        opened = open_request(
-            svc.engine, kind, data, request_ref, actor_name(who), who.jurisdiction
-        )
+    opened = await run_in_threadpool(
+        _locked,
+        svc,
+        open_request,
+        svc.engine,
+        kind,
+        data,
+        request_ref,
+        actor_name(who),
+        who.jurisdiction,
+    )
     return _review_json(opened)
 
 
