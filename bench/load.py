@@ -19,6 +19,7 @@ import argparse
 import json
 import os
 import platform
+import shutil
 import subprocess
 import sys
 import tempfile
@@ -59,7 +60,7 @@ def percentile(values: list[float], q: float) -> float:
     return round(float(np.percentile(values, q)), 1) if values else float("nan")
 
 
-def start_server(port: int) -> tuple[subprocess.Popen[bytes], dict[str, str], Path]:
+def start_server(port: int) -> tuple[subprocess.Popen[bytes], dict[str, str], list[Path]]:
     """``facelens serve`` on a new data folder with the gallery's collection and two keys."""
     from facelens.store import create_store
 
@@ -78,14 +79,20 @@ def start_server(port: int) -> tuple[subprocess.Popen[bytes], dict[str, str], Pa
     }
     store.close()
     # The per-key budget is not what is measured here.
-    env = {**os.environ, "FACELENS_RATE_LIMIT_PER_MINUTE": "1000000"}
+    # Its keys apart from the data, and removed with it (never in ~/.config).
+    key_dir = Path(tempfile.mkdtemp(prefix="facelens-load-keys-"))
+    env = {
+        **os.environ,
+        "FACELENS_RATE_LIMIT_PER_MINUTE": "1000000",
+        "FACELENS_KEY_DIR": str(key_dir),
+    }
     serve = "from facelens.cli.main import app; app()"
     server = subprocess.Popen(
         [sys.executable, "-c", serve, "serve", "--port", str(port), "--data", str(data)],
         stdout=subprocess.DEVNULL,
         env=env,
     )
-    return server, keys, data
+    return server, keys, [data, key_dir]
 
 
 def run_round(url: str, key: str, probe: bytes, clients: int, searches: int, max_s: float) -> Any:
@@ -173,7 +180,8 @@ def main() -> None:
         raise SystemExit("--clients must be 1 to 256 and --searches 1 to 100 (a bounded bench)")
 
     photos = sample_photos()
-    server = None
+    server: subprocess.Popen[bytes] | None = None
+    folders: list[Path] = []
     if args.url:
         if urlparse(args.url).hostname not in LOOPBACK or not args.analyst_key:
             raise SystemExit("--url must be on 127.0.0.1 (loopback only), with --analyst-key")
@@ -181,7 +189,7 @@ def main() -> None:
         if args.enroller_key:
             keys["enroller"] = args.enroller_key
     else:
-        server, keys, _ = start_server(args.port)
+        server, keys, folders = start_server(args.port)
         url = f"http://127.0.0.1:{args.port}"
     try:
         wait_until_ready(url)
@@ -204,6 +212,8 @@ def main() -> None:
         if server is not None:
             server.terminate()
             server.wait(timeout=60)
+        for folder in folders:
+            shutil.rmtree(folder, ignore_errors=True)
     result = {
         "command": " ".join(["python", *sys.argv]),
         "label": args.label,

@@ -211,6 +211,12 @@ class Settings(BaseSettings):
     rate_limit_per_minute: int = Field(
         default=600, gt=0, description="Requests one API key may make a minute."
     )
+    anonymous_rate_limit_per_minute: int = Field(
+        default=60,
+        gt=0,
+        description="Requests without a valid key (none, a wrong one, a failed sign-in) one "
+        "client address may make a minute; past it, every request from the address gets 429.",
+    )
     ingest_allowed_roots: list[Path] = Field(
         default_factory=list,
         description="Server folders that POST /jobs/ingest may read (and nothing outside).",

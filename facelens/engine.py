@@ -100,6 +100,11 @@ PERSIST_EVERY_IMAGES = 500
 POLICY_META = "jurisdiction_policy_sha256"
 #: Actor named in audit entries the engine writes by itself.
 SYSTEM_ACTOR = "system"
+#: Ingest names who stored which images in the audit log every this many stored images (and
+#: at the end), so that a killed ingest leaves at most this many stored but unattributed.
+ATTRIBUTE_EVERY_IMAGES = 16
+#: The audit action of those entries.
+INGEST_AUDIT_ACTION = "ingest"
 #: Folders under the data folder whose files facelens wrote (uploads, fetched images): an image
 #: record that goes takes its file along.
 OWNED_FOLDERS = ("uploads", "fetched")
@@ -121,6 +126,27 @@ class _Enrolment:
     sha256: str
     analysis: ImageAnalysis | None
     face_id: int | None
+
+
+class _Attribution:
+    """Who stored which images: written to the audit log in batches as they are stored."""
+
+    def __init__(self, store: MetadataStore, actor: str | None, collection: str) -> None:
+        self.store, self.actor, self.collection = store, actor, collection
+        self.pending: list[int] = []
+
+    def stored(self, image_id: int) -> None:
+        self.pending.append(image_id)
+        if len(self.pending) >= ATTRIBUTE_EVERY_IMAGES:
+            self.flush()
+
+    def flush(self) -> None:
+        if self.actor is None or not self.pending:
+            return
+        self.store.append_audit(
+            self.actor, INGEST_AUDIT_ACTION, self.collection, {"image_ids": self.pending}
+        )
+        self.pending = []
 
 
 @dataclass(frozen=True, slots=True)
@@ -390,11 +416,14 @@ class Engine:
         provenance: Provenance | None = None,
         workers: int | None = None,
         progress: ProgressCallback | None = None,
+        actor: str | None = None,
     ) -> IngestReport:
         """Ingest image files and folders (recursively) into ``collection``.
 
         Files whose content is already in the collection are skipped; a file that fails is
-        reported in ``IngestReport.failures`` and the rest go on.
+        reported in ``IngestReport.failures`` and the rest go on. With ``actor``, the ids of
+        the images stored are attributed to them in the audit log as they are stored (every
+        ``ATTRIBUTE_EVERY_IMAGES``), so an ingest that is killed leaves few unattributed.
         """
         self.check_bulk_ingest(collection)
         started = time.perf_counter()
@@ -407,6 +436,7 @@ class Engine:
         worker_count = workers or default_workers(self.settings)
         since_persist = 0
         done = 0
+        attribution = _Attribution(self.store, actor, collection)
         try:
             for outcome in analyse_files(
                 read_files(files, self.settings, known), self.settings, worker_count, self.pipeline
@@ -416,7 +446,9 @@ class Engine:
                 elif isinstance(outcome, IngestFailure):
                     report.failures.append(outcome)
                 else:
-                    since_persist += self._store_analysed(outcome, collection, provenance, report)
+                    since_persist += self._store_analysed(
+                        outcome, collection, provenance, report, attribution
+                    )
                     if since_persist >= PERSIST_EVERY_IMAGES:
                         self._persist_index()
                         since_persist = 0
@@ -424,8 +456,10 @@ class Engine:
                 if progress is not None:
                     progress(done, len(files))
         finally:
-            # Also on interrupt: what is stored is indexed and persisted; a rerun resumes.
+            # Also on interrupt: what is stored is indexed, persisted and attributed; a rerun
+            # resumes.
             self._persist_index()
+            attribution.flush()
             report.elapsed_s = time.perf_counter() - started
         # facelens's own copies (uploads) of files that were refused, failed or suppressed:
         # linked to no image, erasure and retention could never reach them.
@@ -520,6 +554,7 @@ class Engine:
         collection: str,
         provenance: Provenance | None,
         report: IngestReport,
+        attribution: _Attribution | None = None,
     ) -> int:
         if isinstance(analysed.outcome, IngestFailure):
             report.failures.append(analysed.outcome)
@@ -540,6 +575,8 @@ class Engine:
             return 0
         if len(added.face_ids):
             self.index.add(added.face_ids, added.vectors)
+        if attribution is not None:
+            attribution.stored(added.image_id)
         report.images_ingested += 1
         report.faces_indexed += len(added.face_ids)
         for face in analysis.faces:

@@ -23,9 +23,11 @@ from tests.conftest import TEST_POLICY
 PURPOSE = {"purpose": "load test", "case_ref": "LOAD-1"}
 SEARCHERS = 8
 SEARCHES_EACH = 3
-#: /healthz answers in a few ms when the event loop is free; on the old code, where searches
-#: ran on the loop, its p99 was several seconds on 2 cores. Loose enough for a busy CI box.
-HEALTHZ_P99_S = 0.5
+#: /healthz answers in a few ms when the event loop is free. On the old code, where searches
+#: ran on the loop, its median was over 2 s and its p99 about 5 s on 2 cores; after, the median
+#: was 5-20 ms and the p99 0.1-1 s on that machine shared with other test runs (load 8).
+HEALTHZ_P50_S = 0.1
+HEALTHZ_P99_S = 2.0
 
 
 def free_port() -> int:
@@ -106,6 +108,7 @@ def test_given_concurrent_searches_then_healthz_still_answers_at_once(
     watching.join()
 
     assert statuses == [200] * SEARCHERS * SEARCHES_EACH
-    p99 = statistics.quantiles(health, n=100)[98]
+    p50, p99 = statistics.median(health), statistics.quantiles(health, n=100)[98]
+    assert p50 < HEALTHZ_P50_S, f"/healthz p50 {p50:.3f} s, p99 {p99:.3f} s under load"
     assert p99 < HEALTHZ_P99_S, f"/healthz p99 {p99:.3f} s, max {max(health):.3f} s under load"
     assert len(health) >= 10, health

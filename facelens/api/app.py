@@ -56,7 +56,7 @@ from facelens.accounts import (
 )
 from facelens.api import problems
 from facelens.api.jobs import IngestJobs
-from facelens.api.limits import RateLimiter
+from facelens.api.limits import AnonymousTally, RateLimiter
 from facelens.config import Settings
 from facelens.crops import face_crop, jpeg_bytes
 from facelens.engine import Engine
@@ -83,17 +83,32 @@ from facelens.rights import (
 )
 from facelens.store.base import FaceRecord
 from facelens.transparency import transparency_report
-from facelens.types import Account, Match, Provenance, SearchRecord, to_jsonable
+from facelens.types import (
+    Account,
+    IngestReport,
+    Match,
+    Provenance,
+    SearchRecord,
+    to_jsonable,
+)
 from facelens.web import STATIC_DIR
 
 _UPLOAD_CHUNK_BYTES = 1024 * 1024
 SESSION_COOKIE = "facelens_session"
 CSRF_COOKIE = "facelens_csrf"
 SAFE_METHODS = frozenset({"GET", "HEAD", "OPTIONS"})
-#: Reads that are security-relevant and so audited (every other method is audited always).
+#: Reads that are security-relevant and so audited (every other method is audited always;
+#: requests without an account are tallied, ``AnonymousTally``).
 AUDITED_READS = frozenset(
     {
         "/faces/{face_id}/source",
+        # Browsing personal data (who looked at which faces, also outside a search).
+        "/faces/{face_id}/thumbnail",
+        "/faces/{face_id}",
+        "/faces",
+        "/images/{image_id}",
+        "/collections/{name}/images",
+        "/persons",
         "/searches",
         "/audit",
         "/audit/verify",
@@ -104,6 +119,12 @@ AUDITED_READS = frozenset(
     }
 )
 THUMBNAIL_PX = 160
+#: Neither counted nor refused per client address: health probes and the static interface.
+UNLIMITED_PATHS = frozenset({"/", "/healthz", "/readyz"})
+#: Audit action of the per-address, per-minute tally of requests without an account.
+ANONYMOUS_ACTION = "anonymous requests"
+#: How often finished minutes of that tally are written to the audit log.
+TALLY_FLUSH_S = 15.0
 P = ParamSpec("P")
 T = TypeVar("T")
 
@@ -186,12 +207,39 @@ class Service:
         # In memory: a restart signs everyone out, which is the safe failure.
         self.sessions: dict[str, WebSession] = {}
         self.rate_limiter = RateLimiter()
+        # Requests without an account, per client address: budgeted, and audited as a tally.
+        self.anonymous_limiter = RateLimiter()
+        self.anonymous = AnonymousTally()
         self.jobs = IngestJobs()
         self._stop = threading.Event()
         self._retention = threading.Thread(
             target=self._retention_loop, name="retention", daemon=True
         )
         self._retention.start()
+        self._tally = threading.Thread(target=self._tally_loop, name="audit-tally", daemon=True)
+        self._tally.start()
+
+    def _tally_loop(self) -> None:
+        while not self._stop.wait(TALLY_FLUSH_S):
+            try:
+                self.flush_anonymous()
+            except Exception:  # kept in the tally: the next round tries again
+                log.exception("writing the tally of anonymous requests failed")
+
+    def flush_anonymous(self, *, everything: bool = False) -> None:
+        """Write the tally of requests without an account: one audit entry per client address
+        per minute, with its count (``everything``: the current minute too)."""
+        for address, minute, counts in self.anonymous.take(everything=everything):
+            self.engine.store.append_audit(
+                "anonymous",
+                ANONYMOUS_ACTION,
+                address,
+                {
+                    "minute": datetime.fromtimestamp(minute, UTC).isoformat(),
+                    "count": sum(counts.values()),
+                    "requests": counts,
+                },
+            )
 
     def _retention_loop(self) -> None:
         """Destroy data past its retention period now and every ``retention_interval_s``."""
@@ -206,6 +254,8 @@ class Service:
     def close(self) -> None:
         self._stop.set()
         self._retention.join()
+        self._tally.join()
+        self.flush_anonymous(everything=True)
         with self.lock:
             self.engine.close()
 
@@ -403,21 +453,45 @@ def create_app(settings: Settings, pipeline: FacePipeline | None = None) -> Fast
         request: Request, call_next: Callable[[Request], Awaitable[Response]]
     ) -> Response:
         started = time.perf_counter()
-        response = await call_next(request)
+        svc: Service = request.app.state.service
+        address = request.client.host if request.client else "unknown"
+        limited = request.url.path not in UNLIMITED_PATHS and not request.url.path.startswith(
+            "/ui/"
+        )
+        budget = svc.settings.anonymous_rate_limit_per_minute
+        retry = svc.anonymous_limiter.retry_after(address, budget) if limited else None
+        if retry is not None:
+            # Every request of the address, keyed or not: else key guessing would go on.
+            detail = (
+                f"too many requests without a valid key or sign-in from {address}: "
+                f"{budget} a minute (anonymous_rate_limit_per_minute); retry in {retry} s"
+            )
+            response: Response = problems.problem(
+                request, 429, "rate_limited", detail, retry_after_s=retry
+            )
+        else:
+            response = await call_next(request)
         route = request.scope.get("route")
         name = getattr(route, "path", "unmatched")
-        svc: Service = request.app.state.service
         svc.metrics.requests.labels(name, str(response.status_code)).inc()
         svc.metrics.latency.labels(name).observe(time.perf_counter() - started)
-        if request.method not in SAFE_METHODS or name in AUDITED_READS:
-            actor = getattr(request.state, "audit_actor", "anonymous")
+        actor = getattr(request.state, "audit_actor", None)
+        if actor is None and limited:
+            if retry is None:
+                svc.anonymous_limiter.record(address)
+            # Tallied per address and minute, not one entry each (a flood cannot fill the log).
+            # Refused before routing: named by its path, cut short (metrics keep "unmatched",
+            # so that no caller can grow their label set).
+            seen = name if retry is None else request.url.path[:100]
+            svc.anonymous.add(address, f"{request.method} {seen}", response.status_code)
+        elif request.method not in SAFE_METHODS or name in AUDITED_READS:
             details: dict[str, Any] = {"status": response.status_code}
             refused = getattr(request.state, "refused_rule", None)
             if refused is not None:
                 details["refused"] = refused
             await run_in_threadpool(
                 svc.engine.store.append_audit,
-                actor,
+                actor or "anonymous",
                 f"{request.method} {name}",
                 request.url.path,
                 details,
@@ -588,27 +662,32 @@ def create_app(settings: Settings, pipeline: FacePipeline | None = None) -> Fast
     async def post_images(
         name: str,
         svc: ServiceDep,
-        _: Annotated[Account, Depends(allowed(Action.INGEST))],
+        response: Response,
+        who: Annotated[Account, Depends(allowed(Action.INGEST))],
         files: Annotated[list[UploadFile], File(description="One or more photos.")],
         origin_url: Annotated[str | None, Form()] = None,
         page_url: Annotated[str | None, Form()] = None,
         licence_ref: Annotated[str | None, Form()] = None,
     ) -> dict[str, Any]:
         """Ingest uploaded photos into the collection: every face detected, checked, embedded
-        and indexed. One bad file is reported and the others go on."""
+        and indexed. One bad file is reported and the others go on. ``files`` says what became
+        of each upload (``stored``, ``duplicate``, ``failed`` with the error, ``suppressed``);
+        201 when at least one image was stored, 200 (with the same report) when none was."""
         await run_in_threadpool(_locked, svc, svc.engine.check_bulk_ingest, name)
-        saved = [await _save_upload(svc, upload) for upload in files]
+        saved = [(upload.filename or "", await _save_upload(svc, upload)) for upload in files]
         provenance = Provenance(origin_url=origin_url, page_url=page_url, licence_ref=licence_ref)
-        report = await run_in_threadpool(
-            _locked, svc, svc.engine.ingest, saved, name, provenance=provenance, workers=1
+        report, outcomes = await run_in_threadpool(
+            _ingest_uploads, svc, who, name, saved, provenance
         )
-        return dict(to_jsonable(report))
+        if not report.images_ingested:
+            response.status_code = 200  # nothing was created
+        return {**to_jsonable(report), "files": outcomes}
 
     @app.get("/collections/{name}/images", tags=["images"])
     def get_images(
         name: str,
         svc: ServiceDep,
-        _: Annotated[Account, Depends(allowed(Action.VIEW_COLLECTIONS))],
+        _: Annotated[Account, Depends(allowed(Action.BROWSE))],
         offset: PageOffset = 0,
         limit: PageLimit = 100,
     ) -> list[dict[str, Any]]:
@@ -618,7 +697,7 @@ def create_app(settings: Settings, pipeline: FacePipeline | None = None) -> Fast
     def get_image(
         image_id: DbId,
         svc: ServiceDep,
-        _: Annotated[Account, Depends(allowed(Action.VIEW_COLLECTIONS))],
+        _: Annotated[Account, Depends(allowed(Action.BROWSE))],
     ) -> dict[str, Any]:
         return dict(to_jsonable(svc.engine.store.image_record(image_id)))
 
@@ -634,14 +713,14 @@ def create_app(settings: Settings, pipeline: FacePipeline | None = None) -> Fast
     def post_ingest_job(
         body: IngestJobIn,
         svc: ServiceDep,
-        _: Annotated[Account, Depends(allowed(Action.INGEST))],
+        who: Annotated[Account, Depends(allowed(Action.INGEST))],
     ) -> dict[str, Any]:
         """Ingest a server-side folder (under an allowed root) in the background."""
         folder = allowed_folder(body.folder, svc.settings.ingest_allowed_roots)
         with svc.lock:
             svc.engine.check_bulk_ingest(body.collection.strip())
         provenance = Provenance(licence_ref=body.licence_ref)
-        job = svc.jobs.start(svc, folder, body.collection.strip(), provenance)
+        job = svc.jobs.start(svc, folder, body.collection.strip(), provenance, actor_name(who))
         return job.describe()
 
     @app.get("/jobs/{job_id}", tags=["images"])
@@ -654,7 +733,7 @@ def create_app(settings: Settings, pipeline: FacePipeline | None = None) -> Fast
 
     @app.get("/persons", tags=["persons"])
     def get_persons(
-        svc: ServiceDep, _: Annotated[Account, Depends(allowed(Action.VIEW_COLLECTIONS))]
+        svc: ServiceDep, _: Annotated[Account, Depends(allowed(Action.BROWSE))]
     ) -> list[dict[str, Any]]:
         return [to_jsonable(p) for p in svc.engine.persons()]
 
@@ -740,7 +819,7 @@ def create_app(settings: Settings, pipeline: FacePipeline | None = None) -> Fast
     @app.get("/faces", tags=["faces"])
     def get_faces(
         svc: ServiceDep,
-        _: Annotated[Account, Depends(allowed(Action.VIEW_COLLECTIONS))],
+        _: Annotated[Account, Depends(allowed(Action.BROWSE))],
         image_id: DbId | None = None,
         person_id: DbId | None = None,
     ) -> list[dict[str, Any]]:
@@ -755,7 +834,7 @@ def create_app(settings: Settings, pipeline: FacePipeline | None = None) -> Fast
     def get_face(
         face_id: DbId,
         svc: ServiceDep,
-        _: Annotated[Account, Depends(allowed(Action.VIEW_COLLECTIONS))],
+        _: Annotated[Account, Depends(allowed(Action.BROWSE))],
     ) -> dict[str, Any]:
         record = svc.engine.store.face_records([face_id]).get(face_id)
         if record is None:
@@ -1085,6 +1164,44 @@ def _locked(svc: Service, call: Callable[P, T], *args: P.args, **kwargs: P.kwarg
     """``call`` with the engine to itself (for ``run_in_threadpool``: never on the loop)."""
     with svc.lock:
         return call(*args, **kwargs)
+
+
+def _ingest_uploads(
+    svc: Service,
+    who: Account,
+    collection: str,
+    uploads: list[tuple[str, Path]],
+    provenance: Provenance,
+) -> tuple[IngestReport, list[dict[str, Any]]]:
+    """Ingest the saved uploads (attributed to ``who``) and say what became of each."""
+    with svc.lock:
+        before = svc.engine.store.known_image_hashes(collection)
+        report = svc.engine.ingest(
+            [path for _, path in uploads],
+            collection,
+            provenance=provenance,
+            workers=1,
+            actor=actor_name(who),
+        )
+        after = svc.engine.store.known_image_hashes(collection)
+    failed = {f.location: f for f in report.failures}
+    seen: set[str] = set()
+    outcomes: list[dict[str, Any]] = []
+    for filename, path in uploads:
+        sha256 = path.parent.name  # uploads are kept under their content hash
+        failure = failed.get(str(path.absolute())) or failed.get(str(path.resolve()))
+        outcome: dict[str, Any] = {"file": filename, "sha256": sha256}
+        if failure is not None:
+            outcome |= {"outcome": "failed", "error": failure.error, "message": failure.message}
+        elif sha256 in before or sha256 in seen:
+            outcome["outcome"] = "duplicate"
+        elif sha256 in after:
+            outcome["outcome"] = "stored"
+        else:  # analysed, not failed, not stored: only faces of people who opted out
+            outcome["outcome"] = "suppressed"
+        seen.add(sha256)
+        outcomes.append(outcome)
+    return report, outcomes
 
 
 def _check_enrolment(svc: Service, collection: str, consent_id: int | None) -> None:
