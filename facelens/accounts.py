@@ -30,7 +30,11 @@ class Role(StrEnum):
 class Action(StrEnum):
     MANAGE_ACCOUNTS = "manage_accounts"
     MANAGE_COLLECTIONS = "manage_collections"
-    VIEW_COLLECTIONS = "view_collections"
+    VIEW_COLLECTIONS = "view_collections"  # names, counts and legal basis
+    #: List persons, a collection's images, faces; open an image or face record. Audited.
+    #: Not analysts': they reach faces through searches, which need a purpose and a case
+    #: and are logged with what they showed; browsing would be an unlogged search by eye.
+    BROWSE = "browse"
     INGEST = "ingest"
     DELETE = "delete"
     SEARCH = "search"
@@ -49,6 +53,7 @@ PERMISSIONS: dict[Role, frozenset[Action]] = {
             Action.MANAGE_ACCOUNTS,
             Action.MANAGE_COLLECTIONS,
             Action.VIEW_COLLECTIONS,
+            Action.BROWSE,
             Action.READ_OWN_SEARCHES,
             Action.READ_ALL_SEARCHES,
             Action.READ_AUDIT,
@@ -59,7 +64,13 @@ PERMISSIONS: dict[Role, frozenset[Action]] = {
         }
     ),
     Role.ENROLLER: frozenset(
-        {Action.VIEW_COLLECTIONS, Action.INGEST, Action.DELETE, Action.MANAGE_CONSENT}
+        {
+            Action.VIEW_COLLECTIONS,
+            Action.BROWSE,
+            Action.INGEST,
+            Action.DELETE,
+            Action.MANAGE_CONSENT,
+        }
     ),
     Role.ANALYST: frozenset({Action.VIEW_COLLECTIONS, Action.SEARCH, Action.READ_OWN_SEARCHES}),
     Role.AUDITOR: frozenset({Action.READ_ALL_SEARCHES, Action.READ_AUDIT, Action.READ_REPORTS}),

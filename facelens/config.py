@@ -202,8 +202,20 @@ class Settings(BaseSettings):
         return value
 
     # service
+    analysis_threads: int = Field(
+        default=0,
+        ge=0,
+        description="Probes the server analyses at once (decode, detect, embed), each on its "
+        "own copy of the models; 0 means one per CPU core.",
+    )
     rate_limit_per_minute: int = Field(
         default=600, gt=0, description="Requests one API key may make a minute."
+    )
+    anonymous_rate_limit_per_minute: int = Field(
+        default=60,
+        gt=0,
+        description="Requests without a valid key (none, a wrong one, a failed sign-in) one "
+        "client address may make a minute; past it, every request from the address gets 429.",
     )
     ingest_allowed_roots: list[Path] = Field(
         default_factory=list,

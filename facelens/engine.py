@@ -100,6 +100,11 @@ PERSIST_EVERY_IMAGES = 500
 POLICY_META = "jurisdiction_policy_sha256"
 #: Actor named in audit entries the engine writes by itself.
 SYSTEM_ACTOR = "system"
+#: Ingest names who stored which images in the audit log every this many stored images (and
+#: at the end), so that a killed ingest leaves at most this many stored but unattributed.
+ATTRIBUTE_EVERY_IMAGES = 16
+#: The audit action of those entries.
+INGEST_AUDIT_ACTION = "ingest"
 #: Folders under the data folder whose files facelens wrote (uploads, fetched images): an image
 #: record that goes takes its file along.
 OWNED_FOLDERS = ("uploads", "fetched")
@@ -121,6 +126,27 @@ class _Enrolment:
     sha256: str
     analysis: ImageAnalysis | None
     face_id: int | None
+
+
+class _Attribution:
+    """Who stored which images: written to the audit log in batches as they are stored."""
+
+    def __init__(self, store: MetadataStore, actor: str | None, collection: str) -> None:
+        self.store, self.actor, self.collection = store, actor, collection
+        self.pending: list[int] = []
+
+    def stored(self, image_id: int) -> None:
+        self.pending.append(image_id)
+        if len(self.pending) >= ATTRIBUTE_EVERY_IMAGES:
+            self.flush()
+
+    def flush(self) -> None:
+        if self.actor is None or not self.pending:
+            return
+        self.store.append_audit(
+            self.actor, INGEST_AUDIT_ACTION, self.collection, {"image_ids": self.pending}
+        )
+        self.pending = []
 
 
 @dataclass(frozen=True, slots=True)
@@ -390,11 +416,14 @@ class Engine:
         provenance: Provenance | None = None,
         workers: int | None = None,
         progress: ProgressCallback | None = None,
+        actor: str | None = None,
     ) -> IngestReport:
         """Ingest image files and folders (recursively) into ``collection``.
 
         Files whose content is already in the collection are skipped; a file that fails is
-        reported in ``IngestReport.failures`` and the rest go on.
+        reported in ``IngestReport.failures`` and the rest go on. With ``actor``, the ids of
+        the images stored are attributed to them in the audit log as they are stored (every
+        ``ATTRIBUTE_EVERY_IMAGES``), so an ingest that is killed leaves few unattributed.
         """
         self.check_bulk_ingest(collection)
         started = time.perf_counter()
@@ -407,6 +436,7 @@ class Engine:
         worker_count = workers or default_workers(self.settings)
         since_persist = 0
         done = 0
+        attribution = _Attribution(self.store, actor, collection)
         try:
             for outcome in analyse_files(
                 read_files(files, self.settings, known), self.settings, worker_count, self.pipeline
@@ -416,7 +446,9 @@ class Engine:
                 elif isinstance(outcome, IngestFailure):
                     report.failures.append(outcome)
                 else:
-                    since_persist += self._store_analysed(outcome, collection, provenance, report)
+                    since_persist += self._store_analysed(
+                        outcome, collection, provenance, report, attribution
+                    )
                     if since_persist >= PERSIST_EVERY_IMAGES:
                         self._persist_index()
                         since_persist = 0
@@ -424,8 +456,10 @@ class Engine:
                 if progress is not None:
                     progress(done, len(files))
         finally:
-            # Also on interrupt: what is stored is indexed and persisted; a rerun resumes.
+            # Also on interrupt: what is stored is indexed, persisted and attributed; a rerun
+            # resumes.
             self._persist_index()
+            attribution.flush()
             report.elapsed_s = time.perf_counter() - started
         # facelens's own copies (uploads) of files that were refused, failed or suppressed:
         # linked to no image, erasure and retention could never reach them.
@@ -520,6 +554,7 @@ class Engine:
         collection: str,
         provenance: Provenance | None,
         report: IngestReport,
+        attribution: _Attribution | None = None,
     ) -> int:
         if isinstance(analysed.outcome, IngestFailure):
             report.failures.append(analysed.outcome)
@@ -540,6 +575,8 @@ class Engine:
             return 0
         if len(added.face_ids):
             self.index.add(added.face_ids, added.vectors)
+        if attribution is not None:
+            attribution.stored(added.image_id)
         report.images_ingested += 1
         report.faces_indexed += len(added.face_ids)
         for face in analysis.faces:
@@ -598,14 +635,17 @@ class Engine:
             )
         return np.ascontiguousarray(array)
 
-    def probe_faces(self, image: ImageInput, what: str) -> tuple[ImageAnalysis, list[AnalysedFace]]:
+    def probe_faces(
+        self, image: ImageInput, what: str, *, pipeline: FacePipeline | None = None
+    ) -> tuple[ImageAnalysis, list[AnalysedFace]]:
+        """Decode and analyse a probe; refuses one without a usable face. Touches neither the
+        store nor the index, so it needs no engine lock: threads may each run it with their
+        own ``pipeline`` (of the same settings and model) at once."""
+        pipeline = pipeline or self.pipeline
         decoded = self._decode(image)
-        analysis = self.pipeline.analyse(decoded, probe=True)
-        if (
-            not analysis.accepted_faces
-            and self.pipeline.probe_detector is not self.pipeline.detector
-        ):
-            analysis = self.pipeline.analyse(decoded)  # small faces: the ingest detector
+        analysis = pipeline.analyse(decoded, probe=True)
+        if not analysis.accepted_faces and pipeline.probe_detector is not pipeline.detector:
+            analysis = pipeline.analyse(decoded)  # small faces: the ingest detector
         accepted = analysis.accepted_faces
         if not accepted:
             if analysis.faces:
@@ -631,13 +671,31 @@ class Engine:
     ) -> SearchResult:
         """For every usable face in ``image``, the ``top_k`` most similar gallery faces, best
         first, each flagged ``is_match`` when its similarity is at least ``threshold``."""
+        self.search_bounds(top_k, threshold)  # refused before the costly analysis
+        analysis, faces = self.probe_faces(image, "probe image")
+        return self.search_analysed(analysis, faces, top_k, threshold, collections)
+
+    def search_bounds(self, top_k: int | None, threshold: float | None) -> tuple[int, float]:
+        """``top_k`` and ``threshold``, defaults filled in; refuses values out of range."""
         top_k = self.settings.default_top_k if top_k is None else top_k
         threshold = self.settings.match_threshold if threshold is None else threshold
         if top_k <= 0:
             raise InvalidArgumentError(f"top_k must be at least 1, got {top_k}")
         if not -1.0 <= threshold <= 1.0:
             raise InvalidArgumentError(f"threshold must be in [-1, 1], got {threshold}")
-        analysis, faces = self.probe_faces(image, "probe image")
+        return top_k, threshold
+
+    def search_analysed(
+        self,
+        analysis: ImageAnalysis,
+        faces: Sequence[AnalysedFace],
+        top_k: int | None = None,
+        threshold: float | None = None,
+        collections: Sequence[str] | None = None,
+    ) -> SearchResult:
+        """``search`` for a probe already analysed (``probe_faces``): the index and store
+        part only, the part that needs the engine to itself."""
+        top_k, threshold = self.search_bounds(top_k, threshold)
         embeddings = [f.embedding for f in faces if f.embedding is not None]
         for embedding in embeddings:
             if embedding.model != self.model:
@@ -732,12 +790,18 @@ class Engine:
         )
 
     def verify(
-        self, image_a: ImageInput, image_b: ImageInput, threshold: float | None = None
+        self,
+        image_a: ImageInput,
+        image_b: ImageInput,
+        threshold: float | None = None,
+        *,
+        pipeline: FacePipeline | None = None,
     ) -> VerifyResult:
-        """Are the main (largest) faces of the two images the same person?"""
+        """Are the main (largest) faces of the two images the same person? (Touches neither
+        store nor index: see ``probe_faces`` for ``pipeline``.)"""
         threshold = self.settings.match_threshold if threshold is None else threshold
-        _, faces_a = self.probe_faces(image_a, "first image")
-        _, faces_b = self.probe_faces(image_b, "second image")
+        _, faces_a = self.probe_faces(image_a, "first image", pipeline=pipeline)
+        _, faces_b = self.probe_faces(image_b, "second image", pipeline=pipeline)
         a, b = faces_a[0], faces_b[0]
         assert a.embedding is not None and b.embedding is not None
         score = similarity(a.embedding, b.embedding)

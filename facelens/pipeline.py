@@ -2,6 +2,10 @@
 
 from __future__ import annotations
 
+import os
+import threading
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import replace
 from pathlib import Path
 
@@ -15,7 +19,11 @@ from facelens.types import AnalysedFace, ImageAnalysis, ModelId
 
 
 class FacePipeline:
-    """Finds, aligns, checks and embeds every face of an image. Models load on first use."""
+    """Finds, aligns, checks and embeds every face of an image. Models load on first use.
+
+    One instance analyses one image at a time (dlib's detector and network keep per-call
+    state, so ``analyse`` holds the instance's lock); threads that analyse in parallel use
+    one instance each (``PipelinePool``)."""
 
     def __init__(
         self,
@@ -41,6 +49,7 @@ class FacePipeline:
         self.embedder = embedder or DlibResNetEmbedder(
             flip_average=settings.embed_flip_average, jitters=settings.embed_jitters
         )
+        self._lock = threading.Lock()
 
     @property
     def model(self) -> ModelId:
@@ -57,6 +66,10 @@ class FacePipeline:
     def analyse(self, image: RgbImage, *, probe: bool = False) -> ImageAnalysis:
         """Every face of ``image``, largest first; rejected faces carry their reason. A
         ``probe`` (a photo to search with) is searched with ``probe_detect_upsample_times``."""
+        with self._lock:
+            return self._analyse(image, probe=probe)
+
+    def _analyse(self, image: RgbImage, *, probe: bool) -> ImageAnalysis:
         height, width = image.shape[:2]
         faces: list[AnalysedFace] = []
         chips = []
@@ -81,3 +94,41 @@ class FacePipeline:
 
     def analyse_file(self, path: Path) -> ImageAnalysis:
         return self.analyse(self.load(path))
+
+
+class PipelinePool:
+    """Pipelines for threads that analyse images at once (the server's probes): each borrower
+    gets one to itself. Starts with ``first`` and makes more, up to ``size``, only when every
+    one is busy (each holds its own models, about 30 MB)."""
+
+    def __init__(self, first: FacePipeline, size: int = 0) -> None:
+        self.settings = first.settings
+        self.size = size or os.cpu_count() or 1
+        self._idle = [first]
+        self._made = 1
+        self._ready = threading.Condition()
+
+    @contextmanager
+    def borrow(self) -> Iterator[FacePipeline]:
+        with self._ready:
+            while not self._idle and self._made >= self.size:
+                self._ready.wait()
+            if self._idle:
+                pipeline = self._idle.pop()
+            else:
+                self._made += 1
+                pipeline = None
+        if pipeline is None:
+            try:
+                pipeline = FacePipeline(self.settings)
+            except BaseException:
+                with self._ready:
+                    self._made -= 1
+                    self._ready.notify()
+                raise
+        try:
+            yield pipeline
+        finally:
+            with self._ready:
+                self._idle.append(pipeline)
+                self._ready.notify()

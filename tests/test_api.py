@@ -174,19 +174,19 @@ ROUTES: list[tuple[str, str, Action | None, dict[str, Any]]] = [
     ("DELETE", "/session", None, {}),
     ("GET", "/faces/1/thumbnail", Action.SEARCH, {}),
     ("GET", "/faces/1/source", Action.SEARCH, {}),
-    ("GET", "/faces/1", Action.VIEW_COLLECTIONS, {}),
-    ("GET", "/faces", Action.VIEW_COLLECTIONS, {"params": {"image_id": 1}}),
+    ("GET", "/faces/1", Action.BROWSE, {}),
+    ("GET", "/faces", Action.BROWSE, {"params": {"image_id": 1}}),
     ("GET", "/settings", Action.MANAGE_ACCOUNTS, {}),
     ("GET", "/audit", Action.READ_AUDIT, {}),
     ("GET", "/audit/verify", Action.READ_AUDIT, {}),
     ("GET", "/audit/checkpoint", Action.READ_AUDIT, {}),
     ("DELETE", "/faces/1", Action.DELETE, {}),
-    ("GET", "/collections/c/images", Action.VIEW_COLLECTIONS, {}),
-    ("GET", "/images/1", Action.VIEW_COLLECTIONS, {}),
+    ("GET", "/collections/c/images", Action.BROWSE, {}),
+    ("GET", "/images/1", Action.BROWSE, {}),
     ("DELETE", "/images/1", Action.DELETE, {}),
     ("POST", "/jobs/ingest", Action.INGEST, {"json": {"folder": "/tmp", "collection": "c"}}),
     ("GET", "/jobs/1", Action.INGEST, {}),
-    ("GET", "/persons", Action.VIEW_COLLECTIONS, {}),
+    ("GET", "/persons", Action.BROWSE, {}),
     ("POST", "/persons", Action.INGEST, {"json": {"name": "p"}}),
     ("PATCH", "/persons/1", Action.INGEST, {"json": {"name": "q"}}),
     ("POST", "/persons/1/faces", Action.INGEST, {"json": {"face_ids": [1]}}),
@@ -371,21 +371,22 @@ def test_given_images_then_they_are_listed_shown_and_deleted_with_their_faces(
     assert counts["images"] == 2 and counts["faces_indexed"] == 2
     assert counts["policy"]["basis"] == "other" and counts["policy"]["retention_days"] == 30
     assert client.get("/collections/nobody", headers=keys[Role.ANALYST]).status_code == 404
-    listed = client.get("/collections/people/images", headers=keys[Role.ANALYST]).json()
+    listed = client.get("/collections/people/images", headers=keys[Role.ENROLLER]).json()
     assert [Path(i["location"]).name for i in listed] == ["obama.jpg", "biden.jpg"]
     obama = listed[0]
     assert obama["provenance"]["licence_ref"] == "LIC-1" and len(obama["face_ids"]) == 1
-    face = client.get(f"/faces/{obama['face_ids'][0]}", headers=keys[Role.ANALYST]).json()
+    face = client.get(f"/faces/{obama['face_ids'][0]}", headers=keys[Role.ENROLLER]).json()
     assert face["image_id"] == obama["image_id"] and face["collection"] == "people"
     of_image = client.get(
-        "/faces", headers=keys[Role.ANALYST], params={"image_id": obama["image_id"]}
+        "/faces", headers=keys[Role.ENROLLER], params={"image_id": obama["image_id"]}
     ).json()
     assert [f["face_id"] for f in of_image] == obama["face_ids"]
-    assert client.get("/faces", headers=keys[Role.ANALYST]).status_code == 422
+    assert client.get("/faces", headers=keys[Role.ENROLLER]).status_code == 422
 
     gone = client.delete(f"/images/{obama['image_id']}", headers=keys[Role.ENROLLER])
     assert gone.json() == {"faces_removed": 1}
-    assert client.get(f"/images/{obama['image_id']}", headers=keys[Role.ANALYST]).status_code == 404
+    browser = keys[Role.ENROLLER]
+    assert client.get(f"/images/{obama['image_id']}", headers=browser).status_code == 404
     found = search(client, keys[Role.ANALYST], photos / "obama2.jpg").json()
     assert [m["image_location"] for m in found["faces"][0]["matches"]] == [listed[1]["location"]], (
         "only Biden is left to find"
@@ -394,7 +395,7 @@ def test_given_images_then_they_are_listed_shown_and_deleted_with_their_faces(
     assert client.delete(f"/faces/{biden_face}", headers=keys[Role.ENROLLER]).json() == {
         "faces_removed": 1
     }
-    assert client.get(f"/faces/{biden_face}", headers=keys[Role.ANALYST]).status_code == 404
+    assert client.get(f"/faces/{biden_face}", headers=browser).status_code == 404
 
 
 def test_given_persons_then_named_assigned_renamed_merged_searched_and_deleted(
@@ -403,7 +404,7 @@ def test_given_persons_then_named_assigned_renamed_merged_searched_and_deleted(
     enroller, analyst = keys[Role.ENROLLER], keys[Role.ANALYST]
     upload(client, enroller, photos / "obama.jpg", photos / "obama3.jpg", photos / "biden.jpg")
     obama, obama3, biden = [
-        i["face_ids"][0] for i in client.get("/collections/people/images", headers=analyst).json()
+        i["face_ids"][0] for i in client.get("/collections/people/images", headers=enroller).json()
     ]
     first = client.post("/persons", headers=enroller, json={"name": "B. Obama"}).json()
     second = client.post("/persons", headers=enroller, json={"name": "Barack"}).json()
@@ -415,10 +416,10 @@ def test_given_persons_then_named_assigned_renamed_merged_searched_and_deleted(
     assert sorted(merged["face_ids"]) == sorted([obama, obama3])
     renamed = client.patch(f"/persons/{first['id']}", headers=enroller, json={"name": "Obama"})
     assert renamed.json()["name"] == "Obama"
-    assert [p["name"] for p in client.get("/persons", headers=analyst).json()] == ["Obama"]
+    assert [p["name"] for p in client.get("/persons", headers=enroller).json()] == ["Obama"]
 
     client.post("/persons", headers=enroller, json={"name": "Biden"})
-    biden_person = client.get("/persons", headers=analyst).json()[0]
+    biden_person = client.get("/persons", headers=enroller).json()[0]
     client.post(
         f"/persons/{biden_person['id']}/faces", headers=enroller, json={"face_ids": [biden]}
     )
@@ -515,3 +516,49 @@ def test_given_stored_times_then_the_api_gives_them_with_their_utc_offset(
     for key, stamp in stamps:
         assert stamp.endswith(("+00:00", "Z")), (key, stamp)
     assert client.get("/audit/verify", headers=admin).json()["intact"] is True
+
+
+# --- what an upload leaves behind, and what it says --------------------------------------
+
+
+def test_given_an_upload_then_each_file_is_reported_and_only_stored_ones_stay_in_uploads(
+    client: TestClient, keys: dict[Role, dict[str, str]], photos: Path, tmp_path: Path
+) -> None:
+    text = tmp_path / "notes.jpg"
+    text.write_text("not a photo")
+    copy = tmp_path / "again.jpg"
+    copy.write_bytes((photos / "obama.jpg").read_bytes())
+    answer = upload(client, keys[Role.ENROLLER], photos / "obama.jpg", text, copy)
+    assert answer.status_code == 201, answer.text
+    outcomes = [(f["file"], f["outcome"]) for f in answer.json()["files"]]
+    assert outcomes == [
+        ("obama.jpg", "stored"),
+        ("notes.jpg", "failed"),
+        ("again.jpg", "duplicate"),
+    ]
+    assert answer.json()["files"][1]["error"] == "unsupported_image"
+    uploads = client.app.state.service.uploads  # type: ignore[attr-defined]
+    kept = sorted(p.relative_to(uploads) for p in uploads.rglob("*") if p.is_file())
+    obama = hashlib.sha256((photos / "obama.jpg").read_bytes()).hexdigest()
+    assert kept == [Path(obama) / "obama.jpg"], "no copy of the failed or duplicate upload"
+
+    # Nothing stored: not 201 Created, and still nothing left behind.
+    again = upload(client, keys[Role.ENROLLER], text, photos / "obama.jpg")
+    assert again.status_code == 200, again.text
+    assert [f["outcome"] for f in again.json()["files"]] == ["failed", "duplicate"]
+    assert again.json()["images_ingested"] == 0
+    assert sorted(p.relative_to(uploads) for p in uploads.rglob("*") if p.is_file()) == kept
+
+
+def test_given_an_upload_then_the_audit_log_names_who_stored_which_images(
+    client: TestClient, keys: dict[Role, dict[str, str]], photos: Path
+) -> None:
+    upload(client, keys[Role.ENROLLER], photos / "obama.jpg", photos / "biden.jpg")
+    store = client.app.state.service.engine.store  # type: ignore[attr-defined]
+    stored = [i.image_id for i in store.images("people", 0, 10)]
+    attributed = [
+        (e.actor, e.subject, e.details["image_ids"])
+        for e in store.audit_entries()
+        if e.action == "ingest"
+    ]
+    assert attributed == [("account:2 enroller-1", "people", stored)]

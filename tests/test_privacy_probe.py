@@ -288,6 +288,8 @@ def test_given_another_persons_consent_then_the_cli_and_the_api_store_nothing(
             "/collections/press/images", headers=enroller, files=photo(grace_hopper, "files")
         )
         assert uploaded.json()["faces_suppressed"] == 1
+        assert uploaded.status_code == 200, "nothing was stored"
+        assert [f["outcome"] for f in uploaded.json()["files"]] == ["suppressed"]
         assert held(engine) == before
 
     cli = Cli(tmp_path / "cli-data", env={"FACELENS_JURISDICTION_POLICY_FILE": str(policy_file)})

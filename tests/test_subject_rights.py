@@ -537,10 +537,10 @@ def test_given_any_response_then_no_template_leaves_the_service(
     image_id = searched.json()["faces"][0]["matches"][0]["image_id"]
     bodies = [
         searched.json(),
-        client.get(f"/faces/{face_id}", headers=keys[Role.ANALYST]).json(),
-        client.get("/faces", headers=keys[Role.ANALYST], params={"image_id": image_id}).json(),
-        client.get(f"/images/{image_id}", headers=keys[Role.ANALYST]).json(),
-        client.get("/collections/people/images", headers=keys[Role.ANALYST]).json(),
+        client.get(f"/faces/{face_id}", headers=keys[Role.ENROLLER]).json(),
+        client.get("/faces", headers=keys[Role.ENROLLER], params={"image_id": image_id}).json(),
+        client.get(f"/images/{image_id}", headers=keys[Role.ENROLLER]).json(),
+        client.get("/collections/people/images", headers=keys[Role.ENROLLER]).json(),
         client.get("/searches", headers=keys[Role.AUDITOR]).json(),
         client.get("/audit", headers=keys[Role.AUDITOR]).json(),
         client.post(

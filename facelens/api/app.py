@@ -2,8 +2,12 @@
 and a role (``facelens.accounts``), errors as problem details (``facelens.api.problems``).
 
 One engine per process. The engine is not thread-safe and FastAPI runs plain ``def`` routes in
-a thread pool, so engine calls are serialised by a lock (throughput comes from search being
-milliseconds; ingest at scale goes through ``facelens ingest``'s worker processes).
+a thread pool, so engine calls are serialised by a lock. No engine call runs on the event loop
+(``async`` routes hand them to the thread pool), so /healthz answers however busy the engine
+is. The costly, stateless part of a search (decode, detect, align, embed) runs outside the
+lock, on a pipeline of its own (``PipelinePool``): dlib releases the GIL there, so searches use
+every core; only the index and store part holds the lock (milliseconds). Ingest at scale goes
+through ``facelens ingest``'s worker processes.
 """
 
 from __future__ import annotations
@@ -19,7 +23,7 @@ from contextlib import asynccontextmanager
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Annotated, Any
+from typing import Annotated, Any, ParamSpec, TypeVar
 
 from annotated_types import Interval
 from fastapi import Depends, FastAPI, File, Form, Header, Query, Request, Response, UploadFile
@@ -52,12 +56,12 @@ from facelens.accounts import (
 )
 from facelens.api import problems
 from facelens.api.jobs import IngestJobs
-from facelens.api.limits import RateLimiter
+from facelens.api.limits import AnonymousTally, RateLimiter
 from facelens.config import Settings
 from facelens.crops import face_crop, jpeg_bytes
 from facelens.engine import Engine
 from facelens.errors import ImageTooLargeError, InvalidArgumentError, NotFoundError
-from facelens.pipeline import FacePipeline
+from facelens.pipeline import FacePipeline, PipelinePool
 from facelens.policy import (
     MAX_RETENTION_DAYS,
     CollectionPolicy,
@@ -79,17 +83,32 @@ from facelens.rights import (
 )
 from facelens.store.base import FaceRecord
 from facelens.transparency import transparency_report
-from facelens.types import Account, Match, Provenance, SearchRecord, to_jsonable
+from facelens.types import (
+    Account,
+    IngestReport,
+    Match,
+    Provenance,
+    SearchRecord,
+    to_jsonable,
+)
 from facelens.web import STATIC_DIR
 
 _UPLOAD_CHUNK_BYTES = 1024 * 1024
 SESSION_COOKIE = "facelens_session"
 CSRF_COOKIE = "facelens_csrf"
 SAFE_METHODS = frozenset({"GET", "HEAD", "OPTIONS"})
-#: Reads that are security-relevant and so audited (every other method is audited always).
+#: Reads that are security-relevant and so audited (every other method is audited always;
+#: requests without an account are tallied, ``AnonymousTally``).
 AUDITED_READS = frozenset(
     {
         "/faces/{face_id}/source",
+        # Browsing personal data (who looked at which faces, also outside a search).
+        "/faces/{face_id}/thumbnail",
+        "/faces/{face_id}",
+        "/faces",
+        "/images/{image_id}",
+        "/collections/{name}/images",
+        "/persons",
         "/searches",
         "/audit",
         "/audit/verify",
@@ -100,6 +119,14 @@ AUDITED_READS = frozenset(
     }
 )
 THUMBNAIL_PX = 160
+#: Neither counted nor refused per client address: health probes and the static interface.
+UNLIMITED_PATHS = frozenset({"/", "/healthz", "/readyz"})
+#: Audit action of the per-address, per-minute tally of requests without an account.
+ANONYMOUS_ACTION = "anonymous requests"
+#: How often finished minutes of that tally are written to the audit log.
+TALLY_FLUSH_S = 15.0
+P = ParamSpec("P")
+T = TypeVar("T")
 
 log = logging.getLogger(__name__)
 
@@ -173,17 +200,46 @@ class Service:
         self.settings = settings
         self.engine = Engine(settings, pipeline=pipeline)
         self.lock = threading.RLock()
+        # Probes are analysed outside the lock, each on a pipeline of its own.
+        self.pipelines = PipelinePool(self.engine.pipeline, settings.analysis_threads)
         self.metrics = Metrics()
         self.uploads = settings.data_dir / "uploads"
         # In memory: a restart signs everyone out, which is the safe failure.
         self.sessions: dict[str, WebSession] = {}
         self.rate_limiter = RateLimiter()
+        # Requests without an account, per client address: budgeted, and audited as a tally.
+        self.anonymous_limiter = RateLimiter()
+        self.anonymous = AnonymousTally()
         self.jobs = IngestJobs()
         self._stop = threading.Event()
         self._retention = threading.Thread(
             target=self._retention_loop, name="retention", daemon=True
         )
         self._retention.start()
+        self._tally = threading.Thread(target=self._tally_loop, name="audit-tally", daemon=True)
+        self._tally.start()
+
+    def _tally_loop(self) -> None:
+        while not self._stop.wait(TALLY_FLUSH_S):
+            try:
+                self.flush_anonymous()
+            except Exception:  # kept in the tally: the next round tries again
+                log.exception("writing the tally of anonymous requests failed")
+
+    def flush_anonymous(self, *, everything: bool = False) -> None:
+        """Write the tally of requests without an account: one audit entry per client address
+        per minute, with its count (``everything``: the current minute too)."""
+        for address, minute, counts in self.anonymous.take(everything=everything):
+            self.engine.store.append_audit(
+                "anonymous",
+                ANONYMOUS_ACTION,
+                address,
+                {
+                    "minute": datetime.fromtimestamp(minute, UTC).isoformat(),
+                    "count": sum(counts.values()),
+                    "requests": counts,
+                },
+            )
 
     def _retention_loop(self) -> None:
         """Destroy data past its retention period now and every ``retention_interval_s``."""
@@ -198,6 +254,8 @@ class Service:
     def close(self) -> None:
         self._stop.set()
         self._retention.join()
+        self._tally.join()
+        self.flush_anonymous(everything=True)
         with self.lock:
             self.engine.close()
 
@@ -395,21 +453,45 @@ def create_app(settings: Settings, pipeline: FacePipeline | None = None) -> Fast
         request: Request, call_next: Callable[[Request], Awaitable[Response]]
     ) -> Response:
         started = time.perf_counter()
-        response = await call_next(request)
+        svc: Service = request.app.state.service
+        address = request.client.host if request.client else "unknown"
+        limited = request.url.path not in UNLIMITED_PATHS and not request.url.path.startswith(
+            "/ui/"
+        )
+        budget = svc.settings.anonymous_rate_limit_per_minute
+        retry = svc.anonymous_limiter.retry_after(address, budget) if limited else None
+        if retry is not None:
+            # Every request of the address, keyed or not: else key guessing would go on.
+            detail = (
+                f"too many requests without a valid key or sign-in from {address}: "
+                f"{budget} a minute (anonymous_rate_limit_per_minute); retry in {retry} s"
+            )
+            response: Response = problems.problem(
+                request, 429, "rate_limited", detail, retry_after_s=retry
+            )
+        else:
+            response = await call_next(request)
         route = request.scope.get("route")
         name = getattr(route, "path", "unmatched")
-        svc: Service = request.app.state.service
         svc.metrics.requests.labels(name, str(response.status_code)).inc()
         svc.metrics.latency.labels(name).observe(time.perf_counter() - started)
-        if request.method not in SAFE_METHODS or name in AUDITED_READS:
-            actor = getattr(request.state, "audit_actor", "anonymous")
+        actor = getattr(request.state, "audit_actor", None)
+        if actor is None and limited:
+            if retry is None:
+                svc.anonymous_limiter.record(address)
+            # Tallied per address and minute, not one entry each (a flood cannot fill the log).
+            # Refused before routing: named by its path, cut short (metrics keep "unmatched",
+            # so that no caller can grow their label set).
+            seen = name if retry is None else request.url.path[:100]
+            svc.anonymous.add(address, f"{request.method} {seen}", response.status_code)
+        elif request.method not in SAFE_METHODS or name in AUDITED_READS:
             details: dict[str, Any] = {"status": response.status_code}
             refused = getattr(request.state, "refused_rule", None)
             if refused is not None:
                 details["refused"] = refused
             await run_in_threadpool(
                 svc.engine.store.append_audit,
-                actor,
+                actor or "anonymous",
                 f"{request.method} {name}",
                 request.url.path,
                 details,
@@ -419,7 +501,7 @@ def create_app(settings: Settings, pipeline: FacePipeline | None = None) -> Fast
     # --- health -----------------------------------------------------------------------
 
     @app.get("/healthz", tags=["health"])
-    def healthz() -> dict[str, str]:
+    async def healthz() -> dict[str, str]:  # on the loop: needs no thread, however busy
         return {"status": "ok"}
 
     @app.get("/readyz", tags=["health"])
@@ -580,27 +662,32 @@ def create_app(settings: Settings, pipeline: FacePipeline | None = None) -> Fast
     async def post_images(
         name: str,
         svc: ServiceDep,
-        _: Annotated[Account, Depends(allowed(Action.INGEST))],
+        response: Response,
+        who: Annotated[Account, Depends(allowed(Action.INGEST))],
         files: Annotated[list[UploadFile], File(description="One or more photos.")],
         origin_url: Annotated[str | None, Form()] = None,
         page_url: Annotated[str | None, Form()] = None,
         licence_ref: Annotated[str | None, Form()] = None,
     ) -> dict[str, Any]:
         """Ingest uploaded photos into the collection: every face detected, checked, embedded
-        and indexed. One bad file is reported and the others go on."""
-        with svc.lock:
-            svc.engine.check_bulk_ingest(name)  # refused before anything is kept
-        saved = [await _save_upload(svc, upload) for upload in files]
+        and indexed. One bad file is reported and the others go on. ``files`` says what became
+        of each upload (``stored``, ``duplicate``, ``failed`` with the error, ``suppressed``);
+        201 when at least one image was stored, 200 (with the same report) when none was."""
+        await run_in_threadpool(_locked, svc, svc.engine.check_bulk_ingest, name)
+        saved = [(upload.filename or "", await _save_upload(svc, upload)) for upload in files]
         provenance = Provenance(origin_url=origin_url, page_url=page_url, licence_ref=licence_ref)
-        with svc.lock:
-            report = svc.engine.ingest(saved, name, provenance=provenance, workers=1)
-        return dict(to_jsonable(report))
+        report, outcomes = await run_in_threadpool(
+            _ingest_uploads, svc, who, name, saved, provenance
+        )
+        if not report.images_ingested:
+            response.status_code = 200  # nothing was created
+        return {**to_jsonable(report), "files": outcomes}
 
     @app.get("/collections/{name}/images", tags=["images"])
     def get_images(
         name: str,
         svc: ServiceDep,
-        _: Annotated[Account, Depends(allowed(Action.VIEW_COLLECTIONS))],
+        _: Annotated[Account, Depends(allowed(Action.BROWSE))],
         offset: PageOffset = 0,
         limit: PageLimit = 100,
     ) -> list[dict[str, Any]]:
@@ -610,7 +697,7 @@ def create_app(settings: Settings, pipeline: FacePipeline | None = None) -> Fast
     def get_image(
         image_id: DbId,
         svc: ServiceDep,
-        _: Annotated[Account, Depends(allowed(Action.VIEW_COLLECTIONS))],
+        _: Annotated[Account, Depends(allowed(Action.BROWSE))],
     ) -> dict[str, Any]:
         return dict(to_jsonable(svc.engine.store.image_record(image_id)))
 
@@ -626,14 +713,14 @@ def create_app(settings: Settings, pipeline: FacePipeline | None = None) -> Fast
     def post_ingest_job(
         body: IngestJobIn,
         svc: ServiceDep,
-        _: Annotated[Account, Depends(allowed(Action.INGEST))],
+        who: Annotated[Account, Depends(allowed(Action.INGEST))],
     ) -> dict[str, Any]:
         """Ingest a server-side folder (under an allowed root) in the background."""
         folder = allowed_folder(body.folder, svc.settings.ingest_allowed_roots)
         with svc.lock:
             svc.engine.check_bulk_ingest(body.collection.strip())
         provenance = Provenance(licence_ref=body.licence_ref)
-        job = svc.jobs.start(svc, folder, body.collection.strip(), provenance)
+        job = svc.jobs.start(svc, folder, body.collection.strip(), provenance, actor_name(who))
         return job.describe()
 
     @app.get("/jobs/{job_id}", tags=["images"])
@@ -646,7 +733,7 @@ def create_app(settings: Settings, pipeline: FacePipeline | None = None) -> Fast
 
     @app.get("/persons", tags=["persons"])
     def get_persons(
-        svc: ServiceDep, _: Annotated[Account, Depends(allowed(Action.VIEW_COLLECTIONS))]
+        svc: ServiceDep, _: Annotated[Account, Depends(allowed(Action.BROWSE))]
     ) -> list[dict[str, Any]]:
         return [to_jsonable(p) for p in svc.engine.persons()]
 
@@ -732,7 +819,7 @@ def create_app(settings: Settings, pipeline: FacePipeline | None = None) -> Fast
     @app.get("/faces", tags=["faces"])
     def get_faces(
         svc: ServiceDep,
-        _: Annotated[Account, Depends(allowed(Action.VIEW_COLLECTIONS))],
+        _: Annotated[Account, Depends(allowed(Action.BROWSE))],
         image_id: DbId | None = None,
         person_id: DbId | None = None,
     ) -> list[dict[str, Any]]:
@@ -747,7 +834,7 @@ def create_app(settings: Settings, pipeline: FacePipeline | None = None) -> Fast
     def get_face(
         face_id: DbId,
         svc: ServiceDep,
-        _: Annotated[Account, Depends(allowed(Action.VIEW_COLLECTIONS))],
+        _: Annotated[Account, Depends(allowed(Action.BROWSE))],
     ) -> dict[str, Any]:
         record = svc.engine.store.face_records([face_id]).get(face_id)
         if record is None:
@@ -801,16 +888,9 @@ def create_app(settings: Settings, pipeline: FacePipeline | None = None) -> Fast
         purpose, case_ref = check_search_purpose(purpose, case_ref)
         data = await _read_upload(svc, image)
         names = [c.strip() for c in (collections or "").split(",") if c.strip()]
-        started = time.perf_counter()
-        with svc.lock:
-            result = svc.engine.search(data, top_k, threshold, names or None)
-            svc.metrics.search_latency.observe(time.perf_counter() - started)
-            found = [m for face in result.faces for m in face.matches]
-            probes = [face.probe_sha256 for face in result.faces]
-            search_id = log_search(
-                svc, who, purpose, case_ref, names, probes, found, result.threshold
-            )
-        return {"search_id": search_id, **with_links(to_jsonable(result))}
+        return await run_in_threadpool(
+            _search, svc, who, data, top_k, threshold, names, purpose, case_ref
+        )
 
     @app.get("/searches", tags=["search"])
     def get_searches(
@@ -834,8 +914,7 @@ def create_app(settings: Settings, pipeline: FacePipeline | None = None) -> Fast
     ) -> dict[str, Any]:
         """Are the largest faces of two photos the same person?"""
         a, b = await _read_upload(svc, first), await _read_upload(svc, second)
-        with svc.lock:
-            return dict(to_jsonable(svc.engine.verify(a, b, threshold)))
+        return await run_in_threadpool(_verify, svc, a, b, threshold)
 
     # --- consent and enrolment --------------------------------------------------------
 
@@ -886,15 +965,17 @@ def create_app(settings: Settings, pipeline: FacePipeline | None = None) -> Fast
     ) -> dict[str, Any]:
         """Enrol a person with the main face of each photo; in a consent collection, against
         their valid consent record (and only their face is kept)."""
-        with svc.lock:
-            policy = svc.engine.policy_for_ingest(name)
-            if policy.basis == LegalBasis.CONSENT:
-                svc.engine.valid_consent(consent_id, name)  # refused before anything is kept
+        await run_in_threadpool(_check_enrolment, svc, name, consent_id)
         saved = [await _save_upload(svc, upload) for upload in photos]
-        with svc.lock:
-            person = svc.engine.enrol(
-                person_name.strip(), saved, collection=name, consent_id=consent_id
-            )
+        person = await run_in_threadpool(
+            _locked,
+            svc,
+            svc.engine.enrol,
+            person_name.strip(),
+            saved,
+            collection=name,
+            consent_id=consent_id,
+        )
         return dict(to_jsonable(person))
 
     # --- data subject requests (by selfie) ----------------------------------------------
@@ -1079,6 +1160,89 @@ def allowed_folder(folder: str, roots: list[Path]) -> Path:
     return resolved
 
 
+def _locked(svc: Service, call: Callable[P, T], *args: P.args, **kwargs: P.kwargs) -> T:
+    """``call`` with the engine to itself (for ``run_in_threadpool``: never on the loop)."""
+    with svc.lock:
+        return call(*args, **kwargs)
+
+
+def _ingest_uploads(
+    svc: Service,
+    who: Account,
+    collection: str,
+    uploads: list[tuple[str, Path]],
+    provenance: Provenance,
+) -> tuple[IngestReport, list[dict[str, Any]]]:
+    """Ingest the saved uploads (attributed to ``who``) and say what became of each."""
+    with svc.lock:
+        before = svc.engine.store.known_image_hashes(collection)
+        report = svc.engine.ingest(
+            [path for _, path in uploads],
+            collection,
+            provenance=provenance,
+            workers=1,
+            actor=actor_name(who),
+        )
+        after = svc.engine.store.known_image_hashes(collection)
+    failed = {f.location: f for f in report.failures}
+    seen: set[str] = set()
+    outcomes: list[dict[str, Any]] = []
+    for filename, path in uploads:
+        sha256 = path.parent.name  # uploads are kept under their content hash
+        failure = failed.get(str(path.absolute())) or failed.get(str(path.resolve()))
+        outcome: dict[str, Any] = {"file": filename, "sha256": sha256}
+        if failure is not None:
+            outcome |= {"outcome": "failed", "error": failure.error, "message": failure.message}
+        elif sha256 in before or sha256 in seen:
+            outcome["outcome"] = "duplicate"
+        elif sha256 in after:
+            outcome["outcome"] = "stored"
+        else:  # analysed, not failed, not stored: only faces of people who opted out
+            outcome["outcome"] = "suppressed"
+        seen.add(sha256)
+        outcomes.append(outcome)
+    return report, outcomes
+
+
+def _check_enrolment(svc: Service, collection: str, consent_id: int | None) -> None:
+    """Refused before anything is kept."""
+    with svc.lock:
+        policy = svc.engine.policy_for_ingest(collection)
+        if policy.basis == LegalBasis.CONSENT:
+            svc.engine.valid_consent(consent_id, collection)
+
+
+def _search(
+    svc: Service,
+    who: Account,
+    data: bytes,
+    top_k: int | None,
+    threshold: float | None,
+    names: list[str],
+    purpose: str,
+    case_ref: str,
+) -> dict[str, Any]:
+    """A search in the thread pool: the probe analysed on a pipeline of its own, outside the
+    engine lock; the index, the store and the log under it."""
+    started = time.perf_counter()
+    top_k, threshold = svc.engine.search_bounds(top_k, threshold)
+    with svc.pipelines.borrow() as pipeline:
+        analysis, faces = svc.engine.probe_faces(data, "probe image", pipeline=pipeline)
+    with svc.lock:
+        result = svc.engine.search_analysed(analysis, faces, top_k, threshold, names or None)
+        found = [m for face in result.faces for m in face.matches]
+        probes = [face.probe_sha256 for face in result.faces]
+        search_id = log_search(svc, who, purpose, case_ref, names, probes, found, result.threshold)
+    svc.metrics.search_latency.observe(time.perf_counter() - started)
+    return {"search_id": search_id, **with_links(to_jsonable(result))}
+
+
+def _verify(svc: Service, a: bytes, b: bytes, threshold: float | None) -> dict[str, Any]:
+    """Needs neither store nor index: no engine lock, a pipeline of its own."""
+    with svc.pipelines.borrow() as pipeline:
+        return dict(to_jsonable(svc.engine.verify(a, b, threshold, pipeline=pipeline)))
+
+
 def _face_source(svc: Service, face_id: int) -> tuple[FaceRecord, PILImage.Image]:
     record = svc.engine.store.face_records([face_id]).get(face_id)
     if record is None:
@@ -1130,10 +1294,17 @@ async def _open_subject_request(
     svc: Service, who: Account, kind: str, photos: list[UploadFile], request_ref: str
 ) -> dict[str, Any]:
     data: list[bytes | Path] = [await _read_upload(svc, photo) for photo in photos]
-    with svc.lock:
-        opened = open_request(
-            svc.engine, kind, data, request_ref, actor_name(who), who.jurisdiction
-        )
+    opened = await run_in_threadpool(
+        _locked,
+        svc,
+        open_request,
+        svc.engine,
+        kind,
+        data,
+        request_ref,
+        actor_name(who),
+        who.jurisdiction,
+    )
     return _review_json(opened)
 
 

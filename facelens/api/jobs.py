@@ -62,17 +62,21 @@ class IngestJobs:
         return job
 
     def start(
-        self, svc: Service, folder: Path, collection: str, provenance: Provenance
+        self, svc: Service, folder: Path, collection: str, provenance: Provenance, actor: str
     ) -> IngestJob:
+        """``actor`` is named in the audit log with the images each batch stores."""
         job = IngestJob(next(self._ids), folder, collection)
         self._jobs[job.id] = job
         threading.Thread(
-            target=self._run, args=(job, svc, provenance), name=f"ingest-job-{job.id}", daemon=True
+            target=self._run,
+            args=(job, svc, provenance, actor),
+            name=f"ingest-job-{job.id}",
+            daemon=True,
         ).start()
         return job
 
     @staticmethod
-    def _run(job: IngestJob, svc: Service, provenance: Provenance) -> None:
+    def _run(job: IngestJob, svc: Service, provenance: Provenance, actor: str) -> None:
         job.status = "running"
         total = IngestReport(collection=job.collection)
         try:
@@ -85,6 +89,7 @@ class IngestJobs:
                         job.collection,
                         provenance=provenance,
                         workers=1,
+                        actor=actor,
                     )
                 total.images_seen += part.images_seen
                 total.images_ingested += part.images_ingested

@@ -226,6 +226,7 @@ def ingest(
             provenance=Provenance(origin_url=source_url),
             workers=workers,
             progress=advance,
+            actor=cli_actor(),
         )
         engine.store.append_audit(
             cli_actor(),

@@ -269,6 +269,7 @@ async function loadImages(collection) {
   $("#collection-title").textContent = collection;
   const grid = $("#collection-images");
   grid.innerHTML = "";
+  if (!may("browse")) return; // counts and policy only: browsing images is audited, by role
   try {
     for (const image of await api(`/collections/${encodeURIComponent(collection)}/images`)) {
       const card = document.createElement("figure");
