@@ -92,6 +92,31 @@ class Settings(BaseSettings):
         "(dlib's num_jitters; 0 or 1 means none; each copy costs a full embedding).",
     )
 
+    embedder: Literal["dlib", "onnx"] = Field(
+        default="dlib",
+        description="Embedder backend: dlib itself, or the same network converted to ONNX "
+        "and run by ONNX Runtime (identical answers within 1e-4; batches, threads, GPU).",
+    )
+    embed_batch_size: int = Field(
+        default=32,
+        ge=1,
+        le=4096,
+        description="Chips per ONNX Runtime call (their mirror images ride in the same call).",
+    )
+    embed_provider: Literal["cpu", "cuda"] = Field(
+        default="cpu",
+        description="ONNX Runtime execution provider of the onnx embedder; cuda needs "
+        "onnxruntime-gpu and a GPU.",
+    )
+    onnx_intra_op_threads: int = Field(
+        default=0, ge=0, description="Threads of one ONNX Runtime call; 0 lets it choose."
+    )
+    onnx_model_dir: Path | None = Field(
+        default=None,
+        description="Folder of the ONNX model converted from dlib's file at first use; "
+        "None means ~/.cache/facelens/models.",
+    )
+
     # quality
     min_face_size_px: int = Field(
         default=40, ge=0, description="Faces whose box is smaller on its short side are rejected."

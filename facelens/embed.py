@@ -3,14 +3,17 @@
 from __future__ import annotations
 
 from abc import ABC, abstractmethod
+from collections.abc import Callable
 from typing import Any
 
 import dlib
 import numpy as np
 
+from facelens.config import Settings
 from facelens.decode import RgbImage
 from facelens.errors import ModelMismatchError
 from facelens.models import RESNET_EMBEDDER_FILE, model_path
+from facelens.registry import Registry
 from facelens.types import Embedding, FloatArray, ModelId
 
 
@@ -53,6 +56,47 @@ class DlibResNetEmbedder(Embedder):
         found = self._net.compute_face_descriptor(chips, self.jitters)
         vectors: FloatArray = np.asarray([np.asarray(d) for d in found], dtype=np.float32)
         return vectors
+
+
+EmbedderFactory = Callable[[Settings], Embedder]
+EMBEDDERS: Registry[EmbedderFactory] = Registry("embedder")
+
+
+def register_embedder(name: str, factory: EmbedderFactory) -> None:
+    EMBEDDERS.register(name, factory)
+
+
+def create_embedder(settings: Settings) -> Embedder:
+    """The embedder the ``embedder`` setting names, with the embedding settings."""
+    return EMBEDDERS.get(settings.embedder)(settings)
+
+
+def available_embedders() -> list[str]:
+    return EMBEDDERS.names()
+
+
+def _dlib(settings: Settings) -> Embedder:
+    return DlibResNetEmbedder(
+        flip_average=settings.embed_flip_average, jitters=settings.embed_jitters
+    )
+
+
+def _onnx(settings: Settings) -> Embedder:
+    # Imported here: the converter and ONNX Runtime load only when this backend is chosen.
+    from facelens.dlib_onnx.embedder import OnnxResNetEmbedder
+
+    return OnnxResNetEmbedder(
+        flip_average=settings.embed_flip_average,
+        jitters=settings.embed_jitters,
+        batch_size=settings.embed_batch_size,
+        provider=settings.embed_provider,
+        intra_op_threads=settings.onnx_intra_op_threads,
+        cache_dir=settings.onnx_model_dir,
+    )
+
+
+register_embedder("dlib", _dlib)
+register_embedder("onnx", _onnx)
 
 
 def l2_normalise(vectors: FloatArray) -> FloatArray:

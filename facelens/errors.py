@@ -82,3 +82,15 @@ class ConflictError(FacelensError):
 
 class InvalidArgumentError(FacelensError):
     code = "invalid_argument"
+
+
+class ModelConversionError(ModelNotAvailableError):
+    """dlib's network file could not be read or converted to ONNX."""
+
+    code = "model_conversion_failed"
+
+
+class ExecutionProviderError(ModelNotAvailableError):
+    """The chosen ONNX Runtime execution provider (``embed_provider``) is not available."""
+
+    code = "execution_provider_unavailable"

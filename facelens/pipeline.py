@@ -13,7 +13,7 @@ from facelens.align import FivePointAligner
 from facelens.config import Settings
 from facelens.decode import RgbImage, load_image
 from facelens.detect import Detector, create_detector
-from facelens.embed import DlibResNetEmbedder, Embedder
+from facelens.embed import Embedder, create_embedder
 from facelens.quality import TOO_MANY_FACES, assess
 from facelens.types import AnalysedFace, ImageAnalysis, ModelId
 
@@ -46,9 +46,7 @@ class FacePipeline:
             )
         )
         self.aligner = aligner or FivePointAligner(settings.chip_padding)
-        self.embedder = embedder or DlibResNetEmbedder(
-            flip_average=settings.embed_flip_average, jitters=settings.embed_jitters
-        )
+        self.embedder = embedder or create_embedder(settings)
         self._lock = threading.Lock()
 
     @property

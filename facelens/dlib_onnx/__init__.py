@@ -1,0 +1,1 @@
+"""dlib's face-recognition ResNet as ONNX: reader, graph, cache and embedder."""

