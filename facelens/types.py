@@ -217,6 +217,24 @@ class IngestReport:
         done = self.images_ingested + len(self.failures)
         return done / self.elapsed_s if self.elapsed_s > 0 else 0.0
 
+    def merge(self, other: IngestReport) -> None:
+        """Add ``other`` (a later part of the same ingest) to this report, field by field:
+        counts add, counts by reason add, lists extend. Every field is handled by its type,
+        so a field added later cannot be forgotten by a caller adding reports by hand."""
+        if other.collection != self.collection:
+            raise ValueError(f"cannot merge a report of {other.collection} into {self.collection}")
+        for f in dataclasses.fields(self):
+            mine, theirs = getattr(self, f.name), getattr(other, f.name)
+            if f.name == "collection":
+                continue
+            if isinstance(mine, dict):
+                for key, count in theirs.items():
+                    mine[key] = mine.get(key, 0) + count
+            elif isinstance(mine, list):
+                mine.extend(theirs)
+            else:
+                setattr(self, f.name, mine + theirs)
+
 
 @dataclass(frozen=True, slots=True)
 class Person:

@@ -16,9 +16,11 @@ from PIL import Image
 
 from facelens.accounts import PERMISSIONS, Action, Role, create_account
 from facelens.api.app import create_app
+from facelens.cli.main import EXIT_INGEST_FAILURES
 from facelens.config import Settings
 from facelens.pipeline import FacePipeline
-from tests.conftest import Declare
+from facelens.rights import confirm, open_request
+from tests.conftest import Cli, Declare
 
 PURPOSE = {"purpose": "fraud case review", "case_ref": "CASE-42"}
 
@@ -562,3 +564,39 @@ def test_given_an_upload_then_the_audit_log_names_who_stored_which_images(
         if e.action == "ingest"
     ]
     assert attributed == [("account:2 enroller-1", "people", stored)]
+
+
+def test_given_a_folder_job_with_an_opted_out_person_then_it_reports_what_the_cli_does(
+    tmp_path: Path, pipeline: FacePipeline, photos: Path, declare: Declare
+) -> None:
+    """Issue 13: a job added its batches' reports up by hand and lost faces_suppressed."""
+    root = tmp_path / "allowed"
+    (root / "press").mkdir(parents=True)
+    for name in ("obama.jpg", "obama3.jpg", "biden.jpg"):
+        (root / "press" / name).write_bytes((photos / name).read_bytes())
+    (root / "press" / "notes.jpg").write_bytes(b"not an image")
+    settings = Settings(data_dir=tmp_path / "data", ingest_allowed_roots=[root])
+    with TestClient(create_app(settings, pipeline)) as client:
+        engine = client.app.state.service.engine  # type: ignore[attr-defined]
+        declare(engine, "press", "press-cli", "opt-outs")
+        engine.ingest([photos / "obama2.jpg"], "opt-outs", workers=1)
+        opened = open_request(engine, "erasure", [photos / "obama2.jpg"], "E-1", "test-admin")
+        confirm(engine, opened.request.id, [c.face_id for c in opened.candidates], "test-admin")
+        key = {"X-API-Key": create_account(engine.store, "enroller", Role.ENROLLER)[1]}
+        job = client.post(
+            "/jobs/ingest", headers=key, json={"folder": str(root / "press"), "collection": "press"}
+        ).json()
+        deadline = time.monotonic() + 60
+        while (state := client.get(f"/jobs/{job['job_id']}", headers=key).json())["status"] in {
+            "queued",
+            "running",
+        } and time.monotonic() < deadline:
+            time.sleep(0.2)
+    by_job = state["report"]
+    by_cli = Cli(settings.data_dir).json(
+        "ingest", root / "press", "-c", "press-cli", code=EXIT_INGEST_FAILURES
+    )
+    fields = ("images_seen", "images_ingested", "faces_indexed", "faces_suppressed", "refusals")
+    assert {f: by_job[f] for f in fields} == {f: by_cli[f] for f in fields}
+    assert by_job["faces_suppressed"] == 2 and by_job["images_ingested"] == 1
+    assert [f["error"] for f in by_job["failures"]] == [f["error"] for f in by_cli["failures"]]

@@ -91,14 +91,7 @@ class IngestJobs:
                         workers=1,
                         actor=actor,
                     )
-                total.images_seen += part.images_seen
-                total.images_ingested += part.images_ingested
-                total.duplicates_skipped += part.duplicates_skipped
-                total.faces_indexed += part.faces_indexed
-                for reason, count in part.faces_rejected.items():
-                    total.faces_rejected[reason] = total.faces_rejected.get(reason, 0) + count
-                total.failures.extend(part.failures)
-                total.elapsed_s += part.elapsed_s
+                total.merge(part)
                 job.files_done = min(start + _BATCH_FILES, len(files))
             job.status = "done"
         except Exception as exc:  # reported through the API, not lost in a thread
