@@ -29,6 +29,7 @@ from pathlib import Path
 import numpy as np
 
 from facelens.config import Settings
+from facelens.embed import fused_template
 from facelens.evaluation.embeddings import (
     FACE,
     BenchmarkEmbedding,
@@ -133,6 +134,36 @@ def main() -> None:
         }
 
     rows = [run(1, "old"), run(1, "calibrated"), run(3, "calibrated"), run(3, "old")]
+
+    def opt_out(photos_used: int, rule: str) -> dict[str, object]:
+        """After erasure the requester's photos are the suppression list: how many of their
+        other photos (the gallery's, as if ingested later) it stops, and how many faces of
+        other people it stops too. The old rule: each photo alone at the match threshold;
+        the engine's: their fused template at opt_out_threshold."""
+        stopped = others_stopped = own_total = 0
+        for name, photos in requests:
+            templates = np.stack([vector[p] for p in photos[:photos_used]])
+            if rule == "old":
+                scores = (gallery_vectors @ templates.T).max(axis=1)
+                threshold = settings.match_threshold
+            else:
+                scores = gallery_vectors @ fused_template(templates)
+                threshold = settings.opt_out_threshold
+            hit = scores >= threshold
+            own = gallery_names == name
+            stopped += int((hit & own).sum())
+            own_total += int(own.sum())
+            others_stopped += int((hit & ~own).sum())
+        return {
+            "rule": rule,
+            "photos": photos_used,
+            "threshold": threshold,
+            "own_later_photos_stopped": stopped,
+            "own_later_photos": own_total,
+            "other_peoples_faces_stopped": others_stopped,
+        }
+
+    opt_outs = [opt_out(1, "old"), opt_out(3, "old"), opt_out(3, "fused")]
     rule = calibrated_rule(match_table, len(gallery_vectors), 3, settings)
     result = {
         "gallery_faces": len(gallery_vectors),
@@ -144,6 +175,7 @@ def main() -> None:
             "expected_false_candidates": rule.expected_false_candidates,
         },
         "rows": rows,
+        "opt_out": opt_outs,
         "impostor_pairs": table["impostor_pairs"],
     }
     args.out.parent.mkdir(parents=True, exist_ok=True)
@@ -158,6 +190,12 @@ def main() -> None:
             f"faces; {row['strangers_proposed']} strangers proposed in "
             f"{row['requests_with_strangers']} of {len(requests)} requests "
             f"(at most {row['most_strangers_in_one_request']} in one)"
+        )
+    for row in opt_outs:
+        print(
+            f"opt-out, {row['rule']} rule, {row['photos']} photo(s) at {row['threshold']}: stops "
+            f"{row['own_later_photos_stopped']}/{row['own_later_photos']} of the requesters' "
+            f"later photos and {row['other_peoples_faces_stopped']} faces of other people"
         )
     print(
         f"calibrated threshold at {len(gallery_vectors)} faces, 3 photos: {rule.threshold} "

@@ -145,6 +145,17 @@ class Settings(BaseSettings):
     )
     default_top_k: int = Field(default=5, gt=0, le=1000)
 
+    opt_out_threshold: float = Field(
+        default=0.94,
+        ge=-1.0,
+        le=1.0,
+        description="Similarity to an opted-out person's fused template (the mean of the "
+        "photos their erasure request gave) at or above which a face is theirs: skipped at "
+        "ingest, hidden from search. Chosen on LFW (bench/subject_requests.py): with 3 photos "
+        "it stops 273 of 275 of the person's later photos and 52 faces of others in 140 "
+        "opt-outs, where one photo at 0.93 stopped 263 and 80.",
+    )
+
     # subject requests (access and erasure by selfie)
     subject_request_false_candidates: float = Field(
         default=0.1,

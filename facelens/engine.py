@@ -27,7 +27,7 @@ from facelens.audit import verify as verify_chain
 from facelens.config import Settings
 from facelens.crypto import TemplateCipher, UnsetCipher, generate_key, write_key_file
 from facelens.decode import RgbImage, decode_image, read_image_bytes
-from facelens.embed import l2_normalise, similarity
+from facelens.embed import fused_template, l2_normalise, similarity
 from facelens.errors import (
     InvalidArgumentError,
     ModelMismatchError,
@@ -593,11 +593,17 @@ class Engine:
         if not len(suppressed) or not len(vectors):
             return np.zeros(len(vectors), dtype=bool)
         scores = np.asarray(vectors, dtype=np.float32) @ suppressed.T
-        return np.asarray((scores >= self.settings.match_threshold).any(axis=1))
+        return np.asarray((scores >= self.settings.opt_out_threshold).any(axis=1))
 
     def _suppression_list(self) -> FloatArray:
+        """One fused template per person who opted out, (people, dim)."""
         if self._suppressed is None:
-            self._suppressed = self.store.suppression_templates()
+            people = self.store.suppression_templates()
+            self._suppressed = (
+                np.stack([fused_template(t) for t in people])
+                if people
+                else np.zeros((0, 0), dtype=np.float32)
+            )
         return self._suppressed
 
     def _without_suppressed(self, analysis: ImageAnalysis) -> tuple[ImageAnalysis, int]:

@@ -39,6 +39,7 @@ from PIL import Image as PILImage
 
 from facelens.config import Settings
 from facelens.crops import face_crop, jpeg_bytes
+from facelens.embed import fused_template
 from facelens.engine import Engine, ImageInput
 from facelens.errors import ConflictError, InvalidArgumentError, NotFoundError
 from facelens.types import FloatArray, IdArray, SubjectRequest, to_jsonable
@@ -126,15 +127,6 @@ def calibrated_rule(
         fmr_measured=table.measured[chosen],
         basis=f"{table.source}; {table.impostor_pairs:,} impostor pairs",
     )
-
-
-def fused_template(templates: FloatArray) -> FloatArray:
-    """The requester's photos as one template: their mean, L2-normalised, (dim,). On LFW this
-    finds more of a requester's faces for fewer strangers than the best of the photos taken
-    one by one (bench/subject_requests.py), and it is one comparison per stored face, so the
-    rule's stranger count does not grow with the number of photos."""
-    mean = np.asarray(templates, dtype=np.float32).mean(axis=0)
-    return np.asarray(mean / max(float(np.linalg.norm(mean)), 1e-12), dtype=np.float32)
 
 
 def candidate_scores(vectors: FloatArray, templates: FloatArray) -> FloatArray:

@@ -266,7 +266,9 @@ class MetadataStore(Protocol):
         """The request and, while it is pending, the requester's templates (k, dim)."""
 
     def subject_requests(self, since: datetime | None = None) -> list[SubjectRequest]: ...
-    def suppression_templates(self) -> FloatArray: ...
+    def suppression_templates(self) -> list[FloatArray]:
+        """Each opted-out person's templates, (k, dim) each (opened)."""
+
     def suppression_count(self) -> int: ...
 
     # retention and reports

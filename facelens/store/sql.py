@@ -1128,15 +1128,18 @@ class SqlStore:
         with self._session() as session:
             return [_subject_request(r) for r in session.scalars(query)]
 
-    def suppression_templates(self) -> FloatArray:
-        """Every suppressed template, (n, dim) float32 (opened; keep them in memory only)."""
+    def suppression_templates(self) -> list[FloatArray]:
+        """Each opted-out person's templates, (k, dim) float32 each: the photos of one
+        erasure request together (opened; keep them in memory only)."""
         with self._session() as session:
-            blobs = list(
-                session.scalars(select(SuppressionRow.template).order_by(SuppressionRow.id))
-            )
-        if not blobs:
-            return np.zeros((0, 0), dtype=np.float32)
-        return np.stack([self.cipher.open_vector(b) for b in blobs])
+            rows = session.execute(
+                select(SuppressionRow.id, SuppressionRow.request_id, SuppressionRow.template)
+            ).all()
+        people: dict[tuple[str, int], list[FloatArray]] = {}
+        for row_id, request_id, blob in sorted(rows):
+            person = ("request", request_id) if request_id is not None else ("row", row_id)
+            people.setdefault(person, []).append(self.cipher.open_vector(blob))
+        return [np.stack(templates) for templates in people.values()]
 
     def suppression_count(self) -> int:
         with self._session() as session:
