@@ -1397,11 +1397,10 @@ def _evidence_of_data(settings: Settings) -> list[str]:
     wal = data / (STORE_FILE + "-wal")
     if wal.is_file() and wal.stat().st_size:
         found.append(f"the store's write-ahead log {wal}")
-    for name in ("uploads", "fetched"):
-        folder = data / name
-        if folder.is_dir() and any(folder.iterdir()):
-            found.append(f"stored images in {folder}")
-    found += [f"its keys in {path}" for path in keys_of_data_folder(settings)]
+    if (data / STORE_FILE).is_file():
+        # An emptied store with the folder's keys. (Keys alone, with no store file, are left by
+        # a data folder deleted on purpose: a new one in its place is new.)
+        found += [f"its keys in {path}" for path in keys_of_data_folder(settings)]
     return found
 
 
