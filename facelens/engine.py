@@ -21,6 +21,7 @@ from types import TracebackType
 
 import httpx
 import numpy as np
+from sqlalchemy.exc import DatabaseError
 
 from facelens.audit import AUDIT_CHAIN_META, AuditCheck, AuditKey, Checkpoint
 from facelens.audit import verify as verify_chain
@@ -33,6 +34,8 @@ from facelens.errors import (
     ModelMismatchError,
     NoFaceFoundError,
     NotFoundError,
+    QuarantinedTemplatesError,
+    StoreDamagedError,
 )
 from facelens.fetch import FetchOptions, ManifestEntry, fetch_image, new_client, read_manifest
 from facelens.index import IndexOptions, VectorIndex, create_index
@@ -52,9 +55,11 @@ from facelens.keys import (
     load_audit_key,
     load_key,
     next_key_file,
+    note_data_folder,
     own_key_file,
     reconcile,
 )
+from facelens.lock import FolderLock
 from facelens.pipeline import FacePipeline
 from facelens.policy import (
     CollectionPolicy,
@@ -167,11 +172,33 @@ class Engine:
 
     def __init__(self, settings: Settings, *, pipeline: FacePipeline | None = None) -> None:
         self.settings = settings
+        # Held until ``close``: shared, exclusive while rotating, migrating or rebuilding.
+        self.folder_lock = FolderLock(settings.data_dir)
+        self.folder_lock.acquire_shared()
+        try:
+            self._open(pipeline)
+        except DatabaseError as exc:
+            self.folder_lock.release()
+            raise StoreDamagedError(
+                f"the store in {settings.data_dir} is damaged ({exc.orig or exc}); restore "
+                "facelens.db from a backup, or run `facelens doctor` for details"
+            ) from exc
+        except BaseException:
+            self.folder_lock.release()
+            raise
+
+    def _open(self, pipeline: FacePipeline | None) -> None:
+        settings = self.settings
         self.pipeline = pipeline or FacePipeline(settings)
         # The store is opened before the key is known: which key is the folder's depends on
         # its id and recorded fingerprint, both in the store. Until then nothing is sealed.
-        self.store: MetadataStore = create_store(settings, UnsetCipher())
+        self.store: MetadataStore = create_store(
+            settings,
+            UnsetCipher(),
+            guard=lambda: self.folder_lock.exclusive("upgrading the store's schema", wait_s=5),
+        )
         self.folder_id = folder_id(self.store)
+        note_data_folder(settings, self.folder_id)
         self.cipher = self._open_templates()
         self.audit_key: AuditKey = load_audit_key(settings, self.folder_id, self.store)
         self.store.audit_key = self.audit_key
@@ -220,9 +247,12 @@ class Engine:
         if not self.index.wait_for_build(0):
             log.warning("waiting for the approximate index build to finish")
             self.index.wait_for_build()
-        if self.index.params() != self._persisted_index_params:
-            self._persist_index()
-        self.store.close()
+        try:
+            if self.index.params() != self._persisted_index_params:
+                self._persist_index()
+            self.store.close()
+        finally:
+            self.folder_lock.release()
 
     def __enter__(self) -> Engine:
         return self
@@ -274,6 +304,18 @@ class Engine:
             raise InvalidArgumentError(
                 "the key comes from FACELENS_TEMPLATE_KEY; rotation writes a new key file, so "
                 "configure template_key_file instead"
+            )
+        with self.folder_lock.exclusive("rotating the key"):
+            return self._rotate_key()
+
+    def _rotate_key(self) -> KeyRotation:
+        # A template that does not open cannot be re-sealed: refuse before anything changes.
+        quarantined = self.store.scan_templates(self.model)
+        if quarantined:
+            raise QuarantinedTemplatesError(
+                f"the stored templates of faces {quarantined} do not open (damaged); they "
+                "cannot be re-sealed with a new key. Delete them first (facelens doctor "
+                "--repair --delete-quarantined, or facelens delete --face ID), then rotate"
             )
         old = self.key_source
         path = own_key_file(self.settings, self.folder_id)
@@ -355,7 +397,12 @@ class Engine:
         return IndexRepair(added=added, removed=removed)
 
     def rebuild_index(self) -> int:
-        """Throw the index away and build it again from the store; returns faces indexed."""
+        """Throw the index away and build it again from the store; returns faces indexed.
+        Templates that do not open are left out (quarantined)."""
+        with self.folder_lock.exclusive("rebuilding the index"):
+            return self._rebuild_index()
+
+    def _rebuild_index(self) -> int:
         self.index.clear()
         with self.index.bulk_load():
             for ids, vectors in self.store.embeddings(self.model):
@@ -1053,4 +1100,5 @@ class Engine:
             store_backend=self.store.backend,
             index_backend=self.index.backend,
             index_params=self.index.params(),
+            faces_quarantined=len(self.store.quarantined_face_ids()),
         )

@@ -94,3 +94,39 @@ class ExecutionProviderError(ModelNotAvailableError):
     """The chosen ONNX Runtime execution provider (``embed_provider``) is not available."""
 
     code = "execution_provider_unavailable"
+
+
+# --- the data folder ----------------------------------------------------------------------
+
+
+class DataFolderInUseError(FacelensError):
+    """Another process holds the data folder (see ``facelens.lock``) in a way that excludes
+    what was asked: rotating the key or rebuilding the index while a server runs."""
+
+    code = "data_folder_in_use"
+
+
+class StoreError(FacelensError):
+    """The store (``facelens.db``), the source of truth, cannot be used."""
+
+    code = "store_error"
+
+
+class StoreMissingError(StoreError):
+    """The store file is gone or empty while the folder shows it held data (index files,
+    keys): opening it as a new, empty store would lose everything the index points to."""
+
+    code = "store_missing"
+
+
+class StoreDamagedError(StoreError):
+    """The store file is not a readable SQLite database, or fails its integrity check."""
+
+    code = "store_damaged"
+
+
+class QuarantinedTemplatesError(FacelensError):
+    """Some stored templates do not open (damaged bytes) and block an operation that must
+    handle every template, such as re-sealing them with a new key."""
+
+    code = "templates_quarantined"

@@ -77,6 +77,36 @@ def audit_key_file(settings: Settings, folder_id: str) -> Path:
     return folder_key_file(settings, folder_id, "audit.key")
 
 
+#: In each folder's key folder: the data folder's path, so that a data folder whose store is
+#: lost is still recognised as one that held data (its keys exist).
+DATA_FOLDER_NOTE = "data-folder"
+
+
+def note_data_folder(settings: Settings, folder: str) -> None:
+    """Record which data folder the keys under ``folder`` belong to (where it is now)."""
+    note = key_dir(settings) / folder / DATA_FOLDER_NOTE
+    where = str(settings.data_dir.resolve())
+    try:
+        if not note.is_file() or note.read_text() != where:
+            note.parent.mkdir(parents=True, exist_ok=True)
+            note.write_text(where)
+    except OSError as exc:  # a hint only: never a reason to refuse the open
+        log.debug("could not note the data folder of %s: %s", folder, exc)
+
+
+def keys_of_data_folder(settings: Settings) -> list[Path]:
+    """Key folders whose note names ``settings.data_dir``."""
+    where = str(settings.data_dir.resolve())
+    found = []
+    for note in sorted(key_dir(settings).glob(f"*/{DATA_FOLDER_NOTE}")):
+        try:
+            if note.read_text() == where and any(note.parent.glob("*.key")):
+                found.append(note.parent)
+        except OSError:
+            continue
+    return found
+
+
 def next_key_file(path: Path) -> Path:
     return path.with_name(path.name + ".next")
 

@@ -255,6 +255,8 @@ class Stats:
     store_backend: str
     index_backend: str
     index_params: dict[str, Any]
+    #: Faces whose stored template does not open (damaged): out of the index and search.
+    faces_quarantined: int = 0
 
 
 @dataclass(frozen=True, slots=True)

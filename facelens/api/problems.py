@@ -14,6 +14,7 @@ from facelens.api.limits import RateLimitedError
 from facelens.errors import (
     ConflictError,
     CorruptImageError,
+    DataFolderInUseError,
     FacelensError,
     ImageNotFoundError,
     ImageTooLargeError,
@@ -21,6 +22,8 @@ from facelens.errors import (
     ModelMismatchError,
     NoFaceFoundError,
     NotFoundError,
+    QuarantinedTemplatesError,
+    StoreError,
     UnsupportedImageError,
 )
 from facelens.policy import RefusedError
@@ -36,12 +39,15 @@ STATUS_BY_ERROR: list[tuple[type[FacelensError], int]] = [
     (NotFoundError, 404),
     (ConflictError, 409),
     (ModelMismatchError, 409),
+    (DataFolderInUseError, 409),
+    (QuarantinedTemplatesError, 409),
     (ImageTooLargeError, 413),
     (UnsupportedImageError, 415),
     (CorruptImageError, 422),
     (NoFaceFoundError, 422),
     (InvalidArgumentError, 422),
     (RateLimitedError, 429),
+    (StoreError, 503),
 ]
 
 

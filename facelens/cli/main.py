@@ -5,7 +5,9 @@ Exit codes (stable, documented in the README):
 exist; 4 an input image cannot be used; 5 no usable face; 6 embedding model mismatch; 7 any
 other facelens error; 8 an ingest finished but some files failed (listed in the summary);
 9 the audit log was tampered with; 10 refused by a lawful-processing rule (no legal basis,
-no valid consent, jurisdiction, suppression).
+no valid consent, jurisdiction, suppression); 11 ``doctor`` found problems it did not repair;
+12 the data folder is in use by another process (key rotation, index rebuild); 13 the store
+(facelens.db) is missing or damaged.
 """
 
 from __future__ import annotations
@@ -19,7 +21,7 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import TYPE_CHECKING, Annotated, Any
+from typing import TYPE_CHECKING, Annotated, Any, NoReturn
 
 import typer
 from pydantic import ValidationError
@@ -45,12 +47,14 @@ from facelens.audit import Checkpoint
 from facelens.config import Settings
 from facelens.engine import Engine
 from facelens.errors import (
+    DataFolderInUseError,
     FacelensError,
     ImageError,
     InvalidArgumentError,
     ModelMismatchError,
     NoFaceFoundError,
     NotFoundError,
+    StoreError,
 )
 from facelens.ingest import default_workers
 from facelens.policy import (
@@ -63,6 +67,7 @@ from facelens.policy import (
 from facelens.types import IngestReport, Provenance, SearchResult, to_jsonable
 
 if TYPE_CHECKING:
+    from facelens.doctor import DoctorReport
     from facelens.rights import RequestReview
 
 EXIT_UNEXPECTED = 1
@@ -74,9 +79,14 @@ EXIT_OTHER = 7
 EXIT_INGEST_FAILURES = 8
 EXIT_AUDIT_TAMPERED = 9
 EXIT_REFUSED = 10
+EXIT_UNHEALTHY = 11
+EXIT_IN_USE = 12
+EXIT_STORE = 13
 EXIT_USAGE = 2
 _EXIT_CODES: list[tuple[type[FacelensError], int]] = [
     (RefusedError, EXIT_REFUSED),
+    (DataFolderInUseError, EXIT_IN_USE),
+    (StoreError, EXIT_STORE),
     (InvalidArgumentError, EXIT_USAGE),
     (NotFoundError, EXIT_NOT_FOUND),
     (ImageError, EXIT_BAD_IMAGE),
@@ -163,10 +173,15 @@ def engine_for(data: Path, json_output: bool) -> Iterator[Engine]:
                 )
                 raise
     except FacelensError as exc:
-        if json_output:
-            print(json.dumps({"error": {"code": exc.code, "message": str(exc)}}))
-        err.print(f"[bold red]error:[/] {exc}", highlight=False, soft_wrap=True)
-        raise typer.Exit(exit_code_for(exc)) from None
+        fail(exc, json_output)
+
+
+def fail(exc: FacelensError, json_output: bool) -> NoReturn:
+    """Print a facelens error and exit with its code."""
+    if json_output:
+        print(json.dumps({"error": {"code": exc.code, "message": str(exc)}}))
+    err.print(f"[bold red]error:[/] {exc}", highlight=False, soft_wrap=True)
+    raise typer.Exit(exit_code_for(exc)) from None
 
 
 def emit_json(value: Any) -> None:
@@ -503,6 +518,69 @@ def index_rebuild(data: DataOption = DEFAULT_DATA, json_output: JsonOption = Fal
         emit_json({"faces_indexed": count})
     else:
         out.print(f"index rebuilt from the store: {count} faces")
+
+
+@app.command()
+def doctor(
+    repair: Annotated[
+        bool, typer.Option("--repair", help="Repair what can be: rebuild the index.")
+    ] = False,
+    delete_quarantined: Annotated[
+        bool,
+        typer.Option(
+            "--delete-quarantined",
+            help="Also delete the faces whose stored template does not open (implies --repair).",
+        ),
+    ] = False,
+    data: DataOption = DEFAULT_DATA,
+    json_output: JsonOption = False,
+) -> None:
+    """Check the store, index, keys, audit chain and templates; exit 11 if problems remain
+    (with --repair, after repairing what can be; nothing stored is dropped without
+    --delete-quarantined)."""
+    from facelens.doctor import examine, examine_unopenable
+
+    repair = repair or delete_quarantined
+    try:
+        engine = facelens.open(settings=Settings(data_dir=data))
+    except FacelensError as exc:
+        print_doctor(examine_unopenable(data, exc), json_output)
+        raise typer.Exit(exit_code_for(exc)) from None
+    with engine_for_opened(engine, json_output):
+        report = examine(
+            engine, repair=repair, delete_quarantined=delete_quarantined, actor=cli_actor()
+        )
+        engine.store.append_audit(
+            cli_actor(),
+            "cli doctor",
+            "data folder",
+            {"repair": repair, "problems": report.problems},
+        )
+    print_doctor(report, json_output)
+    if not report.healthy:
+        raise typer.Exit(EXIT_UNHEALTHY)
+
+
+@contextmanager
+def engine_for_opened(engine: Engine, json_output: bool) -> Iterator[Engine]:
+    """``engine_for`` for an engine already open."""
+    try:
+        with engine:
+            yield engine
+    except FacelensError as exc:
+        fail(exc, json_output)
+
+
+def print_doctor(report: DoctorReport, json_output: bool) -> None:
+    if json_output:
+        emit_json({"healthy": report.healthy, "findings": report.findings})
+        return
+    table = Table("check", "state", "finding")
+    for f in report.findings:
+        state = "repaired" if f.repaired else ("ok" if f.ok else "PROBLEM")
+        table.add_row(f.check, state, f.detail)
+    out.print(table)
+    out.print("healthy" if report.healthy else f"{report.problems} problem(s) remain")
 
 
 # --- service ------------------------------------------------------------------------------

@@ -61,8 +61,8 @@ class FaissFlatIndex(VectorIndex):
                     index = faiss.deserialize_index(read_sealed_file(self._file, cipher))
             except DecryptionError:
                 problem = "does not open with the configured key"
-            except (OSError, ValueError, RuntimeError):
-                return None
+            except Exception as exc:  # derived files: any damage means rebuild
+                problem = f"cannot be read ({type(exc).__name__}: {exc})"
             else:
                 return index if index.d == self.dim else None
         log.warning(

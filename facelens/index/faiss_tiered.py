@@ -169,21 +169,27 @@ class FaissTieredIndex(VectorIndex):
         """Open the persisted state; False (start empty, the engine repairs from the store)
         when it is absent, unreadable, another model's, or sealed with another key than the
         configured one (or sealed when none is, or plain when one is)."""
+        if not self._state_file.exists():
+            return False  # a new index
+        problem: str | None
         try:
             state = json.loads(self._state_file.read_text())
-        except (OSError, ValueError):
-            return False
-        if state.get("model") != str(self.model) or state.get("backend") != self.backend:
-            return False
-        problem = self._key_problem(state.get("sealed_with"))
+            if not isinstance(state, dict):
+                raise ValueError("state.json holds no object")
+        except (OSError, ValueError) as exc:
+            state, problem = {}, f"cannot be read ({exc})"
+        else:
+            if state.get("model") != str(self.model) or state.get("backend") != self.backend:
+                return False
+            problem = self._key_problem(state.get("sealed_with"))
         if problem is None:
             try:
                 self._open_state(state)
                 return True
             except DecryptionError:
                 problem = "does not open with the configured key"
-            except (OSError, ValueError, RuntimeError, TypeError, KeyError):
-                return False
+            except Exception as exc:  # derived files: any damage means rebuild
+                problem = f"cannot be read ({type(exc).__name__}: {exc})"
         log.warning(
             "the index in %s %s; starting empty (the engine rebuilds it from the store)",
             self.folder,

@@ -8,6 +8,7 @@ tests (``tests/test_store.py`` is parametrised over ``available_stores()``).
 from __future__ import annotations
 
 from collections.abc import Callable, Iterator, Sequence
+from contextlib import AbstractContextManager
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any, Protocol
@@ -155,7 +156,22 @@ class MetadataStore(Protocol):
     def embeddings(
         self, model: ModelId, *, face_ids: Sequence[int] | None = None, batch_size: int = 10_000
     ) -> Iterator[tuple[IdArray, FloatArray]]:
-        """Accepted faces of ``model`` (all, or those in ``face_ids``) in batches."""
+        """Accepted faces of ``model`` (all, or those in ``face_ids``) in batches. A template
+        that does not open (damaged) is left out and quarantined, never an error."""
+        ...
+
+    def quarantined_face_ids(self) -> list[int]:
+        """Faces whose stored template was found not to open (still in the store), ascending;
+        ``indexed_face_ids`` leaves them out."""
+        ...
+
+    def scan_templates(self, model: ModelId) -> list[int]:
+        """Open every stored template of ``model`` (quarantining those that do not open);
+        returns the quarantined face ids."""
+        ...
+
+    def integrity_problems(self) -> list[str]:
+        """What the database's own integrity check finds wrong (empty: nothing)."""
         ...
 
     def face_ids_in_collections(self, names: Sequence[str], model: ModelId) -> IdArray: ...
@@ -308,7 +324,17 @@ class MetadataStore(Protocol):
     def set_meta(self, key: str, value: str) -> None: ...
 
 
-StoreFactory = Callable[[Settings, TemplateCipher], MetadataStore]
+#: Called around a schema migration, which must have the data folder alone (the engine's
+#: exclusive folder lock): a process of an older version must not go on using the new schema.
+MigrationGuard = Callable[[], AbstractContextManager[None]]
+
+
+class StoreFactory(Protocol):
+    def __call__(
+        self, settings: Settings, cipher: TemplateCipher, *, guard: MigrationGuard | None = None
+    ) -> MetadataStore: ...
+
+
 STORES: Registry[StoreFactory] = Registry("store backend")
 
 
@@ -316,8 +342,10 @@ def register_store(name: str, factory: StoreFactory) -> None:
     STORES.register(name, factory)
 
 
-def create_store(settings: Settings, cipher: TemplateCipher) -> MetadataStore:
-    return STORES.get(settings.store_backend)(settings, cipher)
+def create_store(
+    settings: Settings, cipher: TemplateCipher, *, guard: MigrationGuard | None = None
+) -> MetadataStore:
+    return STORES.get(settings.store_backend)(settings, cipher, guard=guard)
 
 
 def available_stores() -> list[str]:

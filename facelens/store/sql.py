@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import logging
 import threading
 from collections.abc import Iterator, Sequence
 from datetime import UTC, datetime
@@ -12,8 +13,10 @@ from typing import Any
 import numpy as np
 from alembic import command
 from alembic.config import Config
+from alembic.runtime.migration import MigrationContext
+from alembic.script import ScriptDirectory
 from sqlalchemy import Engine, create_engine, delete, event, func, select, update
-from sqlalchemy.exc import IntegrityError
+from sqlalchemy.exc import DatabaseError, IntegrityError
 from sqlalchemy.orm import Session, sessionmaker
 
 from facelens.audit import (
@@ -25,15 +28,22 @@ from facelens.audit import (
     entry_hash,
 )
 from facelens.config import Settings
-from facelens.crypto import TemplateCipher, normalise_name, row_aad
-from facelens.errors import ConflictError, InvalidArgumentError, NotFoundError
-from facelens.keys import KEY_ID_META
+from facelens.crypto import DecryptionError, TemplateCipher, normalise_name, row_aad
+from facelens.errors import (
+    ConflictError,
+    InvalidArgumentError,
+    NotFoundError,
+    StoreDamagedError,
+    StoreMissingError,
+)
+from facelens.keys import KEY_ID_META, keys_of_data_folder
 from facelens.policy import CollectionPolicy, LegalBasis, check_consent_dates
 from facelens.store.base import (
     AddedImage,
     ErasedFaces,
     FaceRecord,
     ImageRecord,
+    MigrationGuard,
     StoreCounts,
     register_store,
 )
@@ -68,20 +78,39 @@ from facelens.types import (
     SubjectRequest,
 )
 
+log = logging.getLogger(__name__)
+
 MIGRATIONS_DIR = Path(__file__).parent / "migrations"
+STORE_FILE = "facelens.db"
+#: Face ids (a JSON list) whose stored template was found not to open: kept out of the index
+#: and search, listed by stats and doctor, deletable. Computed where templates are opened, so
+#: the schema needs no column for it.
+QUARANTINE_META = "quarantined_faces"
 ACCEPTED = "accepted"
 REJECTED = "rejected"
 # SQLite's default limit on bound parameters is 32766; stay well below it per IN (...) clause.
 _CHUNK = 5_000
 
 
-def migrate(engine: Engine) -> None:
-    """Bring the schema to the newest revision (idempotent)."""
+def _alembic_config() -> Config:
     config = Config()
     config.set_main_option("script_location", str(MIGRATIONS_DIR))
+    return config
+
+
+def migrate(engine: Engine) -> None:
+    """Bring the schema to the newest revision (idempotent)."""
+    config = _alembic_config()
     with engine.begin() as connection:
         config.attributes["connection"] = connection
         command.upgrade(config, "head")
+
+
+def schema_pending(engine: Engine) -> bool:
+    """Whether the schema is behind the newest revision (a new database is too)."""
+    head = ScriptDirectory.from_config(_alembic_config()).get_current_head()
+    with engine.connect() as connection:
+        return MigrationContext.configure(connection).get_current_revision() != head
 
 
 def _sqlite_pragmas(dbapi_connection: Any, _record: Any) -> None:
@@ -107,13 +136,29 @@ def _chunks(values: Sequence[int]) -> Iterator[list[int]]:
 class SqlStore:
     """The store on an SQLAlchemy engine; the schema is migrated with Alembic when opened."""
 
-    def __init__(self, url: str, cipher: TemplateCipher, backend: str = "sqlite") -> None:
+    def __init__(
+        self,
+        url: str,
+        cipher: TemplateCipher,
+        backend: str = "sqlite",
+        *,
+        guard: MigrationGuard | None = None,
+    ) -> None:
         self.backend = backend
         self.cipher = cipher
         self._engine = create_engine(url)
         if url.startswith("sqlite"):
             event.listen(self._engine, "connect", _sqlite_pragmas)
-        migrate(self._engine)
+        try:
+            if schema_pending(self._engine):
+                if guard is None:
+                    migrate(self._engine)
+                else:
+                    with guard():
+                        migrate(self._engine)
+        except DatabaseError as exc:
+            self._engine.dispose()
+            raise _damaged(url, exc) from exc
         self._session = sessionmaker(self._engine, expire_on_commit=False)
         self._model_ids: dict[ModelId, int] = {}
         self._audit_lock = threading.Lock()
@@ -529,7 +574,54 @@ class SqlStore:
                 .where(FaceRow.model_id == model_id, FaceRow.status == ACCEPTED)
                 .order_by(FaceRow.id)
             ).all()
-        return np.asarray(ids, dtype=np.int64)
+        quarantined = self.quarantined_face_ids()
+        array = np.asarray(ids, dtype=np.int64)
+        return array[~np.isin(array, quarantined)] if quarantined else array
+
+    # --- templates that do not open ---------------------------------------------------------
+
+    def quarantined_face_ids(self) -> list[int]:
+        recorded = self.get_meta(QUARANTINE_META)
+        if not recorded:
+            return []
+        listed = [int(i) for i in json.loads(recorded)]
+        with self._session() as session:
+            present: set[int] = set()
+            for chunk in _chunks(listed):
+                present |= set(session.scalars(select(FaceRow.id).where(FaceRow.id.in_(chunk))))
+        if len(present) != len(listed):  # deleted since: no longer quarantined
+            self.set_meta(QUARANTINE_META, json.dumps(sorted(present)))
+        return sorted(present)
+
+    def _quarantine(self, face_ids: Sequence[int]) -> None:
+        recorded = self.get_meta(QUARANTINE_META)
+        known = {int(i) for i in json.loads(recorded)} if recorded else set()
+        new = sorted(set(face_ids) - known)
+        if not new:
+            return
+        self.set_meta(QUARANTINE_META, json.dumps(sorted(known | set(new))))
+        log.warning(
+            "the stored templates of faces %s do not open (damaged bytes, or sealed with "
+            "another key): quarantined, left out of the index and search; `facelens doctor` "
+            "lists them, `facelens delete --face ID` removes one",
+            new,
+        )
+
+    def scan_templates(self, model: ModelId) -> list[int]:
+        for _ in self.embeddings(model):
+            pass  # opening every template quarantines those that fail
+        return self.quarantined_face_ids()
+
+    def integrity_problems(self) -> list[str]:
+        if self.backend != "sqlite":
+            return []
+        try:
+            with self._engine.connect() as connection:
+                rows = connection.exec_driver_sql("PRAGMA integrity_check").all()
+        except DatabaseError as exc:
+            return [str(exc.orig or exc)]
+        found = [str(r[0]) for r in rows]
+        return [] if found == ["ok"] else found
 
     def embeddings(
         self, model: ModelId, *, face_ids: Sequence[int] | None = None, batch_size: int = 10_000
@@ -558,9 +650,26 @@ class SqlStore:
                         yield self._unpack(rows, model.dim)
 
     def _unpack(self, rows: Sequence[Any], dim: int) -> tuple[IdArray, FloatArray]:
-        ids = np.fromiter((r[0] for r in rows), dtype=np.int64, count=len(rows))
-        plain = b"".join(self.cipher.open(r[1]) for r in rows)
-        vectors = np.frombuffer(plain, dtype="<f4").reshape(-1, dim)
+        """Ids and opened vectors of ``rows``; a row that does not open is quarantined and
+        left out: one damaged template must never stop the whole folder."""
+        kept: list[int] = []
+        plain: list[bytes] = []
+        bad: list[int] = []
+        for face_id, blob in rows:
+            try:
+                vector = self.cipher.open(blob)
+            except DecryptionError:
+                bad.append(face_id)
+                continue
+            if len(vector) != dim * 4:
+                bad.append(face_id)
+                continue
+            kept.append(face_id)
+            plain.append(vector)
+        if bad:
+            self._quarantine(bad)
+        ids = np.asarray(kept, dtype=np.int64)
+        vectors = np.frombuffer(b"".join(plain), dtype="<f4").reshape(-1, dim)
         return ids, vectors.astype(np.float32)
 
     def reseal_templates(self, old: TemplateCipher | None, new: TemplateCipher) -> int:
@@ -1268,9 +1377,54 @@ def _subject_request(row: SubjectRequestRow) -> SubjectRequest:
     )  # fmt: skip
 
 
-def _sqlite(settings: Settings, cipher: TemplateCipher) -> SqlStore:
+def _damaged(url: str, exc: DatabaseError) -> StoreDamagedError:
+    where = url.removeprefix("sqlite:///")
+    if "locked" in str(exc.orig or exc):
+        return StoreDamagedError(
+            f"the store {where} is locked by another program ({exc.orig}); close it and retry"
+        )
+    return StoreDamagedError(
+        f"the store {where} is not a readable facelens database ({exc.orig}); restore "
+        "facelens.db from a backup (the index is derived data: it is rebuilt from the store), "
+        "or run `facelens doctor` for details"
+    )
+
+
+def _evidence_of_data(settings: Settings) -> list[str]:
+    """What in the data folder shows that it held data: then a missing store is lost, not
+    new."""
+    data = settings.data_dir
+    found = []
+    index = data / "index"
+    if index.is_dir() and any(p.is_file() and p.stat().st_size for p in index.iterdir()):
+        found.append(f"index files in {index}")
+    wal = data / (STORE_FILE + "-wal")
+    if wal.is_file() and wal.stat().st_size:
+        found.append(f"the store's write-ahead log {wal}")
+    if (data / STORE_FILE).is_file():
+        # An emptied store with the folder's keys. (Keys alone, with no store file, are left by
+        # a data folder deleted on purpose: a new one in its place is new.)
+        found += [f"its keys in {path}" for path in keys_of_data_folder(settings)]
+    return found
+
+
+def _sqlite(
+    settings: Settings, cipher: TemplateCipher, *, guard: MigrationGuard | None = None
+) -> SqlStore:
     settings.data_dir.mkdir(parents=True, exist_ok=True)
-    return SqlStore(f"sqlite:///{settings.data_dir / 'facelens.db'}", cipher, backend="sqlite")
+    path = settings.data_dir / STORE_FILE
+    if not path.is_file() or path.stat().st_size == 0:
+        # SQLite opens a missing or 0-byte file as a new, empty database: the index would then
+        # be cut to nothing to match it. Only a folder that never held data is new.
+        evidence = _evidence_of_data(settings)
+        if evidence:
+            state = "empty (0 bytes)" if path.is_file() else "missing"
+            raise StoreMissingError(
+                f"the store {path} is {state}, but this data folder held data "
+                f"({'; '.join(evidence)}); restore facelens.db from a backup. Nothing was "
+                "changed: the index is derived data and is left untouched"
+            )
+    return SqlStore(f"sqlite:///{path}", cipher, backend="sqlite", guard=guard)
 
 
 register_store("sqlite", _sqlite)
