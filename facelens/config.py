@@ -93,9 +93,10 @@ class Settings(BaseSettings):
     )
 
     embedder: Literal["dlib", "onnx"] = Field(
-        default="dlib",
-        description="Embedder backend: dlib itself, or the same network converted to ONNX "
-        "and run by ONNX Runtime (identical answers within 1e-4; batches, threads, GPU).",
+        default="onnx",
+        description="Embedder backend: dlib's network converted to ONNX and run by ONNX "
+        "Runtime (the default: descriptors within 4.8e-7 of dlib's on 539 LFW faces, about 20 "
+        "times faster a core, and it lets other threads run), or dlib itself.",
     )
     embed_batch_size: int = Field(
         default=32,

@@ -106,7 +106,8 @@ def test_given_embedder_onnx_then_the_pipeline_embeds_as_with_dlib(
 
 def test_the_embedder_registry_names_both_backends() -> None:
     assert available_embedders() == ["dlib", "onnx"]
-    assert isinstance(create_embedder(Settings()), DlibResNetEmbedder)
+    assert isinstance(create_embedder(Settings()), OnnxResNetEmbedder)  # the default
+    assert isinstance(create_embedder(Settings(embedder="dlib")), DlibResNetEmbedder)
 
 
 def test_given_cuda_without_its_provider_then_a_typed_error_says_what_to_do(
