@@ -69,11 +69,14 @@ class Held:
 def held(engine: Engine) -> Held:
     store, data = engine.store, engine.settings.data_dir
     counts = store.counts()
-    # The store and the index are compared by content above; any other file is a leftover.
+    # The store and the index are compared by content above, and the lock files say who has
+    # the folder open; any other file is a leftover.
     files = sorted(
         str(p.relative_to(data))
         for p in data.rglob("*")
-        if p.is_file() and not p.name.startswith("facelens.db") and "index" not in p.parts
+        if p.is_file()
+        and not p.name.startswith(("facelens.db", "facelens.lock"))
+        and not {"index", "facelens.lock.d"} & set(p.parts)
     )
     return Held(
         images=counts.images,
