@@ -440,6 +440,17 @@ def test_given_persons_then_named_assigned_renamed_merged_searched_and_deleted(
     )
 
 
+def finished_job(client: TestClient, key: dict[str, str], job_id: int) -> Any:
+    """The job's state once it is no longer queued or running (a minute at most)."""
+    deadline = time.monotonic() + 60
+    while (state := client.get(f"/jobs/{job_id}", headers=key).json())["status"] in {
+        "queued",
+        "running",
+    } and time.monotonic() < deadline:
+        time.sleep(0.2)
+    return state
+
+
 def test_given_a_folder_job_then_it_ingests_in_the_background_and_only_under_allowed_roots(
     tmp_path: Path, pipeline: FacePipeline, photos: Path, declare: Declare
 ) -> None:
@@ -462,12 +473,7 @@ def test_given_a_folder_job_then_it_ingests_in_the_background_and_only_under_all
         job = client.post(
             "/jobs/ingest", headers=key, json={"folder": str(root / "press"), "collection": "press"}
         ).json()
-        deadline = time.monotonic() + 60
-        while (state := client.get(f"/jobs/{job['job_id']}", headers=key).json())["status"] in {
-            "queued",
-            "running",
-        } and time.monotonic() < deadline:
-            time.sleep(0.2)
+        state = finished_job(client, key, job["job_id"])
         assert state["status"] == "done", state
         assert (state["files_done"], state["files_total"]) == (2, 2)
         assert state["report"]["faces_indexed"] == 2
@@ -586,12 +592,7 @@ def test_given_a_folder_job_with_an_opted_out_person_then_it_reports_what_the_cl
         job = client.post(
             "/jobs/ingest", headers=key, json={"folder": str(root / "press"), "collection": "press"}
         ).json()
-        deadline = time.monotonic() + 60
-        while (state := client.get(f"/jobs/{job['job_id']}", headers=key).json())["status"] in {
-            "queued",
-            "running",
-        } and time.monotonic() < deadline:
-            time.sleep(0.2)
+        state = finished_job(client, key, job["job_id"])
     by_job = state["report"]
     by_cli = Cli(settings.data_dir).json(
         "ingest", root / "press", "-c", "press-cli", code=EXIT_INGEST_FAILURES
