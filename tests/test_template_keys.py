@@ -13,6 +13,7 @@ import numpy as np
 import pytest
 from alembic import command
 from alembic.config import Config
+from sqlalchemy import Engine as SqlEngine
 from sqlalchemy import create_engine
 from typer.testing import CliRunner
 
@@ -192,6 +193,18 @@ def test_given_templates_stored_in_the_clear_by_an_older_version_then_open_seals
     assert all(len(b) == 512 + 28 for b in blobs) and not set(blobs) & set(vectors)
 
 
+def database_at(data: Path, revision: str) -> SqlEngine:
+    """A new store in ``data`` migrated to ``revision`` only, as an older release left it."""
+    data.mkdir()
+    database = create_engine(f"sqlite:///{data / 'facelens.db'}")
+    config = Config()
+    config.set_main_option("script_location", str(MIGRATIONS_DIR))
+    with database.begin() as connection:
+        config.attributes["connection"] = connection
+        command.upgrade(config, revision)
+    return database
+
+
 def test_given_a_database_of_the_previous_release_then_it_upgrades_keeping_ids_and_sealing(
     tmp_path: Path, pipeline: FacePipeline, photos: Path
 ) -> None:
@@ -199,13 +212,7 @@ def test_given_a_database_of_the_previous_release_then_it_upgrades_keeping_ids_a
     survive; the plain templates of 0004 are sealed on first open; the old collection waits
     for its legal basis."""
     data = tmp_path / "data"
-    data.mkdir()
-    database = create_engine(f"sqlite:///{data / 'facelens.db'}")
-    config = Config()
-    config.set_main_option("script_location", str(MIGRATIONS_DIR))
-    with database.begin() as connection:
-        config.attributes["connection"] = connection
-        command.upgrade(config, "0004")
+    database = database_at(data, "0004")
     face = pipeline.analyse(pipeline.load(photos / "obama.jpg")).accepted_faces[0]
     assert face.embedding is not None
     plain = face.embedding.vector.astype("<f4").tobytes()
@@ -400,13 +407,7 @@ def test_given_a_database_of_0005_then_names_landmarks_and_locations_are_sealed_
     tmp_path: Path, pipeline: FacePipeline, photos: Path
 ) -> None:
     data = tmp_path / "data"
-    data.mkdir()
-    database = create_engine(f"sqlite:///{data / 'facelens.db'}")
-    config = Config()
-    config.set_main_option("script_location", str(MIGRATIONS_DIR))
-    with database.begin() as connection:
-        config.attributes["connection"] = connection
-        command.upgrade(config, "0005")
+    database = database_at(data, "0005")
     face = pipeline.analyse(pipeline.load(photos / "obama.jpg")).accepted_faces[0]
     assert face.embedding is not None
     model = pipeline.model
