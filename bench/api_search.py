@@ -27,11 +27,11 @@ from pathlib import Path
 import httpx
 import numpy as np
 
-from facelens.accounts import Role, create_account
 from facelens.config import Settings
-from facelens.crypto import TemplateCipher, generate_key
-from facelens.policy import CollectionPolicy, LegalBasis
+from facelens.privacy.policy import CollectionPolicy, LegalBasis
 from facelens.samples import sample_photos
+from facelens.security.accounts import Role, create_account
+from facelens.security.crypto import TemplateCipher, generate_key
 from facelens.store import create_store
 
 PROBE = "obama.jpg"

@@ -36,10 +36,10 @@ def measure(args: argparse.Namespace) -> dict[str, Any]:
     import onnxruntime as ort
 
     from facelens.config import Settings
-    from facelens.dlib_onnx.cache import converted_model
-    from facelens.dlib_onnx.embedder import PROVIDERS, OnnxResNetEmbedder
-    from facelens.embed import DlibResNetEmbedder, Embedder
-    from facelens.pipeline import FacePipeline
+    from facelens.pipeline.analyse import FacePipeline
+    from facelens.pipeline.embed.base import DlibResNetEmbedder, Embedder
+    from facelens.pipeline.embed.dlib_onnx.cache import converted_model
+    from facelens.pipeline.embed.dlib_onnx.embedder import PROVIDERS, OnnxResNetEmbedder
 
     pipeline = FacePipeline(Settings())
     folder = args.lfw / "images"

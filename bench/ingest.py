@@ -24,7 +24,7 @@ from typing import Any
 
 import facelens
 from facelens.config import Settings
-from facelens.policy import CollectionPolicy, LegalBasis
+from facelens.privacy.policy import CollectionPolicy, LegalBasis
 
 LFW_POLICY = CollectionPolicy(
     LegalBasis.OTHER, ["US"], "ingest benchmark", 1, "research benchmark on LFW, a public dataset"

@@ -26,12 +26,12 @@ import numpy as np
 import onnxruntime as ort
 
 from facelens.config import Settings
-from facelens.decode import RgbImage
-from facelens.dlib_onnx.cache import converted_model
-from facelens.dlib_onnx.embedder import OnnxResNetEmbedder
-from facelens.embed import DlibResNetEmbedder, l2_normalise
-from facelens.models import RESNET_EMBEDDER_FILE, model_path
-from facelens.pipeline import FacePipeline
+from facelens.pipeline.analyse import FacePipeline
+from facelens.pipeline.decode import RgbImage
+from facelens.pipeline.embed.base import DlibResNetEmbedder, l2_normalise
+from facelens.pipeline.embed.dlib_onnx.cache import converted_model
+from facelens.pipeline.embed.dlib_onnx.embedder import OnnxResNetEmbedder
+from facelens.pipeline.models import RESNET_EMBEDDER_FILE, model_path
 from facelens.types import FloatArray
 
 

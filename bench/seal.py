@@ -27,9 +27,9 @@ from pathlib import Path
 import numpy as np
 
 from facelens.config import Settings
-from facelens.crypto import TemplateCipher, generate_key, normalise_name, row_aad
 from facelens.index.vector_file import ROW_AAD
-from facelens.pipeline import FacePipeline
+from facelens.pipeline.analyse import FacePipeline
+from facelens.security.crypto import TemplateCipher, generate_key, normalise_name, row_aad
 
 
 def main() -> None:

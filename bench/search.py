@@ -22,7 +22,7 @@ process on the same data:
   ``argmax`` in NumPy; their median latency, rank-1 hit rate, and the ratio to facelens's
   median on the same queries;
 - with ``--sealed``: the same index built a second time with a template key (templates sealed at
-  rest, ``facelens.crypto``) and compared with the plain one at the default parameters:
+  rest, ``facelens.security.crypto``) and compared with the plain one at the default parameters:
   single-query latency p50/p99 (the two indexes take turns on each query), batch throughput,
   exact search within a collection filter of 20,000 faces, add and delete throughput (batches
   taking turns), persist and reopen time, and the ratios sealed/plain.
@@ -47,9 +47,9 @@ import faiss
 import numpy as np
 import psutil
 
-from facelens.crypto import TemplateCipher, generate_key
 from facelens.index import IndexOptions, create_index
 from facelens.index.faiss_tiered import EXACT_FILTER_MAX_FACES, FaissTieredIndex
+from facelens.security.crypto import TemplateCipher, generate_key
 from facelens.types import ModelId
 
 MODEL = ModelId("dlib_face_recognition_resnet_model_v1", "bench", 128)

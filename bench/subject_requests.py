@@ -29,14 +29,14 @@ from pathlib import Path
 import numpy as np
 
 from facelens.config import Settings
-from facelens.embed import fused_template
 from facelens.evaluation.embeddings import (
     FACE,
     BenchmarkEmbedding,
     EmbeddingCache,
     embed_images,
 )
-from facelens.rights import MatchTable, calibrated_rule, candidate_scores
+from facelens.pipeline.embed.base import fused_template
+from facelens.privacy.rights import MatchTable, calibrated_rule, candidate_scores
 
 THRESHOLDS = [round(0.85 + 0.0025 * i, 4) for i in range(61)]  # 0.85 .. 1.0
 #: Impostor pairs at or above a threshold for its FMR to count as measured.

@@ -1,7 +1,7 @@
 """facelens: a face search engine for image collections you lawfully hold.
 
     import facelens
-    from facelens.policy import CollectionPolicy, LegalBasis
+    from facelens.privacy.policy import CollectionPolicy, LegalBasis
 
     with facelens.open("facelens-data") as engine:
         # A collection says why it may be held before anything is ingested into it.

@@ -15,7 +15,7 @@ import numpy as np
 
 from facelens.engine import SYSTEM_ACTOR, Engine
 from facelens.errors import FacelensError
-from facelens.keys import KEY_ID_META, audit_key_file
+from facelens.security.keys import KEY_ID_META, audit_key_file
 
 
 @dataclass(frozen=True, slots=True)

@@ -23,12 +23,7 @@ import httpx
 import numpy as np
 from sqlalchemy.exc import DatabaseError
 
-from facelens.audit import AUDIT_CHAIN_META, AuditCheck, AuditKey, Checkpoint
-from facelens.audit import verify as verify_chain
 from facelens.config import Settings
-from facelens.crypto import TemplateCipher, UnsetCipher, generate_key, write_key_file
-from facelens.decode import RgbImage, decode_image, read_image_bytes
-from facelens.embed import fused_template, l2_normalise, similarity
 from facelens.errors import (
     InvalidArgumentError,
     ModelMismatchError,
@@ -37,9 +32,9 @@ from facelens.errors import (
     QuarantinedTemplatesError,
     StoreDamagedError,
 )
-from facelens.fetch import FetchOptions, ManifestEntry, fetch_image, new_client, read_manifest
 from facelens.index import IndexOptions, VectorIndex, create_index
-from facelens.ingest import (
+from facelens.pipeline.analyse import FacePipeline
+from facelens.pipeline.batch import (
     AnalysedFile,
     analyse_bytes,
     analyse_files,
@@ -48,7 +43,27 @@ from facelens.ingest import (
     failure,
     read_files,
 )
-from facelens.keys import (
+from facelens.pipeline.decode import RgbImage, decode_image, read_image_bytes
+from facelens.pipeline.embed.base import fused_template, l2_normalise, similarity
+from facelens.privacy.audit import AUDIT_CHAIN_META, AuditCheck, AuditKey, Checkpoint
+from facelens.privacy.audit import verify as verify_chain
+from facelens.privacy.fetch import (
+    FetchOptions,
+    ManifestEntry,
+    fetch_image,
+    new_client,
+    read_manifest,
+)
+from facelens.privacy.policy import (
+    CollectionPolicy,
+    ConsentRequiredError,
+    JurisdictionPolicy,
+    LegalBasis,
+    NoLegalBasisError,
+    RefusedError,
+)
+from facelens.security.crypto import TemplateCipher, UnsetCipher, generate_key, write_key_file
+from facelens.security.keys import (
     KEY_ID_META,
     KeySource,
     folder_id,
@@ -59,18 +74,9 @@ from facelens.keys import (
     own_key_file,
     reconcile,
 )
-from facelens.lock import FolderLock
-from facelens.pipeline import FacePipeline
-from facelens.policy import (
-    CollectionPolicy,
-    ConsentRequiredError,
-    JurisdictionPolicy,
-    LegalBasis,
-    NoLegalBasisError,
-    RefusedError,
-)
 from facelens.store import MetadataStore, create_store
 from facelens.store.base import ErasedFaces
+from facelens.store.lock import FolderLock
 from facelens.types import (
     AnalysedFace,
     Consent,
@@ -277,7 +283,7 @@ class Engine:
             )
 
     def _open_templates(self) -> TemplateCipher:
-        """The cipher of this data folder's templates (see ``facelens.keys``)."""
+        """The cipher of this data folder's templates (see ``facelens.security.keys``)."""
         recorded = self.store.get_meta(KEY_ID_META)
         source, key = load_key(self.settings, self.folder_id, recorded)
         own = own_key_file(self.settings, self.folder_id)
@@ -520,8 +526,8 @@ class Engine:
         *,
         progress: ProgressCallback | None = None,
     ) -> IngestReport:
-        """Fetch exactly the image URLs a manifest lists (``facelens.fetch``: nothing else is
-        ever fetched or followed) and ingest them, each with its page URL and fetch time as
+        """Fetch exactly the image URLs a manifest lists (``facelens.privacy.fetch``: nothing else
+        is ever fetched or followed) and ingest them, each with its page URL and fetch time as
         provenance. Bad rows, refused and failed URLs are reported; the rest go on. URLs
         already in the collection are not fetched again, so a rerun resumes."""
         self.check_bulk_ingest(collection)

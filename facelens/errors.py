@@ -100,7 +100,7 @@ class ExecutionProviderError(ModelNotAvailableError):
 
 
 class DataFolderInUseError(FacelensError):
-    """Another process holds the data folder (see ``facelens.lock``) in a way that excludes
+    """Another process holds the data folder (see ``facelens.store.lock``) in a way that excludes
     what was asked: rotating the key or rebuilding the index while a server runs."""
 
     code = "data_folder_in_use"

@@ -272,7 +272,7 @@ class PersonSearchResult:
 
 @dataclass(frozen=True, slots=True)
 class Account:
-    """A user of the service; ``role`` is one of ``facelens.accounts.Role``."""
+    """A user of the service; ``role`` is one of ``facelens.security.accounts.Role``."""
 
     id: int
     name: str

@@ -14,8 +14,8 @@ from typer.testing import CliRunner, Result
 from facelens.cli.main import app
 from facelens.config import Settings
 from facelens.engine import Engine
-from facelens.pipeline import FacePipeline
-from facelens.policy import CollectionPolicy, LegalBasis
+from facelens.pipeline.analyse import FacePipeline
+from facelens.privacy.policy import CollectionPolicy, LegalBasis
 from facelens.samples import sample_photos
 
 LFW_ROOT = Path(__file__).resolve().parents[2] / "shared" / "datasets" / "lfw"

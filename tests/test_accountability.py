@@ -11,12 +11,12 @@ import pytest
 from fastapi.testclient import TestClient
 
 import facelens.engine
-from facelens.accounts import Role, create_account
 from facelens.api.app import create_app
-from facelens.audit import AuditEntry
 from facelens.config import Settings
 from facelens.engine import Engine
-from facelens.pipeline import FacePipeline
+from facelens.pipeline.analyse import FacePipeline
+from facelens.privacy.audit import AuditEntry
+from facelens.security.accounts import Role, create_account
 from tests.conftest import Declare
 
 

@@ -12,11 +12,11 @@ import numpy as np
 import pytest
 
 from facelens.config import Settings
-from facelens.embed import l2_normalise
 from facelens.engine import INDEX_PARAMS_KEY, Engine
 from facelens.index import IndexOptions, create_index
 from facelens.index.faiss_tiered import AnnParams, FaissTieredIndex
-from facelens.pipeline import FacePipeline
+from facelens.pipeline.analyse import FacePipeline
+from facelens.pipeline.embed.base import l2_normalise
 from facelens.types import (
     AnalysedFace,
     Box,

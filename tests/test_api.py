@@ -14,12 +14,12 @@ import pytest
 from fastapi.testclient import TestClient
 from PIL import Image
 
-from facelens.accounts import PERMISSIONS, Action, Role, create_account
 from facelens.api.app import create_app
 from facelens.cli.main import EXIT_INGEST_FAILURES
 from facelens.config import Settings
-from facelens.pipeline import FacePipeline
-from facelens.rights import confirm, open_request
+from facelens.pipeline.analyse import FacePipeline
+from facelens.privacy.rights import confirm, open_request
+from facelens.security.accounts import PERMISSIONS, Action, Role, create_account
 from tests.conftest import Cli, Declare
 
 PURPOSE = {"purpose": "fraud case review", "case_ref": "CASE-42"}

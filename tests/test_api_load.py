@@ -14,10 +14,10 @@ import httpx
 import pytest
 import uvicorn
 
-from facelens.accounts import Role, create_account
 from facelens.api.app import create_app
 from facelens.config import Settings
-from facelens.pipeline import FacePipeline
+from facelens.pipeline.analyse import FacePipeline
+from facelens.security.accounts import Role, create_account
 from tests.conftest import TEST_POLICY
 
 PURPOSE = {"purpose": "load test", "case_ref": "LOAD-1"}

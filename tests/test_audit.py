@@ -14,14 +14,14 @@ import pytest
 from fastapi.testclient import TestClient
 from typer.testing import CliRunner
 
-from facelens.accounts import Role, create_account
 from facelens.api.app import create_app
-from facelens.audit import GENESIS_HASH, entry_hash
 from facelens.cli.main import EXIT_AUDIT_TAMPERED, EXIT_OTHER, app
 from facelens.config import Settings
-from facelens.crypto import TemplateCipher, generate_key
 from facelens.engine import Engine
-from facelens.pipeline import FacePipeline
+from facelens.pipeline.analyse import FacePipeline
+from facelens.privacy.audit import GENESIS_HASH, entry_hash
+from facelens.security.accounts import Role, create_account
+from facelens.security.crypto import TemplateCipher, generate_key
 from facelens.store import create_store
 from tests.conftest import Cli, Declare
 

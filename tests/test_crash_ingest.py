@@ -19,7 +19,7 @@ import pytest
 
 from facelens.config import Settings
 from facelens.engine import Engine
-from facelens.pipeline import FacePipeline
+from facelens.pipeline.analyse import FacePipeline
 from tests.conftest import PRESS_ARCHIVE, Cli
 
 WORKTREE = Path(__file__).resolve().parents[1]

@@ -12,7 +12,7 @@ import pytest
 
 from facelens.config import Settings
 from facelens.engine import Engine
-from facelens.pipeline import FacePipeline
+from facelens.pipeline.analyse import FacePipeline
 from tests.conftest import Cli, Declare
 
 WHY = ("--purpose", "test search", "--case-ref", "T-12")

@@ -12,14 +12,14 @@ import pytest
 from PIL import Image
 
 from facelens.config import Settings
-from facelens.decode import decode_image, load_image
 from facelens.errors import (
     CorruptImageError,
     ImageNotFoundError,
     ImageTooLargeError,
     UnsupportedImageError,
 )
-from facelens.pipeline import FacePipeline
+from facelens.pipeline.analyse import FacePipeline
+from facelens.pipeline.decode import decode_image, load_image
 
 MAX_BYTES = 10_000_000
 MAX_PIXELS = 10_000_000
@@ -179,7 +179,7 @@ def test_given_an_animated_gif_then_the_first_frame_and_a_warning(
     frames = [Image.new("RGB", (20, 10), colour) for colour in ((255, 0, 0), (0, 0, 255))]
     buffer = io.BytesIO()
     frames[0].save(buffer, "GIF", save_all=True, append_images=frames[1:])
-    with caplog.at_level(logging.WARNING, logger="facelens.decode"):
+    with caplog.at_level(logging.WARNING, logger="facelens.pipeline.decode"):
         rgb = decode(buffer.getvalue(), name="anim.gif")
     assert rgb[0, 0, 0] > 200 and rgb[0, 0, 2] < 50, "the first frame"
     assert "anim.gif: 2 frames" in caplog.text and "first" in caplog.text

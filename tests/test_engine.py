@@ -19,7 +19,7 @@ from facelens.errors import (
     NoFaceFoundError,
     NotFoundError,
 )
-from facelens.pipeline import FacePipeline
+from facelens.pipeline.analyse import FacePipeline
 from facelens.types import Provenance, SearchResult
 from tests.conftest import Declare
 

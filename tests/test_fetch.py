@@ -1,4 +1,5 @@
-"""facelens.fetch against a real HTTP server on 127.0.0.1 that records every path requested."""
+"""facelens.privacy.fetch against a real HTTP server on 127.0.0.1 that records every path
+requested."""
 
 from __future__ import annotations
 
@@ -17,9 +18,9 @@ from typing import Any
 import httpx
 import pytest
 
-from facelens import fetch
 from facelens.errors import ImageTooLargeError, InvalidArgumentError
-from facelens.fetch import (
+from facelens.privacy import fetch
+from facelens.privacy.fetch import (
     AddressRefusedError,
     ContentEncodingRefusedError,
     FetchedImage,

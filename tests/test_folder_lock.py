@@ -16,8 +16,8 @@ import pytest
 from facelens.config import Settings
 from facelens.engine import Engine
 from facelens.errors import DataFolderInUseError
-from facelens.lock import FolderLock, holders
-from facelens.pipeline import FacePipeline
+from facelens.pipeline.analyse import FacePipeline
+from facelens.store.lock import FolderLock, holders
 from tests.conftest import Cli, Declare
 
 WORKTREE = Path(__file__).resolve().parents[1]

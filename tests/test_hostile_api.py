@@ -13,10 +13,10 @@ from typing import Any, cast
 import pytest
 from fastapi.testclient import TestClient
 
-from facelens.accounts import Role, create_account
 from facelens.api.app import create_app
 from facelens.config import Settings
-from facelens.pipeline import FacePipeline
+from facelens.pipeline.analyse import FacePipeline
+from facelens.security.accounts import Role, create_account
 from tests.conftest import Declare
 
 HUGE = "99999999999999999999"  # past 64 bits: SQLite cannot bind it

@@ -8,9 +8,9 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from facelens.embed import l2_normalise
 from facelens.errors import InvalidArgumentError, UnknownBackendError
 from facelens.index import MISSING_SCORE, available_indexes, create_index
+from facelens.pipeline.embed.base import l2_normalise
 from facelens.types import FloatArray, ModelId
 
 MODEL = ModelId("test-model", "1", 16)

@@ -16,14 +16,13 @@ from fastapi.testclient import TestClient
 from PIL import Image
 from typer.testing import CliRunner
 
-from facelens.accounts import Role, create_account
 from facelens.api.app import create_app
 from facelens.cli.main import EXIT_REFUSED
 from facelens.config import Settings
 from facelens.engine import Engine
 from facelens.errors import InvalidArgumentError
-from facelens.pipeline import FacePipeline
-from facelens.policy import (
+from facelens.pipeline.analyse import FacePipeline
+from facelens.privacy.policy import (
     CollectionPolicy,
     ConsentRequiredError,
     JurisdictionPolicy,
@@ -31,6 +30,7 @@ from facelens.policy import (
     LegalBasis,
     NoLegalBasisError,
 )
+from facelens.security.accounts import Role, create_account
 from tests.conftest import TEST_POLICY, Cli, Declare
 
 runner = CliRunner()

@@ -9,11 +9,11 @@ import pytest
 from PIL import Image, ImageFilter
 
 from facelens.config import Settings
-from facelens.detect import available_detectors, create_detector
-from facelens.embed import similarity
 from facelens.errors import ModelMismatchError, UnknownBackendError
-from facelens.pipeline import FacePipeline
-from facelens.quality import LOW_DETECTOR_SCORE, TOO_BLURRY, TOO_MANY_FACES, TOO_SMALL
+from facelens.pipeline.analyse import FacePipeline
+from facelens.pipeline.detect import available_detectors, create_detector
+from facelens.pipeline.embed.base import similarity
+from facelens.pipeline.quality import LOW_DETECTOR_SCORE, TOO_BLURRY, TOO_MANY_FACES, TOO_SMALL
 from facelens.types import Embedding, ModelId
 
 SINGLE_FACE_SAMPLES = ["obama.jpg", "obama2.jpg", "obama3.jpg", "biden.jpg"]

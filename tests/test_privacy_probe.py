@@ -22,17 +22,17 @@ import pytest
 from fastapi.testclient import TestClient
 
 import facelens
-from facelens.accounts import Role, create_account
 from facelens.api.app import create_app
 from facelens.config import Settings
 from facelens.engine import Engine
-from facelens.pipeline import FacePipeline
-from facelens.policy import (
+from facelens.pipeline.analyse import FacePipeline
+from facelens.privacy.policy import (
     CollectionPolicy,
     LegalBasis,
     RefusedError,
 )
-from facelens.rights import ERASURE, confirm, open_request
+from facelens.privacy.rights import ERASURE, confirm, open_request
+from facelens.security.accounts import Role, create_account
 from tests.conftest import TEST_POLICY, Cli
 
 PACKAGE = Path(facelens.__file__).parent

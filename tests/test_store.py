@@ -13,9 +13,9 @@ from alembic.migration import MigrationContext
 from sqlalchemy import create_engine
 
 from facelens.config import Settings
-from facelens.crypto import TemplateCipher, generate_key
-from facelens.embed import l2_normalise
 from facelens.errors import NotFoundError
+from facelens.pipeline.embed.base import l2_normalise
+from facelens.security.crypto import TemplateCipher, generate_key
 from facelens.store import MetadataStore, available_stores, create_store
 from facelens.store.schema import Base
 from facelens.types import (

@@ -19,24 +19,24 @@ import pytest
 from fastapi.testclient import TestClient
 from typer.testing import CliRunner
 
-from facelens.accounts import Role, create_account
 from facelens.api.app import create_app
-from facelens.audit import AuditEntry
 from facelens.config import DEFAULT_MATCH_THRESHOLD, Settings
 from facelens.engine import Engine
 from facelens.errors import ConflictError, InvalidArgumentError
 from facelens.index.faiss_tiered import FaissTieredIndex
-from facelens.pipeline import FacePipeline
-from facelens.policy import CollectionPolicy, LegalBasis
-from facelens.retention import run_retention
-from facelens.rights import (
+from facelens.pipeline.analyse import FacePipeline
+from facelens.privacy.audit import AuditEntry
+from facelens.privacy.policy import CollectionPolicy, LegalBasis
+from facelens.privacy.retention import run_retention
+from facelens.privacy.rights import (
     access_report,
     confirm,
     matching_faces,
     open_request,
     requester_templates,
 )
-from facelens.transparency import transparency_report
+from facelens.privacy.transparency import transparency_report
+from facelens.security.accounts import Role, create_account
 from facelens.types import ImageAnalysis, Provenance
 from tests.conftest import PRESS_ARCHIVE, Cli, Declare
 from tests.test_ann import face_like, synthetic_face

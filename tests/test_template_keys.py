@@ -18,7 +18,11 @@ from sqlalchemy import create_engine
 from typer.testing import CliRunner
 
 from facelens.config import Settings
-from facelens.crypto import (
+from facelens.engine import Engine
+from facelens.errors import InvalidArgumentError
+from facelens.pipeline.analyse import FacePipeline
+from facelens.privacy.policy import NoLegalBasisError
+from facelens.security.crypto import (
     DecryptionError,
     TemplateCipher,
     TemplateKeyLocationError,
@@ -29,11 +33,7 @@ from facelens.crypto import (
     read_key_file,
     write_key_file,
 )
-from facelens.engine import Engine
-from facelens.errors import InvalidArgumentError
-from facelens.keys import KEY_ID_META, key_dir, next_key_file
-from facelens.pipeline import FacePipeline
-from facelens.policy import NoLegalBasisError
+from facelens.security.keys import KEY_ID_META, key_dir, next_key_file
 from facelens.store.sql import MIGRATIONS_DIR
 from tests.conftest import PRESS_ARCHIVE, TEST_POLICY, Cli, Declare
 

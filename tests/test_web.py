@@ -15,11 +15,11 @@ import pytest
 import uvicorn
 from playwright.sync_api import Page, expect, sync_playwright
 
-from facelens.accounts import Role, create_account
 from facelens.api.app import create_app
 from facelens.config import Settings
-from facelens.crypto import TemplateCipher, generate_key
-from facelens.pipeline import FacePipeline
+from facelens.pipeline.analyse import FacePipeline
+from facelens.security.accounts import Role, create_account
+from facelens.security.crypto import TemplateCipher, generate_key
 from facelens.store import create_store
 from tests.conftest import TEST_POLICY
 

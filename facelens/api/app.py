@@ -1,5 +1,5 @@
 """The HTTP API: FastAPI over the engine, every route but health and readiness behind an API key
-and a role (``facelens.accounts``), errors as problem details (``facelens.api.problems``).
+and a role (``facelens.security.accounts``), errors as problem details (``facelens.api.problems``).
 
 One engine per process. The engine is not thread-safe and FastAPI runs plain ``def`` routes in
 a thread pool, so engine calls are serialised by a lock. No engine call runs on the event loop
@@ -42,7 +42,35 @@ from pydantic import AfterValidator, BaseModel, Field, field_validator
 from starlette.concurrency import run_in_threadpool
 
 from facelens import __version__
-from facelens.accounts import (
+from facelens.api import problems
+from facelens.api.jobs import IngestJobs
+from facelens.api.limits import AnonymousTally, RateLimiter
+from facelens.config import Settings
+from facelens.engine import Engine
+from facelens.errors import ImageTooLargeError, InvalidArgumentError, NotFoundError
+from facelens.pipeline.analyse import FacePipeline, PipelinePool
+from facelens.pipeline.crops import face_crop, jpeg_bytes
+from facelens.privacy.policy import (
+    MAX_RETENTION_DAYS,
+    CollectionPolicy,
+    LegalBasis,
+    check_date,
+    check_search_purpose,
+)
+from facelens.privacy.retention import run_retention
+from facelens.privacy.rights import (
+    ACCESS,
+    ERASURE,
+    RequestReview,
+    access_report,
+    candidate_crop,
+    confirm,
+    export_access_report,
+    open_request,
+    review,
+)
+from facelens.privacy.transparency import transparency_report
+from facelens.security.accounts import (
     PERMISSIONS,
     Action,
     AuthenticationError,
@@ -54,35 +82,7 @@ from facelens.accounts import (
     create_account,
     may,
 )
-from facelens.api import problems
-from facelens.api.jobs import IngestJobs
-from facelens.api.limits import AnonymousTally, RateLimiter
-from facelens.config import Settings
-from facelens.crops import face_crop, jpeg_bytes
-from facelens.engine import Engine
-from facelens.errors import ImageTooLargeError, InvalidArgumentError, NotFoundError
-from facelens.pipeline import FacePipeline, PipelinePool
-from facelens.policy import (
-    MAX_RETENTION_DAYS,
-    CollectionPolicy,
-    LegalBasis,
-    check_date,
-    check_search_purpose,
-)
-from facelens.retention import run_retention
-from facelens.rights import (
-    ACCESS,
-    ERASURE,
-    RequestReview,
-    access_report,
-    candidate_crop,
-    confirm,
-    export_access_report,
-    open_request,
-    review,
-)
 from facelens.store.base import FaceRecord
-from facelens.transparency import transparency_report
 from facelens.types import (
     Account,
     IngestReport,
@@ -272,7 +272,7 @@ class AccountIn(Body):
 
 
 class PolicyIn(Body):
-    """A collection's legal basis (``facelens.policy.CollectionPolicy``)."""
+    """A collection's legal basis (``facelens.privacy.policy.CollectionPolicy``)."""
 
     basis: LegalBasis
     basis_text: str | None = Field(default=None, description="Required for the basis 'other'.")

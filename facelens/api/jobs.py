@@ -15,7 +15,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from facelens.errors import NotFoundError
-from facelens.ingest import discover
+from facelens.pipeline.batch import discover
 from facelens.types import IngestReport, Provenance, to_jsonable
 
 if TYPE_CHECKING:

@@ -9,7 +9,6 @@ from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from starlette.exceptions import HTTPException
 
-from facelens.accounts import AuthenticationError, PermissionDeniedError
 from facelens.api.limits import RateLimitedError
 from facelens.errors import (
     ConflictError,
@@ -26,7 +25,8 @@ from facelens.errors import (
     StoreError,
     UnsupportedImageError,
 )
-from facelens.policy import RefusedError
+from facelens.privacy.policy import RefusedError
+from facelens.security.accounts import AuthenticationError, PermissionDeniedError
 
 PROBLEM_JSON = "application/problem+json"
 

@@ -42,8 +42,6 @@ from rich.table import Table
 from rich.text import Text
 
 import facelens
-from facelens.accounts import Role, create_account
-from facelens.audit import Checkpoint
 from facelens.config import Settings
 from facelens.engine import Engine
 from facelens.errors import (
@@ -56,19 +54,21 @@ from facelens.errors import (
     NotFoundError,
     StoreError,
 )
-from facelens.ingest import default_workers
-from facelens.policy import (
+from facelens.pipeline.batch import default_workers
+from facelens.privacy.audit import Checkpoint
+from facelens.privacy.policy import (
     MAX_RETENTION_DAYS,
     CollectionPolicy,
     LegalBasis,
     RefusedError,
     check_search_purpose,
 )
+from facelens.security.accounts import Role, create_account
 from facelens.types import IngestReport, Provenance, SearchResult, to_jsonable
 
 if TYPE_CHECKING:
     from facelens.doctor import DoctorReport
-    from facelens.rights import RequestReview
+    from facelens.privacy.rights import RequestReview
 
 EXIT_UNEXPECTED = 1
 EXIT_NOT_FOUND = 3
@@ -971,7 +971,7 @@ def subject_access(
 ) -> None:
     """Open an access request: the candidate faces for an admin to review; nothing is
     disclosed until `subject confirm`."""
-    from facelens.rights import ACCESS, open_request
+    from facelens.privacy.rights import ACCESS, open_request
 
     with engine_for(data, json_output) as engine:
         opened = open_request(engine, ACCESS, list(photos), ref, cli_actor())
@@ -989,7 +989,7 @@ def subject_erase(
     json_output: JsonOption = False,
 ) -> None:
     """Open an erasure and opt-out request; `subject confirm` carries it out."""
-    from facelens.rights import ERASURE, open_request
+    from facelens.privacy.rights import ERASURE, open_request
 
     with engine_for(data, json_output) as engine:
         opened = open_request(engine, ERASURE, list(photos), ref, cli_actor())
@@ -1009,7 +1009,7 @@ def subject_review(
     json_output: JsonOption = False,
 ) -> None:
     """A request's candidates with their sources (and crops) for the admin to decide on."""
-    from facelens.rights import candidate_crop, review
+    from facelens.privacy.rights import candidate_crop, review
 
     with engine_for(data, json_output) as engine:
         opened = review(engine, request_id, cli_actor())
@@ -1038,7 +1038,7 @@ def subject_confirm(
     """The admin's decision: the faces named are the requester's, every other candidate is
     not. Access: the report holds exactly these. Erasure: these are erased and the person
     goes on the suppression list (future ingests skip them; searches never show them)."""
-    from facelens.rights import ERASURE, confirm
+    from facelens.privacy.rights import ERASURE, confirm
 
     with engine_for(data, json_output) as engine:
         if not faces and not none:
@@ -1070,7 +1070,7 @@ def subject_report(
     json_output: JsonOption = False,
 ) -> None:
     """The faces an admin confirmed as the requester's, with sources, basis and retention."""
-    from facelens.rights import access_report, export_access_report
+    from facelens.privacy.rights import access_report, export_access_report
 
     with engine_for(data, json_output) as engine:
         report = access_report(engine, request_id, cli_actor())
@@ -1119,7 +1119,7 @@ def subject_list(data: DataOption = DEFAULT_DATA, json_output: JsonOption = Fals
 def retention_run(data: DataOption = DEFAULT_DATA, json_output: JsonOption = False) -> None:
     """Destroy images past their collection's retention period, and faces whose consent has
     lapsed (expired, withdrawn, or 3 years without interaction)."""
-    from facelens.retention import run_retention
+    from facelens.privacy.retention import run_retention
 
     with engine_for(data, json_output) as engine:
         report = run_retention(engine, actor=cli_actor())
@@ -1142,7 +1142,7 @@ def keys_create(
     path: Annotated[Path, typer.Argument(help="Key file to write (must not exist).")],
 ) -> None:
     """Write a new template key file (point FACELENS_TEMPLATE_KEY_FILE at it)."""
-    from facelens.crypto import generate_key, write_key_file
+    from facelens.security.crypto import generate_key, write_key_file
 
     if path.exists():
         err.print(f"[bold red]error:[/] {path} exists; a key is never overwritten")
@@ -1186,7 +1186,7 @@ def report_transparency(
 ) -> None:
     """Counts since DATE: searches by purpose, access and erasure requests and their outcomes,
     retention deletions, refusals by rule."""
-    from facelens.transparency import transparency_report
+    from facelens.privacy.transparency import transparency_report
 
     with engine_for(data, json_output) as engine:
         start = parse_when(since, "--since")

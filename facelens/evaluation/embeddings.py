@@ -25,8 +25,8 @@ from pathlib import Path
 import numpy as np
 
 from facelens.config import Settings
-from facelens.decode import decode_image
-from facelens.pipeline import FacePipeline
+from facelens.pipeline.analyse import FacePipeline
+from facelens.pipeline.decode import decode_image
 from facelens.types import AnalysedFace, Box, FloatArray
 
 FACE = "face"

@@ -25,7 +25,7 @@ from facelens.evaluation.embeddings import (
 )
 from facelens.evaluation.lfw import VIEW1_TEST, VIEW1_TRAIN, VIEW2_PAIRS, LfwDataset, Pair
 from facelens.index import create_index
-from facelens.pipeline import FacePipeline
+from facelens.pipeline.analyse import FacePipeline
 
 PROTOCOLS = ("view1", "view2", "identification")
 TARGET_FARS = (1e-2, 1e-3)

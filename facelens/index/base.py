@@ -6,8 +6,8 @@ the inner product is the cosine similarity; scores are similarities in [-1, 1], 
 An index is derived data: the engine rebuilds or repairs it from the store whenever they differ.
 
 With a template key (``IndexOptions.cipher``) every file holding templates is sealed
-(``facelens.crypto``); files sealed with another key, or written in plain, are not opened but
-discarded, and the engine rebuilds the index from the store.
+(``facelens.security.crypto``); files sealed with another key, or written in plain, are not
+opened but discarded, and the engine rebuilds the index from the store.
 """
 
 from __future__ import annotations
@@ -24,9 +24,9 @@ from typing import Any
 import numpy as np
 import numpy.typing as npt
 
-from facelens.crypto import OVERHEAD_BYTES, DecryptionError, TemplateCipher
 from facelens.errors import InvalidArgumentError
 from facelens.registry import Registry
+from facelens.security.crypto import OVERHEAD_BYTES, DecryptionError, TemplateCipher
 from facelens.types import FloatArray, IdArray, ModelId
 
 #: Score returned in padding slots when fewer than ``k`` vectors qualify (their id is -1).

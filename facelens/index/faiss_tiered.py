@@ -42,7 +42,6 @@ from typing import Any
 import faiss
 import numpy as np
 
-from facelens.crypto import DecryptionError, TemplateCipher
 from facelens.index.base import (
     MISSING_SCORE,
     IndexOptions,
@@ -58,6 +57,7 @@ from facelens.index.vector_file import (
     check_ids,
     vector_file_name,
 )
+from facelens.security.crypto import DecryptionError, TemplateCipher
 from facelens.types import FloatArray, IdArray, ModelId
 
 log = logging.getLogger(__name__)

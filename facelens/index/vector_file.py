@@ -21,7 +21,7 @@ from pathlib import Path
 
 import numpy as np
 
-from facelens.crypto import OVERHEAD_BYTES, TemplateCipher
+from facelens.security.crypto import OVERHEAD_BYTES, TemplateCipher
 from facelens.types import FloatArray, IdArray
 
 #: Ids beyond this would make the file absurdly large (2**31 rows of 512 bytes = 1 TiB sparse).

@@ -13,11 +13,11 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any, Protocol
 
-from facelens.audit import AuditEntry, AuditKey
 from facelens.config import Settings
-from facelens.crypto import TemplateCipher
-from facelens.policy import CollectionPolicy
+from facelens.privacy.audit import AuditEntry, AuditKey
+from facelens.privacy.policy import CollectionPolicy
 from facelens.registry import Registry
+from facelens.security.crypto import TemplateCipher
 from facelens.types import (
     Account,
     Box,

@@ -70,7 +70,7 @@ class CollectionRow(Base):
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
     name: Mapped[str] = mapped_column(String(200), unique=True)
     created_at: Mapped[datetime] = mapped_column(UtcDateTime(), default=utc_now)
-    # The legal basis (``facelens.policy.CollectionPolicy``); ingest is refused while unset.
+    # The legal basis (``facelens.privacy.policy.CollectionPolicy``); ingest is refused while unset.
     basis: Mapped[str | None] = mapped_column(String(30))
     basis_text: Mapped[str | None] = mapped_column(Text)
     jurisdictions: Mapped[list[str]] = mapped_column(JSON, server_default="[]")
@@ -160,7 +160,7 @@ class FaceRow(Base):
     status: Mapped[str] = mapped_column(String(20))  # "accepted" | "rejected"
     rejection_reason: Mapped[str | None] = mapped_column(String(100))
     model_id: Mapped[int | None] = mapped_column(ForeignKey("models.id"))
-    # float32 little-endian, sealed with the template key (``facelens.crypto``)
+    # float32 little-endian, sealed with the template key (``facelens.security.crypto``)
     embedding: Mapped[bytes | None] = mapped_column(LargeBinary)
     person_id: Mapped[int | None] = mapped_column(
         ForeignKey("persons.id", ondelete="SET NULL"), index=True

@@ -19,16 +19,7 @@ from sqlalchemy import Engine, create_engine, delete, event, func, select, updat
 from sqlalchemy.exc import DatabaseError, IntegrityError
 from sqlalchemy.orm import Session, sessionmaker
 
-from facelens.audit import (
-    AUDIT_CHAIN_META,
-    GENESIS_HASH,
-    AuditEntry,
-    AuditKey,
-    ChainMarker,
-    entry_hash,
-)
 from facelens.config import Settings
-from facelens.crypto import DecryptionError, TemplateCipher, normalise_name, row_aad
 from facelens.errors import (
     ConflictError,
     InvalidArgumentError,
@@ -36,8 +27,17 @@ from facelens.errors import (
     StoreDamagedError,
     StoreMissingError,
 )
-from facelens.keys import KEY_ID_META, keys_of_data_folder
-from facelens.policy import CollectionPolicy, LegalBasis, check_consent_dates
+from facelens.privacy.audit import (
+    AUDIT_CHAIN_META,
+    GENESIS_HASH,
+    AuditEntry,
+    AuditKey,
+    ChainMarker,
+    entry_hash,
+)
+from facelens.privacy.policy import CollectionPolicy, LegalBasis, check_consent_dates
+from facelens.security.crypto import DecryptionError, TemplateCipher, normalise_name, row_aad
+from facelens.security.keys import KEY_ID_META, keys_of_data_folder
 from facelens.store.base import (
     AddedImage,
     ErasedFaces,

@@ -16,10 +16,10 @@ import os
 import tempfile
 from pathlib import Path
 
-from facelens.dlib_onnx.resnet import build_model
-from facelens.dlib_onnx.serialize import read_network
 from facelens.errors import ModelConversionError
-from facelens.models import RESNET_EMBEDDER_FILE, model_path
+from facelens.pipeline.embed.dlib_onnx.resnet import build_model
+from facelens.pipeline.embed.dlib_onnx.serialize import read_network
+from facelens.pipeline.models import RESNET_EMBEDDER_FILE, model_path
 
 log = logging.getLogger(__name__)
 

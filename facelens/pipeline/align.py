@@ -12,8 +12,8 @@ from typing import Any
 import dlib
 import numpy as np
 
-from facelens.decode import RgbImage
-from facelens.models import FIVE_POINT_LANDMARKS_FILE, model_path
+from facelens.pipeline.decode import RgbImage
+from facelens.pipeline.models import FIVE_POINT_LANDMARKS_FILE, model_path
 from facelens.types import Box, FloatArray
 
 #: Side of the square chip the dlib ResNet embedder was trained on, and its context padding.

@@ -38,10 +38,10 @@ import numpy as np
 from PIL import Image as PILImage
 
 from facelens.config import Settings
-from facelens.crops import face_crop, jpeg_bytes
-from facelens.embed import fused_template
 from facelens.engine import Engine, ImageInput
 from facelens.errors import ConflictError, InvalidArgumentError, NotFoundError
+from facelens.pipeline.crops import face_crop, jpeg_bytes
+from facelens.pipeline.embed.base import fused_template
 from facelens.types import FloatArray, IdArray, SubjectRequest, to_jsonable
 
 ACCESS = "access"

@@ -6,10 +6,11 @@ the previous entry's hash; the first entry's previous hash is 64 zeros. Entries 
 names and counts, never images or embeddings.
 
 The hash is an HMAC-SHA256 under the data folder's audit key, kept outside the data folder
-(``facelens.keys``): whoever can write to the database but lacks the key cannot recompute the
-chain after editing or deleting an entry. Logs begun by an older version hold plain SHA-256
-entries; the store meta records, in a marker MACed with the key, from which entry on the chain
-is keyed and the head it continued from, so that the unkeyed part is covered from then on.
+(``facelens.security.keys``): whoever can write to the database but lacks the key cannot
+recompute the chain after editing or deleting an entry. Logs begun by an older version hold
+plain SHA-256 entries; the store meta records, in a marker MACed with the key, from which entry
+on the chain is keyed and the head it continued from, so that the unkeyed part is covered from
+then on.
 
 A chain cannot show that its newest entries were cut off: a *checkpoint* (the head, MACed,
 saved elsewhere) can; ``verify`` checks the log against one.

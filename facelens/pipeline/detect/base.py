@@ -13,7 +13,7 @@ import numpy as np
 from PIL import Image
 
 from facelens.config import Settings
-from facelens.decode import RgbImage
+from facelens.pipeline.decode import RgbImage
 from facelens.registry import Registry
 from facelens.types import Box, Detection
 

@@ -15,7 +15,7 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 
 from facelens.engine import SYSTEM_ACTOR, Engine
-from facelens.policy import CONSENT_MAX_IDLE
+from facelens.privacy.policy import CONSENT_MAX_IDLE
 
 log = logging.getLogger(__name__)
 

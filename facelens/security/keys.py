@@ -23,9 +23,9 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from facelens.audit import AUDIT_CHAIN_META, AuditKey, AuditKeyMissingError, ChainMarker
 from facelens.config import Settings
-from facelens.crypto import (
+from facelens.privacy.audit import AUDIT_CHAIN_META, AuditKey, AuditKeyMissingError, ChainMarker
+from facelens.security.crypto import (
     TemplateCipher,
     TemplateKeyMismatchError,
     TemplateKeyMissingError,

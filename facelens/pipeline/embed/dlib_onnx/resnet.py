@@ -18,8 +18,8 @@ import numpy.typing as npt
 import onnx
 from onnx import TensorProto, helper, numpy_helper
 
-from facelens.dlib_onnx.serialize import Layer, Network
 from facelens.errors import ModelConversionError
+from facelens.pipeline.embed.dlib_onnx.serialize import Layer, Network
 
 OPSET = 17
 INPUT_NAME = "chips"

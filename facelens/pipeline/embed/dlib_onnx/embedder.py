@@ -12,11 +12,11 @@ from typing import Any
 
 import numpy as np
 
-from facelens.decode import RgbImage
-from facelens.dlib_onnx.cache import converted_model
-from facelens.dlib_onnx.resnet import INPUT_NAME
-from facelens.embed import DlibResNetEmbedder, Embedder, l2_normalise
 from facelens.errors import ExecutionProviderError, ModelNotAvailableError
+from facelens.pipeline.decode import RgbImage
+from facelens.pipeline.embed.base import DlibResNetEmbedder, Embedder, l2_normalise
+from facelens.pipeline.embed.dlib_onnx.cache import converted_model
+from facelens.pipeline.embed.dlib_onnx.resnet import INPUT_NAME
 from facelens.types import FloatArray
 
 log = logging.getLogger(__name__)

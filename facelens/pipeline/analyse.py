@@ -9,12 +9,12 @@ from contextlib import contextmanager
 from dataclasses import replace
 from pathlib import Path
 
-from facelens.align import FivePointAligner
 from facelens.config import Settings
-from facelens.decode import RgbImage, load_image
-from facelens.detect import Detector, create_detector
-from facelens.embed import Embedder, create_embedder
-from facelens.quality import TOO_MANY_FACES, assess
+from facelens.pipeline.align import FivePointAligner
+from facelens.pipeline.decode import RgbImage, load_image
+from facelens.pipeline.detect import Detector, create_detector
+from facelens.pipeline.embed.base import Embedder, create_embedder
+from facelens.pipeline.quality import TOO_MANY_FACES, assess
 from facelens.types import AnalysedFace, ImageAnalysis, ModelId
 
 

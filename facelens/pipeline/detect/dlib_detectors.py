@@ -8,9 +8,9 @@ from typing import Any
 import dlib
 
 from facelens.config import Settings
-from facelens.decode import RgbImage
-from facelens.detect.base import Detector, register_detector
-from facelens.models import CNN_DETECTOR_FILE, model_path
+from facelens.pipeline.decode import RgbImage
+from facelens.pipeline.detect.base import Detector, register_detector
+from facelens.pipeline.models import CNN_DETECTOR_FILE, model_path
 
 
 class _DlibDetector(Detector):

@@ -28,8 +28,8 @@ from typing import Any
 import httpx
 
 from facelens.errors import FacelensError, ImageTooLargeError, InvalidArgumentError
-from facelens.ingest import failure
-from facelens.policy import RefusedError
+from facelens.pipeline.batch import failure
+from facelens.privacy.policy import RefusedError
 from facelens.types import IngestFailure, Provenance
 
 IPAddress = ipaddress.IPv4Address | ipaddress.IPv6Address

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from facelens.decode import RgbImage
+from facelens.pipeline.decode import RgbImage
 from facelens.types import Detection, FaceQuality
 
 TOO_SMALL = "too_small"

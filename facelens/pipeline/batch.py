@@ -19,9 +19,9 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from facelens.config import Settings
-from facelens.decode import decode_image, read_image_bytes
 from facelens.errors import FacelensError, ImageNotFoundError
-from facelens.pipeline import FacePipeline
+from facelens.pipeline.analyse import FacePipeline
+from facelens.pipeline.decode import decode_image, read_image_bytes
 from facelens.types import ImageAnalysis, IngestFailure
 
 #: Extensions picked up when a folder is walked. Files named explicitly are always tried.

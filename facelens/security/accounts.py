@@ -13,7 +13,7 @@ import secrets
 from enum import StrEnum
 
 from facelens.errors import FacelensError
-from facelens.policy import check_jurisdiction_code
+from facelens.privacy.policy import check_jurisdiction_code
 from facelens.store import MetadataStore
 from facelens.types import Account
 

@@ -10,9 +10,9 @@ import dlib
 import numpy as np
 
 from facelens.config import Settings
-from facelens.decode import RgbImage
 from facelens.errors import ModelMismatchError
-from facelens.models import RESNET_EMBEDDER_FILE, model_path
+from facelens.pipeline.decode import RgbImage
+from facelens.pipeline.models import RESNET_EMBEDDER_FILE, model_path
 from facelens.registry import Registry
 from facelens.types import Embedding, FloatArray, ModelId
 
@@ -83,7 +83,7 @@ def _dlib(settings: Settings) -> Embedder:
 
 def _onnx(settings: Settings) -> Embedder:
     # Imported here: the converter and ONNX Runtime load only when this backend is chosen.
-    from facelens.dlib_onnx.embedder import OnnxResNetEmbedder
+    from facelens.pipeline.embed.dlib_onnx.embedder import OnnxResNetEmbedder
 
     return OnnxResNetEmbedder(
         flip_average=settings.embed_flip_average,
