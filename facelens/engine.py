@@ -25,11 +25,14 @@ from sqlalchemy.exc import DatabaseError
 
 from facelens.config import Settings
 from facelens.errors import (
+    ConsentRequiredError,
     InvalidArgumentError,
     ModelMismatchError,
     NoFaceFoundError,
+    NoLegalBasisError,
     NotFoundError,
     QuarantinedTemplatesError,
+    RefusedError,
     StoreDamagedError,
 )
 from facelens.index import IndexOptions, VectorIndex, create_index
@@ -54,14 +57,7 @@ from facelens.privacy.fetch import (
     new_client,
     read_manifest,
 )
-from facelens.privacy.policy import (
-    CollectionPolicy,
-    ConsentRequiredError,
-    JurisdictionPolicy,
-    LegalBasis,
-    NoLegalBasisError,
-    RefusedError,
-)
+from facelens.privacy.policy import CollectionPolicy, JurisdictionPolicy, LegalBasis
 from facelens.security.crypto import TemplateCipher, UnsetCipher, generate_key, write_key_file
 from facelens.security.keys import (
     KEY_ID_META,

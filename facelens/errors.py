@@ -1,8 +1,8 @@
 """One exception class per failure a user can act on.
 
 Every error carries a message that says what went wrong and what to do about it. The CLI maps
-them to exit codes in one place (``facelens.cli.main``); a future HTTP layer maps them to
-problem details the same way, by class.
+them to exit codes in one place (``facelens.cli.main``); the HTTP API maps them to problem
+details the same way, by class (``facelens.api.problems``).
 """
 
 from __future__ import annotations
@@ -130,3 +130,219 @@ class QuarantinedTemplatesError(FacelensError):
     handle every template, such as re-sealing them with a new key."""
 
     code = "templates_quarantined"
+
+
+# --- accounts and permissions -------------------------------------------------------------
+
+
+class AuthenticationError(FacelensError):
+    """No key, or a key that is malformed, unknown or disabled."""
+
+    code = "unauthenticated"
+
+
+class PermissionDeniedError(FacelensError):
+    """The account's role does not allow this."""
+
+    code = "forbidden"
+
+
+class FolderNotAllowedError(PermissionDeniedError):
+    """A server-side folder outside the allowed ingest roots."""
+
+    code = "folder_not_allowed"
+
+
+# --- template keys ------------------------------------------------------------------------
+
+
+class TemplateKeyError(FacelensError):
+    """Base of the template-key errors."""
+
+    code = "template_key_error"
+
+
+class TemplateKeyMissingError(TemplateKeyError):
+    code = "template_key_missing"
+
+
+class TemplateKeyMismatchError(TemplateKeyError):
+    """The data was sealed with another key than the one configured."""
+
+    code = "template_key_mismatch"
+
+
+class TemplateKeyLocationError(TemplateKeyError):
+    """A key file inside the data folder: a copy of the folder would carry its own key."""
+
+    code = "template_key_location"
+
+
+class DecryptionError(TemplateKeyError):
+    """A blob that does not open with this key: another key, or tampered bytes."""
+
+    code = "decryption_failed"
+
+
+# --- lawful processing refusals -----------------------------------------------------------
+
+
+class RefusedError(FacelensError):
+    """A lawful-processing rule forbids this; ``rule`` names which."""
+
+    code = "refused"
+    rule = "policy"
+
+    def __init__(self, message: str, rule: str | None = None) -> None:
+        super().__init__(message)
+        if rule is not None:
+            self.rule = rule
+
+
+class NoLegalBasisError(RefusedError):
+    code = "no_legal_basis"
+    rule = "legal-basis"
+
+
+class ConsentRequiredError(RefusedError):
+    code = "consent_required"
+    rule = "consent"
+
+
+class JurisdictionRefusedError(RefusedError):
+    code = "jurisdiction_refused"
+    rule = "jurisdiction"
+
+
+class PurposeRequiredError(RefusedError):
+    """A search that does not say why: refused, and counted like every refusal."""
+
+    code = "purpose_required"
+    rule = "purpose"
+
+
+# --- audit log ----------------------------------------------------------------------------
+
+
+class AuditCheckpointError(FacelensError):
+    """A checkpoint that cannot be trusted: not one, altered, or of another data folder."""
+
+    code = "audit_checkpoint_invalid"
+
+
+class AuditKeyMissingError(FacelensError):
+    """The audit log is keyed, and its key is not where it should be."""
+
+    code = "audit_key_missing"
+
+
+# --- listed-URL fetching ------------------------------------------------------------------
+
+
+class ManifestError(InvalidArgumentError):
+    """The manifest file as a whole cannot be used (unreadable, not CSV, missing a column)."""
+
+    code = "invalid_manifest"
+
+
+class ManifestRowError(InvalidArgumentError):
+    """One manifest row cannot be used; reported as a problem, the other rows still load."""
+
+    code = "invalid_manifest_row"
+
+
+class FetchError(FacelensError):
+    """An image URL could not be fetched."""
+
+    code = "fetch_error"
+
+
+class FetchRefusedError(FetchError, RefusedError):
+    """facelens refused to fetch a URL under one of its collection rules; ``rule`` names it
+    (the transparency report counts refusals by rule)."""
+
+    code = "fetch_refused"
+    rule = "fetch"
+
+
+class SchemeRefusedError(FetchRefusedError):
+    code = "scheme_refused"
+    rule = "fetch-scheme"
+
+
+class AddressRefusedError(FetchRefusedError):
+    """The host is (or resolved to, or connected to) an address that is not public."""
+
+    code = "address_refused"
+    rule = "fetch-address"
+
+
+class RedirectRefusedError(FetchRefusedError):
+    code = "redirect_refused"
+    rule = "fetch-redirect"
+
+    def __init__(self, message: str, *, status: int, location: str | None) -> None:
+        super().__init__(message)
+        self.status = status
+        self.location = location
+
+
+class ResponseTooLargeError(FetchRefusedError, ImageTooLargeError):
+    """Over ``max_bytes``; same code as a local file over the limit, it is the same fix."""
+
+    code = "image_too_large"
+    rule = "fetch-size"
+
+    def __init__(self, message: str, *, max_bytes: int, size: int) -> None:
+        super().__init__(message)
+        self.max_bytes = max_bytes
+        self.size = size  # the declared Content-Length, or the bytes received when refused
+
+
+class ContentEncodingRefusedError(FetchRefusedError):
+    code = "content_encoding_refused"
+    rule = "fetch-encoding"
+
+
+class HttpStatusError(FetchError):
+    code = "http_status"
+
+    def __init__(self, message: str, *, status: int) -> None:
+        super().__init__(message)
+        self.status = status
+
+
+class InvalidUrlError(FetchError, InvalidArgumentError):
+    code = "invalid_url"
+
+
+class FetchTimeoutError(FetchError):
+    code = "fetch_timeout"
+
+
+class FetchFailedError(FetchError):
+    """The host could not be resolved or reached, or the connection broke."""
+
+    code = "fetch_failed"
+
+
+# --- rate limits --------------------------------------------------------------------------
+
+
+class RateLimitedError(FacelensError):
+    """Too many requests from one account or, without one, from one client address."""
+
+    code = "rate_limited"
+
+    def __init__(self, message: str, retry_after_s: int) -> None:
+        super().__init__(message)
+        self.retry_after_s = retry_after_s
+
+
+# --- sample photos ------------------------------------------------------------------------
+
+
+class SampleDownloadError(FacelensError):
+    """The sample photos' package could not be fetched or does not match its pinned sha256."""
+
+    code = "sample_download_failed"

@@ -15,14 +15,12 @@ import tarfile
 import tempfile
 from pathlib import Path
 
+from facelens.errors import SampleDownloadError
+
 SDIST_REQUIREMENT = "face_recognition==1.3.0"
 SDIST_FILE = "face_recognition-1.3.0.tar.gz"
 SDIST_SHA256 = "5e5efdd1686aa566af0d3cc1313b131e4b197657a8ffd03669e6d3fad92705ec"
 _MEMBER_PREFIX = "face_recognition-1.3.0/tests/test_images/"
-
-
-class SampleDownloadError(RuntimeError):
-    pass
 
 
 def default_cache_dir() -> Path:

@@ -18,22 +18,25 @@ from typing import Any
 import httpx
 import pytest
 
-from facelens.errors import ImageTooLargeError, InvalidArgumentError
-from facelens.privacy import fetch
-from facelens.privacy.fetch import (
+from facelens.errors import (
     AddressRefusedError,
     ContentEncodingRefusedError,
-    FetchedImage,
     FetchFailedError,
-    FetchOptions,
     FetchRefusedError,
     FetchTimeoutError,
     HttpStatusError,
+    ImageTooLargeError,
+    InvalidArgumentError,
     InvalidUrlError,
     ManifestError,
     RedirectRefusedError,
     ResponseTooLargeError,
     SchemeRefusedError,
+)
+from facelens.privacy import fetch
+from facelens.privacy.fetch import (
+    FetchedImage,
+    FetchOptions,
     address_refusal,
     fetch_all,
     fetch_image,

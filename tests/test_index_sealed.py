@@ -13,11 +13,12 @@ import faiss
 import numpy as np
 import pytest
 
+from facelens.errors import DecryptionError
 from facelens.index import IndexOptions, VectorIndex, create_index
 from facelens.index.faiss_tiered import FaissTieredIndex
 from facelens.index.vector_file import PLAIN_NAME, SEALED_NAME, VectorFile
 from facelens.pipeline.embed.base import l2_normalise
-from facelens.security.crypto import DecryptionError, TemplateCipher, generate_key
+from facelens.security.crypto import TemplateCipher, generate_key
 from facelens.types import FloatArray, IdArray, ModelId
 
 MODEL = ModelId("test-model", "1", 128)

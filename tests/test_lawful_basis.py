@@ -20,16 +20,14 @@ from facelens.api.app import create_app
 from facelens.cli.main import EXIT_REFUSED
 from facelens.config import Settings
 from facelens.engine import Engine
-from facelens.errors import InvalidArgumentError
-from facelens.pipeline.analyse import FacePipeline
-from facelens.privacy.policy import (
-    CollectionPolicy,
+from facelens.errors import (
     ConsentRequiredError,
-    JurisdictionPolicy,
+    InvalidArgumentError,
     JurisdictionRefusedError,
-    LegalBasis,
     NoLegalBasisError,
 )
+from facelens.pipeline.analyse import FacePipeline
+from facelens.privacy.policy import CollectionPolicy, JurisdictionPolicy, LegalBasis
 from facelens.security.accounts import Role, create_account
 from tests.conftest import TEST_POLICY, Cli, Declare
 

@@ -25,12 +25,9 @@ import facelens
 from facelens.api.app import create_app
 from facelens.config import Settings
 from facelens.engine import Engine
+from facelens.errors import RefusedError
 from facelens.pipeline.analyse import FacePipeline
-from facelens.privacy.policy import (
-    CollectionPolicy,
-    LegalBasis,
-    RefusedError,
-)
+from facelens.privacy.policy import CollectionPolicy, LegalBasis
 from facelens.privacy.rights import ERASURE, confirm, open_request
 from facelens.security.accounts import Role, create_account
 from tests.conftest import TEST_POLICY, Cli

@@ -19,15 +19,17 @@ from typer.testing import CliRunner
 
 from facelens.config import Settings
 from facelens.engine import Engine
-from facelens.errors import InvalidArgumentError
-from facelens.pipeline.analyse import FacePipeline
-from facelens.privacy.policy import NoLegalBasisError
-from facelens.security.crypto import (
+from facelens.errors import (
     DecryptionError,
-    TemplateCipher,
+    InvalidArgumentError,
+    NoLegalBasisError,
     TemplateKeyLocationError,
     TemplateKeyMismatchError,
     TemplateKeyMissingError,
+)
+from facelens.pipeline.analyse import FacePipeline
+from facelens.security.crypto import (
+    TemplateCipher,
     encode_key,
     generate_key,
     read_key_file,

@@ -47,7 +47,14 @@ from facelens.api.jobs import IngestJobs
 from facelens.api.limits import AnonymousTally, RateLimiter
 from facelens.config import Settings
 from facelens.engine import Engine
-from facelens.errors import ImageTooLargeError, InvalidArgumentError, NotFoundError
+from facelens.errors import (
+    AuthenticationError,
+    FolderNotAllowedError,
+    ImageTooLargeError,
+    InvalidArgumentError,
+    NotFoundError,
+    PermissionDeniedError,
+)
 from facelens.pipeline.analyse import FacePipeline, PipelinePool
 from facelens.pipeline.crops import face_crop, jpeg_bytes
 from facelens.privacy.policy import (
@@ -73,9 +80,6 @@ from facelens.privacy.transparency import transparency_report
 from facelens.security.accounts import (
     PERMISSIONS,
     Action,
-    AuthenticationError,
-    FolderNotAllowedError,
-    PermissionDeniedError,
     Role,
     authenticate,
     authorise,

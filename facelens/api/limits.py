@@ -8,20 +8,10 @@ import time
 from collections import deque
 from collections.abc import Hashable
 
-from facelens.errors import FacelensError
+from facelens.errors import RateLimitedError
 
 #: Past this many tracked callers, those with nothing in the last minute are forgotten.
 _PRUNE_ABOVE = 10_000
-
-
-class RateLimitedError(FacelensError):
-    """Too many requests from one account or, without one, from one client address."""
-
-    code = "rate_limited"
-
-    def __init__(self, message: str, retry_after_s: int) -> None:
-        super().__init__(message)
-        self.retry_after_s = retry_after_s
 
 
 class RateLimiter:

@@ -9,8 +9,8 @@ from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from starlette.exceptions import HTTPException
 
-from facelens.api.limits import RateLimitedError
 from facelens.errors import (
+    AuthenticationError,
     ConflictError,
     CorruptImageError,
     DataFolderInUseError,
@@ -21,12 +21,13 @@ from facelens.errors import (
     ModelMismatchError,
     NoFaceFoundError,
     NotFoundError,
+    PermissionDeniedError,
     QuarantinedTemplatesError,
+    RateLimitedError,
+    RefusedError,
     StoreError,
     UnsupportedImageError,
 )
-from facelens.privacy.policy import RefusedError
-from facelens.security.accounts import AuthenticationError, PermissionDeniedError
 
 PROBLEM_JSON = "application/problem+json"
 

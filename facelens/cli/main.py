@@ -52,6 +52,7 @@ from facelens.errors import (
     ModelMismatchError,
     NoFaceFoundError,
     NotFoundError,
+    RefusedError,
     StoreError,
 )
 from facelens.pipeline.batch import default_workers
@@ -60,7 +61,6 @@ from facelens.privacy.policy import (
     MAX_RETENTION_DAYS,
     CollectionPolicy,
     LegalBasis,
-    RefusedError,
     check_search_purpose,
 )
 from facelens.security.accounts import Role, create_account

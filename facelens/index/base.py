@@ -24,9 +24,9 @@ from typing import Any
 import numpy as np
 import numpy.typing as npt
 
-from facelens.errors import InvalidArgumentError
+from facelens.errors import DecryptionError, InvalidArgumentError
 from facelens.registry import Registry
-from facelens.security.crypto import OVERHEAD_BYTES, DecryptionError, TemplateCipher
+from facelens.security.crypto import OVERHEAD_BYTES, TemplateCipher
 from facelens.types import FloatArray, IdArray, ModelId
 
 #: Score returned in padding slots when fewer than ``k`` vectors qualify (their id is -1).

@@ -13,6 +13,7 @@ from typing import Any
 import faiss
 import numpy as np
 
+from facelens.errors import DecryptionError
 from facelens.index.base import (
     MISSING_SCORE,
     IndexOptions,
@@ -21,7 +22,6 @@ from facelens.index.base import (
     register_index,
     write_sealed_file,
 )
-from facelens.security.crypto import DecryptionError
 from facelens.types import FloatArray, IdArray, ModelId
 
 log = logging.getLogger(__name__)

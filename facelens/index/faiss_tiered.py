@@ -42,6 +42,7 @@ from typing import Any
 import faiss
 import numpy as np
 
+from facelens.errors import DecryptionError
 from facelens.index.base import (
     MISSING_SCORE,
     IndexOptions,
@@ -57,7 +58,7 @@ from facelens.index.vector_file import (
     check_ids,
     vector_file_name,
 )
-from facelens.security.crypto import DecryptionError, TemplateCipher
+from facelens.security.crypto import TemplateCipher
 from facelens.types import FloatArray, IdArray, ModelId
 
 log = logging.getLogger(__name__)

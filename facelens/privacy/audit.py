@@ -25,25 +25,13 @@ from dataclasses import asdict, dataclass
 from datetime import UTC, datetime
 from typing import Any
 
-from facelens.errors import FacelensError
+from facelens.errors import AuditCheckpointError, AuditKeyMissingError
 
 GENESIS_HASH = "0" * 64
 AUDIT_KEY_BYTES = 32
 #: Store meta row: from which entry on the chain is keyed (``ChainMarker`` as JSON).
 AUDIT_CHAIN_META = "audit_chain"
 CHECKPOINT_KIND = "facelens-audit-checkpoint/1"
-
-
-class AuditCheckpointError(FacelensError):
-    """A checkpoint that cannot be trusted: not one, altered, or of another data folder."""
-
-    code = "audit_checkpoint_invalid"
-
-
-class AuditKeyMissingError(FacelensError):
-    """The audit log is keyed, and its key is not where it should be."""
-
-    code = "audit_key_missing"
 
 
 @dataclass(frozen=True, slots=True)

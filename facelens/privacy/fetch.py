@@ -27,9 +27,22 @@ from typing import Any
 
 import httpx
 
-from facelens.errors import FacelensError, ImageTooLargeError, InvalidArgumentError
+from facelens.errors import (
+    AddressRefusedError,
+    ContentEncodingRefusedError,
+    FacelensError,
+    FetchFailedError,
+    FetchTimeoutError,
+    HttpStatusError,
+    InvalidArgumentError,
+    InvalidUrlError,
+    ManifestError,
+    ManifestRowError,
+    RedirectRefusedError,
+    ResponseTooLargeError,
+    SchemeRefusedError,
+)
 from facelens.pipeline.batch import failure
-from facelens.privacy.policy import RefusedError
 from facelens.types import IngestFailure, Provenance
 
 IPAddress = ipaddress.IPv4Address | ipaddress.IPv6Address
@@ -41,93 +54,6 @@ OPTIONAL_COLUMNS = ("licence_ref", "captured_at")
 
 
 # --- errors -------------------------------------------------------------------------------
-
-
-class ManifestError(InvalidArgumentError):
-    """The manifest file as a whole cannot be used (unreadable, not CSV, missing a column)."""
-
-    code = "invalid_manifest"
-
-
-class ManifestRowError(InvalidArgumentError):
-    """One manifest row cannot be used; reported as a problem, the other rows still load."""
-
-    code = "invalid_manifest_row"
-
-
-class FetchError(FacelensError):
-    """An image URL could not be fetched."""
-
-    code = "fetch_error"
-
-
-class FetchRefusedError(FetchError, RefusedError):
-    """facelens refused to fetch a URL under one of its collection rules; ``rule`` names it
-    (the transparency report counts refusals by rule)."""
-
-    code = "fetch_refused"
-    rule = "fetch"
-
-
-class SchemeRefusedError(FetchRefusedError):
-    code = "scheme_refused"
-    rule = "fetch-scheme"
-
-
-class AddressRefusedError(FetchRefusedError):
-    """The host is (or resolved to, or connected to) an address that is not public."""
-
-    code = "address_refused"
-    rule = "fetch-address"
-
-
-class RedirectRefusedError(FetchRefusedError):
-    code = "redirect_refused"
-    rule = "fetch-redirect"
-
-    def __init__(self, message: str, *, status: int, location: str | None) -> None:
-        super().__init__(message)
-        self.status = status
-        self.location = location
-
-
-class ResponseTooLargeError(FetchRefusedError, ImageTooLargeError):
-    """Over ``max_bytes``; same code as a local file over the limit, it is the same fix."""
-
-    code = "image_too_large"
-    rule = "fetch-size"
-
-    def __init__(self, message: str, *, max_bytes: int, size: int) -> None:
-        super().__init__(message)
-        self.max_bytes = max_bytes
-        self.size = size  # the declared Content-Length, or the bytes received when refused
-
-
-class ContentEncodingRefusedError(FetchRefusedError):
-    code = "content_encoding_refused"
-    rule = "fetch-encoding"
-
-
-class HttpStatusError(FetchError):
-    code = "http_status"
-
-    def __init__(self, message: str, *, status: int) -> None:
-        super().__init__(message)
-        self.status = status
-
-
-class InvalidUrlError(FetchError, InvalidArgumentError):
-    code = "invalid_url"
-
-
-class FetchTimeoutError(FetchError):
-    code = "fetch_timeout"
-
-
-class FetchFailedError(FetchError):
-    """The host could not be resolved or reached, or the connection broke."""
-
-    code = "fetch_failed"
 
 
 # --- manifest -----------------------------------------------------------------------------

@@ -17,7 +17,7 @@ from pathlib import Path
 
 import pycountry
 
-from facelens.errors import FacelensError, InvalidArgumentError
+from facelens.errors import InvalidArgumentError, JurisdictionRefusedError, PurposeRequiredError
 
 #: Biometric identifiers kept on consent are destroyed at the latest this long after the
 #: subject's last interaction (Illinois BIPA, 740 ILCS 14/15(a): "within 3 years").
@@ -84,40 +84,6 @@ class LegalBasis(StrEnum):
     PUBLIC_TASK = "public-task"
     LAW_ENFORCEMENT = "law-enforcement"
     OTHER = "other"
-
-
-class RefusedError(FacelensError):
-    """A lawful-processing rule forbids this; ``rule`` names which."""
-
-    code = "refused"
-    rule = "policy"
-
-    def __init__(self, message: str, rule: str | None = None) -> None:
-        super().__init__(message)
-        if rule is not None:
-            self.rule = rule
-
-
-class NoLegalBasisError(RefusedError):
-    code = "no_legal_basis"
-    rule = "legal-basis"
-
-
-class ConsentRequiredError(RefusedError):
-    code = "consent_required"
-    rule = "consent"
-
-
-class JurisdictionRefusedError(RefusedError):
-    code = "jurisdiction_refused"
-    rule = "jurisdiction"
-
-
-class PurposeRequiredError(RefusedError):
-    """A search that does not say why: refused, and counted like every refusal."""
-
-    code = "purpose_required"
-    rule = "purpose"
 
 
 #: Shortest purpose a search may give (a word, not "x").

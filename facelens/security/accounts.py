@@ -12,7 +12,7 @@ import hmac
 import secrets
 from enum import StrEnum
 
-from facelens.errors import FacelensError
+from facelens.errors import AuthenticationError, PermissionDeniedError
 from facelens.privacy.policy import check_jurisdiction_code
 from facelens.store import MetadataStore
 from facelens.types import Account
@@ -75,24 +75,6 @@ PERMISSIONS: dict[Role, frozenset[Action]] = {
     Role.ANALYST: frozenset({Action.VIEW_COLLECTIONS, Action.SEARCH, Action.READ_OWN_SEARCHES}),
     Role.AUDITOR: frozenset({Action.READ_ALL_SEARCHES, Action.READ_AUDIT, Action.READ_REPORTS}),
 }
-
-
-class AuthenticationError(FacelensError):
-    """No key, or a key that is malformed, unknown or disabled."""
-
-    code = "unauthenticated"
-
-
-class PermissionDeniedError(FacelensError):
-    """The account's role does not allow this."""
-
-    code = "forbidden"
-
-
-class FolderNotAllowedError(PermissionDeniedError):
-    """A server-side folder outside the allowed ingest roots."""
-
-    code = "folder_not_allowed"
 
 
 def _hash(secret: str) -> str:

@@ -26,7 +26,7 @@ from cryptography.hazmat.primitives import hashes
 from cryptography.hazmat.primitives.ciphers.aead import AESGCM
 from cryptography.hazmat.primitives.kdf.hkdf import HKDF
 
-from facelens.errors import FacelensError
+from facelens.errors import DecryptionError, TemplateKeyLocationError, TemplateKeyMissingError
 from facelens.types import FloatArray
 
 KEY_BYTES = 32
@@ -48,34 +48,6 @@ def row_aad(kind: str, row_id: int) -> bytes:
 def normalise_name(name: str) -> str:
     """A person's name as compared for uniqueness: NFC, trimmed, case-folded."""
     return unicodedata.normalize("NFC", name).strip().casefold()
-
-
-class TemplateKeyError(FacelensError):
-    """Base of the template-key errors."""
-
-    code = "template_key_error"
-
-
-class TemplateKeyMissingError(TemplateKeyError):
-    code = "template_key_missing"
-
-
-class TemplateKeyMismatchError(TemplateKeyError):
-    """The data was sealed with another key than the one configured."""
-
-    code = "template_key_mismatch"
-
-
-class TemplateKeyLocationError(TemplateKeyError):
-    """A key file inside the data folder: a copy of the folder would carry its own key."""
-
-    code = "template_key_location"
-
-
-class DecryptionError(TemplateKeyError):
-    """A blob that does not open with this key: another key, or tampered bytes."""
-
-    code = "decryption_failed"
 
 
 class TemplateCipher:

@@ -24,11 +24,10 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from facelens.config import Settings
-from facelens.privacy.audit import AUDIT_CHAIN_META, AuditKey, AuditKeyMissingError, ChainMarker
+from facelens.errors import AuditKeyMissingError, TemplateKeyMismatchError, TemplateKeyMissingError
+from facelens.privacy.audit import AUDIT_CHAIN_META, AuditKey, ChainMarker
 from facelens.security.crypto import (
     TemplateCipher,
-    TemplateKeyMismatchError,
-    TemplateKeyMissingError,
     check_key_location,
     decode_key,
     generate_key,

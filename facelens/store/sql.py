@@ -22,6 +22,7 @@ from sqlalchemy.orm import Session, sessionmaker
 from facelens.config import Settings
 from facelens.errors import (
     ConflictError,
+    DecryptionError,
     InvalidArgumentError,
     NotFoundError,
     StoreDamagedError,
@@ -36,7 +37,7 @@ from facelens.privacy.audit import (
     entry_hash,
 )
 from facelens.privacy.policy import CollectionPolicy, LegalBasis, check_consent_dates
-from facelens.security.crypto import DecryptionError, TemplateCipher, normalise_name, row_aad
+from facelens.security.crypto import TemplateCipher, normalise_name, row_aad
 from facelens.security.keys import KEY_ID_META, keys_of_data_folder
 from facelens.store.base import (
     AddedImage,
