@@ -18,6 +18,28 @@ from facelens.pipeline.analyse import FacePipeline
 from facelens.privacy.policy import CollectionPolicy, LegalBasis
 from facelens.samples import sample_photos
 
+#: Test files marked ``slow``: LFW, the browser, crash loops, fuzzing, load and hostile corpora.
+#: ``pytest -m "not slow"`` runs the rest in a couple of minutes while working.
+SLOW_TEST_FILES = frozenset(
+    {
+        "test_api_load.py",
+        "test_crash_ingest.py",
+        "test_hostile_api.py",
+        "test_hostile_files.py",
+        "test_lfw.py",
+        "test_privacy_probe.py",
+        "test_subject_rights.py",
+        "test_web.py",
+    }
+)
+
+
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    for item in items:
+        if item.path.name in SLOW_TEST_FILES:
+            item.add_marker(pytest.mark.slow)
+
+
 LFW_ROOT = Path(__file__).resolve().parents[2] / "shared" / "datasets" / "lfw"
 
 
