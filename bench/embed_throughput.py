@@ -37,9 +37,10 @@ def measure(args: argparse.Namespace) -> dict[str, Any]:
 
     from facelens.config import Settings
     from facelens.pipeline.analyse import FacePipeline
-    from facelens.pipeline.embed.base import DlibResNetEmbedder, Embedder
+    from facelens.pipeline.embed.base import Embedder
     from facelens.pipeline.embed.dlib_onnx.cache import converted_model
     from facelens.pipeline.embed.dlib_onnx.embedder import PROVIDERS, OnnxResNetEmbedder
+    from facelens.pipeline.embed.dlib_resnet import DlibResNetEmbedder
 
     pipeline = FacePipeline(Settings())
     folder = args.lfw / "images"

@@ -28,9 +28,10 @@ import onnxruntime as ort
 from facelens.config import Settings
 from facelens.pipeline.analyse import FacePipeline
 from facelens.pipeline.decode import RgbImage
-from facelens.pipeline.embed.base import DlibResNetEmbedder, l2_normalise
+from facelens.pipeline.embed.base import l2_normalise
 from facelens.pipeline.embed.dlib_onnx.cache import converted_model
 from facelens.pipeline.embed.dlib_onnx.embedder import OnnxResNetEmbedder
+from facelens.pipeline.embed.dlib_resnet import DlibResNetEmbedder
 from facelens.pipeline.models import RESNET_EMBEDDER_FILE, model_path
 from facelens.types import FloatArray
 

@@ -70,11 +70,28 @@ class Box:
 
 @dataclass(frozen=True, slots=True)
 class Detection:
-    """One face found by a detector."""
+    """One face found by a detector.
+
+    ``landmarks``, when the detector gives them, are the face's five points as a ``(5, 2)``
+    float32 array of (x, y) in image pixels, in the order and with the meaning of dlib's
+    5-point shape predictor: 0 and 1 the outer and inner corner of the eye on the image's
+    right (the subject's left eye), 2 and 3 the outer and inner corner of the other eye, 4 the
+    bottom of the nose between the nostrils. The aligner then uses them instead of predicting
+    its own. Points that mean something else (MTCNN's and RetinaFace's eye centres, nose tip
+    and mouth corners) are not these: a backend giving those maps them first, or gives none.
+    """
 
     box: Box
     score: float
     detector: str
+    landmarks: FloatArray | None = None
+
+    def __post_init__(self) -> None:
+        if self.landmarks is not None:
+            points = np.asarray(self.landmarks, dtype=np.float32)
+            if points.shape != (5, 2):
+                raise ValueError(f"landmarks must be 5 (x, y) points, got shape {points.shape}")
+            object.__setattr__(self, "landmarks", points)
 
 
 @dataclass(frozen=True, slots=True)

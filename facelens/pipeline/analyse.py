@@ -15,7 +15,7 @@ from facelens.pipeline.decode import RgbImage, load_image
 from facelens.pipeline.detect import Detector, create_detector
 from facelens.pipeline.embed.base import Embedder, create_embedder
 from facelens.pipeline.quality import TOO_MANY_FACES, assess
-from facelens.types import AnalysedFace, ImageAnalysis, ModelId
+from facelens.types import AnalysedFace, Detection, ImageAnalysis, ModelId
 
 
 class FacePipeline:
@@ -67,13 +67,23 @@ class FacePipeline:
         with self._lock:
             return self._analyse(image, probe=probe)
 
+    def analyse_detections(self, image: RgbImage, detections: list[Detection]) -> ImageAnalysis:
+        """Align, check and embed faces already found in ``image``, in the order given (the
+        first ``max_faces_per_image`` accepted ones are kept). A detection's own landmarks,
+        if it has them, are aligned on instead of the shape predictor's."""
+        with self._lock:
+            return self._faces(image, detections)
+
     def _analyse(self, image: RgbImage, *, probe: bool) -> ImageAnalysis:
+        detector = self.probe_detector if probe else self.detector
+        return self._faces(image, detector.detect(image))
+
+    def _faces(self, image: RgbImage, detections: list[Detection]) -> ImageAnalysis:
         height, width = image.shape[:2]
         faces: list[AnalysedFace] = []
         chips = []
-        detector = self.probe_detector if probe else self.detector
-        for rank, detection in enumerate(detector.detect(image)):
-            aligned = self.aligner.align(image, detection.box)
+        for rank, detection in enumerate(detections):
+            aligned = self.aligner.align(image, detection.box, detection.landmarks)
             quality = assess(
                 detection,
                 aligned.chip,

@@ -1,11 +1,11 @@
-"""Detect stage: find face boxes. Backends register themselves by name."""
+"""Detect stage: find face boxes. Backends are registered by name and load when chosen."""
 
-from facelens.pipeline.detect import dlib_detectors as _dlib_detectors  # noqa: F401  (registers backends)
 from facelens.pipeline.detect.base import (
     Detector,
+    RawFace,
     available_detectors,
     create_detector,
     register_detector,
 )
 
-__all__ = ["Detector", "available_detectors", "create_detector", "register_detector"]
+__all__ = ["Detector", "RawFace", "available_detectors", "create_detector", "register_detector"]

@@ -1,13 +1,17 @@
 """The detector contract and its registry.
 
-A detector takes an RGB image and returns face boxes with a score. Detectors load their model
-lazily (first use), so building one is cheap and worker processes load their own copy.
+A detector takes an RGB image and returns face boxes with a score, and may give each face's
+five landmarks (then the aligner uses them instead of predicting its own). Detectors load
+their model lazily (first use), so building one is cheap and worker processes load their own
+copy. Each backend lives in its own module; the built-in ones are registered here by a factory
+that imports their module only when the backend is chosen.
 """
 
 from __future__ import annotations
 
 from abc import ABC, abstractmethod
 from collections.abc import Callable
+from typing import NamedTuple
 
 import numpy as np
 from PIL import Image
@@ -15,7 +19,16 @@ from PIL import Image
 from facelens.config import Settings
 from facelens.pipeline.decode import RgbImage
 from facelens.registry import Registry
-from facelens.types import Box, Detection
+from facelens.types import Box, Detection, FloatArray
+
+
+class RawFace(NamedTuple):
+    """What a backend found, in the pixels of the image it was given."""
+
+    box: tuple[float, float, float, float]  # x1, y1, x2, y2 (x2, y2 exclusive)
+    score: float
+    #: (5, 2) x, y in dlib's 5-point order (see ``Detection.landmarks``), or None.
+    landmarks: FloatArray | None = None
 
 
 class Detector(ABC):
@@ -33,7 +46,8 @@ class Detector(ABC):
         return self.name
 
     def detect(self, image: RgbImage) -> list[Detection]:
-        """Faces in ``image`` (H, W, 3 uint8), boxes clipped to the image, largest first."""
+        """Faces in ``image`` (H, W, 3 uint8), boxes clipped to the image, largest first;
+        boxes and landmarks in the pixels of ``image`` even when it was detected on smaller."""
         height, width = image.shape[:2]
         scale = 1.0
         work = image
@@ -43,16 +57,18 @@ class Detector(ABC):
             size = (max(1, round(width * scale)), max(1, round(height * scale)))
             work = np.asarray(Image.fromarray(image).resize(size, Image.Resampling.BILINEAR))
         found: list[Detection] = []
-        for (x1, y1, x2, y2), score in self._detect(work):
+        for (x1, y1, x2, y2), score, landmarks in self._detect(work):
             box = _clip(x1 / scale, y1 / scale, x2 / scale, y2 / scale, width, height)
-            if box is not None:
-                found.append(Detection(box=box, score=float(score), detector=self.description))
+            if box is None:
+                continue
+            points = None if landmarks is None else np.asarray(landmarks, np.float32) / scale
+            found.append(Detection(box, float(score), detector=self.description, landmarks=points))
         found.sort(key=lambda d: d.box.area, reverse=True)
         return found
 
     @abstractmethod
-    def _detect(self, image: RgbImage) -> list[tuple[tuple[float, float, float, float], float]]:
-        """Raw ``((x1, y1, x2, y2), score)`` pairs in the pixels of ``image``."""
+    def _detect(self, image: RgbImage) -> list[RawFace]:
+        """The faces found in ``image``, in its pixels."""
 
 
 def _clip(x1: float, y1: float, x2: float, y2: float, width: int, height: int) -> Box | None:
@@ -77,3 +93,23 @@ def create_detector(settings: Settings) -> Detector:
 
 def available_detectors() -> list[str]:
     return DETECTORS.names()
+
+
+# The built-in backends. Each factory imports its backend's module when it is called, i.e.
+# when the backend is chosen, never when this module is imported.
+
+
+def _hog(settings: Settings) -> Detector:
+    from facelens.pipeline.detect import dlib_detectors
+
+    return dlib_detectors.hog(settings)
+
+
+def _cnn(settings: Settings) -> Detector:
+    from facelens.pipeline.detect import dlib_detectors
+
+    return dlib_detectors.cnn(settings)
+
+
+register_detector("hog", _hog)
+register_detector("cnn", _cnn)

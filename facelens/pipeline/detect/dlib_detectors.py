@@ -9,7 +9,7 @@ import dlib
 
 from facelens.config import Settings
 from facelens.pipeline.decode import RgbImage
-from facelens.pipeline.detect.base import Detector, register_detector
+from facelens.pipeline.detect.base import Detector, RawFace
 from facelens.pipeline.models import CNN_DETECTOR_FILE, model_path
 
 
@@ -29,12 +29,12 @@ class _DlibDetector(Detector):
 class DlibHogDetector(_DlibDetector):
     name = "dlib-hog"
 
-    def _detect(self, image: RgbImage) -> list[tuple[tuple[float, float, float, float], float]]:
+    def _detect(self, image: RgbImage) -> list[RawFace]:
         if self._model is None:
             self._model = dlib.get_frontal_face_detector()
         rects, scores, _ = self._model.run(image, self.upsample_times, 0.0)
         return [
-            ((r.left(), r.top(), r.right() + 1, r.bottom() + 1), s)
+            RawFace((r.left(), r.top(), r.right() + 1, r.bottom() + 1), s)
             for r, s in zip(rects, scores, strict=True)
         ]
 
@@ -42,23 +42,17 @@ class DlibHogDetector(_DlibDetector):
 class DlibCnnDetector(_DlibDetector):
     name = "dlib-cnn"
 
-    def _detect(self, image: RgbImage) -> list[tuple[tuple[float, float, float, float], float]]:
+    def _detect(self, image: RgbImage) -> list[RawFace]:
         if self._model is None:
             self._model = dlib.cnn_face_detection_model_v1(str(model_path(CNN_DETECTOR_FILE)))
         found = self._model(image, self.upsample_times)
-        return [
-            ((d.rect.left(), d.rect.top(), d.rect.right() + 1, d.rect.bottom() + 1), d.confidence)
-            for d in found
-        ]
+        rects = [(d.rect, d.confidence) for d in found]
+        return [RawFace((r.left(), r.top(), r.right() + 1, r.bottom() + 1), s) for r, s in rects]
 
 
-def _hog(settings: Settings) -> Detector:
+def hog(settings: Settings) -> DlibHogDetector:
     return DlibHogDetector(settings.detect_max_side_px, settings.detect_upsample_times)
 
 
-def _cnn(settings: Settings) -> Detector:
+def cnn(settings: Settings) -> DlibCnnDetector:
     return DlibCnnDetector(settings.detect_max_side_px, settings.detect_upsample_times)
-
-
-register_detector("hog", _hog)
-register_detector("cnn", _cnn)

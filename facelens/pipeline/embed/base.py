@@ -1,18 +1,21 @@
-"""Embed stage: aligned chips -> L2-normalised embeddings, each tagged with its model id."""
+"""The embedder contract, its registry and the helpers on embeddings.
+
+An embedder turns aligned chips into L2-normalised embeddings, each tagged with its model id.
+Each backend lives in its own module; the built-in ones are registered here by a factory that
+imports their module only when the backend is chosen, so a backend's own dependencies
+(ONNX Runtime for ``onnx``) are needed only by the deployments that choose it.
+"""
 
 from __future__ import annotations
 
 from abc import ABC, abstractmethod
 from collections.abc import Callable
-from typing import Any
 
-import dlib
 import numpy as np
 
 from facelens.config import Settings
 from facelens.errors import ModelMismatchError
 from facelens.pipeline.decode import RgbImage
-from facelens.pipeline.models import RESNET_EMBEDDER_FILE, model_path
 from facelens.registry import Registry
 from facelens.types import Embedding, FloatArray, ModelId
 
@@ -32,32 +35,6 @@ class Embedder(ABC):
         """(n, dim) float32 raw embeddings."""
 
 
-class DlibResNetEmbedder(Embedder):
-    """dlib's ResNet-34 face embedder (128-d), 99.38% on LFW as published by its author."""
-
-    model = ModelId(name="dlib_face_recognition_resnet_model_v1", version="1", dim=128)
-
-    def __init__(self, *, flip_average: bool = False, jitters: int = 0) -> None:
-        self.flip_average = flip_average
-        self.jitters = jitters
-        self._net: Any = None
-
-    def _embed(self, chips: list[RgbImage]) -> FloatArray:
-        if self._net is None:
-            self._net = dlib.face_recognition_model_v1(str(model_path(RESNET_EMBEDDER_FILE)))
-        vectors = self._descriptors(chips)
-        if self.flip_average:
-            # Mirror images of a face are the same person; their mean embedding is steadier.
-            mirrored = self._descriptors([np.ascontiguousarray(c[:, ::-1]) for c in chips])
-            vectors = l2_normalise(vectors) + l2_normalise(mirrored)
-        return vectors
-
-    def _descriptors(self, chips: list[RgbImage]) -> FloatArray:
-        found = self._net.compute_face_descriptor(chips, self.jitters)
-        vectors: FloatArray = np.asarray([np.asarray(d) for d in found], dtype=np.float32)
-        return vectors
-
-
 EmbedderFactory = Callable[[Settings], Embedder]
 EMBEDDERS: Registry[EmbedderFactory] = Registry("embedder")
 
@@ -73,30 +50,6 @@ def create_embedder(settings: Settings) -> Embedder:
 
 def available_embedders() -> list[str]:
     return EMBEDDERS.names()
-
-
-def _dlib(settings: Settings) -> Embedder:
-    return DlibResNetEmbedder(
-        flip_average=settings.embed_flip_average, jitters=settings.embed_jitters
-    )
-
-
-def _onnx(settings: Settings) -> Embedder:
-    # Imported here: the converter and ONNX Runtime load only when this backend is chosen.
-    from facelens.pipeline.embed.dlib_onnx.embedder import OnnxResNetEmbedder
-
-    return OnnxResNetEmbedder(
-        flip_average=settings.embed_flip_average,
-        jitters=settings.embed_jitters,
-        batch_size=settings.embed_batch_size,
-        provider=settings.embed_provider,
-        intra_op_threads=settings.onnx_intra_op_threads,
-        cache_dir=settings.onnx_model_dir,
-    )
-
-
-register_embedder("dlib", _dlib)
-register_embedder("onnx", _onnx)
 
 
 def l2_normalise(vectors: FloatArray) -> FloatArray:
@@ -124,3 +77,24 @@ def fused_template(templates: FloatArray) -> FloatArray:
     alike."""
     mean = np.asarray(templates, dtype=np.float32).reshape(-1, templates.shape[-1]).mean(axis=0)
     return np.asarray(mean / max(float(np.linalg.norm(mean)), 1e-12), dtype=np.float32)
+
+
+# The built-in backends. Each factory imports its backend's module when it is called, i.e.
+# when the backend is chosen, never when this module is imported.
+
+
+def _dlib(settings: Settings) -> Embedder:
+    from facelens.pipeline.embed import dlib_resnet
+
+    return dlib_resnet.from_settings(settings)
+
+
+def _onnx(settings: Settings) -> Embedder:
+    # The converter and ONNX Runtime load only when this backend is chosen.
+    from facelens.pipeline.embed.dlib_onnx import embedder
+
+    return embedder.from_settings(settings)
+
+
+register_embedder("dlib", _dlib)
+register_embedder("onnx", _onnx)

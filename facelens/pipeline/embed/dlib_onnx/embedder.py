@@ -12,11 +12,13 @@ from typing import Any
 
 import numpy as np
 
+from facelens.config import Settings
 from facelens.errors import ExecutionProviderError, ModelNotAvailableError
 from facelens.pipeline.decode import RgbImage
-from facelens.pipeline.embed.base import DlibResNetEmbedder, Embedder, l2_normalise
+from facelens.pipeline.embed.base import Embedder, l2_normalise
 from facelens.pipeline.embed.dlib_onnx.cache import converted_model
 from facelens.pipeline.embed.dlib_onnx.resnet import INPUT_NAME
+from facelens.pipeline.embed.dlib_resnet import DlibResNetEmbedder
 from facelens.types import FloatArray
 
 log = logging.getLogger(__name__)
@@ -116,3 +118,14 @@ class OnnxResNetEmbedder(Embedder):
                 self.intra_op_threads or "default",
             )
         return self._session
+
+
+def from_settings(settings: Settings) -> OnnxResNetEmbedder:
+    return OnnxResNetEmbedder(
+        flip_average=settings.embed_flip_average,
+        jitters=settings.embed_jitters,
+        batch_size=settings.embed_batch_size,
+        provider=settings.embed_provider,
+        intra_op_threads=settings.onnx_intra_op_threads,
+        cache_dir=settings.onnx_model_dir,
+    )
