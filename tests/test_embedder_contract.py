@@ -13,7 +13,8 @@ from facelens.config import Settings
 from facelens.errors import ModelNotAvailableError
 from facelens.pipeline.analyse import FacePipeline
 from facelens.pipeline.decode import RgbImage
-from facelens.pipeline.embed.base import Embedder, available_embedders, create_embedder, similarity
+from facelens.pipeline.embed.base import Embedder, similarity
+from facelens.pipeline.embed.registry import available_embedders, create_embedder
 
 PEOPLE = {
     "obama": "obama.jpg",

@@ -14,11 +14,11 @@ from facelens.config import Settings
 from facelens.errors import ExecutionProviderError, ModelConversionError
 from facelens.pipeline.analyse import FacePipeline
 from facelens.pipeline.decode import RgbImage
-from facelens.pipeline.embed.base import available_embedders, create_embedder
 from facelens.pipeline.embed.dlib_onnx.cache import converted_model
 from facelens.pipeline.embed.dlib_onnx.embedder import OnnxResNetEmbedder
 from facelens.pipeline.embed.dlib_onnx.serialize import read_network, read_network_file
 from facelens.pipeline.embed.dlib_resnet import DlibResNetEmbedder
+from facelens.pipeline.embed.registry import available_embedders, create_embedder
 from facelens.pipeline.models import RESNET_EMBEDDER_FILE, model_path
 from facelens.types import FloatArray
 

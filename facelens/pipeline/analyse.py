@@ -13,7 +13,8 @@ from facelens.config import Settings
 from facelens.pipeline.align import FivePointAligner
 from facelens.pipeline.decode import RgbImage, load_image
 from facelens.pipeline.detect import Detector, create_detector
-from facelens.pipeline.embed.base import Embedder, create_embedder
+from facelens.pipeline.embed.base import Embedder
+from facelens.pipeline.embed.registry import create_embedder
 from facelens.pipeline.quality import TOO_MANY_FACES, assess
 from facelens.types import AnalysedFace, Detection, ImageAnalysis, ModelId
 

@@ -3,22 +3,18 @@
 A detector takes an RGB image and returns face boxes with a score, and may give each face's
 five landmarks (then the aligner uses them instead of predicting its own). Detectors load
 their model lazily (first use), so building one is cheap and worker processes load their own
-copy. Each backend lives in its own module; the built-in ones are registered here by a factory
-that imports their module only when the backend is chosen.
+copy. Each backend lives in its own module and is chosen by name through ``detect.registry``.
 """
 
 from __future__ import annotations
 
 from abc import ABC, abstractmethod
-from collections.abc import Callable
 from typing import NamedTuple
 
 import numpy as np
 from PIL import Image
 
-from facelens.config import Settings
 from facelens.pipeline.decode import RgbImage
-from facelens.registry import Registry
 from facelens.types import Box, Detection, FloatArray
 
 
@@ -77,39 +73,3 @@ def _clip(x1: float, y1: float, x2: float, y2: float, width: int, height: int) -
     if cx2 <= cx1 or cy2 <= cy1:
         return None
     return Box(cx1, cy1, cx2, cy2)
-
-
-DetectorFactory = Callable[[Settings], Detector]
-DETECTORS: Registry[DetectorFactory] = Registry("detector")
-
-
-def register_detector(name: str, factory: DetectorFactory) -> None:
-    DETECTORS.register(name, factory)
-
-
-def create_detector(settings: Settings) -> Detector:
-    return DETECTORS.get(settings.detector)(settings)
-
-
-def available_detectors() -> list[str]:
-    return DETECTORS.names()
-
-
-# The built-in backends. Each factory imports its backend's module when it is called, i.e.
-# when the backend is chosen, never when this module is imported.
-
-
-def _hog(settings: Settings) -> Detector:
-    from facelens.pipeline.detect import dlib_detectors
-
-    return dlib_detectors.hog(settings)
-
-
-def _cnn(settings: Settings) -> Detector:
-    from facelens.pipeline.detect import dlib_detectors
-
-    return dlib_detectors.cnn(settings)
-
-
-register_detector("hog", _hog)
-register_detector("cnn", _cnn)

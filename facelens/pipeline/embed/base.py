@@ -1,22 +1,17 @@
-"""The embedder contract, its registry and the helpers on embeddings.
+"""The embedder contract and the helpers on embeddings.
 
 An embedder turns aligned chips into L2-normalised embeddings, each tagged with its model id.
-Each backend lives in its own module; the built-in ones are registered here by a factory that
-imports their module only when the backend is chosen, so a backend's own dependencies
-(ONNX Runtime for ``onnx``) are needed only by the deployments that choose it.
+Each backend lives in its own module and is chosen by name through ``embed.registry``.
 """
 
 from __future__ import annotations
 
 from abc import ABC, abstractmethod
-from collections.abc import Callable
 
 import numpy as np
 
-from facelens.config import Settings
 from facelens.errors import ModelMismatchError
 from facelens.pipeline.decode import RgbImage
-from facelens.registry import Registry
 from facelens.types import Embedding, FloatArray, ModelId
 
 
@@ -33,23 +28,6 @@ class Embedder(ABC):
     @abstractmethod
     def _embed(self, chips: list[RgbImage]) -> FloatArray:
         """(n, dim) float32 raw embeddings."""
-
-
-EmbedderFactory = Callable[[Settings], Embedder]
-EMBEDDERS: Registry[EmbedderFactory] = Registry("embedder")
-
-
-def register_embedder(name: str, factory: EmbedderFactory) -> None:
-    EMBEDDERS.register(name, factory)
-
-
-def create_embedder(settings: Settings) -> Embedder:
-    """The embedder the ``embedder`` setting names, with the embedding settings."""
-    return EMBEDDERS.get(settings.embedder)(settings)
-
-
-def available_embedders() -> list[str]:
-    return EMBEDDERS.names()
 
 
 def l2_normalise(vectors: FloatArray) -> FloatArray:
@@ -77,24 +55,3 @@ def fused_template(templates: FloatArray) -> FloatArray:
     alike."""
     mean = np.asarray(templates, dtype=np.float32).reshape(-1, templates.shape[-1]).mean(axis=0)
     return np.asarray(mean / max(float(np.linalg.norm(mean)), 1e-12), dtype=np.float32)
-
-
-# The built-in backends. Each factory imports its backend's module when it is called, i.e.
-# when the backend is chosen, never when this module is imported.
-
-
-def _dlib(settings: Settings) -> Embedder:
-    from facelens.pipeline.embed import dlib_resnet
-
-    return dlib_resnet.from_settings(settings)
-
-
-def _onnx(settings: Settings) -> Embedder:
-    # The converter and ONNX Runtime load only when this backend is chosen.
-    from facelens.pipeline.embed.dlib_onnx import embedder
-
-    return embedder.from_settings(settings)
-
-
-register_embedder("dlib", _dlib)
-register_embedder("onnx", _onnx)
