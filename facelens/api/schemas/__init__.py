@@ -35,6 +35,8 @@ from facelens.api.schemas.collections import (
     IngestJobOut,
     IngestReportOut,
     PolicyOut,
+    UploadFailureOut,
+    UploadFileOut,
     UploadOutcomeOut,
     UploadReportOut,
 )
@@ -175,6 +177,8 @@ __all__ = [
     "SignedOutOut",
     "SubjectRequestOut",
     "TransparencyReportOut",
+    "UploadFailureOut",
+    "UploadFileOut",
     "UploadOutcomeOut",
     "UploadReportOut",
     "VerificationOut",

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import Literal
+from typing import Annotated, Literal
 
 from pydantic import Field
 
@@ -67,20 +67,33 @@ class IngestReportOut(Out):
 
 
 class UploadOutcomeOut(Out):
-    """What became of one uploaded file."""
+    """What became of one uploaded file that did not fail."""
 
     file: str = Field(description="The upload's file name.")
     sha256: str = Field(description="SHA-256 of its bytes, hex.")
-    outcome: Literal["stored", "duplicate", "failed", "suppressed"]
-    # Present only when the outcome is failed (absent, not null, otherwise).
-    error: str | None = Field(default=None, description="Error code; only when failed.")
-    message: str | None = Field(default=None, description="Only when failed.")
+    outcome: Literal["stored", "duplicate", "suppressed"] = Field(
+        description="suppressed: only faces of people who opted out, so nothing was kept."
+    )
+
+
+class UploadFailureOut(Out):
+    """An uploaded file that failed (these alone carry error and message)."""
+
+    file: str = Field(description="The upload's file name.")
+    sha256: str = Field(description="SHA-256 of its bytes, hex.")
+    outcome: Literal["failed"]
+    error: str = Field(description="Error code, e.g. unsupported_image.")
+    message: str
+
+
+#: One file's outcome, told apart by ``outcome``.
+UploadFileOut = Annotated[UploadOutcomeOut | UploadFailureOut, Field(discriminator="outcome")]
 
 
 class UploadReportOut(IngestReportOut):
     """The ingest report of an upload, and each file's outcome."""
 
-    files: list[UploadOutcomeOut] = Field(description="One per upload, in order.")
+    files: list[UploadFileOut] = Field(description="One per upload, in order.")
 
 
 class IngestJobOut(Out):
