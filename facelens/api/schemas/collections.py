@@ -106,7 +106,7 @@ class IngestJobOut(Out):
     files_total: int
     files_done: int
     error: str | None = Field(description="Why the job failed, or null.")
-    report: IngestReportOut | None = Field(description="Null until the first batch is done.")
+    report: IngestReportOut | None = Field(description="Null until the job is done or failed.")
 
 
 # --- images and faces -------------------------------------------------------------------------
