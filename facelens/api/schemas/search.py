@@ -1,0 +1,107 @@
+"""Searches by photo and by person, their log, and verification of two photos."""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+from pydantic import Field
+
+from facelens.api.schemas.common import (
+    BoxOut,
+    IsoTime,
+    ModelIdOut,
+    Out,
+    ProvenanceOut,
+    SourceUrl,
+    ThumbnailUrl,
+)
+from facelens.api.schemas.persons import PersonOut
+
+Similarity = Annotated[
+    float, Field(description="Cosine similarity in [-1, 1]; higher is more alike.")
+]
+Threshold = Annotated[
+    float, Field(description="Cosine similarity at and above which faces are the same person.")
+]
+SearchId = Annotated[int, Field(description="The search's entry in the search log.")]
+
+
+class MatchOut(Out):
+    """One gallery face found, with links to its crop and source."""
+
+    face_id: int
+    similarity: Similarity
+    is_match: bool = Field(description="similarity >= threshold.")
+    box: BoxOut
+    image_id: int
+    image_location: str = Field(description="Path of the source image.")
+    collection: str
+    person_id: int | None
+    person_name: str | None
+    provenance: ProvenanceOut
+    thumbnail_url: ThumbnailUrl
+    source_url: SourceUrl
+
+
+class ProbeFaceOut(Out):
+    """One face found in the probe photo and its matches, best first."""
+
+    probe_box: BoxOut
+    matches: list[MatchOut]
+    probe_sha256: str = Field(description="SHA-256 of the probe face's embedding, hex.")
+
+
+class RejectedFaceOut(Out):
+    """A probe face too poor to search with."""
+
+    size_px: int = Field(description="Short side of its box, pixels.")
+    sharpness: float
+    rejection_reason: str | None = Field(description="Why it was rejected.")
+
+
+class SearchOut(Out):
+    search_id: SearchId
+    threshold: Threshold
+    model: ModelIdOut
+    faces: list[ProbeFaceOut] = Field(description="Every usable face of the probe, largest first.")
+    faces_rejected: list[RejectedFaceOut]
+
+
+class PersonSearchOut(Out):
+    """Gallery faces like the person's own (their mean), other than theirs, best first."""
+
+    search_id: SearchId
+    person: PersonOut
+    threshold: Threshold
+    model: ModelIdOut
+    matches: list[MatchOut]
+    query_sha256: str = Field(description="SHA-256 of the mean embedding searched with, hex.")
+
+
+class SearchRecordOut(Out):
+    """One logged search: who, why, over what, what was shown (never the probe)."""
+
+    account_id: int
+    account_name: str
+    purpose: str
+    case_ref: str
+    collections: list[str] = Field(description="The collections searched (empty: all).")
+    probe_faces: int = Field(description="Faces searched with.")
+    results: int = Field(description="Faces shown.")
+    matches: int = Field(description="Faces shown at or above the threshold.")
+    threshold: Threshold
+    searched_at: IsoTime = Field(description="UTC.")
+    id: int
+    probe_sha256: list[str] = Field(description="SHA-256 of each probe embedding, hex.")
+    result_face_ids: list[int] = Field(description="The faces shown.")
+
+
+class VerificationOut(Out):
+    """Are the largest faces of two photos the same person?"""
+
+    same_person: bool = Field(description="similarity >= threshold.")
+    similarity: Similarity
+    threshold: Threshold
+    box_a: BoxOut = Field(description="The face compared in the first photo.")
+    box_b: BoxOut = Field(description="The face compared in the second photo.")
+    model: ModelIdOut
