@@ -1,4 +1,5 @@
-"""The metadata store contract, run against every registered backend."""
+"""The metadata store contract, run against every registered backend: the schema, and the core
+of ingest and deletion (each area in full: ``tests/test_store_{gallery,privacy,access}.py``)."""
 
 from __future__ import annotations
 
@@ -14,64 +15,16 @@ from sqlalchemy import create_engine
 
 from facelens.config import Settings
 from facelens.errors import NotFoundError
-from facelens.pipeline.embed.base import l2_normalise
 from facelens.security.crypto import TemplateCipher, generate_key
 from facelens.store import MetadataStore, available_stores, create_store
 from facelens.store.schema import Base
-from facelens.types import (
-    AnalysedFace,
-    Box,
-    Detection,
-    Embedding,
-    FaceQuality,
-    ImageAnalysis,
-    ModelId,
-    Provenance,
-)
-
-MODEL = ModelId("test-model", "1", 4)
+from facelens.types import Box, ModelId, Provenance
+from tests.store_support import MODEL, add, analysis, open_store
 
 
 @pytest.fixture(params=available_stores())
 def store(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[MetadataStore]:
-    opened = create_store(
-        Settings(data_dir=tmp_path, store_backend=request.param), TemplateCipher(generate_key())
-    )
-    yield opened
-    opened.close()
-
-
-def analysis(n_accepted: int, n_rejected: int = 0, seed: int = 0) -> ImageAnalysis:
-    rng = np.random.default_rng(seed)
-    faces = []
-    for i in range(n_accepted + n_rejected):
-        box = Box(10 * i, 10 * i, 10 * i + 50, 10 * i + 60)
-        accepted = i < n_accepted
-        vector = l2_normalise(rng.standard_normal((1, MODEL.dim)).astype(np.float32))[0]
-        faces.append(
-            AnalysedFace(
-                detection=Detection(box, 1.0, "test-detector"),
-                landmarks=np.zeros((5, 2), dtype=np.float32),
-                quality=FaceQuality(50, 100.0, None if accepted else "too_small"),
-                embedding=Embedding(vector, MODEL) if accepted else None,
-            )
-        )
-    return ImageAnalysis(width=640, height=480, faces=faces)
-
-
-def add(
-    store: MetadataStore, sha: str, n: int = 1, collection: str = "c", rejected: int = 0
-) -> np.ndarray:
-    store.ensure_collection(collection)
-    added = store.add_image(
-        collection=collection,
-        location=f"/photos/{sha}.jpg",
-        sha256=sha,
-        analysis=analysis(n, rejected, seed=len(sha) + n),
-        provenance=Provenance(),
-    )
-    assert added is not None
-    return added.face_ids
+    yield from open_store(request.param, tmp_path)
 
 
 def test_given_a_migrated_database_then_it_matches_the_orm_schema(tmp_path: Path) -> None:

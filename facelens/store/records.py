@@ -1,0 +1,62 @@
+"""The values the metadata store hands back (beyond those in ``facelens.types``)."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime
+
+from facelens.types import Box, FloatArray, IdArray, Provenance
+
+
+@dataclass(frozen=True, slots=True)
+class AddedImage:
+    image_id: int
+    face_ids: IdArray  # ids of the accepted faces, in the order of ``vectors``
+    vectors: FloatArray  # (n, dim) float32
+
+
+@dataclass(frozen=True, slots=True)
+class ErasedFaces:
+    """What a deletion removed: the indexed face ids, and the images left with no face."""
+
+    face_ids: IdArray
+    image_ids: list[int]
+    image_locations: list[str]
+
+
+@dataclass(frozen=True, slots=True)
+class FaceRecord:
+    """What a search result shows about a gallery face."""
+
+    face_id: int
+    box: Box
+    image_id: int
+    image_location: str
+    collection: str
+    person_id: int | None
+    person_name: str | None
+    provenance: Provenance
+
+
+@dataclass(frozen=True, slots=True)
+class ImageRecord:
+    """A stored image: where it came from and its accepted faces."""
+
+    image_id: int
+    collection: str
+    location: str
+    sha256: str
+    width: int
+    height: int
+    provenance: Provenance
+    ingested_at: datetime
+    face_ids: list[int]
+
+
+@dataclass(frozen=True, slots=True)
+class StoreCounts:
+    collections: int
+    images: int
+    faces_accepted: int
+    faces_rejected: int
+    persons: int

@@ -1,0 +1,69 @@
+"""SQLAlchemy implementation of the metadata store (SQLite here; any SQLAlchemy URL in time).
+
+``SqlStore`` is composed of one part per area of the contract, each in its own module:
+
+- ``core``: the engine, sessions and migrations (``connection``), meta values, integrity
+- ``sealing``: names, landmarks and locations sealed at rest, key rotation
+- ``gallery``: collections and their legal basis, persons, counts
+- ``faces``: images and faces; ``templates``: embeddings and the quarantine
+- ``deletion``: deleting images, faces, persons, collections
+- ``privacy``: consent, subject requests, erasure and suppression, retention
+- ``access``: accounts, the search log, the audit log
+"""
+
+from __future__ import annotations
+
+from facelens.config import Settings
+from facelens.errors import StoreMissingError
+from facelens.security.crypto import TemplateCipher
+from facelens.store.base import MigrationGuard, register_store
+from facelens.store.sql.access import Access
+from facelens.store.sql.connection import (
+    MIGRATIONS_DIR,
+    STORE_FILE,
+    _evidence_of_data,
+    migrate,
+    schema_pending,
+)
+from facelens.store.sql.faces import Faces
+from facelens.store.sql.gallery import Catalogue
+from facelens.store.sql.privacy import Privacy
+from facelens.store.sql.rows import ACCEPTED, QUARANTINE_META, REJECTED
+from facelens.store.sql.templates import Templates
+
+__all__ = [
+    "ACCEPTED",
+    "MIGRATIONS_DIR",
+    "QUARANTINE_META",
+    "REJECTED",
+    "STORE_FILE",
+    "SqlStore",
+    "migrate",
+    "schema_pending",
+]
+
+
+class SqlStore(Catalogue, Faces, Templates, Privacy, Access):
+    """The store on an SQLAlchemy engine; the schema is migrated with Alembic when opened."""
+
+
+def _sqlite(
+    settings: Settings, cipher: TemplateCipher, *, guard: MigrationGuard | None = None
+) -> SqlStore:
+    settings.data_dir.mkdir(parents=True, exist_ok=True)
+    path = settings.data_dir / STORE_FILE
+    if not path.is_file() or path.stat().st_size == 0:
+        # SQLite opens a missing or 0-byte file as a new, empty database: the index would then
+        # be cut to nothing to match it. Only a folder that never held data is new.
+        evidence = _evidence_of_data(settings)
+        if evidence:
+            state = "empty (0 bytes)" if path.is_file() else "missing"
+            raise StoreMissingError(
+                f"the store {path} is {state}, but this data folder held data "
+                f"({'; '.join(evidence)}); restore facelens.db from a backup. Nothing was "
+                "changed: the index is derived data and is left untouched"
+            )
+    return SqlStore(f"sqlite:///{path}", cipher, backend="sqlite", guard=guard)
+
+
+register_store("sqlite", _sqlite)

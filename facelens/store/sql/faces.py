@@ -1,0 +1,238 @@
+"""Images and their faces: adding them, and reading them back."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+import numpy as np
+from sqlalchemy import func, select
+from sqlalchemy.exc import IntegrityError
+
+from facelens.errors import NotFoundError
+from facelens.store.records import AddedImage, FaceRecord, ImageRecord
+from facelens.store.schema import CollectionRow, FaceRow, ImageRow, PersonRow
+from facelens.store.sql.rows import ACCEPTED, REJECTED, _chunks, _ids, _provenance
+from facelens.store.sql.sealing import Sealing
+from facelens.types import Box, FloatArray, IdArray, ImageAnalysis, ModelId, Provenance
+
+
+class Faces(Sealing):
+    """Images with provenance and their faces."""
+
+    def known_image_hashes(self, collection: str) -> set[str]:
+        with self._session() as session:
+            return set(
+                session.scalars(
+                    select(ImageRow.sha256)
+                    .join(CollectionRow)
+                    .where(CollectionRow.name == collection)
+                )
+            )
+
+    def known_origin_urls(self, collection: str) -> set[str]:
+        with self._session() as session:
+            return {
+                url
+                for url in session.scalars(
+                    select(ImageRow.origin_url)
+                    .join(CollectionRow)
+                    .where(CollectionRow.name == collection, ImageRow.origin_url.is_not(None))
+                )
+                if url is not None
+            }
+
+    def add_image(
+        self,
+        *,
+        collection: str,
+        location: str,
+        sha256: str,
+        analysis: ImageAnalysis,
+        provenance: Provenance,
+    ) -> AddedImage | None:
+        try:
+            with self._session.begin() as session:
+                collection_id = self._collection_id(session, collection)
+                model_ids = {
+                    f.embedding.model: self._model_id(session, f.embedding.model)
+                    for f in analysis.faces
+                    if f.embedding is not None
+                }
+                seal_location = bool(
+                    session.scalar(
+                        select(CollectionRow.seal_locations).where(
+                            CollectionRow.id == collection_id
+                        )
+                    )
+                )
+                image = ImageRow(
+                    collection_id=collection_id,
+                    # Sealed locations are written once the row has its id (bound to it), so
+                    # the plain path never reaches the database.
+                    location="" if seal_location else location,
+                    location_index=self._location_index(location),
+                    sha256=sha256,
+                    width=analysis.width,
+                    height=analysis.height,
+                    origin_url=provenance.origin_url,
+                    page_url=provenance.page_url,
+                    captured_at=provenance.captured_at,
+                    licence_ref=provenance.licence_ref,
+                    fetched_at=provenance.fetched_at,
+                )
+                session.add(image)
+                accepted: list[tuple[FaceRow, FloatArray]] = []
+                rows: list[tuple[FaceRow, np.ndarray]] = []
+                for face in analysis.faces:
+                    row = FaceRow(
+                        image=image,
+                        x1=face.box.x1,
+                        y1=face.box.y1,
+                        x2=face.box.x2,
+                        y2=face.box.y2,
+                        landmarks=None,  # sealed below, bound to the row id
+                        detector=face.detection.detector,
+                        detector_score=face.detection.score,
+                        size_px=face.quality.size_px,
+                        sharpness=face.quality.sharpness,
+                        status=ACCEPTED if face.embedding is not None else REJECTED,
+                        rejection_reason=face.quality.rejection_reason,
+                    )
+                    if face.embedding is not None:
+                        row.model_id = model_ids[face.embedding.model]
+                        row.embedding = self.cipher.seal_vector(face.embedding.vector)
+                        accepted.append((row, face.embedding.vector))
+                    session.add(row)
+                    rows.append((row, face.landmarks))
+                session.flush()
+                if seal_location:
+                    image.location_sealed = self._seal_location(image.id, location)
+                for row, landmarks in rows:
+                    row.landmarks_sealed = self._seal_landmarks(row.id, landmarks)
+                dim = accepted[0][1].shape[0] if accepted else 0
+                return AddedImage(
+                    image_id=image.id,
+                    face_ids=np.array([r.id for r, _ in accepted], dtype=np.int64),
+                    vectors=(
+                        np.stack([v for _, v in accepted]).astype(np.float32)
+                        if accepted
+                        else np.zeros((0, dim), dtype=np.float32)
+                    ),
+                )
+        except IntegrityError:
+            # Another writer stored the same content in this collection first. Model ids made
+            # in the rolled-back transaction are gone too, so forget them.
+            self._model_ids.clear()
+            return None
+
+    def image_face_ids(self, collection: str, sha256: str) -> IdArray:
+        with self._session() as session:
+            ids = session.scalars(
+                select(FaceRow.id)
+                .join(ImageRow, FaceRow.image_id == ImageRow.id)
+                .join(CollectionRow, ImageRow.collection_id == CollectionRow.id)
+                .where(
+                    CollectionRow.name == collection,
+                    ImageRow.sha256 == sha256,
+                    FaceRow.status == ACCEPTED,
+                )
+                .order_by(FaceRow.id)
+            ).all()
+        return np.asarray(ids, dtype=np.int64)
+
+    def face_records(self, face_ids: Sequence[int]) -> dict[int, FaceRecord]:
+        out: dict[int, FaceRecord] = {}
+        with self._session() as session:
+            for chunk in _chunks(face_ids):
+                rows = session.execute(
+                    select(FaceRow, ImageRow, CollectionRow.name, PersonRow)
+                    .join(ImageRow, FaceRow.image_id == ImageRow.id)
+                    .join(CollectionRow, ImageRow.collection_id == CollectionRow.id)
+                    .outerjoin(PersonRow, FaceRow.person_id == PersonRow.id)
+                    .where(FaceRow.id.in_(chunk))
+                )
+                for face, image, collection, person in rows:
+                    out[face.id] = FaceRecord(
+                        face_id=face.id,
+                        box=Box(face.x1, face.y1, face.x2, face.y2),
+                        image_id=image.id,
+                        image_location=self._location(image),
+                        collection=collection,
+                        person_id=face.person_id,
+                        person_name=self._name(person) if person is not None else None,
+                        provenance=_provenance(image),
+                    )
+        return out
+
+    def images(
+        self, collection: str | None = None, offset: int = 0, limit: int = 100
+    ) -> list[ImageRecord]:
+        with self._session() as session:
+            query = select(ImageRow.id).order_by(ImageRow.id).offset(offset).limit(limit)
+            if collection is not None:
+                query = query.where(
+                    ImageRow.collection_id == self._collection_id(session, collection)
+                )
+            ids = list(session.scalars(query))
+        return [self.image_record(i) for i in ids]
+
+    def image_record(self, image_id: int) -> ImageRecord:
+        with self._session() as session:
+            found = session.execute(
+                select(ImageRow, CollectionRow.name)
+                .join(CollectionRow, ImageRow.collection_id == CollectionRow.id)
+                .where(ImageRow.id == image_id)
+            ).first()
+            if found is None:
+                raise NotFoundError(f"no image with id {image_id}")
+            image, collection = found
+            return ImageRecord(
+                image_id=image.id,
+                collection=collection,
+                location=self._location(image),
+                sha256=image.sha256,
+                width=image.width,
+                height=image.height,
+                provenance=_provenance(image),
+                ingested_at=image.ingested_at,
+                face_ids=self._accepted_ids_where(session, FaceRow.image_id == image.id),
+            )
+
+    def accepted_face_ids(
+        self, *, image_id: int | None = None, person_id: int | None = None
+    ) -> list[int]:
+        criteria = []
+        if image_id is not None:
+            criteria.append(FaceRow.image_id == image_id)
+        if person_id is not None:
+            criteria.append(FaceRow.person_id == person_id)
+        with self._session() as session:
+            return self._accepted_ids_where(session, *criteria)
+
+    def face_ids_in_collections(self, names: Sequence[str], model: ModelId) -> IdArray:
+        with self._session() as session:
+            for name in names:
+                self._collection_id(session, name)  # unknown names are an error, not "no hits"
+            model_id = self._known_model_id(session, model)
+            if model_id is None:
+                return np.zeros(0, dtype=np.int64)
+            ids = session.scalars(
+                select(FaceRow.id)
+                .join(ImageRow, FaceRow.image_id == ImageRow.id)
+                .join(CollectionRow, ImageRow.collection_id == CollectionRow.id)
+                .where(
+                    CollectionRow.name.in_(list(names)),
+                    FaceRow.model_id == model_id,
+                    FaceRow.status == ACCEPTED,
+                )
+            ).all()
+        return _ids(ids)
+
+    def location_in_use(self, location: str) -> bool:
+        with self._session() as session:
+            # Plain rows by value, sealed ones by their blind index (one or the other is set).
+            index = self._location_index(location)
+            found = select(func.count()).where(
+                (ImageRow.location == location) | (ImageRow.location_index == index)
+            )
+            return session.scalar(found) != 0
