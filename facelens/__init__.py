@@ -9,7 +9,8 @@
             "archive", CollectionPolicy(LegalBasis.PUBLIC_TASK, ["GB"], "press archive", 3650)
         )
         engine.ingest(["photos/"], collection="archive")
-        result = engine.search("probe.jpg")
+        # Every search says why (refused otherwise), and is logged with who asked.
+        result = engine.search("probe.jpg", purpose="fraud check", case_ref="C-17")
 
 Boxes are ``xyxy`` pixels of the EXIF-rotated image; similarities are cosine similarities in
 [-1, 1]. Results are typed objects (``facelens.types``).

@@ -18,6 +18,7 @@ from dataclasses import dataclass, replace
 from datetime import UTC, datetime
 from pathlib import Path
 from types import TracebackType
+from typing import Any
 
 import httpx
 import numpy as np
@@ -48,7 +49,7 @@ from facelens.pipeline.batch import (
 )
 from facelens.pipeline.decode import RgbImage, decode_image, read_image_bytes
 from facelens.pipeline.embed.base import fused_template, l2_normalise, similarity
-from facelens.privacy.audit import AUDIT_CHAIN_META, AuditCheck, AuditKey, Checkpoint
+from facelens.privacy.audit import AUDIT_CHAIN_META, AuditCheck, AuditEntry, AuditKey, Checkpoint
 from facelens.privacy.audit import verify as verify_chain
 from facelens.privacy.fetch import (
     FetchOptions,
@@ -57,7 +58,14 @@ from facelens.privacy.fetch import (
     new_client,
     read_manifest,
 )
-from facelens.privacy.policy import CollectionPolicy, JurisdictionPolicy, LegalBasis
+from facelens.privacy.policy import (
+    CollectionPolicy,
+    JurisdictionPolicy,
+    LegalBasis,
+    check_search_purpose,
+)
+from facelens.privacy.transparency import TransparencyReport, transparency_report
+from facelens.security.accounts import Role, authenticate, create_account
 from facelens.security.crypto import TemplateCipher, UnsetCipher, generate_key, write_key_file
 from facelens.security.keys import (
     KEY_ID_META,
@@ -71,10 +79,12 @@ from facelens.security.keys import (
     reconcile,
 )
 from facelens.store import MetadataStore, create_store
-from facelens.store.base import ErasedFaces
+from facelens.store.base import ErasedFaces, FaceRecord, ImageRecord
 from facelens.store.lock import FolderLock
 from facelens.types import (
+    Account,
     AnalysedFace,
+    Caller,
     Consent,
     FloatArray,
     IdArray,
@@ -87,8 +97,10 @@ from facelens.types import (
     PersonSearchResult,
     ProbeFaceMatches,
     Provenance,
+    SearchRecord,
     SearchResult,
     Stats,
+    SubjectRequest,
     VerifyResult,
 )
 
@@ -112,6 +124,11 @@ SYSTEM_ACTOR = "system"
 ATTRIBUTE_EVERY_IMAGES = 16
 #: The audit action of those entries.
 INGEST_AUDIT_ACTION = "ingest"
+#: Audit actions of the operations every door (Python, CLI, HTTP API) logs the same way.
+SEARCH_AUDIT_ACTION = "search"
+VERIFY_AUDIT_ACTION = "verify"
+REFUSED_AUDIT_ACTION = "refused"
+SOURCE_VIEW_AUDIT_ACTION = "source view"
 #: Folders under the data folder whose files facelens wrote (uploads, fetched images): an image
 #: record that goes takes its file along.
 OWNED_FOLDERS = ("uploads", "fetched")
@@ -723,12 +740,40 @@ class Engine:
         top_k: int | None = None,
         threshold: float | None = None,
         collections: Sequence[str] | None = None,
+        *,
+        purpose: str | None = None,
+        case_ref: str | None = None,
+        caller: Caller | None = None,
     ) -> SearchResult:
         """For every usable face in ``image``, the ``top_k`` most similar gallery faces, best
-        first, each flagged ``is_match`` when its similarity is at least ``threshold``."""
+        first, each flagged ``is_match`` when its similarity is at least ``threshold``.
+
+        Every search says why: without a ``purpose`` and ``case_ref`` it is refused
+        (``PurposeRequiredError``). It is logged (``log_search``) with ``caller`` (default:
+        ``Caller.python()``)."""
+        caller = caller or Caller.python()
+        self.check_search_purpose(purpose, case_ref, caller)
         self.search_bounds(top_k, threshold)  # refused before the costly analysis
         analysis, faces = self.probe_faces(image, "probe image")
-        return self.search_analysed(analysis, faces, top_k, threshold, collections)
+        return self.search_analysed(
+            analysis, faces, top_k, threshold, collections,
+            purpose=purpose, case_ref=case_ref, caller=caller,
+        )  # fmt: skip
+
+    def check_search_purpose(
+        self,
+        purpose: str | None,
+        case_ref: str | None,
+        caller: Caller,
+        names: tuple[str, str] = ("purpose", "case_ref"),
+    ) -> tuple[str, str]:
+        """The purpose and case reference, stripped; a search without them is refused, and
+        the refusal audited (``names``: what the caller calls them, for the message)."""
+        try:
+            return check_search_purpose(purpose, case_ref, names)
+        except RefusedError as exc:
+            self.record_refusal(exc, caller)
+            raise
 
     def search_bounds(self, top_k: int | None, threshold: float | None) -> tuple[int, float]:
         """``top_k`` and ``threshold``, defaults filled in; refuses values out of range."""
@@ -747,9 +792,16 @@ class Engine:
         top_k: int | None = None,
         threshold: float | None = None,
         collections: Sequence[str] | None = None,
+        *,
+        purpose: str | None = None,
+        case_ref: str | None = None,
+        caller: Caller | None = None,
     ) -> SearchResult:
         """``search`` for a probe already analysed (``probe_faces``): the index and store
-        part only, the part that needs the engine to itself."""
+        part only, the part that needs the engine to itself. Refused and logged as
+        ``search``."""
+        caller = caller or Caller.python()
+        purpose, case_ref = self.check_search_purpose(purpose, case_ref, caller)
         top_k, threshold = self.search_bounds(top_k, threshold)
         embeddings = [f.embedding for f in faces if f.embedding is not None]
         for embedding in embeddings:
@@ -772,9 +824,65 @@ class Engine:
             )
         ]
         rejected = [f.quality for f in analysis.faces if not f.accepted]
+        search_id = self.log_search(
+            caller, purpose, case_ref, list(collections or []),
+            [r.probe_sha256 for r in results], [m for r in results for m in r.matches], threshold,
+        )  # fmt: skip
         return SearchResult(
-            threshold=threshold, model=self.model, faces=results, faces_rejected=rejected
+            threshold=threshold,
+            model=self.model,
+            faces=results,
+            faces_rejected=rejected,
+            search_id=search_id,
         )
+
+    def log_search(
+        self,
+        caller: Caller,
+        purpose: str,
+        case_ref: str,
+        collections: list[str],
+        probe_sha256: list[str],
+        shown: list[Match],
+        threshold: float,
+        *,
+        person_id: int | None = None,
+    ) -> int | None:
+        """Record who searched, why, over what, the probe embeddings' hashes and the faces
+        shown (never the probe): in the audit log always, and in the search log when the
+        caller is an account (its rows need one). Returns the search log's id, if any."""
+        search_id = None
+        if caller.account_id is not None:
+            search_id = self.store.log_search(
+                SearchRecord(
+                    account_id=caller.account_id,
+                    account_name=caller.actor,
+                    purpose=purpose,
+                    case_ref=case_ref,
+                    collections=collections,
+                    probe_faces=len(probe_sha256),
+                    results=len(shown),
+                    matches=sum(m.is_match for m in shown),
+                    threshold=threshold,
+                    searched_at=datetime.now(UTC),
+                    probe_sha256=probe_sha256,
+                    result_face_ids=[m.face_id for m in shown],
+                )
+            )
+        details: dict[str, object] = {
+            "purpose": purpose,
+            "case_ref": case_ref,
+            "collections": collections,
+            "probe_sha256": probe_sha256,
+            "result_face_ids": [m.face_id for m in shown],
+            "matches": sum(m.is_match for m in shown),
+            "threshold": threshold,
+            "search_id": search_id,  # its row in the search log (None: no account)
+        }
+        if person_id is not None:
+            details["person_id"] = person_id
+        self.audit(caller, SEARCH_AUDIT_ACTION, case_ref, details)
+        return search_id
 
     def _face_ids_in(self, collections: Sequence[str] | None) -> IdArray | None:
         """The indexed faces of ``collections``; None (all faces) when none are named."""
@@ -821,10 +929,16 @@ class Engine:
         top_k: int | None = None,
         threshold: float | None = None,
         collections: Sequence[str] | None = None,
+        *,
+        purpose: str | None = None,
+        case_ref: str | None = None,
+        caller: Caller | None = None,
     ) -> PersonSearchResult:
-        """Faces like a named person's (the mean of their faces), other than theirs."""
-        top_k = self.settings.default_top_k if top_k is None else top_k
-        threshold = self.settings.match_threshold if threshold is None else threshold
+        """Faces like a named person's (the mean of their faces), other than theirs. Refused
+        without ``purpose`` and ``case_ref``, and logged, like ``search``."""
+        caller = caller or Caller.python()
+        purpose, case_ref = self.check_search_purpose(purpose, case_ref, caller)
+        top_k, threshold = self.search_bounds(top_k, threshold)
         person = self.person(person_id)
         own = set(person.face_ids)
         vectors = [
@@ -836,12 +950,18 @@ class Engine:
         allowed = self._face_ids_in(collections)
         scores, ids = self.index.search(query, top_k + len(own), allowed_ids=allowed)
         matches = self._matches(scores, ids, threshold, skip=own)[0][:top_k]
+        query_sha256 = hashlib.sha256(query.tobytes()).hexdigest()
+        search_id = self.log_search(
+            caller, purpose, case_ref, list(collections or []), [query_sha256], matches,
+            threshold, person_id=person_id,
+        )  # fmt: skip
         return PersonSearchResult(
             person=person,
             threshold=threshold,
             model=self.model,
             matches=matches,
-            query_sha256=hashlib.sha256(query.tobytes()).hexdigest(),
+            query_sha256=query_sha256,
+            search_id=search_id,
         )
 
     def verify(
@@ -851,16 +971,17 @@ class Engine:
         threshold: float | None = None,
         *,
         pipeline: FacePipeline | None = None,
+        caller: Caller | None = None,
     ) -> VerifyResult:
         """Are the main (largest) faces of the two images the same person? (Touches neither
-        store nor index: see ``probe_faces`` for ``pipeline``.)"""
+        index nor faces: see ``probe_faces`` for ``pipeline``.) Audited as ``verify``."""
         threshold = self.settings.match_threshold if threshold is None else threshold
         _, faces_a = self.probe_faces(image_a, "first image", pipeline=pipeline)
         _, faces_b = self.probe_faces(image_b, "second image", pipeline=pipeline)
         a, b = faces_a[0], faces_b[0]
         assert a.embedding is not None and b.embedding is not None
         score = similarity(a.embedding, b.embedding)
-        return VerifyResult(
+        result = VerifyResult(
             same_person=score >= threshold,
             similarity=score,
             threshold=threshold,
@@ -868,6 +989,13 @@ class Engine:
             box_b=b.box,
             model=self.model,
         )
+        self.audit(
+            caller or Caller.python(),
+            VERIFY_AUDIT_ACTION,
+            "verification",
+            {"threshold": threshold, "same_person": bool(result.same_person)},
+        )
+        return result
 
     # --- persons ------------------------------------------------------------------------
 
@@ -984,6 +1112,24 @@ class Engine:
         self.store.assign_faces(person_id, list(face_ids))
         return self.person(person_id)
 
+    def create_person(self, name: str) -> Person:
+        """The person ``name``, created when there is none (names are unique)."""
+        return self.person(self.store.get_or_create_person(name))
+
+    def rename_person(self, person_id: int, name: str) -> Person:
+        self.store.rename_person(person_id, name)
+        return self.person(person_id)
+
+    def assign_faces(self, person_id: int, face_ids: Sequence[int]) -> Person:
+        """Assign faces to the person ``person_id``."""
+        self.store.assign_faces(person_id, list(face_ids))
+        return self.person(person_id)
+
+    def merge_persons(self, into_id: int, other_id: int) -> Person:
+        """Move the other person's faces to ``into_id`` and delete the other."""
+        self.store.merge_persons(into_id, other_id)
+        return self.person(into_id)
+
     def persons(self) -> list[Person]:
         return self.store.persons()
 
@@ -1086,6 +1232,143 @@ class Engine:
             {"face_ids": erased.face_ids.tolist(), "image_ids": erased.image_ids},
         )
         return erased
+
+    # --- the audit log, accounts and what the doors read --------------------------------
+
+    def audit(
+        self, caller: Caller | str, action: str, subject: str, details: dict[str, Any]
+    ) -> AuditEntry:
+        """Append an entry to the tamper-evident audit log, naming ``caller`` (or an actor)."""
+        actor = caller.actor if isinstance(caller, Caller) else caller
+        return self.store.append_audit(actor, action, subject, details)
+
+    def record_refusal(self, exc: RefusedError, caller: Caller | str) -> None:
+        """Audit a lawful-processing refusal (counted by rule in the transparency report),
+        once however many layers see it."""
+        if exc.audited:
+            return
+        self.audit(
+            caller, REFUSED_AUDIT_ACTION, exc.code, {"refused": exc.rule, "message": str(exc)}
+        )
+        exc.audited = True
+
+    def audit_entries(self, after_id: int = 0, limit: int | None = None) -> list[AuditEntry]:
+        """Audit entries after ``after_id``, oldest first, each with its chain hashes."""
+        return self.store.audit_entries(after_id, limit)
+
+    def create_account(
+        self, name: str, role: Role, jurisdiction: str | None = None
+    ) -> tuple[Account, str]:
+        """A new account of the HTTP API and its key (returned once; only a hash is kept)."""
+        return create_account(self.store, name, role, jurisdiction)
+
+    def authenticate(self, key: str | None) -> Account:
+        """The account an API key belongs to; ``AuthenticationError`` otherwise."""
+        return authenticate(self.store, key)
+
+    def account(self, account_id: int) -> Account | None:
+        """The account with this id, or None."""
+        found = self.store.account_with_key_hash(account_id)
+        return found[0] if found is not None else None
+
+    def accounts(self) -> list[Account]:
+        return self.store.accounts()
+
+    def search_log(self, account_id: int | None = None, limit: int = 100) -> list[SearchRecord]:
+        """Newest first: one account's searches, or everyone's."""
+        return self.store.search_log(account_id, limit)
+
+    def transparency_report(self, since: datetime) -> TransparencyReport:
+        """Counts since ``since`` (nothing in it identifies a person)."""
+        return transparency_report(self.store, since)
+
+    # --- collections, images and faces as stored ------------------------------------------
+
+    def collection_names(self) -> list[str]:
+        return self.store.collection_names()
+
+    def collection_counts(self, name: str) -> tuple[int, int]:
+        """Images and accepted faces in the collection; ``NotFoundError`` when unknown."""
+        return self.store.collection_counts(name)
+
+    def collection_policy(self, name: str) -> CollectionPolicy | None:
+        return self.store.collection_policy(name)
+
+    def collection_policies(self) -> dict[str, CollectionPolicy | None]:
+        return self.store.collection_policies()
+
+    def known_image_hashes(self, collection: str) -> set[str]:
+        """The sha256 of every image in ``collection``."""
+        return self.store.known_image_hashes(collection)
+
+    def images(
+        self, collection: str | None = None, offset: int = 0, limit: int = 100
+    ) -> list[ImageRecord]:
+        """Oldest first; ``NotFoundError`` for an unknown collection."""
+        return self.store.images(collection, offset, limit)
+
+    def image_record(self, image_id: int) -> ImageRecord:
+        """``NotFoundError`` when unknown."""
+        return self.store.image_record(image_id)
+
+    def accepted_face_ids(
+        self, *, image_id: int | None = None, person_id: int | None = None
+    ) -> list[int]:
+        return self.store.accepted_face_ids(image_id=image_id, person_id=person_id)
+
+    def face_records(self, face_ids: Sequence[int]) -> dict[int, FaceRecord]:
+        return self.store.face_records(face_ids)
+
+    def face_record(self, face_id: int) -> FaceRecord:
+        """``NotFoundError`` when there is no such face."""
+        record = self.store.face_records([face_id]).get(face_id)
+        if record is None:
+            raise NotFoundError(f"no face {face_id}")
+        return record
+
+    def face_source(
+        self, face_id: int, *, caller: Caller | None = None, view: str = "source"
+    ) -> tuple[FaceRecord, RgbImage]:
+        """The face and the whole image it was found in, decoded; the view (``view``: what
+        is shown of it, e.g. "source" or "thumbnail") is audited."""
+        record = self.face_record(face_id)
+        path = Path(record.image_location)
+        if not path.is_file():
+            raise NotFoundError(f"the source of face {face_id} is no longer at {path}")
+        image = self.pipeline.load(path)
+        self.audit(
+            caller or Caller.python(), SOURCE_VIEW_AUDIT_ACTION, f"face {face_id}", {"view": view}
+        )
+        return record, image
+
+    # --- consent and subject requests as stored --------------------------------------------
+
+    def add_consent(
+        self,
+        *,
+        subject_ref: str,
+        purpose: str,
+        scope: Sequence[str],
+        given_at: datetime,
+        expires_at: datetime | None,
+        evidence_ref: str,
+    ) -> Consent:
+        """Record a subject's consent, with the evidence for it."""
+        return self.store.add_consent(
+            subject_ref=subject_ref,
+            purpose=purpose,
+            scope=scope,
+            given_at=given_at,
+            expires_at=expires_at,
+            evidence_ref=evidence_ref,
+        )
+
+    def consents(self) -> list[Consent]:
+        return self.store.consents()
+
+    def subject_requests(self) -> list[SubjectRequest]:
+        """Every access and erasure request and its outcome."""
+        return self.store.subject_requests()
 
     # --- stats --------------------------------------------------------------------------
 

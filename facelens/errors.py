@@ -192,6 +192,8 @@ class RefusedError(FacelensError):
 
     code = "refused"
     rule = "policy"
+    #: Set once the engine has written the refusal to the audit log, so no door logs it twice.
+    audited = False
 
     def __init__(self, message: str, rule: str | None = None) -> None:
         super().__init__(message)

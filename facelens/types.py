@@ -8,6 +8,8 @@ similarities are cosine similarities in [-1, 1] (higher is more alike).
 from __future__ import annotations
 
 import dataclasses
+import getpass
+import os
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
@@ -195,6 +197,8 @@ class SearchResult:
     model: ModelId
     faces: list[ProbeFaceMatches]
     faces_rejected: list[FaceQuality] = field(default_factory=list)
+    #: The search's row in the search log (searches by an account); None otherwise.
+    search_id: int | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -285,6 +289,8 @@ class PersonSearchResult:
     model: ModelId
     matches: list[Match]
     query_sha256: str = ""  # of the mean embedding searched with
+    #: The search's row in the search log (searches by an account); None otherwise.
+    search_id: int | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -297,6 +303,25 @@ class Account:
     created_at: datetime
     disabled: bool = False
     jurisdiction: str | None = None  # where the account operates (jurisdiction policy)
+
+
+@dataclass(frozen=True, slots=True)
+class Caller:
+    """Who asks the engine for something, as its logs name them: ``actor`` says through which
+    door ("cli:<user>", "account:<id> <name>" for the HTTP API, "python:<user>"); an
+    ``account_id`` (HTTP API accounts) also puts their searches in the per-account search log.
+    """
+
+    actor: str
+    account_id: int | None = None
+
+    @classmethod
+    def python(cls) -> Caller:
+        """The operating-system user of a Python program using the engine directly."""
+        try:
+            return cls(f"python:{getpass.getuser()}")
+        except (KeyError, OSError):  # no name for this uid (a bare container)
+            return cls(f"python:uid {os.getuid()}")
 
 
 @dataclass(frozen=True, slots=True)

@@ -5,7 +5,7 @@ from __future__ import annotations
 import json
 from collections.abc import Callable, Iterator
 from pathlib import Path
-from typing import Any
+from typing import Any, TypedDict
 
 import pytest
 from PIL import Image
@@ -71,6 +71,15 @@ def grace_hopper() -> Path:
 def pipeline() -> FacePipeline:
     """One pipeline for the session: models load once."""
     return FacePipeline(Settings())
+
+
+class Why(TypedDict):
+    purpose: str
+    case_ref: str
+
+
+#: Why a test searches: every search is refused without a purpose and a case reference.
+SEARCH_WHY: Why = {"purpose": "testing facelens", "case_ref": "TEST-1"}
 
 
 #: The legal basis test collections declare (ingest into a collection without one is refused).

@@ -84,7 +84,9 @@ def test_given_browsing_then_each_look_is_audited_with_the_account_and_analysts_
         assert client.get(path, headers=analyst).status_code == 200, path
     logged = [(e.actor, e.subject) for e in _entries(client)[before:]]
     assert logged == [("account:2 enroller-1", p.split("?")[0]) for p in looks] + [
+        ("account:3 analyst-1", "face 1"),  # the engine's entry of the view
         ("account:3 analyst-1", "/faces/1/thumbnail"),
+        ("account:3 analyst-1", "face 1"),
         ("account:3 analyst-1", "/faces/1/source"),
     ]
     for path in looks:

@@ -63,8 +63,11 @@ def test_given_api_use_then_each_security_event_is_appended_and_the_chain_verifi
     assert [(e["actor"], e["action"], e["details"].get("status")) for e in entries] == [
         ("account:2 enroller-a", "ingest", None),  # the images it stored, as they were
         ("account:2 enroller-a", "POST /collections/{name}/images", 201),
+        ("account:3 analyst-a", "search", None),  # by the engine: why, probe hashes, faces
         ("account:3 analyst-a", "POST /searches", 200),
+        ("account:3 analyst-a", "source view", None),
         ("account:3 analyst-a", "GET /faces/{face_id}/source", 200),
+        ("account:3 analyst-a", "source view", None),
         ("account:3 analyst-a", "GET /faces/{face_id}/thumbnail", 200),
         ("account:2 enroller-a", "DELETE /faces/{face_id}", 200),
         ("anonymous", "anonymous requests", None),  # per address and minute, with a count

@@ -129,7 +129,7 @@ def test_given_a_search_then_who_why_the_probe_hash_and_the_faces_shown_are_logg
     searches = [
         entry
         for line in exported.read_text().splitlines()
-        if (entry := json.loads(line))["action"] == "cli search"
+        if (entry := json.loads(line))["action"] == "search"
     ]
     logged = searches[-1]  # the folder's earlier tests searched too
     assert logged["actor"].startswith("cli:")

@@ -21,7 +21,7 @@ from facelens.errors import (
 )
 from facelens.pipeline.analyse import FacePipeline
 from facelens.types import Provenance, SearchResult
-from tests.conftest import Declare
+from tests.conftest import SEARCH_WHY, Declare
 
 GALLERY = "gallery"
 
@@ -71,7 +71,7 @@ def top_match_names(result: SearchResult) -> list[str]:
 def test_given_a_gallery_when_searching_another_photo_then_the_person_is_rank_one(
     gallery: Engine, photos: Path
 ) -> None:
-    result = gallery.search(photos / "obama2.jpg", top_k=5)
+    result = gallery.search(photos / "obama2.jpg", top_k=5, **SEARCH_WHY)
     assert len(result.faces) == 1
     matches = result.faces[0].matches
     assert len(matches) == 5
@@ -93,7 +93,7 @@ def test_given_a_probe_whose_face_is_too_small_for_probe_detection_then_it_is_st
     # by trying again with the ingest detector.
     small = Image.open(photos / "obama2.jpg").reduce(6)
     assert not gallery.pipeline.analyse(np.asarray(small), probe=True).accepted_faces
-    result = gallery.search(np.asarray(small), top_k=2)
+    result = gallery.search(np.asarray(small), top_k=2, **SEARCH_WHY)
     assert {Path(m.image_location).name for m in result.faces[0].matches} == {
         "obama.jpg",
         "obama3.jpg",
@@ -104,9 +104,9 @@ def test_given_probe_bytes_or_arrays_then_the_same_result_as_a_path(
     gallery: Engine, photos: Path
 ) -> None:
     path = photos / "obama2.jpg"
-    by_path = gallery.search(path)
-    by_bytes = gallery.search(path.read_bytes())
-    by_array = gallery.search(np.asarray(Image.open(path).convert("RGB")))
+    by_path = gallery.search(path, **SEARCH_WHY)
+    by_bytes = gallery.search(path.read_bytes(), **SEARCH_WHY)
+    by_array = gallery.search(np.asarray(Image.open(path).convert("RGB")), **SEARCH_WHY)
     ids = [m.face_id for m in by_path.faces[0].matches]
     assert [m.face_id for m in by_bytes.faces[0].matches] == ids
     assert [m.face_id for m in by_array.faces[0].matches] == ids
@@ -129,17 +129,17 @@ def test_given_pairs_of_photos_then_verify_tells_same_from_different(
 def test_given_a_deleted_image_then_its_faces_never_come_back(
     gallery: Engine, photos: Path, pipeline: FacePipeline
 ) -> None:
-    first = gallery.search(photos / "obama2.jpg").faces[0].matches[0]
+    first = gallery.search(photos / "obama2.jpg", **SEARCH_WHY).faces[0].matches[0]
     removed = gallery.delete(image=first.image_id)
     assert removed == 1
     assert first.face_id not in gallery.index.ids()
-    after = gallery.search(photos / "obama2.jpg", top_k=10)
+    after = gallery.search(photos / "obama2.jpg", top_k=10, **SEARCH_WHY)
     assert first.face_id not in [m.face_id for m in after.faces[0].matches]
     assert first.image_id not in [m.image_id for m in after.faces[0].matches]
     gallery.close()
     with Engine(gallery.settings, pipeline=pipeline) as reopened:
         assert first.face_id not in reopened.index.ids()
-        again = reopened.search(photos / "obama2.jpg", top_k=10)
+        again = reopened.search(photos / "obama2.jpg", top_k=10, **SEARCH_WHY)
         assert first.face_id not in [m.face_id for m in again.faces[0].matches]
 
 
@@ -170,32 +170,32 @@ def test_given_a_restart_then_store_and_index_are_as_before(
     gallery: Engine, photos: Path, pipeline: FacePipeline
 ) -> None:
     stats = gallery.stats()
-    result = gallery.search(photos / "obama2.jpg")
+    result = gallery.search(photos / "obama2.jpg", **SEARCH_WHY)
     gallery.close()
     with Engine(gallery.settings, pipeline=pipeline) as reopened:
         assert reopened.last_repair.added == 0 and reopened.last_repair.removed == 0
         assert reopened.stats() == stats
-        assert reopened.search(photos / "obama2.jpg") == result
+        assert reopened.search(photos / "obama2.jpg", **SEARCH_WHY) == result
 
 
 def test_given_a_lost_index_then_it_is_rebuilt_from_the_store(
     gallery: Engine, photos: Path, pipeline: FacePipeline
 ) -> None:
-    expected = gallery.search(photos / "obama2.jpg")
+    expected = gallery.search(photos / "obama2.jpg", **SEARCH_WHY)
     gallery.close()
     shutil.rmtree(gallery.settings.data_dir / "index")
     with Engine(gallery.settings, pipeline=pipeline) as reopened:
         assert (
             reopened.last_repair.added == 5
         )  # one per photo; the badge false positive is not indexed
-        assert reopened.search(photos / "obama2.jpg") == expected
+        assert reopened.search(photos / "obama2.jpg", **SEARCH_WHY) == expected
         assert reopened.rebuild_index() == 5
 
 
 def test_given_a_crash_between_store_and_index_then_the_store_wins(
     gallery: Engine, photos: Path, pipeline: FacePipeline
 ) -> None:
-    top = gallery.search(photos / "obama2.jpg").faces[0].matches[0]
+    top = gallery.search(photos / "obama2.jpg", **SEARCH_WHY).faces[0].matches[0]
     # The process dies after the store committed a delete, before the index heard of it.
     gallery.store.delete_images([top.image_id])
     gallery.close()
@@ -266,11 +266,11 @@ def test_given_two_workers_then_the_same_faces_as_one(
     probe = photos / "obama2.jpg"
     s1 = [
         (Path(m.image_location).name, round(m.similarity, 5))
-        for m in one.search(probe).faces[0].matches
+        for m in one.search(probe, **SEARCH_WHY).faces[0].matches
     ]
     s2 = [
         (Path(m.image_location).name, round(m.similarity, 5))
-        for m in two.search(probe).faces[0].matches
+        for m in two.search(probe, **SEARCH_WHY).faces[0].matches
     ]
     assert s1 == s2
 
@@ -280,12 +280,12 @@ def test_given_collections_then_search_can_be_limited_to_some(
 ) -> None:
     declare(gallery, "other")
     gallery.ingest([photos / "obama2.jpg"], "other", workers=1)
-    everywhere = gallery.search(photos / "obama.jpg", top_k=10)
+    everywhere = gallery.search(photos / "obama.jpg", top_k=10, **SEARCH_WHY)
     assert {m.collection for m in everywhere.faces[0].matches} == {GALLERY, "other"}
-    only_other = gallery.search(photos / "obama.jpg", top_k=10, collections=["other"])
+    only_other = gallery.search(photos / "obama.jpg", top_k=10, collections=["other"], **SEARCH_WHY)
     assert [m.collection for m in only_other.faces[0].matches] == ["other"]
     with pytest.raises(NotFoundError, match="no collection named 'nope'"):
-        gallery.search(photos / "obama.jpg", collections=["nope"])
+        gallery.search(photos / "obama.jpg", collections=["nope"], **SEARCH_WHY)
 
 
 def test_given_an_enrolled_person_then_search_names_them_and_deleting_them_erases_faces(
@@ -296,10 +296,10 @@ def test_given_an_enrolled_person_then_search_names_them_and_deleting_them_erase
     )
     assert len(person.face_ids) == 2
     assert gallery.stats().images == 5, "enrolling stored photos does not store them again"
-    top = gallery.search(photos / "obama2.jpg").faces[0].matches[0]
+    top = gallery.search(photos / "obama2.jpg", **SEARCH_WHY).faces[0].matches[0]
     assert top.person_name == "Barack Obama" and top.person_id == person.id
     assert gallery.delete(person=person.id) == 2
-    after = gallery.search(photos / "obama2.jpg", top_k=10).faces[0].matches
+    after = gallery.search(photos / "obama2.jpg", top_k=10, **SEARCH_WHY).faces[0].matches
     assert not set(person.face_ids) & {m.face_id for m in after}
     assert gallery.persons() == []
 
@@ -307,11 +307,11 @@ def test_given_an_enrolled_person_then_search_names_them_and_deleting_them_erase
 def test_given_a_photo_without_a_face_then_search_says_so(engine: Engine) -> None:
     blank = np.full((200, 300, 3), 127, dtype=np.uint8)
     with pytest.raises(NoFaceFoundError, match="no face found"):
-        engine.search(blank)
+        engine.search(blank, **SEARCH_WHY)
     with pytest.raises(NoFaceFoundError):
         engine.verify(blank, blank)
     with pytest.raises(InvalidArgumentError, match="RGB uint8"):
-        engine.search(np.zeros((10, 10), dtype=np.uint8))
+        engine.search(np.zeros((10, 10), dtype=np.uint8), **SEARCH_WHY)
 
 
 def test_given_a_data_folder_of_another_model_then_opening_it_is_refused(

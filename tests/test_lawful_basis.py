@@ -29,7 +29,7 @@ from facelens.errors import (
 from facelens.pipeline.analyse import FacePipeline
 from facelens.privacy.policy import CollectionPolicy, JurisdictionPolicy, LegalBasis
 from facelens.security.accounts import Role, create_account
-from tests.conftest import TEST_POLICY, Cli, Declare
+from tests.conftest import SEARCH_WHY, TEST_POLICY, Cli, Declare
 
 runner = CliRunner()
 CONSENT_POLICY = CollectionPolicy(LegalBasis.CONSENT, ["US-IL"], "building access", 365)
@@ -184,9 +184,9 @@ def test_given_a_consent_collection_then_only_enrolment_against_valid_consent_ad
     assert engine.stats().faces_indexed == 1, "the bystander (Biden) did not consent: not kept"
     recorded = engine.store.consent(valid)
     assert recorded.person_id == person.id
-    top = engine.search(photos / "obama2.jpg").faces[0].matches[0]
+    top = engine.search(photos / "obama2.jpg", **SEARCH_WHY).faces[0].matches[0]
     assert top.is_match and top.person_name == "Barack Obama"
-    biden = engine.search(photos / "biden.jpg").faces[0].matches
+    biden = engine.search(photos / "biden.jpg", **SEARCH_WHY).faces[0].matches
     assert not any(m.is_match for m in biden)
 
     somebody_else = engine.store.get_or_create_person("Joe Biden")

@@ -30,7 +30,7 @@ from facelens.pipeline.analyse import FacePipeline
 from facelens.privacy.policy import CollectionPolicy, LegalBasis
 from facelens.privacy.rights import ERASURE, confirm, open_request
 from facelens.security.accounts import Role, create_account
-from tests.conftest import TEST_POLICY, Cli
+from tests.conftest import SEARCH_WHY, TEST_POLICY, Cli
 
 PACKAGE = Path(facelens.__file__).parent
 CONSENT_POLICY = CollectionPolicy(
@@ -305,7 +305,9 @@ def test_given_another_persons_consent_then_the_cli_and_the_api_store_nothing(
     assert "another person's" in refused
     with Engine(settings.model_copy(update={"data_dir": cli.data}), pipeline=pipeline) as engine:
         assert held(engine) == before
-        assert engine.search(photos / "biden.jpg").faces[0].matches[0].is_match is False
+        assert (
+            engine.search(photos / "biden.jpg", **SEARCH_WHY).faces[0].matches[0].is_match is False
+        )
 
 
 #: Every route that takes a photo: those that search by it, and those that store it.

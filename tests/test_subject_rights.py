@@ -38,7 +38,7 @@ from facelens.privacy.rights import (
 from facelens.privacy.transparency import transparency_report
 from facelens.security.accounts import Role, create_account
 from facelens.types import ImageAnalysis, Provenance
-from tests.conftest import PRESS_ARCHIVE, Cli, Declare
+from tests.conftest import PRESS_ARCHIVE, SEARCH_WHY, Cli, Declare
 from tests.test_ann import face_like, synthetic_face
 
 runner = CliRunner()
@@ -312,7 +312,7 @@ def test_given_a_large_gallery_then_erasure_compacts_the_approximate_index_at_on
     with Engine(settings, pipeline=pipeline) as reopened:  # and so it stays on disk
         assert isinstance(reopened.index, FaissTieredIndex)
         assert reopened.index.dead_codes() == 0 and reopened.index.count() == len(crowd)
-        assert reopened.search(photos / "obama.jpg").faces[0].matches == []
+        assert reopened.search(photos / "obama.jpg", **SEARCH_WHY).faces[0].matches == []
 
 
 def test_given_a_failure_inside_the_erasure_then_nothing_is_half_done(
@@ -687,7 +687,7 @@ def test_given_an_erased_photo_then_refusals_to_take_it_back_never_say_where_it_
     exported = tmp_path / "audit.jsonl"
     cli("audit", "export", "--out", str(exported))
     logged = [json.loads(line) for line in exported.read_text().splitlines()]
-    refusals = [e for e in logged if e["action"] == "cli refused"]
+    refusals = [e for e in logged if e["action"] == "refused"]
     assert [e["details"]["refused"] for e in refusals] == ["suppression", "suppression"]
     for shown in (enrolled, ingested, json.dumps(refused), json.dumps(refusals)):
         assert "obama.jpg" not in shown and str(photos) not in shown

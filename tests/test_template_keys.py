@@ -37,7 +37,7 @@ from facelens.security.crypto import (
 )
 from facelens.security.keys import KEY_ID_META, key_dir, next_key_file
 from facelens.store.sql import MIGRATIONS_DIR
-from tests.conftest import PRESS_ARCHIVE, TEST_POLICY, Cli, Declare
+from tests.conftest import PRESS_ARCHIVE, SEARCH_WHY, TEST_POLICY, Cli, Declare
 
 runner = CliRunner()
 WHY = ("--purpose", "test search", "--case-ref", "T-2")
@@ -69,7 +69,7 @@ def test_given_a_data_folder_copied_without_its_key_then_no_template_is_usable(
     gallery(settings, pipeline, photos, declare)
     with Engine(settings, pipeline=pipeline) as engine:
         vectors = plain_vectors(engine)
-        assert engine.search(photos / "obama2.jpg").faces[0].matches[0].is_match
+        assert engine.search(photos / "obama2.jpg", **SEARCH_WHY).faces[0].matches[0].is_match
     assert len(vectors) == 2
     on_disk = files_under(tmp_path / "data")
     for vector in vectors:  # neither the store, its log, nor any index file holds one
@@ -151,7 +151,7 @@ def test_given_a_rotation_cut_short_then_the_next_open_finishes_it(
         own = own_key(settings, engine)
     with Engine(settings, pipeline=pipeline) as engine:
         assert engine.store.get_meta(KEY_ID_META) == TemplateCipher(new_key).key_id
-        assert engine.search(photos / "obama2.jpg").faces[0].matches[0].is_match
+        assert engine.search(photos / "obama2.jpg", **SEARCH_WHY).faces[0].matches[0].is_match
     # Finished into the folder's own key file: the shared one may be other folders' key.
     assert read_key_file(own) == new_key and not next_key_file(key_file).exists()
     assert read_key_file(key_file) != new_key
@@ -166,7 +166,7 @@ def test_given_the_key_in_the_environment_then_it_works_and_rotation_asks_for_a_
     settings = Settings(data_dir=tmp_path / "data", template_key=key)
     gallery(settings, pipeline, photos, declare)
     with Engine(settings, pipeline=pipeline) as engine:
-        assert engine.search(photos / "obama2.jpg").faces[0].matches[0].is_match
+        assert engine.search(photos / "obama2.jpg", **SEARCH_WHY).faces[0].matches[0].is_match
         with pytest.raises(InvalidArgumentError, match="configure template_key_file"):
             engine.rotate_key()
     with pytest.raises(TemplateKeyMissingError, match="base64"):
@@ -189,7 +189,7 @@ def test_given_templates_stored_in_the_clear_by_an_older_version_then_open_seals
             connection.execute("UPDATE faces SET embedding = ? WHERE id = ?", (vector, face_id))
         connection.execute("DELETE FROM meta WHERE key = ?", (KEY_ID_META,))
     with Engine(settings, pipeline=pipeline) as engine:
-        assert engine.search(photos / "obama2.jpg").faces[0].matches[0].is_match
+        assert engine.search(photos / "obama2.jpg", **SEARCH_WHY).faces[0].matches[0].is_match
     with sqlite3.connect(database) as connection:
         blobs = [b for (b,) in connection.execute("SELECT embedding FROM faces")]
     assert all(len(b) == 512 + 28 for b in blobs) and not set(blobs) & set(vectors)
@@ -239,7 +239,7 @@ def test_given_a_database_of_the_previous_release_then_it_upgrades_keeping_ids_a
     settings = Settings(data_dir=data, template_key_file=tmp_path / "keys" / "key")
     with Engine(settings, pipeline=pipeline) as engine:
         assert engine.store.indexed_face_ids(model).tolist() == [1]
-        assert engine.search(photos / "obama2.jpg").faces[0].matches[0].face_id == 1
+        assert engine.search(photos / "obama2.jpg", **SEARCH_WHY).faces[0].matches[0].face_id == 1
         with pytest.raises(NoLegalBasisError, match="declares no legal basis"):
             engine.ingest([photos / "biden.jpg"], "archive", workers=1)
         engine.set_collection_policy("archive", TEST_POLICY)
@@ -275,9 +275,9 @@ def test_given_two_folders_sharing_a_key_file_when_one_rotates_then_the_other_st
     assert shared.read_bytes() == shared_key, "a key file other folders use is never rewritten"
     assert "re-sealed with the new key" in output and str(shared) in output  # left, and why
     with Engine(second, pipeline=pipeline) as engine:
-        assert engine.search(photos / "obama2.jpg").faces[0].matches[0].is_match
+        assert engine.search(photos / "obama2.jpg", **SEARCH_WHY).faces[0].matches[0].is_match
     with Engine(first, pipeline=pipeline) as engine:
-        assert engine.search(photos / "obama2.jpg").faces[0].matches[0].is_match
+        assert engine.search(photos / "obama2.jpg", **SEARCH_WHY).faces[0].matches[0].is_match
         assert read_key_file(own_key(first, engine)) != read_key_file(shared)
 
 
@@ -307,16 +307,16 @@ def test_given_a_folder_made_before_folder_ids_then_it_opens_unchanged_and_rotat
 
     with Engine(old, pipeline=pipeline) as engine:
         folder_id = engine.folder_id
-        assert engine.search(photos / "obama2.jpg").faces[0].matches[0].is_match
+        assert engine.search(photos / "obama2.jpg", **SEARCH_WHY).faces[0].matches[0].is_match
         assert not own_key(old, engine).exists()  # still the shared key, unchanged
         engine.rotate_key()
         assert own_key(old, engine).is_file()
     assert legacy.read_bytes() == legacy_key
     with Engine(old, pipeline=pipeline) as engine:
         assert engine.folder_id == folder_id  # stable
-        assert engine.search(photos / "obama2.jpg").faces[0].matches[0].is_match
+        assert engine.search(photos / "obama2.jpg", **SEARCH_WHY).faces[0].matches[0].is_match
     with Engine(neighbour, pipeline=pipeline) as engine:
-        assert engine.search(photos / "obama2.jpg").faces[0].matches[0].is_match
+        assert engine.search(photos / "obama2.jpg", **SEARCH_WHY).faces[0].matches[0].is_match
         assert engine.folder_id != folder_id
 
 
@@ -350,7 +350,7 @@ def test_given_a_rotation_to_a_folder_key_cut_short_then_the_next_open_finishes_
         write_key_file(next_key_file(target), new_key)
         engine.store.reseal_templates(engine.cipher, TemplateCipher(new_key))
     with Engine(settings, pipeline=pipeline) as engine:
-        assert engine.search(photos / "obama2.jpg").faces[0].matches[0].is_match
+        assert engine.search(photos / "obama2.jpg", **SEARCH_WHY).faces[0].matches[0].is_match
     assert read_key_file(target) == new_key and not next_key_file(target).exists()
     assert read_key_file(shared) != new_key
 
@@ -386,7 +386,7 @@ def test_given_a_named_person_then_the_database_holds_no_name_landmark_or_sealed
         assert engine.store.get_or_create_person(" ada quartermaine ") == person.id
         record = engine.store.face_records([face_id])[face_id]
         assert (record.person_name, record.image_location) == ("Ada Quartermaine", str(named))
-        top = engine.search(photos / "obama2.jpg").faces[0].matches[0]
+        top = engine.search(photos / "obama2.jpg", **SEARCH_WHY).faces[0].matches[0]
         assert top.person_name == "Ada Quartermaine" and top.image_location in (
             str(named),
             str(owned.resolve()),
@@ -453,5 +453,7 @@ def test_given_a_folder_sealed_already_then_opening_it_again_seals_nothing(
     """Opening must not rewrite every face (it did: JSON keeps None as the text null)."""
     declare(engine, "press")
     engine.ingest([photos / "obama.jpg", photos / "biden.jpg"], "press", workers=1)
-    engine.assign("Joe Biden", [engine.search(photos / "biden.jpg").faces[0].matches[0].face_id])
+    engine.assign(
+        "Joe Biden", [engine.search(photos / "biden.jpg", **SEARCH_WHY).faces[0].matches[0].face_id]
+    )
     assert engine.store.seal_identifying_data() == 0

@@ -62,7 +62,6 @@ from facelens.privacy.policy import (
     CollectionPolicy,
     LegalBasis,
     check_date,
-    check_search_purpose,
 )
 from facelens.privacy.retention import run_retention
 from facelens.privacy.rights import (
@@ -76,23 +75,19 @@ from facelens.privacy.rights import (
     open_request,
     review,
 )
-from facelens.privacy.transparency import transparency_report
 from facelens.security.accounts import (
     PERMISSIONS,
     Action,
     Role,
-    authenticate,
     authorise,
-    create_account,
     may,
 )
 from facelens.store.base import FaceRecord
 from facelens.types import (
     Account,
+    Caller,
     IngestReport,
-    Match,
     Provenance,
-    SearchRecord,
     to_jsonable,
 )
 from facelens.web import STATIC_DIR
@@ -234,7 +229,7 @@ class Service:
         """Write the tally of requests without an account: one audit entry per client address
         per minute, with its count (``everything``: the current minute too)."""
         for address, minute, counts in self.anonymous.take(everything=everything):
-            self.engine.store.append_audit(
+            self.engine.audit(
                 "anonymous",
                 ANONYMOUS_ACTION,
                 address,
@@ -340,7 +335,7 @@ class IngestJobIn(Body):
 
 
 class PurposeIn(Body):
-    # Checked by the route (``check_search_purpose``): missing is a refusal, not a 422.
+    # Checked by the engine (``Engine.check_search_purpose``): missing is a refusal, not a 422.
     purpose: str = Field(default="", description="Why you search (logged).")
     case_ref: str = Field(default="", description="Case reference (logged).")
     top_k: int | None = Field(default=None, ge=1, le=1000)
@@ -375,6 +370,11 @@ def actor_name(who: Account) -> str:
     return f"account:{who.id} {who.name}"
 
 
+def caller_of(who: Account) -> Caller:
+    """The account as the engine's caller (its searches also go in the search log)."""
+    return Caller(actor_name(who), who.id)
+
+
 def _caller(
     request: Request, svc: Service, x_api_key: str | None, x_csrf_token: str | None
 ) -> Account:
@@ -382,7 +382,7 @@ def _caller(
     anything must also carry the session's CSRF token."""
     token = request.cookies.get(SESSION_COOKIE)
     if x_api_key is not None or token is None:
-        return authenticate(svc.engine.store, x_api_key)
+        return svc.engine.authenticate(x_api_key)
     session = svc.sessions.get(token)
     if session is None or session.expires_at < time.time():
         svc.sessions.pop(token, None)
@@ -391,10 +391,10 @@ def _caller(
         x_csrf_token or "", session.csrf_token
     ):
         raise PermissionDeniedError("missing or wrong CSRF token (header X-CSRF-Token)")
-    found = svc.engine.store.account_with_key_hash(session.account_id)
-    if found is None or found[0].disabled:
+    found = svc.engine.account(session.account_id)
+    if found is None or found.disabled:
         raise AuthenticationError("this account no longer exists or is disabled")
-    return found[0]
+    return found
 
 
 def limited(
@@ -494,7 +494,7 @@ def create_app(settings: Settings, pipeline: FacePipeline | None = None) -> Fast
             if refused is not None:
                 details["refused"] = refused
             await run_in_threadpool(
-                svc.engine.store.append_audit,
+                svc.engine.audit,
                 actor or "anonymous",
                 f"{request.method} {name}",
                 request.url.path,
@@ -527,7 +527,7 @@ def create_app(settings: Settings, pipeline: FacePipeline | None = None) -> Fast
     ) -> dict[str, Any]:
         """Sign in with an API key: an HTTP-only session cookie, and a CSRF token (also in a
         readable cookie) that requests changing anything must send as X-CSRF-Token."""
-        who = authenticate(svc.engine.store, key)
+        who = svc.engine.authenticate(key)
         request.state.audit_actor = actor_name(who)
         token, csrf = secrets.token_urlsafe(32), secrets.token_urlsafe(32)
         lifetime_s = svc.settings.session_lifetime_s
@@ -559,7 +559,7 @@ def create_app(settings: Settings, pipeline: FacePipeline | None = None) -> Fast
         limit: PageLimit = 100,
     ) -> list[dict[str, Any]]:
         """Audit entries after ``after_id``, oldest first, each with its chain hashes."""
-        return [to_jsonable(e) for e in svc.engine.store.audit_entries(after_id, limit)]
+        return [to_jsonable(e) for e in svc.engine.audit_entries(after_id, limit)]
 
     @app.get("/audit/verify", tags=["audit"])
     def get_audit_verify(
@@ -586,7 +586,7 @@ def create_app(settings: Settings, pipeline: FacePipeline | None = None) -> Fast
     ) -> dict[str, Any]:
         """A new account; its key is in this response only."""
         with svc.lock:
-            made, key = create_account(svc.engine.store, body.name, body.role, body.jurisdiction)
+            made, key = svc.engine.create_account(body.name, body.role, body.jurisdiction)
         return {"account": to_jsonable(made), "key": key}
 
     @app.get("/settings", tags=["accounts"])
@@ -600,7 +600,7 @@ def create_app(settings: Settings, pipeline: FacePipeline | None = None) -> Fast
     def get_accounts(
         svc: ServiceDep, _: Annotated[Account, Depends(allowed(Action.MANAGE_ACCOUNTS))]
     ) -> list[dict[str, Any]]:
-        return [to_jsonable(a) for a in svc.engine.store.accounts()]
+        return [to_jsonable(a) for a in svc.engine.accounts()]
 
     # --- collections and images -------------------------------------------------------
 
@@ -608,7 +608,7 @@ def create_app(settings: Settings, pipeline: FacePipeline | None = None) -> Fast
     def get_collections(
         svc: ServiceDep, _: Annotated[Account, Depends(allowed(Action.VIEW_COLLECTIONS))]
     ) -> list[str]:
-        return svc.engine.store.collection_names()
+        return svc.engine.collection_names()
 
     @app.post("/collections", status_code=201, tags=["collections"])
     def post_collection(
@@ -642,8 +642,8 @@ def create_app(settings: Settings, pipeline: FacePipeline | None = None) -> Fast
         svc: ServiceDep,
         _: Annotated[Account, Depends(allowed(Action.VIEW_COLLECTIONS))],
     ) -> dict[str, Any]:
-        images, faces = svc.engine.store.collection_counts(name)
-        policy = svc.engine.store.collection_policy(name)
+        images, faces = svc.engine.collection_counts(name)
+        policy = svc.engine.collection_policy(name)
         return {
             "name": name,
             "images": images,
@@ -658,7 +658,7 @@ def create_app(settings: Settings, pipeline: FacePipeline | None = None) -> Fast
         _: Annotated[Account, Depends(allowed(Action.MANAGE_COLLECTIONS))],
     ) -> dict[str, int]:
         with svc.lock:
-            if name not in svc.engine.store.collection_names():
+            if name not in svc.engine.collection_names():
                 raise NotFoundError(f"no collection named {name!r}")
             return {"faces_removed": svc.engine.delete(collection=name)}
 
@@ -695,7 +695,7 @@ def create_app(settings: Settings, pipeline: FacePipeline | None = None) -> Fast
         offset: PageOffset = 0,
         limit: PageLimit = 100,
     ) -> list[dict[str, Any]]:
-        return [to_jsonable(i) for i in svc.engine.store.images(name, offset, limit)]
+        return [to_jsonable(i) for i in svc.engine.images(name, offset, limit)]
 
     @app.get("/images/{image_id}", tags=["images"])
     def get_image(
@@ -703,14 +703,14 @@ def create_app(settings: Settings, pipeline: FacePipeline | None = None) -> Fast
         svc: ServiceDep,
         _: Annotated[Account, Depends(allowed(Action.BROWSE))],
     ) -> dict[str, Any]:
-        return dict(to_jsonable(svc.engine.store.image_record(image_id)))
+        return dict(to_jsonable(svc.engine.image_record(image_id)))
 
     @app.delete("/images/{image_id}", tags=["images"])
     def delete_image(
         image_id: DbId, svc: ServiceDep, _: Annotated[Account, Depends(allowed(Action.DELETE))]
     ) -> dict[str, int]:
         with svc.lock:
-            svc.engine.store.image_record(image_id)  # 404 when unknown
+            svc.engine.image_record(image_id)  # 404 when unknown
             return {"faces_removed": svc.engine.delete(image=image_id)}
 
     @app.post("/jobs/ingest", status_code=202, tags=["images"])
@@ -746,8 +746,7 @@ def create_app(settings: Settings, pipeline: FacePipeline | None = None) -> Fast
         body: PersonIn, svc: ServiceDep, _: Annotated[Account, Depends(allowed(Action.INGEST))]
     ) -> dict[str, Any]:
         with svc.lock:
-            person_id = svc.engine.store.get_or_create_person(body.name.strip())
-            return dict(to_jsonable(svc.engine.person(person_id)))
+            return dict(to_jsonable(svc.engine.create_person(body.name.strip())))
 
     @app.patch("/persons/{person_id}", tags=["persons"])
     def patch_person(
@@ -758,8 +757,7 @@ def create_app(settings: Settings, pipeline: FacePipeline | None = None) -> Fast
     ) -> dict[str, Any]:
         """Rename."""
         with svc.lock:
-            svc.engine.store.rename_person(person_id, body.name.strip())
-            return dict(to_jsonable(svc.engine.person(person_id)))
+            return dict(to_jsonable(svc.engine.rename_person(person_id, body.name.strip())))
 
     @app.post("/persons/{person_id}/faces", tags=["persons"])
     def post_person_faces(
@@ -770,8 +768,7 @@ def create_app(settings: Settings, pipeline: FacePipeline | None = None) -> Fast
     ) -> dict[str, Any]:
         """Assign faces to the person."""
         with svc.lock:
-            svc.engine.store.assign_faces(person_id, body.face_ids)
-            return dict(to_jsonable(svc.engine.person(person_id)))
+            return dict(to_jsonable(svc.engine.assign_faces(person_id, body.face_ids)))
 
     @app.post("/persons/{person_id}/merge", tags=["persons"])
     def post_person_merge(
@@ -782,8 +779,8 @@ def create_app(settings: Settings, pipeline: FacePipeline | None = None) -> Fast
     ) -> dict[str, Any]:
         """Move the other person's faces to this one and delete the other."""
         with svc.lock:
-            svc.engine.store.merge_persons(person_id, body.other_person_id)
-            return dict(to_jsonable(svc.engine.person(person_id)))
+            merged = svc.engine.merge_persons(person_id, body.other_person_id)
+            return dict(to_jsonable(merged))
 
     @app.delete("/persons/{person_id}", tags=["persons"])
     def delete_person(
@@ -801,22 +798,12 @@ def create_app(settings: Settings, pipeline: FacePipeline | None = None) -> Fast
         who: Annotated[Account, Depends(allowed(Action.SEARCH))],
     ) -> dict[str, Any]:
         """Faces like the person's own (their mean), other than theirs; logged like a search."""
-        purpose, case_ref = check_search_purpose(body.purpose, body.case_ref)
         with svc.lock:
             result = svc.engine.search_person(
-                person_id, body.top_k, body.threshold, body.collections or None
-            )
-            search_id = log_search(
-                svc,
-                who,
-                purpose,
-                case_ref,
-                body.collections,
-                [result.query_sha256],
-                result.matches,
-                result.threshold,
-            )
-        return {"search_id": search_id, **with_links(to_jsonable(result))}
+                person_id, body.top_k, body.threshold, body.collections or None,
+                purpose=body.purpose, case_ref=body.case_ref, caller=caller_of(who),
+            )  # fmt: skip
+        return {"search_id": result.search_id, **with_links(to_jsonable(result))}
 
     # --- faces ------------------------------------------------------------------------
 
@@ -830,8 +817,8 @@ def create_app(settings: Settings, pipeline: FacePipeline | None = None) -> Fast
         """Accepted faces of an image or of a person."""
         if image_id is None and person_id is None:
             raise InvalidArgumentError("give image_id or person_id")
-        ids = svc.engine.store.accepted_face_ids(image_id=image_id, person_id=person_id)
-        records = svc.engine.store.face_records(ids)
+        ids = svc.engine.accepted_face_ids(image_id=image_id, person_id=person_id)
+        records = svc.engine.face_records(ids)
         return [with_links(to_jsonable(records[i])) for i in ids if i in records]
 
     @app.get("/faces/{face_id}", tags=["faces"])
@@ -840,38 +827,34 @@ def create_app(settings: Settings, pipeline: FacePipeline | None = None) -> Fast
         svc: ServiceDep,
         _: Annotated[Account, Depends(allowed(Action.BROWSE))],
     ) -> dict[str, Any]:
-        record = svc.engine.store.face_records([face_id]).get(face_id)
-        if record is None:
-            raise NotFoundError(f"no face {face_id}")
-        return dict(with_links(to_jsonable(record)))
+        return dict(with_links(to_jsonable(svc.engine.face_record(face_id))))
 
     @app.delete("/faces/{face_id}", tags=["faces"])
     def delete_face(
         face_id: DbId, svc: ServiceDep, _: Annotated[Account, Depends(allowed(Action.DELETE))]
     ) -> dict[str, int]:
         with svc.lock:
-            if not svc.engine.store.face_records([face_id]):
-                raise NotFoundError(f"no face {face_id}")
+            svc.engine.face_record(face_id)  # 404 when unknown
             return {"faces_removed": svc.engine.delete(face=face_id)}
 
     @app.get("/faces/{face_id}/thumbnail", tags=["faces"])
     def get_face_thumbnail(
         face_id: DbId,
         svc: ServiceDep,
-        _: Annotated[Account, Depends(allowed(Action.SEARCH))],
+        who: Annotated[Account, Depends(allowed(Action.SEARCH))],
     ) -> Response:
         """The face, cropped from its source image with some margin, as a JPEG."""
-        record, image = _face_source(svc, face_id)
+        record, image = _face_source(svc, who, face_id, "thumbnail")
         return _jpeg(face_crop(image, record.box, margin_divisor=3, max_px=THUMBNAIL_PX))
 
     @app.get("/faces/{face_id}/source", tags=["faces"])
     def get_face_source(
         face_id: DbId,
         svc: ServiceDep,
-        _: Annotated[Account, Depends(allowed(Action.SEARCH))],
+        who: Annotated[Account, Depends(allowed(Action.SEARCH))],
     ) -> Response:
         """The whole image the face was found in, as a JPEG."""
-        return _jpeg(_face_source(svc, face_id)[1])
+        return _jpeg(_face_source(svc, who, face_id, "source")[1])
 
     # --- search -----------------------------------------------------------------------
 
@@ -889,7 +872,8 @@ def create_app(settings: Settings, pipeline: FacePipeline | None = None) -> Fast
         collections: Annotated[str | None, Form(description="Comma-separated names.")] = None,
     ) -> dict[str, Any]:
         """Every face in the probe with its most similar gallery faces and their sources."""
-        purpose, case_ref = check_search_purpose(purpose, case_ref)
+        # Refused (and the refusal logged, by the engine) before the upload is read.
+        await run_in_threadpool(svc.engine.check_search_purpose, purpose, case_ref, caller_of(who))
         data = await _read_upload(svc, image)
         names = [c.strip() for c in (collections or "").split(",") if c.strip()]
         return await run_in_threadpool(
@@ -906,19 +890,19 @@ def create_app(settings: Settings, pipeline: FacePipeline | None = None) -> Fast
         else:
             authorise(who, Action.READ_OWN_SEARCHES)
             owner = who.id
-        return [to_jsonable(r) for r in svc.engine.store.search_log(owner, limit)]
+        return [to_jsonable(r) for r in svc.engine.search_log(owner, limit)]
 
     @app.post("/verifications", tags=["search"])
     async def post_verification(
         svc: ServiceDep,
-        _: Annotated[Account, Depends(allowed(Action.SEARCH))],
+        who: Annotated[Account, Depends(allowed(Action.SEARCH))],
         first: Annotated[UploadFile, File()],
         second: Annotated[UploadFile, File()],
         threshold: Annotated[float | None, Form(ge=-1.0, le=1.0)] = None,
     ) -> dict[str, Any]:
         """Are the largest faces of two photos the same person?"""
         a, b = await _read_upload(svc, first), await _read_upload(svc, second)
-        return await run_in_threadpool(_verify, svc, a, b, threshold)
+        return await run_in_threadpool(_verify, svc, who, a, b, threshold)
 
     # --- consent and enrolment --------------------------------------------------------
 
@@ -931,7 +915,7 @@ def create_app(settings: Settings, pipeline: FacePipeline | None = None) -> Fast
     ) -> dict[str, Any]:
         """Record a subject's consent, with the evidence for it."""
         with svc.lock:
-            consent = svc.engine.store.add_consent(
+            consent = svc.engine.add_consent(
                 subject_ref=body.subject_ref.strip(),
                 purpose=body.purpose.strip(),
                 scope=body.scope,
@@ -945,7 +929,7 @@ def create_app(settings: Settings, pipeline: FacePipeline | None = None) -> Fast
     def get_consents(
         svc: ServiceDep, _: Annotated[Account, Depends(allowed(Action.MANAGE_CONSENT))]
     ) -> list[dict[str, Any]]:
-        return [to_jsonable(c) for c in svc.engine.store.consents()]
+        return [to_jsonable(c) for c in svc.engine.consents()]
 
     @app.post("/consents/{consent_id}/withdraw", tags=["consent"])
     def post_consent_withdraw(
@@ -1075,7 +1059,7 @@ def create_app(settings: Settings, pipeline: FacePipeline | None = None) -> Fast
         svc: ServiceDep,
         _: Annotated[Account, Depends(allowed(Action.HANDLE_SUBJECT_REQUESTS))],
     ) -> list[dict[str, Any]]:
-        return [to_jsonable(r) for r in svc.engine.store.subject_requests()]
+        return [to_jsonable(r) for r in svc.engine.subject_requests()]
 
     # --- retention and reports ----------------------------------------------------------
 
@@ -1096,7 +1080,7 @@ def create_app(settings: Settings, pipeline: FacePipeline | None = None) -> Fast
     ) -> dict[str, Any]:
         """Counts since ``since``: searches by purpose, subject requests by outcome,
         retention deletions, refusals by rule."""
-        return dict(to_jsonable(transparency_report(svc.engine.store, _aware(since) or since)))
+        return dict(to_jsonable(svc.engine.transparency_report(_aware(since) or since)))
 
     return app
 
@@ -1119,35 +1103,6 @@ def with_links(value: Any) -> Any:
     if isinstance(value, list):
         return [with_links(v) for v in value]
     return value
-
-
-def log_search(
-    svc: Service,
-    who: Account,
-    purpose: str,
-    case_ref: str,
-    collections: list[str],
-    probe_sha256: list[str],
-    found: list[Match],
-    threshold: float,
-) -> int:
-    """Record who searched, why, over what, the probe embeddings' hashes and the faces shown:
-    never the probe."""
-    record = SearchRecord(
-        account_id=who.id,
-        account_name=who.name,
-        purpose=purpose.strip(),
-        case_ref=case_ref.strip(),
-        collections=collections,
-        probe_faces=len(probe_sha256),
-        results=len(found),
-        matches=sum(m.is_match for m in found),
-        threshold=threshold,
-        searched_at=datetime.now(UTC),
-        probe_sha256=probe_sha256,
-        result_face_ids=[m.face_id for m in found],
-    )
-    return svc.engine.store.log_search(record)
 
 
 def allowed_folder(folder: str, roots: list[Path]) -> Path:
@@ -1179,7 +1134,7 @@ def _ingest_uploads(
 ) -> tuple[IngestReport, list[dict[str, Any]]]:
     """Ingest the saved uploads (attributed to ``who``) and say what became of each."""
     with svc.lock:
-        before = svc.engine.store.known_image_hashes(collection)
+        before = svc.engine.known_image_hashes(collection)
         report = svc.engine.ingest(
             [path for _, path in uploads],
             collection,
@@ -1187,7 +1142,7 @@ def _ingest_uploads(
             workers=1,
             actor=actor_name(who),
         )
-        after = svc.engine.store.known_image_hashes(collection)
+        after = svc.engine.known_image_hashes(collection)
     failed = {f.location: f for f in report.failures}
     seen: set[str] = set()
     outcomes: list[dict[str, Any]] = []
@@ -1223,39 +1178,39 @@ def _search(
     top_k: int | None,
     threshold: float | None,
     names: list[str],
-    purpose: str,
-    case_ref: str,
+    purpose: str | None,
+    case_ref: str | None,
 ) -> dict[str, Any]:
     """A search in the thread pool: the probe analysed on a pipeline of its own, outside the
-    engine lock; the index, the store and the log under it."""
+    engine lock; the index, the store and the log (by the engine) under it."""
     started = time.perf_counter()
     top_k, threshold = svc.engine.search_bounds(top_k, threshold)
     with svc.pipelines.borrow() as pipeline:
         analysis, faces = svc.engine.probe_faces(data, "probe image", pipeline=pipeline)
     with svc.lock:
-        result = svc.engine.search_analysed(analysis, faces, top_k, threshold, names or None)
-        found = [m for face in result.faces for m in face.matches]
-        probes = [face.probe_sha256 for face in result.faces]
-        search_id = log_search(svc, who, purpose, case_ref, names, probes, found, result.threshold)
+        result = svc.engine.search_analysed(
+            analysis, faces, top_k, threshold, names or None,
+            purpose=purpose, case_ref=case_ref, caller=caller_of(who),
+        )  # fmt: skip
     svc.metrics.search_latency.observe(time.perf_counter() - started)
-    return {"search_id": search_id, **with_links(to_jsonable(result))}
+    return {"search_id": result.search_id, **with_links(to_jsonable(result))}
 
 
-def _verify(svc: Service, a: bytes, b: bytes, threshold: float | None) -> dict[str, Any]:
-    """Needs neither store nor index: no engine lock, a pipeline of its own."""
+def _verify(
+    svc: Service, who: Account, a: bytes, b: bytes, threshold: float | None
+) -> dict[str, Any]:
+    """Needs no index: no engine lock, a pipeline of its own (the audit log serialises its
+    own appends)."""
     with svc.pipelines.borrow() as pipeline:
-        return dict(to_jsonable(svc.engine.verify(a, b, threshold, pipeline=pipeline)))
+        result = svc.engine.verify(a, b, threshold, pipeline=pipeline, caller=caller_of(who))
+        return dict(to_jsonable(result))
 
 
-def _face_source(svc: Service, face_id: int) -> tuple[FaceRecord, PILImage.Image]:
-    record = svc.engine.store.face_records([face_id]).get(face_id)
-    if record is None:
-        raise NotFoundError(f"no face {face_id}")
-    path = Path(record.image_location)
-    if not path.is_file():
-        raise NotFoundError(f"the source of face {face_id} is no longer at {path}")
-    image = PILImage.fromarray(svc.engine.pipeline.load(path))
-    return record, image
+def _face_source(
+    svc: Service, who: Account, face_id: int, view: str
+) -> tuple[FaceRecord, PILImage.Image]:
+    record, image = svc.engine.face_source(face_id, caller=caller_of(who), view=view)
+    return record, PILImage.fromarray(image)
 
 
 def _jpeg(image: PILImage.Image) -> Response:

@@ -79,7 +79,8 @@ def install(app: FastAPI) -> None:
             extra["retry_after_s"] = exc.retry_after_s
         if isinstance(exc, RefusedError):
             extra["rule"] = exc.rule
-            request.state.refused_rule = exc.rule  # the audit entry counts refusals by rule
+            if not exc.audited:  # else the engine logged it already: counted once
+                request.state.refused_rule = exc.rule  # the audit entry counts refusals by rule
         return problem(request, status_for(exc), exc.code, str(exc), **extra)
 
     async def validation_error(request: Request, exc: Exception) -> JSONResponse:

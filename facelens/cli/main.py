@@ -61,10 +61,9 @@ from facelens.privacy.policy import (
     MAX_RETENTION_DAYS,
     CollectionPolicy,
     LegalBasis,
-    check_search_purpose,
 )
-from facelens.security.accounts import Role, create_account
-from facelens.types import IngestReport, Provenance, SearchResult, to_jsonable
+from facelens.security.accounts import Role
+from facelens.types import Caller, IngestReport, Provenance, SearchResult, to_jsonable
 
 if TYPE_CHECKING:
     from facelens.doctor import DoctorReport
@@ -136,6 +135,11 @@ def cli_actor() -> str:
         return f"cli:uid {os.getuid()}"
 
 
+def cli_caller() -> Caller:
+    """The command line as the engine's caller (no account: see ``Caller``)."""
+    return Caller(cli_actor())
+
+
 out = Console()
 err = Console(stderr=True)
 
@@ -167,10 +171,8 @@ def engine_for(data: Path, json_output: bool) -> Iterator[Engine]:
         with facelens.open(settings=Settings(data_dir=data)) as engine:
             try:
                 yield engine
-            except RefusedError as exc:  # refusals are logged, counted by rule
-                engine.store.append_audit(
-                    cli_actor(), "cli refused", exc.code, {"refused": exc.rule, "message": str(exc)}
-                )
+            except RefusedError as exc:  # refusals are logged (once), counted by rule
+                engine.record_refusal(exc, cli_caller())
                 raise
     except FacelensError as exc:
         fail(exc, json_output)
@@ -243,7 +245,7 @@ def ingest(
             progress=advance,
             actor=cli_actor(),
         )
-        engine.store.append_audit(
+        engine.audit(
             cli_actor(),
             "cli ingest",
             collection,
@@ -283,7 +285,7 @@ def ingest_manifest(
             progress.update(task, completed=done, total=total)
 
         report = engine.ingest_manifest(manifest, collection, progress=advance)
-        engine.store.append_audit(
+        engine.audit(
             cli_actor(),
             "cli ingest-manifest",
             collection,
@@ -346,24 +348,16 @@ def search(
     """Every face in PHOTO with its most similar faces in the gallery. Every search is logged
     with who ran it, its purpose and case, the probe embeddings' hashes and the faces shown."""
     with engine_for(data, json_output) as engine:
-        purpose, case_ref = check_search_purpose(purpose, case_ref, ("--purpose", "--case-ref"))
-        result = engine.search(photo, top_k=top_k, threshold=threshold, collections=collection)
-        shown = [m for face in result.faces for m in face.matches]
-        engine.store.append_audit(
-            cli_actor(),
-            "cli search",
-            case_ref,
-            {
-                "purpose": purpose,
-                "case_ref": case_ref,
-                "collections": collection or [],
-                "probe_sha256": [face.probe_sha256 for face in result.faces],
-                "result_face_ids": [m.face_id for m in shown],
-                "matches": sum(m.is_match for m in shown),
-            },
-        )
+        caller = cli_caller()
+        # Checked (and a refusal logged) by the engine; named here as the options are.
+        engine.check_search_purpose(purpose, case_ref, caller, ("--purpose", "--case-ref"))
+        result = engine.search(
+            photo, top_k=top_k, threshold=threshold, collections=collection,
+            purpose=purpose, case_ref=case_ref, caller=caller,
+        )  # fmt: skip
     if json_output:
-        emit_json(result)
+        # The command line's searches have no row in the (per-account) search log.
+        emit_json({k: v for k, v in to_jsonable(result).items() if k != "search_id"})
     else:
         print_search_result(result)
 
@@ -405,7 +399,7 @@ def verify(
 ) -> None:
     """Are the main faces of two photos the same person?"""
     with engine_for(data, json_output) as engine:
-        result = engine.verify(photo_a, photo_b, threshold=threshold)
+        result = engine.verify(photo_a, photo_b, threshold=threshold, caller=cli_caller())
     if json_output:
         emit_json(result)
         return
@@ -437,7 +431,7 @@ def person_add(
     with engine_for(data, json_output) as engine:
         person = engine.enrol(name, photos, collection=collection, consent_id=consent)
         # By id: the name is sealed in the store, the log must not keep it in the clear.
-        engine.store.append_audit(
+        engine.audit(
             cli_actor(), "cli person add", f"person {person.id}",
             {"collection": collection, "consent_id": consent},
         )  # fmt: skip
@@ -483,7 +477,7 @@ def delete(
         removed = engine.delete(image=image, face=face, person=person, collection=collection)
         named = {"image": image, "face": face, "person": person, "collection": collection}
         subject = ", ".join(f"{k} {v}" for k, v in named.items() if v is not None)
-        engine.store.append_audit(cli_actor(), "cli delete", subject, {"faces_removed": removed})
+        engine.audit(cli_actor(), "cli delete", subject, {"faces_removed": removed})
     if json_output:
         emit_json({"faces_removed": removed})
     else:
@@ -513,7 +507,7 @@ def index_rebuild(data: DataOption = DEFAULT_DATA, json_output: JsonOption = Fal
     """Rebuild the index from the store (the source of truth)."""
     with engine_for(data, json_output) as engine:
         count = engine.rebuild_index()
-        engine.store.append_audit(cli_actor(), "cli index rebuild", "index", {"faces": count})
+        engine.audit(cli_actor(), "cli index rebuild", "index", {"faces": count})
     if json_output:
         emit_json({"faces_indexed": count})
     else:
@@ -550,7 +544,7 @@ def doctor(
         report = examine(
             engine, repair=repair, delete_quarantined=delete_quarantined, actor=cli_actor()
         )
-        engine.store.append_audit(
+        engine.audit(
             cli_actor(),
             "cli doctor",
             "data folder",
@@ -599,8 +593,8 @@ def account_create(
 ) -> None:
     """Create an account and print its API key: shown this once, only a hash is kept."""
     with engine_for(data, json_output) as engine:
-        account, key = create_account(engine.store, name, role, jurisdiction)
-        engine.store.append_audit(
+        account, key = engine.create_account(name, role, jurisdiction)
+        engine.audit(
             cli_actor(),
             "cli account create",
             name,
@@ -690,7 +684,7 @@ def audit_checkpoint(
     key: keep it apart from the data, and later `audit verify --against` it."""
     with engine_for(data, False) as engine:
         # Logged first, so that the checkpoint covers its own entry.
-        engine.store.append_audit(cli_actor(), "cli audit checkpoint", str(out_file or "-"), {})
+        engine.audit(cli_actor(), "cli audit checkpoint", str(out_file or "-"), {})
         checkpoint = engine.audit_checkpoint()
     if out_file is None:
         print(checkpoint.to_json())
@@ -710,8 +704,8 @@ def audit_export(
 ) -> None:
     """Write the audit log as JSON lines, one entry a line, with its chain hashes."""
     with engine_for(data, False) as engine:
-        entries = engine.store.audit_entries()
-        engine.store.append_audit(cli_actor(), "cli audit export", str(out_file), {})
+        entries = engine.audit_entries()
+        engine.audit(cli_actor(), "cli audit export", str(out_file), {})
     with out_file.open("w") as sink:
         for entry in entries:
             sink.write(json.dumps(to_jsonable(entry), sort_keys=True) + "\n")
@@ -801,7 +795,7 @@ def declare_collection(
         else:
             engine.set_collection_policy(name, policy)
         action = "cli collection create" if create else "cli collection set-policy"
-        engine.store.append_audit(cli_actor(), action, name, to_jsonable(policy))
+        engine.audit(cli_actor(), action, name, to_jsonable(policy))
     if json_output:
         emit_json({"name": name, "policy": policy})
     else:
@@ -813,7 +807,7 @@ def declare_collection(
 def collection_list(data: DataOption = DEFAULT_DATA, json_output: JsonOption = False) -> None:
     """Every collection with its legal basis, jurisdictions, purpose and retention."""
     with engine_for(data, json_output) as engine:
-        policies = engine.store.collection_policies()
+        policies = engine.collection_policies()
     if json_output:
         emit_json(policies)
         return
@@ -868,7 +862,7 @@ def consent_add(
     with engine_for(data, json_output) as engine:
         if not subject.strip() or not evidence.strip() or len(purpose.strip()) < 3:
             raise InvalidArgumentError("a consent needs a subject, a purpose and its evidence")
-        consent = engine.store.add_consent(
+        consent = engine.add_consent(
             subject_ref=subject.strip(),
             purpose=purpose.strip(),
             scope=scope,
@@ -876,9 +870,7 @@ def consent_add(
             expires_at=parse_when(expires_at, "--expires-at"),
             evidence_ref=evidence.strip(),
         )
-        engine.store.append_audit(
-            cli_actor(), "consent add", f"consent {consent.id}", {"scope": scope}
-        )
+        engine.audit(cli_actor(), "consent add", f"consent {consent.id}", {"scope": scope})
     if json_output:
         emit_json(consent)
     else:
@@ -889,7 +881,7 @@ def consent_add(
 def consent_list(data: DataOption = DEFAULT_DATA, json_output: JsonOption = False) -> None:
     """Every consent record and whether it is valid now."""
     with engine_for(data, json_output) as engine:
-        consents = engine.store.consents()
+        consents = engine.consents()
     if json_output:
         emit_json(consents)
         return
@@ -1099,7 +1091,7 @@ def subject_report(
 def subject_list(data: DataOption = DEFAULT_DATA, json_output: JsonOption = False) -> None:
     """Every access and erasure request and its outcome."""
     with engine_for(data, json_output) as engine:
-        requests = engine.store.subject_requests()
+        requests = engine.subject_requests()
     if json_output:
         emit_json(requests)
         return
@@ -1157,9 +1149,7 @@ def keys_rotate(data: DataOption = DEFAULT_DATA, json_output: JsonOption = False
     key file other folders share is left to them). The audit key is not rotated."""
     with engine_for(data, json_output) as engine:
         rotation = engine.rotate_key()
-        engine.store.append_audit(
-            cli_actor(), "keys rotate", "template key", {"key_id": rotation.key_id}
-        )
+        engine.audit(cli_actor(), "keys rotate", "template key", {"key_id": rotation.key_id})
     if json_output:
         emit_json(rotation)
     elif rotation.shared_key_left is None:
@@ -1186,13 +1176,11 @@ def report_transparency(
 ) -> None:
     """Counts since DATE: searches by purpose, access and erasure requests and their outcomes,
     retention deletions, refusals by rule."""
-    from facelens.privacy.transparency import transparency_report
-
     with engine_for(data, json_output) as engine:
         start = parse_when(since, "--since")
         assert start is not None
-        report = transparency_report(engine.store, start)
-        engine.store.append_audit(cli_actor(), "report transparency", since, {})
+        report = engine.transparency_report(start)
+        engine.audit(cli_actor(), "report transparency", since, {})
     if json_output:
         emit_json(report)
         return
@@ -1374,7 +1362,7 @@ def demo(
     probe = photos / "obama2.jpg"
     with engine_for(data, False) as engine:
         gallery = [photos / name for names in people.values() for name in names]
-        if "samples" not in engine.store.collection_names():
+        if "samples" not in engine.collection_names():
             engine.create_collection("samples", DEMO_POLICY)
         out.print(
             f"[bold]1.[/] ingest {len(gallery)} sample photos from {photos} into {data}/ "
@@ -1387,8 +1375,12 @@ def demo(
             engine.enrol(person, [photos / n for n in names], collection="samples")
         out.print(f"[bold]2.[/] named the faces: {', '.join(people)}")
         out.print(f"[bold]3.[/] search with {probe} (not in the gallery)")
-        print_search_result(engine.search(probe))
-        result = engine.verify(photos / "obama.jpg", photos / "biden.jpg")
+        print_search_result(
+            engine.search(
+                probe, purpose="show how facelens works", case_ref="demo", caller=cli_caller()
+            )
+        )
+        result = engine.verify(photos / "obama.jpg", photos / "biden.jpg", caller=cli_caller())
         out.print(
             f"[bold]4.[/] verify obama.jpg vs biden.jpg: similarity {result.similarity:.3f} -> "
             f"{'same person' if result.same_person else 'different people'}",
@@ -1403,7 +1395,7 @@ def demo(
 
 def first_accounts(engine: Engine) -> None:
     """An admin and an analyst account on a data folder that has none, their keys printed."""
-    if engine.store.accounts():
+    if engine.accounts():
         out.print(
             "[bold]5.[/] accounts exist already (keys are shown once, when made); make another "
             "with: facelens account create NAME --role analyst"
@@ -1411,7 +1403,7 @@ def first_accounts(engine: Engine) -> None:
         return
     out.print("[bold]5.[/] first accounts (keys are shown this once; only hashes are kept):")
     for name, role in (("admin", Role.ADMIN), ("analyst", Role.ANALYST)):
-        account, key = create_account(engine.store, name, role)
+        account, key = engine.create_account(name, role)
         out.print(f"   {account.role:<8} key: ", end="")
         print(key)
 

@@ -1,8 +1,8 @@
 """The transparency report: what the service did since a date, in counts.
 
-Searches by purpose (the API's search log and the command line's searches in the audit
-log), access and erasure requests by outcome (the subject
-requests), retention deletions and refusals by rule (the audit log). Nothing in it identifies
+Searches by purpose (accounts' searches in the search log, the others' in the audit log),
+access and erasure requests by outcome (the subject requests), retention deletions and
+refusals by rule (the audit log). Nothing in it identifies
 a person.
 """
 
@@ -52,7 +52,11 @@ def transparency_report(store: MetadataStore, since: datetime) -> TransparencyRe
         at = entry.at.astimezone(UTC).replace(tzinfo=None) if entry.at.tzinfo else entry.at
         if at < naive_since:
             continue
-        if entry.action == "cli search":  # the command line's searches, logged here
+        # Searches without an account (command line, Python) are only in the audit log; an
+        # account's are in the search log too (``search_id``), counted from there.
+        if entry.action == "cli search" or (
+            entry.action == "search" and entry.details.get("search_id") is None
+        ):
             purpose = str(entry.details.get("purpose", ""))
             cli_searches[purpose] += 1
         elif entry.action == "retention":
