@@ -1,28 +1,19 @@
-"""Fetch exactly the image URLs an operator lists, and nothing else.
+"""The HTTP side of listed-URL fetching: one GET of exactly the URL given, never a redirect.
 
-The EU AI Act forbids building face databases by untargeted scraping of the internet. facelens
-therefore never crawls: an operator names each image in a manifest (the image URL and the page
-it appeared on, for provenance) and facelens fetches exactly those image URLs. It never fetches
-the page URL, never parses HTML, never follows links or redirects and never discovers images by
-itself; a redirect is refused and the operator is asked to list its target instead.
-
-Fetching a URL someone else chose is also a server-side request forgery risk, so every fetch is
-limited to public addresses (unless an admin allows a private network), checked again on the
-connection actually made (DNS rebinding), capped in size and bounded by a wall-clock deadline.
+Every fetch is checked against ``facelens.privacy.fetch.addresses`` before it is sent and on
+the connection actually made, asks for an uncompressed body (a compressed one is refused),
+is capped in size (declared and received) and bounded by a wall-clock deadline.
 """
 
 from __future__ import annotations
 
 import contextlib
-import csv
 import hashlib
-import ipaddress
 import socket
 import threading
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
-from pathlib import Path
 from typing import Any
 
 import httpx
@@ -36,162 +27,13 @@ from facelens.errors import (
     HttpStatusError,
     InvalidArgumentError,
     InvalidUrlError,
-    ManifestError,
-    ManifestRowError,
     RedirectRefusedError,
     ResponseTooLargeError,
     SchemeRefusedError,
 )
 from facelens.pipeline.batch import failure
-from facelens.types import IngestFailure, Provenance
-
-IPAddress = ipaddress.IPv4Address | ipaddress.IPv6Address
-IPNetwork = ipaddress.IPv4Network | ipaddress.IPv6Network
-
-ALLOWED_SCHEMES = frozenset({"http", "https"})
-REQUIRED_COLUMNS = ("image_url", "page_url")
-OPTIONAL_COLUMNS = ("licence_ref", "captured_at")
-
-
-# --- errors -------------------------------------------------------------------------------
-
-
-# --- manifest -----------------------------------------------------------------------------
-
-
-@dataclass(frozen=True, slots=True)
-class ManifestEntry:
-    image_url: str
-    page_url: str
-    line: int
-    licence_ref: str | None = None
-    captured_at: datetime | None = None
-
-    def provenance(self) -> Provenance:
-        return Provenance(
-            origin_url=self.image_url,
-            page_url=self.page_url,
-            captured_at=self.captured_at,
-            licence_ref=self.licence_ref,
-        )
-
-
-@dataclass(slots=True)
-class Manifest:
-    path: Path
-    entries: list[ManifestEntry] = field(default_factory=list)
-    problems: list[IngestFailure] = field(default_factory=list)
-
-
-def read_manifest(path: Path | str) -> Manifest:
-    """Read a CSV manifest with a header row: ``image_url``, ``page_url`` and optionally
-    ``licence_ref`` and ``captured_at`` (ISO 8601; a value without a zone is taken as UTC).
-
-    A bad row becomes a problem located at ``path:line`` and the other rows still load; a file
-    that cannot be used at all raises ``ManifestError``.
-    """
-    path = Path(path)
-    manifest = Manifest(path=path)
-    fix = "write a UTF-8 CSV file whose header row names image_url and page_url"
-    try:
-        # utf-8-sig: spreadsheet programs often start CSV files with a byte order mark.
-        with path.open(newline="", encoding="utf-8-sig") as file:
-            reader = csv.reader(file)
-            header = next(reader, None)
-            if header is None:
-                raise ManifestError(f"manifest {path} is empty; {fix}")
-            columns = [name.strip().lower() for name in header]
-            missing = [name for name in REQUIRED_COLUMNS if name not in columns]
-            if missing:
-                raise ManifestError(
-                    f"manifest {path} has no {' or '.join(missing)} column "
-                    f"(header: {', '.join(header) or 'empty'}); {fix}"
-                )
-            first_line: dict[str, int] = {}
-            for values in reader:
-                line = reader.line_num  # physical line, so quoted newlines don't shift it
-                if not any(value.strip() for value in values):
-                    continue
-                try:
-                    entry = _parse_row(columns, values, line, first_line)
-                except ManifestRowError as exc:
-                    manifest.problems.append(failure(f"{path}:{line}", exc))
-                    continue
-                first_line[entry.image_url] = line
-                manifest.entries.append(entry)
-    except FileNotFoundError:
-        raise ManifestError(f"manifest {path} does not exist; check the path") from None
-    except (UnicodeDecodeError, csv.Error) as exc:
-        raise ManifestError(f"manifest {path} is not a CSV text file ({exc}); {fix}") from None
-    except OSError as exc:
-        raise ManifestError(
-            f"manifest {path} cannot be read ({exc.strerror or exc}); check the path and "
-            "its permissions"
-        ) from None
-    return manifest
-
-
-def _parse_row(
-    columns: list[str], values: list[str], line: int, first_line: dict[str, int]
-) -> ManifestEntry:
-    if len(values) > len(columns):
-        raise ManifestRowError(
-            f"line {line} has {len(values)} fields but the header has {len(columns)}; "
-            "put values that contain commas in double quotes"
-        )
-    row = {name: value.strip() for name, value in zip(columns, values, strict=False)}
-    image_url = _absolute_url(row.get("image_url", ""), "image_url", line)
-    page_url = _absolute_url(row.get("page_url", ""), "page_url", line)
-    if image_url in first_line:
-        raise ManifestRowError(
-            f"line {line} repeats image_url {image_url} already listed on line "
-            f"{first_line[image_url]}; it is fetched once, delete the repeated row"
-        )
-    captured_text = row.get("captured_at", "")
-    captured_at = None
-    if captured_text:
-        try:
-            captured_at = datetime.fromisoformat(captured_text)
-        except ValueError:
-            raise ManifestRowError(
-                f"line {line}: captured_at {captured_text!r} is not an ISO 8601 date or "
-                "datetime; write e.g. 2024-05-31 or 2024-05-31T14:00:00Z, or leave it empty"
-            ) from None
-        if captured_at.tzinfo is None:
-            captured_at = captured_at.replace(tzinfo=UTC)
-    return ManifestEntry(
-        image_url=image_url,
-        page_url=page_url,
-        line=line,
-        licence_ref=row.get("licence_ref") or None,
-        captured_at=captured_at,
-    )
-
-
-def _absolute_url(value: str, column: str, line: int) -> str:
-    problem = None
-    if not value:
-        problem = "is empty"
-    else:
-        try:
-            url = httpx.URL(value)
-        except httpx.InvalidURL as exc:
-            problem = f"is not a valid URL ({exc})"
-        else:
-            if url.scheme not in ALLOWED_SCHEMES:
-                problem = "is not an http or https URL"
-            elif not url.host:
-                problem = "has no host"
-    if problem:
-        shown = f" {value!r}" if value else ""
-        raise ManifestRowError(
-            f"line {line}: {column}{shown} {problem}; write the full address, "
-            "e.g. https://example.org/photo.jpg"
-        )
-    return value
-
-
-# --- fetching -----------------------------------------------------------------------------
+from facelens.privacy.fetch.addresses import ALLOWED_SCHEMES, IPNetwork, check_peer, check_resolved
+from facelens.types import IngestFailure
 
 
 @dataclass(frozen=True, slots=True)
@@ -222,51 +64,16 @@ class FetchedImage:
     status: int
 
 
-def address_refusal(address: IPAddress, allowed_networks: Iterable[IPNetwork] = ()) -> str | None:
-    """Why facelens may not connect to ``address`` ("loopback", ...), or None if it may."""
-    if isinstance(address, ipaddress.IPv6Address) and address.ipv4_mapped is not None:
-        address = address.ipv4_mapped  # the IPv4 host the OS would actually talk to
-    if any(address in network for network in allowed_networks):
-        return None
-    for kind, refused in _REFUSED_KINDS:
-        if refused(address):
-            return kind
-    if not address.is_global:
-        return "not globally routable"
-    # Forms that carry an IPv4 address a relay or NAT64 gateway would deliver to.
-    if isinstance(address, ipaddress.IPv6Address) and address.sixtofour is not None:
-        inner = address_refusal(address.sixtofour, allowed_networks)
-        if inner:
-            return f"6to4 form of a {inner} address"
-    return None
-
-
-_SHARED = ipaddress.IPv4Network("100.64.0.0/10")  # carrier-grade NAT, RFC 6598
-_UNIQUE_LOCAL = ipaddress.IPv6Network("fc00::/7")
-_REFUSED_KINDS = (
-    ("loopback", lambda a: a.is_loopback),
-    ("unspecified", lambda a: a.is_unspecified),
-    ("link-local (cloud metadata services live here)", lambda a: a.is_link_local),
-    ("multicast", lambda a: a.is_multicast),
-    ("shared (carrier-grade NAT)", lambda a: a in _SHARED),
-    ("unique-local", lambda a: a in _UNIQUE_LOCAL),
-    ("site-local", lambda a: isinstance(a, ipaddress.IPv6Address) and a.is_site_local),
-    ("private", lambda a: a.is_private),
-    # Includes the IPv4-compatible (::a.b.c.d) and NAT64 (64:ff9b::/96) forms.
-    ("reserved", lambda a: a.is_reserved),
-)
-
-
 def fetch_image(
     url: str, options: FetchOptions, client: httpx.Client | None = None
 ) -> FetchedImage:
-    """Fetch one listed image URL under the collection rules (see the module docstring).
+    """Fetch one listed image URL under the collection rules (``facelens.privacy.fetch``).
 
     ``client`` lets a batch share connections; it must not use a proxy (the peer address
     check would see the proxy). Raises a ``FetchError`` subclass on every failure.
     """
     parsed = _parse_fetch_url(url)
-    _check_resolved(parsed, options)
+    check_resolved(parsed, options.allowed_networks)
     if client is None:
         with new_client(options) as own:
             return _fetch(parsed, url, options, own)
@@ -307,46 +114,6 @@ def _parse_fetch_url(url: str) -> httpx.URL:
     if not parsed.host:
         raise InvalidUrlError(f"{url} has no host; write the full address")
     return parsed
-
-
-def _check_resolved(url: httpx.URL, options: FetchOptions) -> None:
-    port = url.port or (443 if url.scheme == "https" else 80)
-    try:
-        infos = _resolve(url.host, port)
-    except OSError as exc:
-        raise FetchFailedError(
-            f"{url}: host {url.host} could not be resolved ({exc}); check the URL"
-        ) from None
-    # Every address must pass, since the connection may use any of them.
-    for address in {ipaddress.ip_address(info[4][0]) for info in infos}:
-        _check_address(url, address, options, "resolves to")
-
-
-def _resolve(host: str, port: int) -> list[Any]:
-    return socket.getaddrinfo(host, port, type=socket.SOCK_STREAM)
-
-
-def _check_address(url: httpx.URL, address: IPAddress, options: FetchOptions, verb: str) -> None:
-    refusal = address_refusal(address, options.allowed_networks)
-    if refusal:
-        raise AddressRefusedError(
-            f"{url}: {url.host} {verb} {address}, a {refusal} address; only public hosts are "
-            "fetched (an admin can allow a private network in the fetch settings)"
-        )
-
-
-def _check_peer(url: httpx.URL, stream: Any, options: FetchOptions) -> str:
-    # DNS may answer differently to the connection than to our check (DNS rebinding), so the
-    # address actually connected to is checked by the same rule.
-    peer = stream.get_extra_info("server_addr") if stream is not None else None
-    if not peer:
-        raise AddressRefusedError(
-            f"{url}: the connected address could not be verified; fetch without a proxy or "
-            "custom transport"
-        )
-    address = ipaddress.ip_address(peer[0])
-    _check_address(url, address, options, "connected to")
-    return str(address)
 
 
 class _Deadline:
@@ -392,7 +159,7 @@ def _fetch(url: httpx.URL, given: str, options: FetchOptions, client: httpx.Clie
             deadline.watch(stream.get_extra_info("socket"))
             if event == "connection.connect_tcp.complete":
                 try:
-                    _check_peer(url, stream, options)
+                    check_peer(url, stream, options.allowed_networks)
                 except AddressRefusedError:
                     stream.close()  # httpcore never gets it back to close
                     raise
@@ -409,7 +176,9 @@ def _fetch(url: httpx.URL, given: str, options: FetchOptions, client: httpx.Clie
         ) as response:
             # Again on the response: a pooled connection was checked when it was opened,
             # and this also covers transports that do not report connecting.
-            peer = _check_peer(url, response.extensions.get("network_stream"), options)
+            peer = check_peer(
+                url, response.extensions.get("network_stream"), options.allowed_networks
+            )
             _check_response(given, response, options)
             data = _read_capped(given, response, options, deadline)
     except FacelensError:
