@@ -33,11 +33,11 @@ from facelens.errors import (
     ResponseTooLargeError,
     SchemeRefusedError,
 )
-from facelens.privacy import fetch
 from facelens.privacy.fetch import (
     FetchedImage,
     FetchOptions,
     address_refusal,
+    addresses,
     fetch_all,
     fetch_image,
     read_manifest,
@@ -298,7 +298,7 @@ def test_rebinding_refused_on_the_connected_address(
 ) -> None:
     # The attacker's DNS answers the check with a public address, the connection with loopback.
     public = [(socket.AF_INET, socket.SOCK_STREAM, 6, "", ("93.184.215.14", 80))]
-    monkeypatch.setattr(fetch, "_resolve", lambda host, port: public)
+    monkeypatch.setattr(addresses, "_resolve", lambda host, port: public)
     with pytest.raises(AddressRefusedError, match=re.escape("connected to 127.0.0.1")):
         fetch_image(server.url("/photos/obama.jpg"), options(allowed_networks=()))
     assert server.requested == []  # refused before the request was sent

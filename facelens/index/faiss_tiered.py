@@ -16,26 +16,22 @@ a tombstone (FAISS 1.15's fast-scan ``remove_ids`` loses faces added after it) u
 codes pass ``ann_max_dead_share`` of the index, when the lists are rebuilt from the live faces
 in the background, reusing the trained quantizers.
 
-Files in the index folder: ``vectors.f32`` (the full vectors, row = face id; with a template
-key ``vectors.sealed``, each row sealed), ``live.npy`` (which ids are indexed), ``ivfpq.faiss``
-(the approximate index, once built; sealed with a template key, as its codes are a lossy copy
-of the templates) and ``state.json`` (model, tier, parameters and ``sealed_with``, the id of the
-key the files are sealed with), written last so a crash leaves the previous state. Files that
-do not open with the configured key are discarded and the index starts empty; the engine
-rebuilds it from the store. Builds run in memory: the background thread writes no file.
+The approximate tier's parameters, training and search parameters are in
+``facelens.index.ivfpq``; exact scoring and re-ranking in ``facelens.index.exact``; the files
+(``vectors.f32`` or ``vectors.sealed``, ``live.npy``, ``ivfpq.faiss``, ``state.json``) in
+``facelens.index.tiered_files``. Files that do not open with the configured key are discarded
+and the index starts empty; the engine rebuilds it from the store. Builds run in memory: the
+background thread writes no file.
 """
 
 from __future__ import annotations
 
-import json
 import logging
-import math
-import os
 import threading
 import time
 from collections.abc import Iterator
 from contextlib import contextmanager
-from dataclasses import asdict, dataclass, replace
+from dataclasses import asdict, replace
 from pathlib import Path
 from typing import Any
 
@@ -43,14 +39,10 @@ import faiss
 import numpy as np
 
 from facelens.errors import DecryptionError
-from facelens.index.base import (
-    MISSING_SCORE,
-    IndexOptions,
-    VectorIndex,
-    read_sealed_file,
-    register_index,
-    write_sealed_file,
-)
+from facelens.index.base import MISSING_SCORE, IndexOptions, VectorIndex, register_index
+from facelens.index.exact import rerank, search_flat, search_subset
+from facelens.index.ivfpq import GROWTH_RETRAIN_FACTOR, AnnParams, fill_ivfpq, search_parameters
+from facelens.index.tiered_files import TieredFiles, Tiers
 from facelens.index.vector_file import (
     PLAIN_NAME,
     SEALED_NAME,
@@ -61,63 +53,12 @@ from facelens.index.vector_file import (
 from facelens.security.crypto import TemplateCipher
 from facelens.types import FloatArray, IdArray, ModelId
 
+__all__ = ["EXACT_FILTER_MAX_FACES", "AnnParams", "FaissTieredIndex"]
+
 log = logging.getLogger(__name__)
 
 #: With a collection filter this small, scanning its vectors exactly beats probing the IVF.
 EXACT_FILTER_MAX_FACES = 20_000
-#: An HNSW graph over the list centroids makes assigning millions of faces fast.
-HNSW_QUANTIZER_MIN_NLIST = 4096
-HNSW_ASSIGN_EF = 64
-#: Retrain (more lists) once the gallery is this many times the size the index was built for.
-GROWTH_RETRAIN_FACTOR = 4
-_ADD_CHUNK = 200_000
-_KMEANS_ITERATIONS = 10
-
-
-@dataclass(frozen=True, slots=True)
-class AnnParams:
-    """How the approximate index is built; recorded in the store and in ``state.json``."""
-
-    nlist: int
-    pq_subquantizers: int
-    nprobe: int
-    rerank_candidates: int
-    quantizer: str  # "flat" or "hnsw"
-    trained_on: int = 0
-
-    @property
-    def code_bytes(self) -> int:
-        return self.pq_subquantizers // 2
-
-    def factory_string(self) -> str:
-        # 4-bit codes scanned with SIMD ("fast scan"): 4 to 5 times faster than 8-bit PQ at
-        # the same recall once the short list is re-ranked exactly (bench/search.py).
-        quantizer = "_HNSW32" if self.quantizer == "hnsw" else ""
-        return f"IVF{self.nlist}{quantizer},PQ{self.pq_subquantizers}x4fs"
-
-    @classmethod
-    def choose(cls, faces: int, options: IndexOptions) -> AnnParams:
-        """Parameters for ``faces`` faces: ``ann_nlist`` when set, else the power of two nearest
-        2.5 * sqrt(faces), and never fewer than 39 training faces a list (FAISS's minimum);
-        ``ann_nprobe`` when set, else a 16th of the lists and at least 256 (recall@1 against
-        exact search of 0.998 at 1M faces, 0.996 at 10M: docs/benchmarks.md)."""
-        recorded = options.recorded_params
-        if (
-            recorded
-            and recorded.get("kind") == "ivfpq"
-            and GROWTH_RETRAIN_FACTOR * recorded.get("trained_on", 0) >= faces
-        ):
-            fields = {name: recorded[name] for name in cls.__dataclass_fields__ if name in recorded}
-            return cls(**fields)
-        nlist = options.ann_nlist or 2 ** round(math.log2(2.5 * math.sqrt(max(faces, 1))))
-        nlist = max(1, min(nlist, faces // 39))
-        return cls(
-            nlist=nlist,
-            pq_subquantizers=options.ann_pq_subquantizers,
-            nprobe=options.ann_nprobe or max(nlist // 16, min(256, nlist)),
-            rerank_candidates=options.ann_rerank_candidates,
-            quantizer="hnsw" if nlist >= HNSW_QUANTIZER_MIN_NLIST else "flat",
-        )
 
 
 class FaissTieredIndex(VectorIndex):
@@ -127,9 +68,7 @@ class FaissTieredIndex(VectorIndex):
         super().__init__(model, folder, options)
         self._lock = threading.RLock()
         self._vectors = self._open_vectors(self.options.cipher)
-        self._state_file = folder / "state.json"
-        self._live_file = folder / "live.npy"
-        self._ivf_file = folder / "ivfpq.faiss"
+        self._files = TieredFiles(folder)
         self._live = np.zeros(0, dtype=bool)  # live[id]: id is indexed (1 byte a face)
         self._count = 0
         self._exact: Any | None = None  # IndexIDMap2(IndexFlatIP) while small
@@ -170,83 +109,27 @@ class FaissTieredIndex(VectorIndex):
         """Open the persisted state; False (start empty, the engine repairs from the store)
         when it is absent, unreadable, another model's, or sealed with another key than the
         configured one (or sealed when none is, or plain when one is)."""
-        if not self._state_file.exists():
-            return False  # a new index
-        problem: str | None
-        try:
-            state = json.loads(self._state_file.read_text())
-            if not isinstance(state, dict):
-                raise ValueError("state.json holds no object")
-        except (OSError, ValueError) as exc:
-            state, problem = {}, f"cannot be read ({exc})"
-        else:
-            if state.get("model") != str(self.model) or state.get("backend") != self.backend:
-                return False
-            problem = self._key_problem(state.get("sealed_with"))
-        if problem is None:
-            try:
-                self._open_state(state)
-                return True
-            except DecryptionError:
-                problem = "does not open with the configured key"
-            except Exception as exc:  # derived files: any damage means rebuild
-                problem = f"cannot be read ({type(exc).__name__}: {exc})"
-        log.warning(
-            "the index in %s %s; starting empty (the engine rebuilds it from the store)",
-            self.folder,
-            problem,
+        tiers = self._files.load(
+            self.model, self.backend, self._key_problem, self._vectors, self.options.cipher
         )
-        return False
-
-    def _open_state(self, state: dict[str, Any]) -> None:
-        """Read the files ``state`` names; raises, changing nothing, when one is unreadable."""
-        cipher = self.options.cipher
-        live = np.load(self._live_file).astype(bool)
-        ivf = None
-        if state.get("ann"):
-            if cipher is None:
-                ivf = faiss.read_index(str(self._ivf_file))
-            else:
-                ivf = faiss.deserialize_index(read_sealed_file(self._ivf_file, cipher))
-        ids = np.flatnonzero(live).astype(np.int64)
-        # The vector file must hold the faces the state names, under this key: a crash in
-        # the middle of ``rekey`` leaves one re-sealed and the state not yet (a sample of
-        # rows is read; DecryptionError when they do not open).
-        sample = ids[np.linspace(0, len(ids) - 1, num=min(len(ids), 16)).astype(np.int64)]
-        if len(sample) and int(sample.max()) >= self._vectors.capacity:
-            raise ValueError("the vector file holds fewer faces than the state names")
-        self._vectors.read(sample)
-        exact = None
-        if ivf is None:
-            exact = faiss.IndexIDMap2(faiss.IndexFlatIP(self.dim))
-            for start in range(0, len(ids), _ADD_CHUNK):
-                chunk = ids[start : start + _ADD_CHUNK]
-                exact.add_with_ids(self._vectors.read(chunk), chunk)
-        self._live = live
-        self._count = len(ids)
-        self._exact, self._ivf = exact, ivf
-        if ivf is not None:
-            self._ann = AnnParams(**state["ann"])
-            self._search_params = _search_parameters(self._ann)
+        if isinstance(tiers, str):
+            log.warning(
+                "the index in %s %s; starting empty (the engine rebuilds it from the store)",
+                self.folder,
+                tiers,
+            )
+        if not isinstance(tiers, Tiers):
+            return False
+        self._live = tiers.live
+        self._count = int(np.count_nonzero(tiers.live))
+        self._exact, self._ivf = tiers.exact, tiers.ivf
+        if tiers.ivf is not None:
+            self._ann, self._search_params = tiers.ann, tiers.search_params
+        return True
 
     def _discard_files(self) -> None:
-        """Remove every persisted file and start a new vector file: ``state.json`` first, so
-        that a crash midway never leaves a state naming files that are gone. Removed, not
-        truncated: a process still mapping the old vector file keeps its pages."""
-        self._state_file.unlink(missing_ok=True)
-        for path in (
-            self._ivf_file,
-            self._live_file,
-            self._ivf_file.with_suffix(".tmp"),
-            self._ivf_file.with_name(self._ivf_file.name + ".tmp"),
-            self.folder / "live.tmp.npy",
-            self._state_file.with_suffix(".tmp"),
-            self.folder / PLAIN_NAME,
-            self.folder / SEALED_NAME,
-            self.folder / (PLAIN_NAME + ".tmp"),
-            self.folder / (SEALED_NAME + ".tmp"),
-        ):
-            path.unlink(missing_ok=True)
+        """Remove every persisted file (``state.json`` first) and start a new vector file."""
+        self._files.discard()
         self._vectors = self._open_vectors(self.options.cipher)
 
     def _mark(self, ids: IdArray, live: bool) -> None:
@@ -329,9 +212,9 @@ class FaissTieredIndex(VectorIndex):
                 return empty
         with self._lock:
             if self._ivf is None:
-                return self._search_exact_index(array, k, allowed)
+                return search_flat(self._exact, array, k, allowed)
             if allowed is not None and len(allowed) <= EXACT_FILTER_MAX_FACES:
-                return self._search_exact_subset(array, k, allowed)
+                return search_subset(self._vectors, array, k, allowed)
             assert self._ann is not None
             shortlist = max(k, self._ann.rerank_candidates)
             if allowed is not None:  # fast scan takes no id selector: widen, then filter
@@ -339,54 +222,7 @@ class FaissTieredIndex(VectorIndex):
             _, candidates = self._ivf.search(array, shortlist, params=self._search_params)
             if allowed is not None:
                 candidates = np.where(np.isin(candidates, allowed), candidates, -1)
-            return self._rerank(array, candidates, k)
-
-    def _search_exact_index(
-        self, queries: FloatArray, k: int, allowed: IdArray | None
-    ) -> tuple[FloatArray, IdArray]:
-        params = None
-        if allowed is not None:
-            params = faiss.SearchParameters()
-            params.sel = faiss.IDSelectorBatch(allowed)
-        assert self._exact is not None
-        scores, ids = self._exact.search(queries, k, params=params)
-        scores = np.where(ids >= 0, np.clip(scores, -1.0, 1.0), MISSING_SCORE)
-        return scores.astype(np.float32), ids.astype(np.int64)
-
-    def _search_exact_subset(
-        self, queries: FloatArray, k: int, allowed: IdArray
-    ) -> tuple[FloatArray, IdArray]:
-        """Exact search over a few faces (a small collection), straight from the vectors."""
-        scores = np.clip(queries @ self._vectors.read(allowed).T, -1.0, 1.0)
-        order = np.argsort(-scores, axis=1, kind="stable")[:, :k]
-        top_scores = np.take_along_axis(scores, order, axis=1).astype(np.float32)
-        top_ids = allowed[order]
-        return _padded(top_scores, top_ids, k)
-
-    def _rerank(
-        self, queries: FloatArray, candidates: IdArray, k: int
-    ) -> tuple[FloatArray, IdArray]:
-        """Score each query's candidates (n, c) exactly and keep the best ``k``; tombstones and
-        repeats of an id (a face deleted and added again) are dropped."""
-        candidates = np.array(candidates, dtype=np.int64)
-        known = (candidates >= 0) & (candidates < len(self._live))
-        candidates[known & ~self._live[np.where(known, candidates, 0)]] = -1
-        candidates[~known] = -1
-        by_id = np.sort(candidates, axis=1)
-        if (by_id[:, 1:] == by_id[:, :-1])[by_id[:, 1:] >= 0].any():
-            for row in candidates:
-                _, first = np.unique(row, return_index=True)
-                repeated = np.ones(len(row), dtype=bool)
-                repeated[first] = False
-                row[repeated] = -1
-        vectors = self._vectors.read(candidates)  # (n, c, dim); -1 padding reads as zeros
-        scores = np.einsum("ncd,nd->nc", vectors, queries)
-        scores = np.where(candidates >= 0, np.clip(scores, -1.0, 1.0), MISSING_SCORE)
-        order = np.argsort(-scores, axis=1, kind="stable")[:, :k]
-        top_scores = np.take_along_axis(scores, order, axis=1).astype(np.float32)
-        top_ids = np.take_along_axis(np.asarray(candidates, dtype=np.int64), order, axis=1)
-        top_ids = np.where(np.isfinite(top_scores), top_ids, -1)
-        return _padded(top_scores, top_ids, k)
+            return rerank(self._vectors, self._live, array, candidates, k)
 
     def count(self) -> int:
         return self._count
@@ -443,17 +279,11 @@ class FaissTieredIndex(VectorIndex):
         with self._lock:
             ids = np.flatnonzero(self._live).astype(np.int64)
             current, current_ann = self._ivf, self._ann
+        reuse = None
+        if current is not None and current_ann is not None and not retrain:
+            reuse = (current, current_ann)
         try:
-            if current is not None and current_ann is not None and not retrain:
-                ann = current_ann
-                ivf = faiss.clone_index(current)
-                ivf.reset()
-            else:
-                ann = replace(AnnParams.choose(len(ids), self.options), trained_on=len(ids))
-                ivf = self._train(ann, ids)
-            for start in range(0, len(ids), _ADD_CHUNK):
-                chunk = ids[start : start + _ADD_CHUNK]
-                ivf.add_with_ids(self._read_unlocked(chunk), chunk)
+            ivf, ann = fill_ivfpq(self.dim, ids, self.options, self._read_unlocked, reuse)
         except Exception:
             log.exception("building the approximate index failed; searches stay exact")
             with self._lock:
@@ -464,7 +294,7 @@ class FaissTieredIndex(VectorIndex):
             for added in self._journal or []:
                 ivf.add_with_ids(self._vectors.read(added), added)
             self._ivf, self._ann, self._exact = ivf, ann, None
-            self._search_params = _search_parameters(ann)
+            self._search_params = search_parameters(ann)
             self._journal = None
             self._builder = None
             self._ivf_dirty = True
@@ -472,21 +302,6 @@ class FaissTieredIndex(VectorIndex):
         log.info(
             "approximate index %s swapped in (%.1f s)", ann.factory_string(), self.build_seconds
         )
-
-    def _train(self, ann: AnnParams, ids: IdArray) -> Any:
-        # L2 on unit vectors ranks like the inner product, and is what IVF-PQ residuals suit.
-        ivf = faiss.index_factory(self.dim, ann.factory_string(), faiss.METRIC_L2)
-        ivfpq: Any = faiss.downcast_index(faiss.extract_index_ivf(ivf))
-        ivfpq.cp.niter = _KMEANS_ITERATIONS
-        ivfpq.pq.cp.niter = _KMEANS_ITERATIONS
-        sample_size = min(len(ids), max(self.options.ann_train_faces, 39 * ann.nlist))
-        rng = np.random.default_rng(0)
-        sample = np.sort(rng.choice(ids, size=sample_size, replace=False))
-        ivf.train(self._read_unlocked(sample))
-        if ann.quantizer == "hnsw":  # for assigning faces to lists; searches pass their own
-            quantizer: Any = faiss.downcast_index(ivfpq.quantizer)
-            quantizer.hnsw.efSearch = HNSW_ASSIGN_EF
-        return ivf
 
     def _read_unlocked(self, ids: IdArray) -> FloatArray:
         """Vectors for a build, read without the lock so that searches and changes go on. A
@@ -524,7 +339,7 @@ class FaissTieredIndex(VectorIndex):
                     nprobe=nprobe or self._ann.nprobe,
                     rerank_candidates=rerank_candidates or self._ann.rerank_candidates,
                 )
-                self._search_params = _search_parameters(self._ann)
+                self._search_params = search_parameters(self._ann)
 
     @property
     def approximate(self) -> bool:
@@ -553,32 +368,19 @@ class FaissTieredIndex(VectorIndex):
 
     def persist(self) -> None:
         with self._lock:
-            cipher = self.options.cipher
             self.folder.mkdir(parents=True, exist_ok=True)
             self._vectors.flush()
-            if self._ivf is not None and (self._ivf_dirty or not self._ivf_file.exists()):
-                if cipher is None:
-                    tmp = self._ivf_file.with_suffix(".tmp")
-                    faiss.write_index(self._ivf, str(tmp))
-                    os.replace(tmp, self._ivf_file)
-                else:
-                    write_sealed_file(self._ivf_file, faiss.serialize_index(self._ivf), cipher)
+            self._files.write(
+                live=self._live,
+                ivf=self._ivf,
+                ivf_changed=self._ivf_dirty,
+                ann=self._ann,
+                model=self.model,
+                backend=self.backend,
+                cipher=self.options.cipher,
+            )
+            if self._ivf is not None:
                 self._ivf_dirty = False
-            live_tmp = self.folder / "live.tmp.npy"
-            np.save(live_tmp, self._live)
-            os.replace(live_tmp, self._live_file)
-            state = {
-                "model": str(self.model),
-                "backend": self.backend,
-                "ann": asdict(self._ann) if self._ann is not None else None,
-                "sealed_with": cipher.key_id if cipher is not None else None,
-            }
-            state_tmp = self._state_file.with_suffix(".tmp")
-            state_tmp.write_text(json.dumps(state))
-            os.replace(state_tmp, self._state_file)
-            if self._ivf is None:
-                # No longer named by the state (cleared): its codes are of erased faces.
-                self._ivf_file.unlink(missing_ok=True)
 
     def rekey(self, cipher: TemplateCipher) -> None:
         """Seal every file with ``cipher`` from now on: the vector rows re-encrypted into a
@@ -595,29 +397,6 @@ class FaissTieredIndex(VectorIndex):
             self.persist()
             if old_path != self._vectors.path:  # plain to sealed: the plain file goes
                 old_path.unlink(missing_ok=True)
-
-
-def _search_parameters(ann: AnnParams) -> Any:
-    """Per-search FAISS parameters. The HNSW over the centroids must look at least as far as
-    the number of lists probed, or it returns fewer lists than asked; assigning a new face to
-    its one nearest list (the quantizer's own setting) needs far less."""
-    params: Any = faiss.SearchParametersIVF()
-    params.nprobe = ann.nprobe
-    if ann.quantizer == "hnsw":
-        quantizer_params = faiss.SearchParametersHNSW()  # type: ignore[attr-defined]  # stubs
-        quantizer_params.efSearch = max(HNSW_ASSIGN_EF, 2 * ann.nprobe)
-        params.quantizer_params = quantizer_params
-        params.keep_alive = quantizer_params  # SWIG holds no reference of its own
-    return params
-
-
-def _padded(scores: FloatArray, ids: IdArray, k: int) -> tuple[FloatArray, IdArray]:
-    """Pad to ``k`` columns when fewer candidates than ``k`` qualified."""
-    missing = k - scores.shape[1]
-    if missing > 0:
-        scores = np.pad(scores, ((0, 0), (0, missing)), constant_values=MISSING_SCORE)
-        ids = np.pad(ids, ((0, 0), (0, missing)), constant_values=-1)
-    return scores, ids
 
 
 register_index(FaissTieredIndex.backend, FaissTieredIndex)
