@@ -10,7 +10,7 @@ from pathlib import Path
 import pytest
 from fastapi.testclient import TestClient
 
-import facelens.engine
+import facelens.engine.ingest
 from facelens.api.app import create_app
 from facelens.config import Settings
 from facelens.engine import Engine
@@ -25,7 +25,7 @@ def test_given_an_ingest_then_stored_images_are_attributed_while_it_runs(
 ) -> None:
     """An ingest killed midway must not leave its stored images unattributed: each batch is
     in the audit log as soon as it is stored, not only at the end."""
-    monkeypatch.setattr(facelens.engine, "ATTRIBUTE_EVERY_IMAGES", 2)
+    monkeypatch.setattr(facelens.engine.ingest, "ATTRIBUTE_EVERY_IMAGES", 2)
     declare(engine, "press")
     folder = tmp_path / "press"
     folder.mkdir()

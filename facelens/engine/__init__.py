@@ -1,0 +1,23 @@
+"""The engine: the pipeline, the store and the index composed behind the public API.
+
+``Engine`` (``core``) composes the engine's parts, each a module of this package with one job:
+``index_sync`` (the index in step with the store), ``keys`` (template and audit keys),
+``policy`` (legal basis, jurisdiction rules, consent), ``suppression`` (people who opted out),
+``probe`` (analysing given images), ``ingest``, ``search``, ``persons``, ``erasure``, and
+``records`` (what the doors read and record); ``state`` is what they share.
+"""
+
+from facelens.engine.core import Engine
+from facelens.engine.index_sync import IndexRepair
+from facelens.engine.keys import KeyRotation
+from facelens.engine.state import INDEX_MODEL_KEY, INDEX_PARAMS_KEY, SYSTEM_ACTOR, ImageInput
+
+__all__ = [
+    "INDEX_MODEL_KEY",
+    "INDEX_PARAMS_KEY",
+    "SYSTEM_ACTOR",
+    "Engine",
+    "ImageInput",
+    "IndexRepair",
+    "KeyRotation",
+]

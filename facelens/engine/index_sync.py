@@ -1,0 +1,95 @@
+"""Keeping the index in step with the store (the source of truth): the model it holds,
+writing it, repairing it on open and rebuilding it."""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass
+
+import numpy as np
+
+from facelens.engine.state import INDEX_MODEL_KEY, INDEX_PARAMS_KEY, EngineState, log
+from facelens.errors import ModelMismatchError
+from facelens.index import IndexOptions
+
+
+@dataclass(frozen=True, slots=True)
+class IndexRepair:
+    added: int
+    removed: int
+
+
+class IndexSync(EngineState):
+    """The index kept in step with the store."""
+
+    last_repair: IndexRepair  # what the repair on open did
+
+    def _index_options(self) -> IndexOptions:
+        recorded = self.store.get_meta(INDEX_PARAMS_KEY)
+        s = self.settings
+        return IndexOptions(
+            ann_min_faces=s.ann_min_faces,
+            ann_nlist=s.ann_nlist,
+            ann_pq_subquantizers=s.ann_pq_subquantizers,
+            ann_nprobe=s.ann_nprobe,
+            ann_rerank_candidates=s.ann_rerank_candidates,
+            ann_train_faces=s.ann_train_faces,
+            ann_max_dead_share=s.ann_max_dead_share,
+            recorded_params=json.loads(recorded) if recorded else None,
+            cipher=self.cipher,
+        )
+
+    def _persist_index(self) -> None:
+        """Write the index, and record in the store how its approximate tier was built."""
+        self.index.persist()
+        params = self._persisted_index_params = self.index.params()
+        if params.get("kind") == "ivfpq":
+            described = json.dumps(params, sort_keys=True)
+            if self.store.get_meta(INDEX_PARAMS_KEY) != described:
+                self.store.set_meta(INDEX_PARAMS_KEY, described)
+
+    def _claim_model(self) -> None:
+        """One engine, one embedding model: refuse to mix another model's embeddings in."""
+        held = self.store.get_meta(INDEX_MODEL_KEY)
+        if held is None:
+            self.store.set_meta(INDEX_MODEL_KEY, str(self.model))
+        elif held != str(self.model):
+            raise ModelMismatchError(
+                f"{self.settings.data_dir} holds embeddings of {held}, but this pipeline makes "
+                f"{self.model}; open it with the same model, or use another data folder"
+            )
+
+    def repair_index(self) -> IndexRepair:
+        """Make the index hold exactly the store's accepted faces (the store wins)."""
+        stored = self.store.indexed_face_ids(self.model)
+        indexed = self.index.ids()
+        extra = np.setdiff1d(indexed, stored, assume_unique=True)
+        missing = np.setdiff1d(stored, indexed, assume_unique=True)
+        removed = self.index.remove(extra)
+        added = 0
+        for ids, vectors in self.store.embeddings(self.model, face_ids=missing.tolist()):
+            self.index.add(ids, vectors)
+            added += len(ids)
+        if removed or added:
+            log.warning(
+                "index repaired from the store: %d faces added, %d stale ids removed",
+                added,
+                removed,
+            )
+            self._persist_index()
+        return IndexRepair(added=added, removed=removed)
+
+    def rebuild_index(self) -> int:
+        """Throw the index away and build it again from the store; returns faces indexed.
+        Templates that do not open are left out (quarantined)."""
+        with self.folder_lock.exclusive("rebuilding the index"):
+            return self._rebuild_index()
+
+    def _rebuild_index(self) -> int:
+        self.index.clear()
+        with self.index.bulk_load():
+            for ids, vectors in self.store.embeddings(self.model):
+                self.index.add(ids, vectors)
+        self.index.wait_for_build()
+        self._persist_index()
+        return self.index.count()

@@ -1,0 +1,303 @@
+"""Search by photo and by person, and verification; each refused without a purpose where
+one is needed, and logged."""
+
+from __future__ import annotations
+
+import hashlib
+from collections.abc import Sequence
+from datetime import UTC, datetime
+
+import numpy as np
+
+from facelens.engine.probe import Probe
+from facelens.engine.records import Records
+from facelens.engine.state import SEARCH_AUDIT_ACTION, VERIFY_AUDIT_ACTION, ImageInput
+from facelens.engine.suppression import Suppression
+from facelens.errors import (
+    InvalidArgumentError,
+    ModelMismatchError,
+    NoFaceFoundError,
+    RefusedError,
+)
+from facelens.pipeline.analyse import FacePipeline
+from facelens.pipeline.embed.base import l2_normalise, similarity
+from facelens.privacy.policy import check_search_purpose
+from facelens.types import (
+    AnalysedFace,
+    Caller,
+    IdArray,
+    ImageAnalysis,
+    Match,
+    PersonSearchResult,
+    ProbeFaceMatches,
+    SearchRecord,
+    SearchResult,
+    VerifyResult,
+)
+
+
+class Search(Probe, Suppression, Records):
+    """Search and verification, refused and logged."""
+
+    def search(
+        self,
+        image: ImageInput,
+        top_k: int | None = None,
+        threshold: float | None = None,
+        collections: Sequence[str] | None = None,
+        *,
+        purpose: str | None = None,
+        case_ref: str | None = None,
+        caller: Caller | None = None,
+    ) -> SearchResult:
+        """For every usable face in ``image``, the ``top_k`` most similar gallery faces, best
+        first, each flagged ``is_match`` when its similarity is at least ``threshold``.
+
+        Every search says why: without a ``purpose`` and ``case_ref`` it is refused
+        (``PurposeRequiredError``). It is logged (``log_search``) with ``caller`` (default:
+        ``Caller.python()``)."""
+        caller = caller or Caller.python()
+        self.check_search_purpose(purpose, case_ref, caller)
+        self.search_bounds(top_k, threshold)  # refused before the costly analysis
+        analysis, faces = self.probe_faces(image, "probe image")
+        return self.search_analysed(
+            analysis, faces, top_k, threshold, collections,
+            purpose=purpose, case_ref=case_ref, caller=caller,
+        )  # fmt: skip
+
+    def check_search_purpose(
+        self,
+        purpose: str | None,
+        case_ref: str | None,
+        caller: Caller,
+        names: tuple[str, str] = ("purpose", "case_ref"),
+    ) -> tuple[str, str]:
+        """The purpose and case reference, stripped; a search without them is refused, and
+        the refusal audited (``names``: what the caller calls them, for the message)."""
+        try:
+            return check_search_purpose(purpose, case_ref, names)
+        except RefusedError as exc:
+            self.record_refusal(exc, caller)
+            raise
+
+    def search_bounds(self, top_k: int | None, threshold: float | None) -> tuple[int, float]:
+        """``top_k`` and ``threshold``, defaults filled in; refuses values out of range."""
+        top_k = self.settings.default_top_k if top_k is None else top_k
+        threshold = self.settings.match_threshold if threshold is None else threshold
+        if top_k <= 0:
+            raise InvalidArgumentError(f"top_k must be at least 1, got {top_k}")
+        if not -1.0 <= threshold <= 1.0:
+            raise InvalidArgumentError(f"threshold must be in [-1, 1], got {threshold}")
+        return top_k, threshold
+
+    def search_analysed(
+        self,
+        analysis: ImageAnalysis,
+        faces: Sequence[AnalysedFace],
+        top_k: int | None = None,
+        threshold: float | None = None,
+        collections: Sequence[str] | None = None,
+        *,
+        purpose: str | None = None,
+        case_ref: str | None = None,
+        caller: Caller | None = None,
+    ) -> SearchResult:
+        """``search`` for a probe already analysed (``probe_faces``): the index and store
+        part only, the part that needs the engine to itself. Refused and logged as
+        ``search``."""
+        caller = caller or Caller.python()
+        purpose, case_ref = self.check_search_purpose(purpose, case_ref, caller)
+        top_k, threshold = self.search_bounds(top_k, threshold)
+        embeddings = [f.embedding for f in faces if f.embedding is not None]
+        for embedding in embeddings:
+            if embedding.model != self.model:
+                raise ModelMismatchError(
+                    f"probe embedded by {embedding.model}, index holds {self.model}"
+                )
+        allowed = self._face_ids_in(collections)
+        queries = np.stack([e.vector for e in embeddings])
+        scores, ids = self.index.search(queries, top_k, allowed_ids=allowed)
+        opted_out = self.suppressed(queries)  # someone who opted out is never found
+        results = [
+            ProbeFaceMatches(
+                probe_box=face.box,
+                matches=[] if hidden else matches,
+                probe_sha256=hashlib.sha256(embedding.vector.tobytes()).hexdigest(),
+            )
+            for face, embedding, matches, hidden in zip(
+                faces, embeddings, self._matches(scores, ids, threshold), opted_out, strict=True
+            )
+        ]
+        rejected = [f.quality for f in analysis.faces if not f.accepted]
+        search_id = self.log_search(
+            caller, purpose, case_ref, list(collections or []),
+            [r.probe_sha256 for r in results], [m for r in results for m in r.matches], threshold,
+        )  # fmt: skip
+        return SearchResult(
+            threshold=threshold,
+            model=self.model,
+            faces=results,
+            faces_rejected=rejected,
+            search_id=search_id,
+        )
+
+    def log_search(
+        self,
+        caller: Caller,
+        purpose: str,
+        case_ref: str,
+        collections: list[str],
+        probe_sha256: list[str],
+        shown: list[Match],
+        threshold: float,
+        *,
+        person_id: int | None = None,
+    ) -> int | None:
+        """Record who searched, why, over what, the probe embeddings' hashes and the faces
+        shown (never the probe): in the audit log always, and in the search log when the
+        caller is an account (its rows need one). Returns the search log's id, if any."""
+        search_id = None
+        if caller.account_id is not None:
+            search_id = self.store.log_search(
+                SearchRecord(
+                    account_id=caller.account_id,
+                    account_name=caller.actor,
+                    purpose=purpose,
+                    case_ref=case_ref,
+                    collections=collections,
+                    probe_faces=len(probe_sha256),
+                    results=len(shown),
+                    matches=sum(m.is_match for m in shown),
+                    threshold=threshold,
+                    searched_at=datetime.now(UTC),
+                    probe_sha256=probe_sha256,
+                    result_face_ids=[m.face_id for m in shown],
+                )
+            )
+        details: dict[str, object] = {
+            "purpose": purpose,
+            "case_ref": case_ref,
+            "collections": collections,
+            "probe_sha256": probe_sha256,
+            "result_face_ids": [m.face_id for m in shown],
+            "matches": sum(m.is_match for m in shown),
+            "threshold": threshold,
+            "search_id": search_id,  # its row in the search log (None: no account)
+        }
+        if person_id is not None:
+            details["person_id"] = person_id
+        self.audit(caller, SEARCH_AUDIT_ACTION, case_ref, details)
+        return search_id
+
+    def _face_ids_in(self, collections: Sequence[str] | None) -> IdArray | None:
+        """The indexed faces of ``collections``; None (all faces) when none are named."""
+        if not collections:
+            return None
+        return self.store.face_ids_in_collections(list(collections), self.model)
+
+    def _matches(
+        self, scores: np.ndarray, ids: np.ndarray, threshold: float, skip: set[int] | None = None
+    ) -> list[list[Match]]:
+        """Each row of an index answer as matches with their sources, best first (faces of
+        people who opted out left out)."""
+        found = sorted({int(i) for i in ids.ravel() if i >= 0})
+        records = self.store.face_records(found)
+        if len(self._suppression_list()):
+            for face_ids, vectors in self.store.embeddings(self.model, face_ids=found):
+                for face_id in face_ids[self.suppressed(vectors)]:
+                    records.pop(int(face_id), None)
+        return [
+            [
+                Match(
+                    face_id=record.face_id,
+                    similarity=float(score),
+                    is_match=bool(score >= threshold),
+                    box=record.box,
+                    image_id=record.image_id,
+                    image_location=record.image_location,
+                    collection=record.collection,
+                    person_id=record.person_id,
+                    person_name=record.person_name,
+                    provenance=record.provenance,
+                )
+                for score, face_id in zip(row_scores, row_ids, strict=True)
+                if face_id >= 0
+                and int(face_id) not in (skip or set())
+                and (record := records.get(int(face_id))) is not None
+            ]
+            for row_scores, row_ids in zip(scores, ids, strict=True)
+        ]
+
+    def search_person(
+        self,
+        person_id: int,
+        top_k: int | None = None,
+        threshold: float | None = None,
+        collections: Sequence[str] | None = None,
+        *,
+        purpose: str | None = None,
+        case_ref: str | None = None,
+        caller: Caller | None = None,
+    ) -> PersonSearchResult:
+        """Faces like a named person's (the mean of their faces), other than theirs. Refused
+        without ``purpose`` and ``case_ref``, and logged, like ``search``."""
+        caller = caller or Caller.python()
+        purpose, case_ref = self.check_search_purpose(purpose, case_ref, caller)
+        top_k, threshold = self.search_bounds(top_k, threshold)
+        person = self.person(person_id)
+        own = set(person.face_ids)
+        vectors = [
+            v for _, batch in self.store.embeddings(self.model, face_ids=sorted(own)) for v in batch
+        ]
+        if not vectors:
+            raise NoFaceFoundError(f"person {person_id} ({person.name}) has no usable face")
+        query = l2_normalise(np.mean(vectors, axis=0, keepdims=True).astype(np.float32))
+        allowed = self._face_ids_in(collections)
+        scores, ids = self.index.search(query, top_k + len(own), allowed_ids=allowed)
+        matches = self._matches(scores, ids, threshold, skip=own)[0][:top_k]
+        query_sha256 = hashlib.sha256(query.tobytes()).hexdigest()
+        search_id = self.log_search(
+            caller, purpose, case_ref, list(collections or []), [query_sha256], matches,
+            threshold, person_id=person_id,
+        )  # fmt: skip
+        return PersonSearchResult(
+            person=person,
+            threshold=threshold,
+            model=self.model,
+            matches=matches,
+            query_sha256=query_sha256,
+            search_id=search_id,
+        )
+
+    def verify(
+        self,
+        image_a: ImageInput,
+        image_b: ImageInput,
+        threshold: float | None = None,
+        *,
+        pipeline: FacePipeline | None = None,
+        caller: Caller | None = None,
+    ) -> VerifyResult:
+        """Are the main (largest) faces of the two images the same person? (Touches neither
+        index nor faces: see ``probe_faces`` for ``pipeline``.) Audited as ``verify``."""
+        threshold = self.settings.match_threshold if threshold is None else threshold
+        _, faces_a = self.probe_faces(image_a, "first image", pipeline=pipeline)
+        _, faces_b = self.probe_faces(image_b, "second image", pipeline=pipeline)
+        a, b = faces_a[0], faces_b[0]
+        assert a.embedding is not None and b.embedding is not None
+        score = similarity(a.embedding, b.embedding)
+        result = VerifyResult(
+            same_person=score >= threshold,
+            similarity=score,
+            threshold=threshold,
+            box_a=a.box,
+            box_b=b.box,
+            model=self.model,
+        )
+        self.audit(
+            caller or Caller.python(),
+            VERIFY_AUDIT_ACTION,
+            "verification",
+            {"threshold": threshold, "same_person": bool(result.same_person)},
+        )
+        return result

@@ -1,0 +1,87 @@
+"""What every part of the engine shares: its settings, store, index, keys and models, and
+the audit log they all write to."""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+from facelens.config import Settings
+from facelens.errors import RefusedError
+from facelens.index import VectorIndex
+from facelens.pipeline.analyse import FacePipeline
+from facelens.pipeline.decode import RgbImage
+from facelens.privacy.audit import AuditEntry, AuditKey
+from facelens.privacy.policy import JurisdictionPolicy
+from facelens.security.crypto import TemplateCipher
+from facelens.security.keys import KeySource
+from facelens.store import MetadataStore
+from facelens.store.lock import FolderLock
+from facelens.types import (
+    Caller,
+    FloatArray,
+    ModelId,
+)
+
+#: An image given to ``search`` or ``verify``: a path, encoded bytes, or an RGB uint8 array.
+ImageInput = str | Path | bytes | RgbImage
+ProgressCallback = Callable[[int, int], None]
+
+#: One logger for the whole engine, named as before it was a package.
+log = logging.getLogger("facelens.engine")
+
+INDEX_MODEL_KEY = "index_model"
+#: How the approximate index was last built (JSON), so a restart or rebuild reuses it.
+INDEX_PARAMS_KEY = "index_params"
+#: SHA-256 of the jurisdiction policy file last seen, so that a change is logged once.
+POLICY_META = "jurisdiction_policy_sha256"
+#: Actor named in audit entries the engine writes by itself.
+SYSTEM_ACTOR = "system"
+#: The audit action of those entries.
+INGEST_AUDIT_ACTION = "ingest"
+#: Audit actions of the operations every door (Python, CLI, HTTP API) logs the same way.
+SEARCH_AUDIT_ACTION = "search"
+VERIFY_AUDIT_ACTION = "verify"
+REFUSED_AUDIT_ACTION = "refused"
+SOURCE_VIEW_AUDIT_ACTION = "source view"
+#: Folders under the data folder whose files facelens wrote (uploads, fetched images): an image
+#: record that goes takes its file along.
+OWNED_FOLDERS = ("uploads", "fetched")
+
+
+class EngineState:
+    """The state the engine's parts share (set by ``Engine``), and the audit log."""
+
+    settings: Settings
+    folder_lock: FolderLock
+    pipeline: FacePipeline
+    store: MetadataStore
+    folder_id: str
+    cipher: TemplateCipher
+    key_source: KeySource
+    audit_key: AuditKey
+    model: ModelId
+    jurisdiction_policy: JurisdictionPolicy
+    index: VectorIndex
+    _persisted_index_params: dict[str, Any]
+    #: The suppression list, opened, in memory (None: to be read again).
+    _suppressed: FloatArray | None
+
+    def audit(
+        self, caller: Caller | str, action: str, subject: str, details: dict[str, Any]
+    ) -> AuditEntry:
+        """Append an entry to the tamper-evident audit log, naming ``caller`` (or an actor)."""
+        actor = caller.actor if isinstance(caller, Caller) else caller
+        return self.store.append_audit(actor, action, subject, details)
+
+    def record_refusal(self, exc: RefusedError, caller: Caller | str) -> None:
+        """Audit a lawful-processing refusal (counted by rule in the transparency report),
+        once however many layers see it."""
+        if exc.audited:
+            return
+        self.audit(
+            caller, REFUSED_AUDIT_ACTION, exc.code, {"refused": exc.rule, "message": str(exc)}
+        )
+        exc.audited = True
