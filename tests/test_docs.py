@@ -12,6 +12,10 @@ import typer
 
 from facelens.cli.main import app
 from facelens.config import DEFAULT_MATCH_THRESHOLD, Settings
+from facelens.index import available_indexes
+from facelens.pipeline.detect import available_detectors
+from facelens.pipeline.embed.registry import available_embedders
+from facelens.store import available_stores
 
 ROOT = Path(__file__).resolve().parents[1]
 README = (ROOT / "README.md").read_text()
@@ -70,3 +74,53 @@ def test_every_row_of_the_compliance_map_names_tests_that_exist() -> None:
         for path, test in named:
             source = (ROOT / path).read_text()
             assert f"def {test}(" in source, f"{path}::{test} does not exist"
+
+
+ARCHITECTURE = (ROOT / "docs" / "architecture.md").read_text()
+
+
+def architecture_table(heading: str) -> list[list[str]]:
+    """The rows of the first table under ``heading`` in docs/architecture.md, as cells."""
+    section = ARCHITECTURE.split(f"\n## {heading}\n", 1)[1].split("\n## ", 1)[0]
+    rows = [line for line in section.splitlines() if line.startswith("| ")]
+    return [[cell.strip() for cell in row.strip("|").split("|")] for row in rows[1:]]
+
+
+def test_the_architecture_lists_every_registered_backend_and_no_other() -> None:
+    registered = {
+        "detector": available_detectors(),
+        "embedder": available_embedders(),
+        "store": available_stores(),
+        "index": available_indexes(),
+    }
+    listed = {
+        cells[0]: sorted(re.findall(r"`([\w-]+)`", cells[3]))
+        for cells in architecture_table("Backends")
+    }
+    assert listed == {kind: sorted(names) for kind, names in registered.items()}
+    for cells in architecture_table("Backends"):
+        for path in re.findall(r"`((?:tests|[a-z_]+)/[\w/*]+(?:\.py)?/?)`", cells[1] + cells[2]):
+            where = ROOT / path if path.startswith("tests/") else ROOT / "facelens" / path
+            assert list(ROOT.glob(str(where.relative_to(ROOT)))), f"{path} does not exist"
+
+
+def test_the_architecture_places_every_setting_in_exactly_one_part() -> None:
+    placed = [
+        name
+        for cells in architecture_table("Settings by part")
+        for name in re.findall(r"`(\w+)`", cells[1])
+    ]
+    assert sorted(placed) == sorted(Settings.model_fields), "each setting once, and no other"
+
+
+def test_every_module_the_architecture_names_exists() -> None:
+    layout = ARCHITECTURE.split("```\nfacelens/\n", 1)[1].split("```", 1)[0]
+    named = re.findall(r"^ {2,4}([a-z_]+(?:/|\.py))", layout, flags=re.M)
+    assert len(named) > 30
+    package = ROOT / "facelens"
+    found = {p.relative_to(package).as_posix() for p in package.rglob("*")}
+    for entry in named:
+        # Entries are relative to the folder above them in the tree; any depth matches.
+        assert any(f == entry.rstrip("/") or f.endswith("/" + entry.rstrip("/")) for f in found), (
+            f"docs/architecture.md names {entry}, which does not exist"
+        )
