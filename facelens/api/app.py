@@ -13,55 +13,52 @@ through ``facelens ingest``'s worker processes.
 from __future__ import annotations
 
 import hashlib
-import hmac
-import logging
 import secrets
-import threading
 import time
 from collections.abc import AsyncIterator, Awaitable, Callable
 from contextlib import asynccontextmanager
-from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Annotated, Any, ParamSpec, TypeVar
+from typing import Annotated, Any
 
-from annotated_types import Interval
-from fastapi import Depends, FastAPI, File, Form, Header, Query, Request, Response, UploadFile
+from fastapi import Depends, FastAPI, File, Form, Request, Response, UploadFile
 from fastapi.responses import RedirectResponse
 from fastapi.staticfiles import StaticFiles
 from PIL import Image as PILImage
 from prometheus_client import (
     CONTENT_TYPE_LATEST,
-    CollectorRegistry,
-    Counter,
-    Gauge,
-    Histogram,
     generate_latest,
 )
-from pydantic import AfterValidator, BaseModel, Field, field_validator
+from pydantic import Field
 from starlette.concurrency import run_in_threadpool
 
 from facelens import __version__
 from facelens.api import problems
-from facelens.api.jobs import IngestJobs
-from facelens.api.limits import AnonymousTally, RateLimiter
+from facelens.api.deps import (
+    CSRF_COOKIE,
+    SAFE_METHODS,
+    SESSION_COOKIE,
+    ServiceDep,
+    account,
+    actor_name,
+    allowed,
+    caller_of,
+)
+from facelens.api.params import MAX_PAGE, Body, DbId, Moment, PageLimit, PageOffset, aware
+from facelens.api.service import Service, WebSession
 from facelens.config import Settings
-from facelens.engine import Engine
 from facelens.errors import (
-    AuthenticationError,
     FolderNotAllowedError,
     ImageTooLargeError,
     InvalidArgumentError,
     NotFoundError,
-    PermissionDeniedError,
 )
-from facelens.pipeline.analyse import FacePipeline, PipelinePool
+from facelens.pipeline.analyse import FacePipeline
 from facelens.pipeline.crops import face_crop, jpeg_bytes
 from facelens.privacy.policy import (
     MAX_RETENTION_DAYS,
     CollectionPolicy,
     LegalBasis,
-    check_date,
 )
 from facelens.privacy.retention import run_retention
 from facelens.privacy.rights import (
@@ -85,7 +82,6 @@ from facelens.security.accounts import (
 from facelens.store.base import FaceRecord
 from facelens.types import (
     Account,
-    Caller,
     IngestReport,
     Provenance,
     to_jsonable,
@@ -93,9 +89,6 @@ from facelens.types import (
 from facelens.web import STATIC_DIR
 
 _UPLOAD_CHUNK_BYTES = 1024 * 1024
-SESSION_COOKIE = "facelens_session"
-CSRF_COOKIE = "facelens_csrf"
-SAFE_METHODS = frozenset({"GET", "HEAD", "OPTIONS"})
 #: Reads that are security-relevant and so audited (every other method is audited always;
 #: requests without an account are tallied, ``AnonymousTally``).
 AUDITED_READS = frozenset(
@@ -120,144 +113,6 @@ AUDITED_READS = frozenset(
 THUMBNAIL_PX = 160
 #: Neither counted nor refused per client address: health probes and the static interface.
 UNLIMITED_PATHS = frozenset({"/", "/healthz", "/readyz"})
-#: Audit action of the per-address, per-minute tally of requests without an account.
-ANONYMOUS_ACTION = "anonymous requests"
-#: How often finished minutes of that tally are written to the audit log.
-TALLY_FLUSH_S = 15.0
-P = ParamSpec("P")
-T = TypeVar("T")
-
-log = logging.getLogger(__name__)
-
-# --- parameter types shared by every route ---------------------------------------------------
-
-#: SQLite integers are signed 64-bit: a larger id names no row and cannot even be bound.
-MAX_DB_ID = 2**63 - 1
-#: A database id (image, face, person, consent, request, job), in a path, query or body.
-DbId = Annotated[int, Interval(ge=1, le=MAX_DB_ID)]
-#: Most rows a list answers at once.
-MAX_PAGE = 1000
-PageLimit = Annotated[int, Query(ge=1, le=MAX_PAGE, description=f"At most {MAX_PAGE}.")]
-PageOffset = Annotated[int, Query(ge=0, le=MAX_DB_ID)]
-
-
-def _in_calendar(value: datetime) -> datetime:
-    try:
-        return check_date(value, "the date")
-    except InvalidArgumentError as exc:  # a ValueError is what pydantic reports as a 422
-        raise ValueError(str(exc)) from None
-
-
-#: A date from a user, within the dates facelens accepts (no overflow at the calendar's edges).
-Moment = Annotated[datetime, AfterValidator(_in_calendar)]
-
-
-class Body(BaseModel):
-    """Request bodies: no text may hold a NUL byte (it ends strings in file paths and C
-    libraries, so it would mean one thing here and another there)."""
-
-    @field_validator("*", mode="after")
-    @classmethod
-    def _no_nul(cls, value: Any) -> Any:
-        texts = value if isinstance(value, list) else [value]
-        if any(isinstance(t, str) and "\x00" in t for t in texts):
-            raise ValueError("must not contain a NUL byte")
-        return value
-
-
-class Metrics:
-    """Prometheus metrics of one app (its own registry, so apps in one process never clash)."""
-
-    def __init__(self) -> None:
-        self.registry = CollectorRegistry()
-        self.requests = Counter(
-            "facelens_http_requests", "HTTP requests", ["route", "status"], registry=self.registry
-        )
-        self.latency = Histogram(
-            "facelens_http_request_seconds", "HTTP request latency", ["route"],
-            registry=self.registry,
-        )  # fmt: skip
-        self.search_latency = Histogram(
-            "facelens_search_seconds", "Engine search latency", registry=self.registry
-        )
-        self.faces_indexed = Gauge(
-            "facelens_faces_indexed", "Faces in the index", registry=self.registry
-        )
-
-
-@dataclass(frozen=True, slots=True)
-class WebSession:
-    """A signed-in browser: the account, and the token its forms must echo (CSRF)."""
-
-    account_id: int
-    csrf_token: str
-    expires_at: float
-
-
-class Service:
-    def __init__(self, settings: Settings, pipeline: FacePipeline | None = None) -> None:
-        self.settings = settings
-        self.engine = Engine(settings, pipeline=pipeline)
-        self.lock = threading.RLock()
-        # Probes are analysed outside the lock, each on a pipeline of its own.
-        self.pipelines = PipelinePool(self.engine.pipeline, settings.analysis_threads)
-        self.metrics = Metrics()
-        self.uploads = settings.data_dir / "uploads"
-        # In memory: a restart signs everyone out, which is the safe failure.
-        self.sessions: dict[str, WebSession] = {}
-        self.rate_limiter = RateLimiter()
-        # Requests without an account, per client address: budgeted, and audited as a tally.
-        self.anonymous_limiter = RateLimiter()
-        self.anonymous = AnonymousTally()
-        self.jobs = IngestJobs()
-        self._stop = threading.Event()
-        self._retention = threading.Thread(
-            target=self._retention_loop, name="retention", daemon=True
-        )
-        self._retention.start()
-        self._tally = threading.Thread(target=self._tally_loop, name="audit-tally", daemon=True)
-        self._tally.start()
-
-    def _tally_loop(self) -> None:
-        while not self._stop.wait(TALLY_FLUSH_S):
-            try:
-                self.flush_anonymous()
-            except Exception:  # kept in the tally: the next round tries again
-                log.exception("writing the tally of anonymous requests failed")
-
-    def flush_anonymous(self, *, everything: bool = False) -> None:
-        """Write the tally of requests without an account: one audit entry per client address
-        per minute, with its count (``everything``: the current minute too)."""
-        for address, minute, counts in self.anonymous.take(everything=everything):
-            self.engine.audit(
-                "anonymous",
-                ANONYMOUS_ACTION,
-                address,
-                {
-                    "minute": datetime.fromtimestamp(minute, UTC).isoformat(),
-                    "count": sum(counts.values()),
-                    "requests": counts,
-                },
-            )
-
-    def _retention_loop(self) -> None:
-        """Destroy data past its retention period now and every ``retention_interval_s``."""
-        while not self._stop.is_set():
-            try:
-                with self.lock:
-                    run_retention(self.engine)
-            except Exception:  # the next round tries again; the error is in the log
-                log.exception("the periodic retention run failed")
-            self._stop.wait(self.settings.retention_interval_s)
-
-    def close(self) -> None:
-        self._stop.set()
-        self._retention.join()
-        self._tally.join()
-        self.flush_anonymous(everything=True)
-        with self.lock:
-            self.engine.close()
-
 
 # --- request and response bodies ------------------------------------------------------------
 
@@ -341,78 +196,6 @@ class PurposeIn(Body):
     top_k: int | None = Field(default=None, ge=1, le=1000)
     threshold: float | None = Field(default=None, ge=-1.0, le=1.0)
     collections: list[str] = Field(default_factory=list)
-
-
-# --- dependencies (module level: FastAPI resolves annotations in the module's namespace) --
-
-
-def service(request: Request) -> Service:
-    found: Service = request.app.state.service
-    return found
-
-
-ServiceDep = Annotated[Service, Depends(service)]
-
-
-def account(
-    request: Request,
-    svc: ServiceDep,
-    x_api_key: Annotated[str | None, Header()] = None,
-    x_csrf_token: Annotated[str | None, Header()] = None,
-) -> Account:
-    """The caller (also named in the audit log)."""
-    who = _caller(request, svc, x_api_key, x_csrf_token)
-    request.state.audit_actor = actor_name(who)
-    return who
-
-
-def actor_name(who: Account) -> str:
-    return f"account:{who.id} {who.name}"
-
-
-def caller_of(who: Account) -> Caller:
-    """The account as the engine's caller (its searches also go in the search log)."""
-    return Caller(actor_name(who), who.id)
-
-
-def _caller(
-    request: Request, svc: Service, x_api_key: str | None, x_csrf_token: str | None
-) -> Account:
-    """By API key, or by the web interface's session cookie, whose requests that change
-    anything must also carry the session's CSRF token."""
-    token = request.cookies.get(SESSION_COOKIE)
-    if x_api_key is not None or token is None:
-        return svc.engine.authenticate(x_api_key)
-    session = svc.sessions.get(token)
-    if session is None or session.expires_at < time.time():
-        svc.sessions.pop(token, None)
-        raise AuthenticationError("the session has ended; sign in again")
-    if request.method not in SAFE_METHODS and not hmac.compare_digest(
-        x_csrf_token or "", session.csrf_token
-    ):
-        raise PermissionDeniedError("missing or wrong CSRF token (header X-CSRF-Token)")
-    found = svc.engine.account(session.account_id)
-    if found is None or found.disabled:
-        raise AuthenticationError("this account no longer exists or is disabled")
-    return found
-
-
-def limited(
-    request: Request, svc: ServiceDep, who: Annotated[Account, Depends(account)]
-) -> Account:
-    """The caller, within their request budget (``rate_limit_per_minute``, per account)."""
-    svc.rate_limiter.check(who.id, svc.settings.rate_limit_per_minute)
-    return who
-
-
-def allowed(action: Action) -> Callable[..., Account]:
-    def check(svc: ServiceDep, who: Annotated[Account, Depends(limited)]) -> Account:
-        authorise(who, action)
-        if action == Action.SEARCH:
-            svc.engine.jurisdiction_policy.check_search(who.jurisdiction)
-        return who
-
-    return check
 
 
 def create_app(settings: Settings, pipeline: FacePipeline | None = None) -> FastAPI:
@@ -677,7 +460,7 @@ def create_app(settings: Settings, pipeline: FacePipeline | None = None) -> Fast
         and indexed. One bad file is reported and the others go on. ``files`` says what became
         of each upload (``stored``, ``duplicate``, ``failed`` with the error, ``suppressed``);
         201 when at least one image was stored, 200 (with the same report) when none was."""
-        await run_in_threadpool(_locked, svc, svc.engine.check_bulk_ingest, name)
+        await run_in_threadpool(svc.locked, svc.engine.check_bulk_ingest, name)
         saved = [(upload.filename or "", await _save_upload(svc, upload)) for upload in files]
         provenance = Provenance(origin_url=origin_url, page_url=page_url, licence_ref=licence_ref)
         report, outcomes = await run_in_threadpool(
@@ -724,7 +507,9 @@ def create_app(settings: Settings, pipeline: FacePipeline | None = None) -> Fast
         with svc.lock:
             svc.engine.check_bulk_ingest(body.collection.strip())
         provenance = Provenance(licence_ref=body.licence_ref)
-        job = svc.jobs.start(svc, folder, body.collection.strip(), provenance, actor_name(who))
+        job = svc.jobs.start(
+            svc.engine, svc.lock, folder, body.collection.strip(), provenance, actor_name(who)
+        )
         return job.describe()
 
     @app.get("/jobs/{job_id}", tags=["images"])
@@ -919,8 +704,8 @@ def create_app(settings: Settings, pipeline: FacePipeline | None = None) -> Fast
                 subject_ref=body.subject_ref.strip(),
                 purpose=body.purpose.strip(),
                 scope=body.scope,
-                given_at=_aware(body.given_at) or datetime.now(UTC),
-                expires_at=_aware(body.expires_at),
+                given_at=aware(body.given_at) or datetime.now(UTC),
+                expires_at=aware(body.expires_at),
                 evidence_ref=body.evidence_ref.strip(),
             )
         return dict(to_jsonable(consent))
@@ -956,8 +741,7 @@ def create_app(settings: Settings, pipeline: FacePipeline | None = None) -> Fast
         await run_in_threadpool(_check_enrolment, svc, name, consent_id)
         saved = [await _save_upload(svc, upload) for upload in photos]
         person = await run_in_threadpool(
-            _locked,
-            svc,
+            svc.locked,
             svc.engine.enrol,
             person_name.strip(),
             saved,
@@ -1080,16 +864,9 @@ def create_app(settings: Settings, pipeline: FacePipeline | None = None) -> Fast
     ) -> dict[str, Any]:
         """Counts since ``since``: searches by purpose, subject requests by outcome,
         retention deletions, refusals by rule."""
-        return dict(to_jsonable(svc.engine.transparency_report(_aware(since) or since)))
+        return dict(to_jsonable(svc.engine.transparency_report(aware(since) or since)))
 
     return app
-
-
-def _aware(value: datetime | None) -> datetime | None:
-    """A time without a zone is taken as UTC."""
-    if value is None or value.tzinfo is not None:
-        return value
-    return value.replace(tzinfo=UTC)
 
 
 def with_links(value: Any) -> Any:
@@ -1117,12 +894,6 @@ def allowed_folder(folder: str, roots: list[Path]) -> Path:
     if not resolved.is_dir():
         raise NotFoundError(f"{folder}: no such folder")
     return resolved
-
-
-def _locked(svc: Service, call: Callable[P, T], *args: P.args, **kwargs: P.kwargs) -> T:
-    """``call`` with the engine to itself (for ``run_in_threadpool``: never on the loop)."""
-    with svc.lock:
-        return call(*args, **kwargs)
 
 
 def _ingest_uploads(
@@ -1254,8 +1025,7 @@ async def _open_subject_request(
 ) -> dict[str, Any]:
     data: list[bytes | Path] = [await _read_upload(svc, photo) for photo in photos]
     opened = await run_in_threadpool(
-        _locked,
-        svc,
+        svc.locked,
         open_request,
         svc.engine,
         kind,
