@@ -5,6 +5,7 @@ and every JSON route has a model, every model a route."""
 
 from __future__ import annotations
 
+import json
 import time
 import types
 import typing
@@ -14,7 +15,7 @@ from typing import Any
 
 import pytest
 from fastapi import FastAPI
-from fastapi.routing import APIRoute
+from fastapi.routing import APIRoute, iter_route_contexts
 from fastapi.testclient import TestClient
 from pydantic import BaseModel, TypeAdapter, ValidationError
 from starlette.responses import Response
@@ -106,16 +107,28 @@ def _answers_json(returns: Any) -> bool:
     return not (isinstance(returns, type) and issubclass(returns, Response))
 
 
+def api_routes(app: FastAPI) -> list[APIRoute]:
+    """The app's routes, also those of the routers it includes (which ``app.routes`` holds as
+    one entry per router), less the OpenAPI document, its pages and /ui."""
+    found = [context.original_route for context in iter_route_contexts(app.routes)]
+    return [route for route in found if isinstance(route, APIRoute)]
+
+
 def json_routes(app: FastAPI) -> set[Route]:
     """(method, path) of every route of ``app`` that answers JSON (documentation aside)."""
     found: set[Route] = set()
-    for route in app.routes:
-        if not isinstance(route, APIRoute):  # the OpenAPI document and its pages, /ui
-            continue
+    for route in api_routes(app):
         returns = typing.get_type_hints(route.endpoint).get("return")
         if _answers_json(returns):
             found |= {(method, route.path) for method in route.methods or () if method != "HEAD"}
     return found
+
+
+def _as_sent(body: Any) -> bytes:
+    """``body`` as a JSONResponse renders it."""
+    return json.dumps(
+        body, ensure_ascii=False, allow_nan=False, indent=None, separators=(",", ":")
+    ).encode()
 
 
 class Checked:
@@ -138,8 +151,11 @@ class Checked:
             parsed: Any = model.model_validate(body, strict=False)
         else:  # list[Model], list[str]
             parsed = TypeAdapter(model).validate_python(body, strict=False)
-        # What FastAPI would send with the model as response_model: the same, to the byte.
-        assert TypeAdapter(model).dump_python(parsed, mode="json") == body, (method, path)
+        # What FastAPI sends through the route's response_model: the same, to the byte (key
+        # order and number formatting included), as the route answered before it had one.
+        dumped = TypeAdapter(model).dump_python(parsed, mode="json")
+        assert dumped == body, (method, path)
+        assert _as_sent(dumped) == response.content, (method, path)
         self.seen.add((method, path))
         return body
 
