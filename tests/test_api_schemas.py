@@ -12,6 +12,7 @@ import typing
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
+from unittest.mock import ANY
 
 import pytest
 from fastapi import FastAPI
@@ -457,7 +458,7 @@ def test_given_a_body_with_a_field_too_many_or_too_few_then_its_model_refuses_it
 
 
 def test_given_every_model_as_a_response_model_then_openapi_describes_its_fields() -> None:
-    """The wiring to come: each model works as ``response_model`` of its route."""
+    """Each model works as ``response_model`` of its route, on its own."""
     app = FastAPI()
     for (method, path), model in RESPONSE_MODELS.items():
         app.add_api_route(path, lambda: None, methods=[method], response_model=model)
@@ -468,3 +469,37 @@ def test_given_every_model_as_a_response_model_then_openapi_describes_its_fields
     assert {"search_id", "threshold", "model", "faces", "faces_rejected"} == set(fields)
     settings = document["components"]["schemas"]["SettingsOut"]["properties"]
     assert set(settings) == set(Settings.model_fields)
+
+
+def test_given_the_app_then_every_json_route_answers_through_its_model(tmp_path: Path) -> None:
+    app = create_app(Settings(data_dir=tmp_path / "data"))
+    routes = {
+        (method, route.path): route for route in api_routes(app) for method in route.methods or ()
+    }
+    assert json_routes(app) == set(RESPONSE_MODELS)
+    for key in json_routes(app):
+        assert routes[key].response_model == RESPONSE_MODELS[key], key
+
+
+def test_given_the_openapi_document_then_every_json_route_declares_its_schema(
+    tmp_path: Path,
+) -> None:
+    """What clients generate code from: a JSON schema for every route that answers JSON."""
+    with TestClient(create_app(Settings(data_dir=tmp_path / "data"))) as test_client:
+        document = test_client.get("/openapi.json").json()
+    components = document["components"]["schemas"]
+    routes = json_routes(test_client.app)  # type: ignore[arg-type]
+    assert routes
+    for method, path in routes:
+        responses = document["paths"][path][method.lower()]["responses"]
+        success = [code for code in responses if code.startswith("2")]
+        assert len(success) == 1, (method, path, responses)
+        schema = responses[success[0]]["content"]["application/json"].get("schema")
+        assert schema, (method, path)  # not missing, not the empty schema {}
+        ref = schema.get("$ref") or schema.get("items", {}).get("$ref")
+        if ref is not None:
+            assert components[ref.rsplit("/", 1)[-1]]["properties"], (method, path)
+        else:  # list[str]: the collections' names
+            assert schema == {"type": "array", "items": {"type": "string"}, "title": ANY}, schema
+    report = document["paths"]["/subject-requests/{request_id}/report"]["get"]
+    assert set(report["responses"]["200"]["content"]) == {"application/json", "application/zip"}

@@ -9,6 +9,7 @@ from pydantic import Field
 
 from facelens.api.deps import ServiceDep, allowed
 from facelens.api.params import Body
+from facelens.api.schemas import AccountOut, NewAccountOut, SettingsOut
 from facelens.security.accounts import Action, Role
 from facelens.types import Account, to_jsonable
 
@@ -24,7 +25,7 @@ class AccountIn(Body):
     )
 
 
-@router.post("/accounts", status_code=201)
+@router.post("/accounts", status_code=201, response_model=NewAccountOut)
 def post_account(body: AccountIn, svc: ServiceDep, _: Admin) -> dict[str, Any]:
     """A new account; its key is in this response only."""
     with svc.lock:
@@ -32,12 +33,12 @@ def post_account(body: AccountIn, svc: ServiceDep, _: Admin) -> dict[str, Any]:
     return {"account": to_jsonable(made), "key": key}
 
 
-@router.get("/settings")
+@router.get("/settings", response_model=SettingsOut)
 def get_settings(svc: ServiceDep, _: Admin) -> dict[str, Any]:
     """The settings this server runs with (set at start, in FACELENS_* variables)."""
     return dict(svc.settings.model_dump(mode="json"))
 
 
-@router.get("/accounts")
+@router.get("/accounts", response_model=list[AccountOut])
 def get_accounts(svc: ServiceDep, _: Admin) -> list[dict[str, Any]]:
     return [to_jsonable(a) for a in svc.engine.accounts()]

@@ -9,6 +9,7 @@ from pydantic import Field
 
 from facelens.api.deps import ServiceDep, allowed
 from facelens.api.params import Body
+from facelens.api.schemas import CollectionOut, CollectionPolicyOut, FacesRemovedOut
 from facelens.errors import NotFoundError
 from facelens.privacy.policy import MAX_RETENTION_DAYS, CollectionPolicy, LegalBasis
 from facelens.security.accounts import Action
@@ -48,12 +49,12 @@ class CollectionIn(PolicyIn):
     name: str = Field(min_length=1, max_length=200)
 
 
-@router.get("/collections")
+@router.get("/collections", response_model=list[str])
 def get_collections(svc: ServiceDep, _: Viewer) -> list[str]:
     return svc.engine.collection_names()
 
 
-@router.post("/collections", status_code=201)
+@router.post("/collections", status_code=201, response_model=CollectionPolicyOut)
 def post_collection(body: CollectionIn, svc: ServiceDep, _: Manager) -> dict[str, Any]:
     """A collection, with the legal basis, jurisdictions, purpose and retention period
     its data is held under (ingest into a collection without them is refused)."""
@@ -63,7 +64,7 @@ def post_collection(body: CollectionIn, svc: ServiceDep, _: Manager) -> dict[str
     return {"name": body.name.strip(), "policy": to_jsonable(policy)}
 
 
-@router.put("/collections/{name}/policy")
+@router.put("/collections/{name}/policy", response_model=CollectionPolicyOut)
 def put_collection_policy(name: str, body: PolicyIn, svc: ServiceDep, _: Manager) -> dict[str, Any]:
     """Declare or change the collection's legal basis (logged)."""
     policy = body.policy()
@@ -72,7 +73,7 @@ def put_collection_policy(name: str, body: PolicyIn, svc: ServiceDep, _: Manager
     return {"name": name, "policy": to_jsonable(policy)}
 
 
-@router.get("/collections/{name}")
+@router.get("/collections/{name}", response_model=CollectionOut)
 def get_collection(name: str, svc: ServiceDep, _: Viewer) -> dict[str, Any]:
     images, faces = svc.engine.collection_counts(name)
     policy = svc.engine.collection_policy(name)
@@ -84,7 +85,7 @@ def get_collection(name: str, svc: ServiceDep, _: Viewer) -> dict[str, Any]:
     }
 
 
-@router.delete("/collections/{name}")
+@router.delete("/collections/{name}", response_model=FacesRemovedOut)
 def delete_collection(name: str, svc: ServiceDep, _: Manager) -> dict[str, int]:
     with svc.lock:
         if name not in svc.engine.collection_names():

@@ -12,6 +12,7 @@ from starlette.concurrency import run_in_threadpool
 
 from facelens.api.deps import ServiceDep, actor_name, allowed
 from facelens.api.params import Body, DbId, Moment, aware
+from facelens.api.schemas import ConsentOut, PersonOut, WithdrawalOut
 from facelens.api.service import Service
 from facelens.api.uploads import save_upload
 from facelens.privacy.policy import LegalBasis
@@ -31,7 +32,7 @@ class ConsentIn(Body):
     expires_at: Moment | None = None
 
 
-@router.post("/consents", status_code=201, tags=["consent"])
+@router.post("/consents", status_code=201, tags=["consent"], response_model=ConsentOut)
 def post_consent(
     body: ConsentIn, request: Request, svc: ServiceDep, _: ConsentManager
 ) -> dict[str, Any]:
@@ -48,12 +49,12 @@ def post_consent(
     return dict(to_jsonable(consent))
 
 
-@router.get("/consents", tags=["consent"])
+@router.get("/consents", tags=["consent"], response_model=list[ConsentOut])
 def get_consents(svc: ServiceDep, _: ConsentManager) -> list[dict[str, Any]]:
     return [to_jsonable(c) for c in svc.engine.consents()]
 
 
-@router.post("/consents/{consent_id}/withdraw", tags=["consent"])
+@router.post("/consents/{consent_id}/withdraw", tags=["consent"], response_model=WithdrawalOut)
 def post_consent_withdraw(consent_id: DbId, svc: ServiceDep, who: ConsentManager) -> dict[str, Any]:
     """Withdraw the consent: every face enrolled under it is erased at once."""
     with svc.lock:
@@ -61,7 +62,9 @@ def post_consent_withdraw(consent_id: DbId, svc: ServiceDep, who: ConsentManager
     return {"faces_erased": erased.face_ids.tolist(), "images_erased": erased.image_ids}
 
 
-@router.post("/collections/{name}/enrolments", status_code=201, tags=["persons"])
+@router.post(
+    "/collections/{name}/enrolments", status_code=201, tags=["persons"], response_model=PersonOut
+)
 async def post_enrolment(
     name: str,
     svc: ServiceDep,

@@ -10,6 +10,7 @@ from PIL import Image as PILImage
 from facelens.api.deps import ServiceDep, allowed, caller_of
 from facelens.api.links import with_links
 from facelens.api.params import DbId
+from facelens.api.schemas import FaceOut, FacesRemovedOut
 from facelens.api.service import Service
 from facelens.errors import InvalidArgumentError
 from facelens.pipeline.crops import face_crop, jpeg_bytes
@@ -24,7 +25,7 @@ Browser = Annotated[Account, Depends(allowed(Action.BROWSE))]
 Searcher = Annotated[Account, Depends(allowed(Action.SEARCH))]
 
 
-@router.get("/faces")
+@router.get("/faces", response_model=list[FaceOut])
 def get_faces(
     svc: ServiceDep, _: Browser, image_id: DbId | None = None, person_id: DbId | None = None
 ) -> list[dict[str, Any]]:
@@ -36,12 +37,12 @@ def get_faces(
     return [with_links(to_jsonable(records[i])) for i in ids if i in records]
 
 
-@router.get("/faces/{face_id}")
+@router.get("/faces/{face_id}", response_model=FaceOut)
 def get_face(face_id: DbId, svc: ServiceDep, _: Browser) -> dict[str, Any]:
     return dict(with_links(to_jsonable(svc.engine.face_record(face_id))))
 
 
-@router.delete("/faces/{face_id}")
+@router.delete("/faces/{face_id}", response_model=FacesRemovedOut)
 def delete_face(
     face_id: DbId, svc: ServiceDep, _: Annotated[Account, Depends(allowed(Action.DELETE))]
 ) -> dict[str, int]:

@@ -10,6 +10,7 @@ from starlette.concurrency import run_in_threadpool
 
 from facelens.api.deps import ServiceDep, actor_name, allowed
 from facelens.api.params import DbId, PageLimit, PageOffset
+from facelens.api.schemas import FacesRemovedOut, ImageOut, UploadReportOut
 from facelens.api.service import Service
 from facelens.api.uploads import save_upload
 from facelens.security.accounts import Action
@@ -19,7 +20,7 @@ router = APIRouter(tags=["images"])
 Browser = Annotated[Account, Depends(allowed(Action.BROWSE))]
 
 
-@router.post("/collections/{name}/images", status_code=201)
+@router.post("/collections/{name}/images", status_code=201, response_model=UploadReportOut)
 async def post_images(
     name: str,
     svc: ServiceDep,
@@ -43,19 +44,19 @@ async def post_images(
     return {**to_jsonable(report), "files": outcomes}
 
 
-@router.get("/collections/{name}/images")
+@router.get("/collections/{name}/images", response_model=list[ImageOut])
 def get_images(
     name: str, svc: ServiceDep, _: Browser, offset: PageOffset = 0, limit: PageLimit = 100
 ) -> list[dict[str, Any]]:
     return [to_jsonable(i) for i in svc.engine.images(name, offset, limit)]
 
 
-@router.get("/images/{image_id}")
+@router.get("/images/{image_id}", response_model=ImageOut)
 def get_image(image_id: DbId, svc: ServiceDep, _: Browser) -> dict[str, Any]:
     return dict(to_jsonable(svc.engine.image_record(image_id)))
 
 
-@router.delete("/images/{image_id}")
+@router.delete("/images/{image_id}", response_model=FacesRemovedOut)
 def delete_image(
     image_id: DbId, svc: ServiceDep, _: Annotated[Account, Depends(allowed(Action.DELETE))]
 ) -> dict[str, int]:

@@ -10,6 +10,7 @@ from pydantic import Field
 
 from facelens.api.deps import ServiceDep, actor_name, allowed
 from facelens.api.params import Body, DbId
+from facelens.api.schemas import IngestJobOut
 from facelens.errors import FolderNotAllowedError, NotFoundError
 from facelens.security.accounts import Action
 from facelens.types import Account, Provenance
@@ -25,7 +26,7 @@ class IngestJobIn(Body):
     licence_ref: str | None = None
 
 
-@router.post("/jobs/ingest", status_code=202)
+@router.post("/jobs/ingest", status_code=202, response_model=IngestJobOut)
 def post_ingest_job(body: IngestJobIn, svc: ServiceDep, who: Ingester) -> dict[str, Any]:
     """Ingest a server-side folder (under an allowed root) in the background."""
     folder = allowed_folder(body.folder, svc.settings.ingest_allowed_roots)
@@ -38,7 +39,7 @@ def post_ingest_job(body: IngestJobIn, svc: ServiceDep, who: Ingester) -> dict[s
     return job.describe()
 
 
-@router.get("/jobs/{job_id}")
+@router.get("/jobs/{job_id}", response_model=IngestJobOut)
 def get_job(job_id: DbId, svc: ServiceDep, _: Ingester) -> dict[str, Any]:
     return svc.jobs.get(job_id).describe()
 

@@ -10,6 +10,7 @@ from pydantic import Field
 from facelens.api.deps import ServiceDep, allowed, caller_of
 from facelens.api.links import with_links
 from facelens.api.params import MAX_PAGE, Body, DbId
+from facelens.api.schemas import FacesRemovedOut, PersonOut, PersonSearchOut
 from facelens.security.accounts import Action
 from facelens.types import Account, to_jsonable
 
@@ -39,27 +40,27 @@ class PurposeIn(Body):
     collections: list[str] = Field(default_factory=list)
 
 
-@router.get("/persons", tags=["persons"])
+@router.get("/persons", tags=["persons"], response_model=list[PersonOut])
 def get_persons(
     svc: ServiceDep, _: Annotated[Account, Depends(allowed(Action.BROWSE))]
 ) -> list[dict[str, Any]]:
     return [to_jsonable(p) for p in svc.engine.persons()]
 
 
-@router.post("/persons", tags=["persons"], status_code=201)
+@router.post("/persons", tags=["persons"], status_code=201, response_model=PersonOut)
 def post_person(body: PersonIn, svc: ServiceDep, _: Enroller) -> dict[str, Any]:
     with svc.lock:
         return dict(to_jsonable(svc.engine.create_person(body.name.strip())))
 
 
-@router.patch("/persons/{person_id}", tags=["persons"])
+@router.patch("/persons/{person_id}", tags=["persons"], response_model=PersonOut)
 def patch_person(person_id: DbId, body: PersonIn, svc: ServiceDep, _: Enroller) -> dict[str, Any]:
     """Rename."""
     with svc.lock:
         return dict(to_jsonable(svc.engine.rename_person(person_id, body.name.strip())))
 
 
-@router.post("/persons/{person_id}/faces", tags=["persons"])
+@router.post("/persons/{person_id}/faces", tags=["persons"], response_model=PersonOut)
 def post_person_faces(
     person_id: DbId, body: FaceIdsIn, svc: ServiceDep, _: Enroller
 ) -> dict[str, Any]:
@@ -68,7 +69,7 @@ def post_person_faces(
         return dict(to_jsonable(svc.engine.assign_faces(person_id, body.face_ids)))
 
 
-@router.post("/persons/{person_id}/merge", tags=["persons"])
+@router.post("/persons/{person_id}/merge", tags=["persons"], response_model=PersonOut)
 def post_person_merge(
     person_id: DbId, body: MergeIn, svc: ServiceDep, _: Enroller
 ) -> dict[str, Any]:
@@ -78,7 +79,7 @@ def post_person_merge(
         return dict(to_jsonable(merged))
 
 
-@router.delete("/persons/{person_id}", tags=["persons"])
+@router.delete("/persons/{person_id}", tags=["persons"], response_model=FacesRemovedOut)
 def delete_person(
     person_id: DbId, svc: ServiceDep, _: Annotated[Account, Depends(allowed(Action.DELETE))]
 ) -> dict[str, int]:
@@ -88,7 +89,7 @@ def delete_person(
 
 
 # Here rather than with the searches: it is about a person (and keeps the API's order).
-@router.post("/persons/{person_id}/searches", tags=["search"])
+@router.post("/persons/{person_id}/searches", tags=["search"], response_model=PersonSearchOut)
 def post_person_search(
     person_id: DbId,
     body: PurposeIn,

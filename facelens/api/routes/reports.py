@@ -8,6 +8,7 @@ from fastapi import APIRouter, Depends
 
 from facelens.api.deps import ServiceDep, actor_name, allowed
 from facelens.api.params import Moment, aware
+from facelens.api.schemas import RetentionReportOut, TransparencyReportOut
 from facelens.privacy.retention import run_retention
 from facelens.security.accounts import Action
 from facelens.types import Account, to_jsonable
@@ -15,7 +16,7 @@ from facelens.types import Account, to_jsonable
 router = APIRouter()
 
 
-@router.post("/retention/runs", tags=["retention"])
+@router.post("/retention/runs", tags=["retention"], response_model=RetentionReportOut)
 def post_retention_run(
     svc: ServiceDep, who: Annotated[Account, Depends(allowed(Action.RUN_RETENTION))]
 ) -> dict[str, Any]:
@@ -25,7 +26,7 @@ def post_retention_run(
         return dict(to_jsonable(run_retention(svc.engine, actor=actor_name(who))))
 
 
-@router.get("/reports/transparency", tags=["reports"])
+@router.get("/reports/transparency", tags=["reports"], response_model=TransparencyReportOut)
 def get_transparency_report(
     svc: ServiceDep, _: Annotated[Account, Depends(allowed(Action.READ_REPORTS))], since: Moment
 ) -> dict[str, Any]:

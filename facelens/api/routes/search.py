@@ -15,6 +15,7 @@ from starlette.concurrency import run_in_threadpool
 from facelens.api.deps import ServiceDep, account, allowed, caller_of
 from facelens.api.links import with_links
 from facelens.api.params import PageLimit
+from facelens.api.schemas import SearchOut, SearchRecordOut, VerificationOut
 from facelens.api.service import Service
 from facelens.api.uploads import read_upload
 from facelens.security.accounts import Action, authorise, may
@@ -24,7 +25,7 @@ router = APIRouter(tags=["search"])
 Searcher = Annotated[Account, Depends(allowed(Action.SEARCH))]
 
 
-@router.post("/searches")
+@router.post("/searches", response_model=SearchOut)
 async def post_search(
     svc: ServiceDep,
     who: Searcher,
@@ -47,7 +48,7 @@ async def post_search(
     )
 
 
-@router.get("/searches")
+@router.get("/searches", response_model=list[SearchRecordOut])
 def get_searches(
     svc: ServiceDep, who: Annotated[Account, Depends(account)], limit: PageLimit = 100
 ) -> list[dict[str, Any]]:
@@ -60,7 +61,7 @@ def get_searches(
     return [to_jsonable(r) for r in svc.engine.search_log(owner, limit)]
 
 
-@router.post("/verifications")
+@router.post("/verifications", response_model=VerificationOut)
 async def post_verification(
     svc: ServiceDep,
     who: Searcher,

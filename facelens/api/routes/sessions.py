@@ -9,6 +9,7 @@ from typing import Annotated, Any
 from fastapi import APIRouter, Depends, Form, Request, Response
 
 from facelens.api.deps import CSRF_COOKIE, SESSION_COOKIE, ServiceDep, account, actor_name
+from facelens.api.schemas import SessionOut, SignedInOut, SignedOutOut
 from facelens.api.service import WebSession
 from facelens.security.accounts import PERMISSIONS, Role
 from facelens.types import Account, to_jsonable
@@ -16,7 +17,7 @@ from facelens.types import Account, to_jsonable
 router = APIRouter(tags=["accounts"])
 
 
-@router.post("/session")
+@router.post("/session", response_model=SignedInOut)
 def post_session(
     request: Request, svc: ServiceDep, response: Response, key: Annotated[str, Form()]
 ) -> dict[str, Any]:
@@ -33,13 +34,13 @@ def post_session(
     return {"account": to_jsonable(who), "csrf_token": csrf}
 
 
-@router.get("/session")
+@router.get("/session", response_model=SessionOut)
 def get_session(who: Annotated[Account, Depends(account)]) -> dict[str, Any]:
     """Who is signed in, and what their role may do."""
     return {"account": to_jsonable(who), "may": sorted(PERMISSIONS[Role(who.role)])}
 
 
-@router.delete("/session")
+@router.delete("/session", response_model=SignedOutOut)
 def delete_session(request: Request, svc: ServiceDep, response: Response) -> dict[str, str]:
     svc.sessions.pop(request.cookies.get(SESSION_COOKIE, ""), None)
     response.delete_cookie(SESSION_COOKIE, path="/")

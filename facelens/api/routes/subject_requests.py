@@ -12,6 +12,7 @@ from starlette.concurrency import run_in_threadpool
 
 from facelens.api.deps import ServiceDep, actor_name, allowed
 from facelens.api.params import Body, DbId
+from facelens.api.schemas import AccessReportOut, RequestReviewOut, SubjectRequestOut
 from facelens.api.service import Service
 from facelens.api.uploads import read_upload
 from facelens.privacy.rights import (
@@ -42,7 +43,7 @@ class DecisionIn(Body):
     )
 
 
-@router.post("/subject-requests/access", status_code=201)
+@router.post("/subject-requests/access", status_code=201, response_model=RequestReviewOut)
 async def post_access_request(
     svc: ServiceDep, who: Handler, photos: Photos, request_ref: RequestRef
 ) -> dict[str, Any]:
@@ -51,7 +52,7 @@ async def post_access_request(
     return await _open_subject_request(svc, who, ACCESS, photos, request_ref)
 
 
-@router.post("/subject-requests/erasure", status_code=201)
+@router.post("/subject-requests/erasure", status_code=201, response_model=RequestReviewOut)
 async def post_erasure_request(
     svc: ServiceDep, who: Handler, photos: Photos, request_ref: RequestRef
 ) -> dict[str, Any]:
@@ -60,7 +61,7 @@ async def post_erasure_request(
     return await _open_subject_request(svc, who, ERASURE, photos, request_ref)
 
 
-@router.get("/subject-requests/{request_id}")
+@router.get("/subject-requests/{request_id}", response_model=RequestReviewOut)
 def get_subject_request(request_id: DbId, svc: ServiceDep, who: Handler) -> dict[str, Any]:
     """The request, the rule its candidates were found with, and every candidate with its
     similarity, source and decision (a crop of each: ``crop_url``)."""
@@ -78,7 +79,7 @@ def get_subject_request_crop(
     return Response(crop, media_type="image/jpeg", headers={"Cache-Control": "no-store"})
 
 
-@router.post("/subject-requests/{request_id}/confirm")
+@router.post("/subject-requests/{request_id}/confirm", response_model=SubjectRequestOut)
 def post_subject_request_confirm(
     request_id: DbId, body: DecisionIn, svc: ServiceDep, who: Handler
 ) -> dict[str, Any]:
@@ -90,7 +91,18 @@ def post_subject_request_confirm(
     return dict(to_jsonable(done))
 
 
-@router.get("/subject-requests/{request_id}/report", response_model=None)
+@router.get(
+    "/subject-requests/{request_id}/report",
+    response_model=AccessReportOut,
+    # With ``export``: a zip instead (a Response, which FastAPI sends as it is).
+    responses={
+        200: {
+            "content": {"application/zip": {"schema": {"type": "string", "format": "binary"}}},
+            "description": "The report as JSON, or with export a zip: report.json and a crop "
+            "of each face.",
+        }
+    },
+)
 def get_access_report(
     request_id: DbId, svc: ServiceDep, who: Handler, export: bool = False
 ) -> dict[str, Any] | Response:
@@ -113,7 +125,7 @@ def get_access_report(
     return dict(to_jsonable(report))
 
 
-@router.get("/subject-requests")
+@router.get("/subject-requests", response_model=list[SubjectRequestOut])
 def get_subject_requests(svc: ServiceDep, _: Handler) -> list[dict[str, Any]]:
     return [to_jsonable(r) for r in svc.engine.subject_requests()]
 
