@@ -5,16 +5,18 @@ and every JSON route has a model, every model a route."""
 
 from __future__ import annotations
 
+import json
 import time
 import types
 import typing
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
+from unittest.mock import ANY
 
 import pytest
 from fastapi import FastAPI
-from fastapi.routing import APIRoute
+from fastapi.routing import APIRoute, iter_route_contexts
 from fastapi.testclient import TestClient
 from pydantic import BaseModel, TypeAdapter, ValidationError
 from starlette.responses import Response
@@ -106,16 +108,28 @@ def _answers_json(returns: Any) -> bool:
     return not (isinstance(returns, type) and issubclass(returns, Response))
 
 
+def api_routes(app: FastAPI) -> list[APIRoute]:
+    """The app's routes, also those of the routers it includes (which ``app.routes`` holds as
+    one entry per router), less the OpenAPI document, its pages and /ui."""
+    found = [context.original_route for context in iter_route_contexts(app.routes)]
+    return [route for route in found if isinstance(route, APIRoute)]
+
+
 def json_routes(app: FastAPI) -> set[Route]:
     """(method, path) of every route of ``app`` that answers JSON (documentation aside)."""
     found: set[Route] = set()
-    for route in app.routes:
-        if not isinstance(route, APIRoute):  # the OpenAPI document and its pages, /ui
-            continue
+    for route in api_routes(app):
         returns = typing.get_type_hints(route.endpoint).get("return")
         if _answers_json(returns):
             found |= {(method, route.path) for method in route.methods or () if method != "HEAD"}
     return found
+
+
+def _as_sent(body: Any) -> bytes:
+    """``body`` as a JSONResponse renders it."""
+    return json.dumps(
+        body, ensure_ascii=False, allow_nan=False, indent=None, separators=(",", ":")
+    ).encode()
 
 
 class Checked:
@@ -138,8 +152,11 @@ class Checked:
             parsed: Any = model.model_validate(body, strict=False)
         else:  # list[Model], list[str]
             parsed = TypeAdapter(model).validate_python(body, strict=False)
-        # What FastAPI would send with the model as response_model: the same, to the byte.
-        assert TypeAdapter(model).dump_python(parsed, mode="json") == body, (method, path)
+        # What FastAPI sends through the route's response_model: the same, to the byte (key
+        # order and number formatting included), as the route answered before it had one.
+        dumped = TypeAdapter(model).dump_python(parsed, mode="json")
+        assert dumped == body, (method, path)
+        assert _as_sent(dumped) == response.content, (method, path)
         self.seen.add((method, path))
         return body
 
@@ -441,7 +458,7 @@ def test_given_a_body_with_a_field_too_many_or_too_few_then_its_model_refuses_it
 
 
 def test_given_every_model_as_a_response_model_then_openapi_describes_its_fields() -> None:
-    """The wiring to come: each model works as ``response_model`` of its route."""
+    """Each model works as ``response_model`` of its route, on its own."""
     app = FastAPI()
     for (method, path), model in RESPONSE_MODELS.items():
         app.add_api_route(path, lambda: None, methods=[method], response_model=model)
@@ -452,3 +469,37 @@ def test_given_every_model_as_a_response_model_then_openapi_describes_its_fields
     assert {"search_id", "threshold", "model", "faces", "faces_rejected"} == set(fields)
     settings = document["components"]["schemas"]["SettingsOut"]["properties"]
     assert set(settings) == set(Settings.model_fields)
+
+
+def test_given_the_app_then_every_json_route_answers_through_its_model(tmp_path: Path) -> None:
+    app = create_app(Settings(data_dir=tmp_path / "data"))
+    routes = {
+        (method, route.path): route for route in api_routes(app) for method in route.methods or ()
+    }
+    assert json_routes(app) == set(RESPONSE_MODELS)
+    for key in json_routes(app):
+        assert routes[key].response_model == RESPONSE_MODELS[key], key
+
+
+def test_given_the_openapi_document_then_every_json_route_declares_its_schema(
+    tmp_path: Path,
+) -> None:
+    """What clients generate code from: a JSON schema for every route that answers JSON."""
+    with TestClient(create_app(Settings(data_dir=tmp_path / "data"))) as test_client:
+        document = test_client.get("/openapi.json").json()
+    components = document["components"]["schemas"]
+    routes = json_routes(test_client.app)  # type: ignore[arg-type]
+    assert routes
+    for method, path in routes:
+        responses = document["paths"][path][method.lower()]["responses"]
+        success = [code for code in responses if code.startswith("2")]
+        assert len(success) == 1, (method, path, responses)
+        schema = responses[success[0]]["content"]["application/json"].get("schema")
+        assert schema, (method, path)  # not missing, not the empty schema {}
+        ref = schema.get("$ref") or schema.get("items", {}).get("$ref")
+        if ref is not None:
+            assert components[ref.rsplit("/", 1)[-1]]["properties"], (method, path)
+        else:  # list[str]: the collections' names
+            assert schema == {"type": "array", "items": {"type": "string"}, "title": ANY}, schema
+    report = document["paths"]["/subject-requests/{request_id}/report"]["get"]
+    assert set(report["responses"]["200"]["content"]) == {"application/json", "application/zip"}

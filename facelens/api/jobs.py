@@ -10,16 +10,15 @@ from __future__ import annotations
 import itertools
 import threading
 import time
+from contextlib import AbstractContextManager
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
+from facelens.engine import Engine
 from facelens.errors import NotFoundError
 from facelens.pipeline.batch import discover
 from facelens.types import IngestReport, Provenance, to_jsonable
-
-if TYPE_CHECKING:
-    from facelens.api.app import Service
 
 _BATCH_FILES = 8
 
@@ -62,29 +61,42 @@ class IngestJobs:
         return job
 
     def start(
-        self, svc: Service, folder: Path, collection: str, provenance: Provenance, actor: str
+        self,
+        engine: Engine,
+        lock: AbstractContextManager[Any],
+        folder: Path,
+        collection: str,
+        provenance: Provenance,
+        actor: str,
     ) -> IngestJob:
-        """``actor`` is named in the audit log with the images each batch stores."""
+        """``actor`` is named in the audit log with the images each batch stores; ``lock``
+        is the one every engine call holds (the service's)."""
         job = IngestJob(next(self._ids), folder, collection)
         self._jobs[job.id] = job
         threading.Thread(
             target=self._run,
-            args=(job, svc, provenance, actor),
+            args=(job, engine, lock, provenance, actor),
             name=f"ingest-job-{job.id}",
             daemon=True,
         ).start()
         return job
 
     @staticmethod
-    def _run(job: IngestJob, svc: Service, provenance: Provenance, actor: str) -> None:
+    def _run(
+        job: IngestJob,
+        engine: Engine,
+        lock: AbstractContextManager[Any],
+        provenance: Provenance,
+        actor: str,
+    ) -> None:
         job.status = "running"
         total = IngestReport(collection=job.collection)
         try:
             files = discover([job.folder], total.failures)  # unreadable folders, listed
             job.files_total = len(files)
             for start in range(0, len(files), _BATCH_FILES):
-                with svc.lock:
-                    part = svc.engine.ingest(
+                with lock:
+                    part = engine.ingest(
                         files[start : start + _BATCH_FILES],
                         job.collection,
                         provenance=provenance,
