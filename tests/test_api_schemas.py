@@ -503,3 +503,12 @@ def test_given_the_openapi_document_then_every_json_route_declares_its_schema(
             assert schema == {"type": "array", "items": {"type": "string"}, "title": ANY}, schema
     report = document["paths"]["/subject-requests/{request_id}/report"]["get"]
     assert set(report["responses"]["200"]["content"]) == {"application/json", "application/zip"}
+    # The routes that answer bytes say which, rather than an empty JSON schema.
+    binary = {
+        "/faces/{face_id}/thumbnail": "image/jpeg",
+        "/faces/{face_id}/source": "image/jpeg",
+        "/subject-requests/{request_id}/candidates/{face_id}/crop": "image/jpeg",
+        "/metrics": "text/plain",
+    }
+    for path, media_type in binary.items():
+        assert set(document["paths"][path]["get"]["responses"]["200"]["content"]) == {media_type}

@@ -7,7 +7,7 @@ from datetime import UTC, datetime
 from typing import Annotated, Any
 
 from annotated_types import Interval
-from fastapi import Query
+from fastapi import Query, Response
 from pydantic import AfterValidator, BaseModel, field_validator
 
 from facelens.errors import InvalidArgumentError
@@ -52,3 +52,15 @@ class Body(BaseModel):
         if any(isinstance(t, str) and "\x00" in t for t in texts):
             raise ValueError("must not contain a NUL byte")
         return value
+
+
+def binary_response(media_type: str, description: str) -> dict[str, Any]:
+    """Route options for a route that answers bytes, not JSON: OpenAPI then shows the real
+    media type instead of an empty JSON schema."""
+    return {
+        "response_class": Response,
+        "responses": {200: {"content": {media_type: {}}, "description": description}},
+    }
+
+
+JPEG_RESPONSE = binary_response("image/jpeg", "A JPEG image.")

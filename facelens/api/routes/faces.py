@@ -9,7 +9,7 @@ from PIL import Image as PILImage
 
 from facelens.api.deps import ServiceDep, allowed, caller_of
 from facelens.api.links import with_links
-from facelens.api.params import DbId
+from facelens.api.params import JPEG_RESPONSE, DbId
 from facelens.api.schemas import FaceOut, FacesRemovedOut
 from facelens.api.service import Service
 from facelens.errors import InvalidArgumentError
@@ -51,14 +51,14 @@ def delete_face(
         return {"faces_removed": svc.engine.delete(face=face_id)}
 
 
-@router.get("/faces/{face_id}/thumbnail")
+@router.get("/faces/{face_id}/thumbnail", **JPEG_RESPONSE)
 def get_face_thumbnail(face_id: DbId, svc: ServiceDep, who: Searcher) -> Response:
     """The face, cropped from its source image with some margin, as a JPEG."""
     record, image = _face_source(svc, who, face_id, "thumbnail")
     return _jpeg(face_crop(image, record.box, margin_divisor=3, max_px=THUMBNAIL_PX))
 
 
-@router.get("/faces/{face_id}/source")
+@router.get("/faces/{face_id}/source", **JPEG_RESPONSE)
 def get_face_source(face_id: DbId, svc: ServiceDep, who: Searcher) -> Response:
     """The whole image the face was found in, as a JPEG."""
     return _jpeg(_face_source(svc, who, face_id, "source")[1])

@@ -8,6 +8,7 @@ from fastapi import APIRouter, Depends, Response
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 
 from facelens.api.deps import ServiceDep, allowed
+from facelens.api.params import binary_response
 from facelens.api.schemas import HealthOut, ReadyOut
 from facelens.security.accounts import Action
 from facelens.types import Account
@@ -25,7 +26,7 @@ def readyz(svc: ServiceDep) -> dict[str, Any]:
     return {"status": "ready", "faces_indexed": svc.engine.index.count()}
 
 
-@router.get("/metrics")
+@router.get("/metrics", **binary_response("text/plain", "Prometheus metrics, text format."))
 def metrics(
     svc: ServiceDep, _: Annotated[Account, Depends(allowed(Action.MANAGE_ACCOUNTS))]
 ) -> Response:

@@ -11,7 +11,7 @@ from pydantic import Field
 from starlette.concurrency import run_in_threadpool
 
 from facelens.api.deps import ServiceDep, actor_name, allowed
-from facelens.api.params import Body, DbId
+from facelens.api.params import JPEG_RESPONSE, Body, DbId
 from facelens.api.schemas import AccessReportOut, RequestReviewOut, SubjectRequestOut
 from facelens.api.service import Service
 from facelens.api.uploads import read_upload
@@ -69,7 +69,7 @@ def get_subject_request(request_id: DbId, svc: ServiceDep, who: Handler) -> dict
         return _review_json(review(svc.engine, request_id, actor_name(who)))
 
 
-@router.get("/subject-requests/{request_id}/candidates/{face_id}/crop")
+@router.get("/subject-requests/{request_id}/candidates/{face_id}/crop", **JPEG_RESPONSE)
 def get_subject_request_crop(
     request_id: DbId, face_id: DbId, svc: ServiceDep, who: Handler
 ) -> Response:
