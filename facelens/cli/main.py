@@ -1,96 +1,87 @@
-"""The ``facelens`` command. Every command takes ``--data DIR`` (or ``FACELENS_DATA``).
-
-Exit codes (stable, documented in the README):
-0 ok; 1 unexpected error; 2 usage error (bad option or argument); 3 something named does not
-exist; 4 an input image cannot be used; 5 no usable face; 6 embedding model mismatch; 7 any
-other facelens error; 8 an ingest finished but some files failed (listed in the summary);
-9 the audit log was tampered with; 10 refused by a lawful-processing rule (no legal basis,
-no valid consent, jurisdiction, suppression); 11 ``doctor`` found problems it did not repair;
-12 the data folder is in use by another process (key rotation, index rebuild); 13 the store
-(facelens.db) is missing or damaged.
-"""
+"""The ``facelens`` command. Every command takes ``--data DIR`` (or ``FACELENS_DATA``); the
+exit codes are in ``facelens.cli.exit_codes``."""
 
 from __future__ import annotations
 
-import getpass
 import json
 import logging
-import os
-import sys
-from collections.abc import Iterator
-from contextlib import contextmanager
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import TYPE_CHECKING, Annotated, Any, NoReturn
+from typing import TYPE_CHECKING, Annotated
 
 import typer
-from pydantic import ValidationError
-from rich.console import Console
 from rich.logging import RichHandler
-from rich.progress import (
-    BarColumn,
-    MofNCompleteColumn,
-    Progress,
-    ProgressColumn,
-    Task,
-    TaskID,
-    TextColumn,
-    TimeElapsedColumn,
-    TimeRemainingColumn,
-)
+from rich.progress import TaskID
 from rich.table import Table
-from rich.text import Text
 
 import facelens
+from facelens.cli.exit_codes import (
+    EXIT_AUDIT_TAMPERED,
+    EXIT_BAD_IMAGE,
+    EXIT_IN_USE,
+    EXIT_INGEST_FAILURES,
+    EXIT_MODEL_MISMATCH,
+    EXIT_NO_FACE,
+    EXIT_NOT_FOUND,
+    EXIT_OTHER,
+    EXIT_REFUSED,
+    EXIT_STORE,
+    EXIT_UNEXPECTED,
+    EXIT_UNHEALTHY,
+    EXIT_USAGE,
+    exit_code_for,
+    interrupt_exits,
+    settings_or_exit,
+)
+from facelens.cli.options import (
+    DEFAULT_DATA,
+    DataOption,
+    JsonOption,
+    cli_actor,
+    cli_caller,
+    engine_for,
+    engine_for_opened,
+    parse_when,
+)
+from facelens.cli.render import (
+    emit_json,
+    err,
+    out,
+    print_doctor,
+    print_eval_summary,
+    print_ingest_report,
+    print_search_result,
+    progress_bar,
+)
 from facelens.config import Settings
 from facelens.engine import Engine
-from facelens.errors import (
-    DataFolderInUseError,
-    FacelensError,
-    ImageError,
-    InvalidArgumentError,
-    ModelMismatchError,
-    NoFaceFoundError,
-    NotFoundError,
-    RefusedError,
-    StoreError,
-)
+from facelens.errors import FacelensError, InvalidArgumentError
 from facelens.pipeline.batch import default_workers
 from facelens.privacy.audit import Checkpoint
-from facelens.privacy.policy import (
-    MAX_RETENTION_DAYS,
-    CollectionPolicy,
-    LegalBasis,
-)
+from facelens.privacy.policy import MAX_RETENTION_DAYS, CollectionPolicy, LegalBasis
 from facelens.security.accounts import Role
-from facelens.types import Caller, IngestReport, Provenance, SearchResult, to_jsonable
+from facelens.types import Provenance, to_jsonable
 
 if TYPE_CHECKING:
-    from facelens.doctor import DoctorReport
     from facelens.privacy.rights import RequestReview
 
-EXIT_UNEXPECTED = 1
-EXIT_NOT_FOUND = 3
-EXIT_BAD_IMAGE = 4
-EXIT_NO_FACE = 5
-EXIT_MODEL_MISMATCH = 6
-EXIT_OTHER = 7
-EXIT_INGEST_FAILURES = 8
-EXIT_AUDIT_TAMPERED = 9
-EXIT_REFUSED = 10
-EXIT_UNHEALTHY = 11
-EXIT_IN_USE = 12
-EXIT_STORE = 13
-EXIT_USAGE = 2
-_EXIT_CODES: list[tuple[type[FacelensError], int]] = [
-    (RefusedError, EXIT_REFUSED),
-    (DataFolderInUseError, EXIT_IN_USE),
-    (StoreError, EXIT_STORE),
-    (InvalidArgumentError, EXIT_USAGE),
-    (NotFoundError, EXIT_NOT_FOUND),
-    (ImageError, EXIT_BAD_IMAGE),
-    (NoFaceFoundError, EXIT_NO_FACE),
-    (ModelMismatchError, EXIT_MODEL_MISMATCH),
+# The exit codes stay importable from here, where callers have always found them.
+__all__ = [
+    "EXIT_AUDIT_TAMPERED",
+    "EXIT_BAD_IMAGE",
+    "EXIT_INGEST_FAILURES",
+    "EXIT_IN_USE",
+    "EXIT_MODEL_MISMATCH",
+    "EXIT_NOT_FOUND",
+    "EXIT_NO_FACE",
+    "EXIT_OTHER",
+    "EXIT_REFUSED",
+    "EXIT_STORE",
+    "EXIT_UNEXPECTED",
+    "EXIT_UNHEALTHY",
+    "EXIT_USAGE",
+    "app",
+    "main",
 ]
 
 app = typer.Typer(
@@ -125,90 +116,6 @@ keys_app = typer.Typer(help="The template key (encryption at rest).", no_args_is
 app.add_typer(keys_app, name="keys")
 report_app = typer.Typer(help="Reports.", no_args_is_help=True)
 app.add_typer(report_app, name="report")
-
-
-def cli_actor() -> str:
-    """Who the command line acts as in the logs: the operating-system user running it."""
-    try:
-        return f"cli:{getpass.getuser()}"
-    except (KeyError, OSError):  # no name for this uid (a bare container)
-        return f"cli:uid {os.getuid()}"
-
-
-def cli_caller() -> Caller:
-    """The command line as the engine's caller (no account: see ``Caller``)."""
-    return Caller(cli_actor())
-
-
-out = Console()
-err = Console(stderr=True)
-
-DataOption = Annotated[
-    Path,
-    typer.Option(
-        "--data",
-        envvar="FACELENS_DATA",
-        help="Folder of the store and index.",
-        show_default=True,
-    ),
-]
-JsonOption = Annotated[bool, typer.Option("--json", help="Machine-readable output on stdout.")]
-DEFAULT_DATA = Path("facelens-data")
-
-
-def exit_code_for(error: FacelensError) -> int:
-    for cls, code in _EXIT_CODES:
-        if isinstance(error, cls):
-            return code
-    return EXIT_OTHER
-
-
-@contextmanager
-def engine_for(data: Path, json_output: bool) -> Iterator[Engine]:
-    """Open the engine; map every facelens error to a message and an exit code (the one place
-    where the CLI does so)."""
-    try:
-        with facelens.open(settings=Settings(data_dir=data)) as engine:
-            try:
-                yield engine
-            except RefusedError as exc:  # refusals are logged (once), counted by rule
-                engine.record_refusal(exc, cli_caller())
-                raise
-    except FacelensError as exc:
-        fail(exc, json_output)
-
-
-def fail(exc: FacelensError, json_output: bool) -> NoReturn:
-    """Print a facelens error and exit with its code."""
-    if json_output:
-        print(json.dumps({"error": {"code": exc.code, "message": str(exc)}}))
-    err.print(f"[bold red]error:[/] {exc}", highlight=False, soft_wrap=True)
-    raise typer.Exit(exit_code_for(exc)) from None
-
-
-def emit_json(value: Any) -> None:
-    print(json.dumps(to_jsonable(value), indent=2))
-
-
-def progress_bar(*, disable: bool) -> Progress:
-    """On stderr, so that stdout stays clean for ``--json``: task, bar, count, rate, ETA."""
-    return Progress(
-        TextColumn("[bold]{task.description}[/]"),
-        BarColumn(),
-        MofNCompleteColumn(),
-        RateColumn(),
-        TimeElapsedColumn(),
-        TextColumn("eta"),
-        TimeRemainingColumn(),
-        console=err,
-        disable=disable,
-    )
-
-
-class RateColumn(ProgressColumn):
-    def render(self, task: Task) -> Text:
-        speed = task.finished_speed or task.speed
-        return Text(f"{speed:.1f} img/s" if speed else "- img/s", style="progress.data.speed")
 
 
 # --- ingest -------------------------------------------------------------------------------
@@ -305,23 +212,6 @@ def ingest_manifest(
         raise typer.Exit(EXIT_INGEST_FAILURES)
 
 
-def print_ingest_report(report: IngestReport) -> None:
-    rejected = ", ".join(f"{n} {r}" for r, n in sorted(report.faces_rejected.items())) or "none"
-    out.print(
-        f"[bold]{report.collection}[/]: {report.images_ingested} images ingested, "
-        f"{report.faces_indexed} faces indexed, rejected faces: {rejected}, "
-        f"{report.duplicates_skipped} duplicates skipped, {len(report.failures)} failed "
-        f"({report.elapsed_s:.1f} s, {report.images_per_s:.1f} images/s)",
-        highlight=False,
-    )
-    if report.faces_suppressed:
-        out.print(f"  {report.faces_suppressed} face(s) of people who opted out: not stored")
-    for rule, count in sorted(report.refusals.items()):
-        out.print(f"  [yellow]refused[/] {count} URL(s) by rule {rule}", highlight=False)
-    for failure in report.failures:
-        out.print(f"  [red]failed[/] {failure.location}: {failure.message}", highlight=False)
-
-
 # --- search and verify --------------------------------------------------------------------
 
 
@@ -360,30 +250,6 @@ def search(
         emit_json({k: v for k, v in to_jsonable(result).items() if k != "search_id"})
     else:
         print_search_result(result)
-
-
-def print_search_result(result: SearchResult) -> None:
-    for n, face in enumerate(result.faces, start=1):
-        box = ",".join(map(str, face.probe_box.as_tuple()))
-        out.print(
-            f"[bold]probe face {n}[/] (box {box}): {len(face.matches)} nearest faces, "
-            f"threshold {result.threshold:.4f}",
-            highlight=False,
-        )
-        if not face.matches:
-            out.print("  no faces in the gallery to compare with")
-        for rank, m in enumerate(face.matches, start=1):
-            verdict = "[green]MATCH[/]" if m.is_match else "[dim]below[/]"
-            out.print(
-                f"  {rank:>2}. {m.similarity:.3f} {verdict}  {m.person_name or '(unnamed)'}  "
-                f"face {m.face_id} in {m.collection}: {m.image_location} "
-                f"box {','.join(map(str, m.box.as_tuple()))}",
-                highlight=False,
-                soft_wrap=True,
-            )
-    if result.faces_rejected:
-        reasons = ", ".join(q.rejection_reason or "" for q in result.faces_rejected)
-        out.print(f"{len(result.faces_rejected)} probe face(s) not searched: {reasons}")
 
 
 @app.command()
@@ -553,28 +419,6 @@ def doctor(
     print_doctor(report, json_output)
     if not report.healthy:
         raise typer.Exit(EXIT_UNHEALTHY)
-
-
-@contextmanager
-def engine_for_opened(engine: Engine, json_output: bool) -> Iterator[Engine]:
-    """``engine_for`` for an engine already open."""
-    try:
-        with engine:
-            yield engine
-    except FacelensError as exc:
-        fail(exc, json_output)
-
-
-def print_doctor(report: DoctorReport, json_output: bool) -> None:
-    if json_output:
-        emit_json({"healthy": report.healthy, "findings": report.findings})
-        return
-    table = Table("check", "state", "finding")
-    for f in report.findings:
-        state = "repaired" if f.repaired else ("ok" if f.ok else "PROBLEM")
-        table.add_row(f.check, state, f.detail)
-    out.print(table)
-    out.print("healthy" if report.healthy else f"{report.problems} problem(s) remain")
 
 
 # --- service ------------------------------------------------------------------------------
@@ -825,18 +669,6 @@ def collection_list(data: DataOption = DEFAULT_DATA, json_output: JsonOption = F
 
 
 # --- consent registry ---------------------------------------------------------------------
-
-
-def parse_when(value: str | None, option: str) -> datetime | None:
-    if value is None:
-        return None
-    try:
-        parsed = datetime.fromisoformat(value)
-    except ValueError:
-        raise InvalidArgumentError(
-            f"{option}: {value!r} is not a date (YYYY-MM-DD or an ISO 8601 time)"
-        ) from None
-    return parsed if parsed.tzinfo else parsed.replace(tzinfo=UTC)
 
 
 @consent_app.command("add")
@@ -1269,67 +1101,6 @@ def eval_lfw(
     err.print(f"wrote {', '.join(str(p) for p in written)}")
 
 
-def print_eval_summary(figures: dict[str, Any]) -> None:
-    if "view2" in figures:
-        v2 = figures["view2"]
-        out.print(
-            f"LFW View 2: mean accuracy {v2['mean_accuracy']:.4%} ± {v2['std_accuracy']:.4%} "
-            f"(std over {v2['folds']} folds), AUC {v2['roc_auc']:.5f}, EER {v2['eer']:.4%}",
-            highlight=False,
-        )
-        for p in v2["tar_at_far"]:
-            out.print(
-                f"  TAR @ FAR={p['target_far']:g}: {p['tar']:.4%} (threshold {p['threshold']:.4f})",
-                highlight=False,
-            )
-        e = v2["enrolment"]
-        out.print(
-            f"  failure to enrol: {e['failure_to_enrol']} of {e['images']} images "
-            f"({e['no_face_detected']} with no face detected); {e['pairs_with_a_failed_image']} "
-            "pairs involve one, all scored",
-            highlight=False,
-        )
-        errors = v2["errors"]
-        out.print(
-            f"  misclassified pairs: {errors['count']} ({errors['same_person_rejected']} "
-            f"same-person rejected, {errors['with_a_failed_enrolment']} involve a failed "
-            "enrolment)",
-            highlight=False,
-        )
-    if "view1" in figures:
-        v1 = figures["view1"]
-        out.print(
-            f"LFW View 1: threshold at FMR 1e-3 on train {v1['threshold_at_fmr_1e-3']}; on test "
-            f"FMR {v1['threshold_at_fmr_1e-3_on_test']['fmr']}, "
-            f"FNMR {v1['threshold_at_fmr_1e-3_on_test']['fnmr']}",
-            highlight=False,
-        )
-    if "identification" in figures:
-        ident = figures["identification"]
-        out.print(
-            f"1:N identification: rank-1 {ident['rank_1']:.4%}, rank-5 {ident['rank_5']:.4%} "
-            f"({ident['split']['mated_probes']} mated, {ident['split']['nonmated_probes']} "
-            f"non-mated probes, gallery {ident['split']['gallery_images']})",
-            highlight=False,
-        )
-        for p in ident["fnir_at_fpir"]:
-            out.print(
-                f"  FNIR @ FPIR={p['target_fpir']:g}: {p['fnir']:.4%} "
-                f"(threshold {p['threshold']:.4f})",
-                highlight=False,
-            )
-    if "groups" in figures:
-        g = figures["groups"]
-        for r in g["rates"]:
-            out.print(f"  group {r['group']}: FMR {r['fmr']}, FNMR {r['fnmr']}", highlight=False)
-        out.print(f"  highest/lowest group FMR: {g['fmr_max_over_min']}", highlight=False)
-    out.print(
-        f"took {figures['elapsed_s']} s ({figures['images_embedded']} images embedded, "
-        f"{figures['images_from_cache']} from the cache)",
-        highlight=False,
-    )
-
-
 # --- demo ---------------------------------------------------------------------------------
 
 
@@ -1409,21 +1180,14 @@ def first_accounts(engine: Engine) -> None:
 
 
 def main() -> None:
-    try:
-        settings = Settings()
-    except ValidationError as exc:
-        err.print(f"[bold red]error:[/] a FACELENS_* environment variable is invalid:\n{exc}")
-        sys.exit(EXIT_USAGE)
+    settings = settings_or_exit()
     logging.basicConfig(  # Rich shows the time and level itself: the message alone
         level=settings.log_level,
         format="%(name)s: %(message)s",
         handlers=[RichHandler(console=err, show_path=False)],
     )
-    try:
+    with interrupt_exits():
         app()
-    except KeyboardInterrupt:
-        err.print("interrupted; rerun the same command to resume")
-        sys.exit(130)
 
 
 if __name__ == "__main__":
