@@ -5,6 +5,7 @@ their commands)."""
 from __future__ import annotations
 
 import json
+from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any
 
 from rich.console import Console
@@ -25,6 +26,11 @@ from facelens.types import IngestReport, SearchResult, to_jsonable
 
 if TYPE_CHECKING:
     from facelens.doctor import DoctorReport
+    from facelens.privacy.audit import AuditCheck
+    from facelens.privacy.policy import CollectionPolicy
+    from facelens.privacy.rights import AccessReport, RequestReview
+    from facelens.privacy.transparency import TransparencyReport
+    from facelens.types import Consent, Person, Stats, SubjectRequest
 
 out = Console()
 err = Console(stderr=True)
@@ -102,6 +108,24 @@ def print_search_result(result: SearchResult) -> None:
 # --- the data folder ----------------------------------------------------------------------
 
 
+def print_persons(persons: list[Person]) -> None:
+    table = Table("id", "name", "faces", "face ids")
+    for p in persons:
+        table.add_row(str(p.id), p.name, str(len(p.face_ids)), ",".join(map(str, p.face_ids)))
+    out.print(table)
+
+
+def print_stats(stats: Stats) -> None:
+    table = Table("what", "value")
+    for key, value in to_jsonable(stats).items():
+        if key == "model":
+            value = value["id"]
+        elif isinstance(value, dict):
+            value = ", ".join(f"{k}={v}" for k, v in value.items())
+        table.add_row(key, str(value))
+    out.print(table)
+
+
 def print_doctor(report: DoctorReport, json_output: bool) -> None:
     if json_output:
         emit_json({"healthy": report.healthy, "findings": report.findings})
@@ -114,7 +138,128 @@ def print_doctor(report: DoctorReport, json_output: bool) -> None:
     out.print("healthy" if report.healthy else f"{report.problems} problem(s) remain")
 
 
+def print_audit_check(check: AuditCheck) -> None:
+    if check.intact:
+        matched = (
+            f"; checkpoint at entry {check.checkpoint_last_id} matches"
+            if check.checkpoint_last_id is not None
+            else ""
+        )
+        out.print(
+            f"audit log intact: {check.entries} entries, hash chain verified{matched}",
+            highlight=False,
+        )
+    else:
+        where = f"entry {check.first_bad_id}: " if check.first_bad_id is not None else ""
+        err.print(
+            f"[bold red]audit log tampered with:[/] {where}{check.problem}",
+            highlight=False,
+        )
+
+
 # --- lawful processing --------------------------------------------------------------------
+
+
+def print_collections(policies: dict[str, CollectionPolicy | None]) -> None:
+    table = Table("name", "basis", "jurisdictions", "purpose", "retention days")
+    for name, policy in policies.items():
+        if policy is None:
+            table.add_row(name, "[red]none: ingest refused[/]", "", "", "")
+        else:
+            basis = policy.basis.value + (f" ({policy.basis_text})" if policy.basis_text else "")
+            table.add_row(
+                name, basis, ",".join(policy.jurisdictions), policy.purpose,
+                str(policy.retention_days),
+            )  # fmt: skip
+    out.print(table)
+
+
+def print_consents(consents: list[Consent]) -> None:
+    now = datetime.now(UTC)
+    table = Table("id", "subject", "scope", "given", "expires", "person", "state")
+    for c in consents:
+        state = "withdrawn" if c.withdrawn_at else ("valid" if c.valid_at(now) else "lapsed")
+        table.add_row(
+            str(c.id), c.subject_ref, ",".join(c.scope), c.given_at.date().isoformat(),
+            c.expires_at.date().isoformat() if c.expires_at else "-",
+            str(c.person_id or "-"), state,
+        )  # fmt: skip
+    out.print(table)
+
+
+def print_review(opened: RequestReview) -> None:
+    request, rule = opened.request, opened.rule
+    out.print(
+        f"{request.kind} request {request.id} ({request.request_ref}): "
+        f"{len(opened.candidates)} candidate face(s) to review",
+        highlight=False,
+    )
+    if rule is not None:
+        out.print(
+            f"  rule: similarity >= {rule.threshold:.4f} to any of {rule.photos} photo(s); at "
+            f"{rule.gallery_faces:,} faces held it is expected to propose "
+            f"{rule.expected_false_candidates:.3g} stranger(s)",
+            highlight=False,
+        )
+    for face in opened.candidates:
+        out.print(
+            f"  face {face.face_id} ({face.similarity:.3f}, {face.decision}) in "
+            f"{face.collection} [{face.legal_basis}, {face.retention_days} days]: "
+            f"{face.image_location}",
+            highlight=False,
+            soft_wrap=True,
+        )
+    if request.status == "pending":
+        out.print(
+            f"review each face (facelens subject review {request.id} --crops DIR), then confirm "
+            f"those that are the requester's: facelens subject confirm {request.id} --face ID ..."
+        )
+
+
+def print_access_report(report: AccessReport) -> None:
+    out.print(
+        f"request {report.request.id} ({report.request.request_ref}): {len(report.faces)} "
+        "face(s) held confirmed as the requester's",
+        highlight=False,
+    )
+    for face in report.faces:
+        out.print(
+            f"  face {face.face_id} ({face.similarity:.3f}) in {face.collection} "
+            f"[{face.legal_basis}, {face.retention_days} days]: {face.image_location}",
+            highlight=False,
+            soft_wrap=True,
+        )
+
+
+def print_subject_requests(requests: list[SubjectRequest]) -> None:
+    table = Table("id", "kind", "ref", "status", "found", "erased", "by", "confirmed by")
+    for r in requests:
+        table.add_row(
+            str(r.id), r.kind, r.request_ref, r.status, str(r.faces_found), str(r.faces_erased),
+            r.created_by, r.confirmed_by or "-",
+        )  # fmt: skip
+    out.print(table)
+
+
+def print_transparency(report: TransparencyReport, since: str) -> None:
+    table = Table("what", "count")
+    table.add_row("searches", str(report.searches))
+    for purpose, n in report.searches_by_purpose.items():
+        table.add_row(f"  purpose: {purpose}", str(n))
+    for kind, outcomes in (
+        ("access", report.access_requests),
+        ("erasure", report.erasure_requests),
+    ):
+        for status, n in outcomes.items():
+            table.add_row(f"{kind} requests {status}", str(n))
+    table.add_row("faces erased on request", str(report.faces_erased_on_request))
+    table.add_row("consent withdrawals", str(report.consent_withdrawals))
+    table.add_row("retention images destroyed", str(report.retention_images_deleted))
+    table.add_row("retention faces destroyed", str(report.retention_faces_deleted))
+    for rule, n in report.refusals_by_rule.items():
+        table.add_row(f"refused: {rule}", str(n))
+    out.print(f"transparency report since {since}")
+    out.print(table)
 
 
 # --- evaluation ---------------------------------------------------------------------------
