@@ -70,8 +70,10 @@ app = typer.Typer(
     pretty_exceptions_enable=False,
 )
 # In this order --help lists them: the top-level commands, then the groups.
-for module in (ingest, search, data, serve):
-    module.register(app)
+ingest.register(app)
+search.register(app)
+data.register(app)
+serve.register(app)
 app.add_typer(persons.app, name="person")
 app.add_typer(index.app, name="index")
 app.add_typer(evaluation.app, name="eval")
