@@ -1,7 +1,7 @@
 """One exception class per failure a user can act on.
 
 Every error carries a message that says what went wrong and what to do about it. The CLI maps
-them to exit codes in one place (``facelens.cli.main``); the HTTP API maps them to problem
+them to exit codes in one place (``facelens.cli.exit_codes``); the HTTP API maps them to problem
 details the same way, by class (``facelens.api.problems``).
 """
 

@@ -1,0 +1,1 @@
+"""The commands, by area; ``facelens.cli.main`` puts them together."""

@@ -1,0 +1,326 @@
+"""What the command line prints: the consoles, ``--json`` output, the progress bar, and the
+Rich tables and summaries of the commands' results (the one-line confirmations stay with
+their commands)."""
+
+from __future__ import annotations
+
+import json
+from datetime import UTC, datetime
+from typing import TYPE_CHECKING, Any
+
+from rich.console import Console
+from rich.progress import (
+    BarColumn,
+    MofNCompleteColumn,
+    Progress,
+    ProgressColumn,
+    Task,
+    TextColumn,
+    TimeElapsedColumn,
+    TimeRemainingColumn,
+)
+from rich.table import Table
+from rich.text import Text
+
+from facelens.types import IngestReport, SearchResult, to_jsonable
+
+if TYPE_CHECKING:
+    from facelens.doctor import DoctorReport
+    from facelens.privacy.audit import AuditCheck
+    from facelens.privacy.policy import CollectionPolicy
+    from facelens.privacy.rights import AccessReport, RequestReview
+    from facelens.privacy.transparency import TransparencyReport
+    from facelens.types import Consent, Person, Stats, SubjectRequest
+
+out = Console()
+err = Console(stderr=True)
+
+
+def emit_json(value: Any) -> None:
+    print(json.dumps(to_jsonable(value), indent=2))
+
+
+def progress_bar(*, disable: bool) -> Progress:
+    """On stderr, so that stdout stays clean for ``--json``: task, bar, count, rate, ETA."""
+    return Progress(
+        TextColumn("[bold]{task.description}[/]"),
+        BarColumn(),
+        MofNCompleteColumn(),
+        RateColumn(),
+        TimeElapsedColumn(),
+        TextColumn("eta"),
+        TimeRemainingColumn(),
+        console=err,
+        disable=disable,
+    )
+
+
+class RateColumn(ProgressColumn):
+    def render(self, task: Task) -> Text:
+        speed = task.finished_speed or task.speed
+        return Text(f"{speed:.1f} img/s" if speed else "- img/s", style="progress.data.speed")
+
+
+# --- ingest, search -----------------------------------------------------------------------
+
+
+def print_ingest_report(report: IngestReport) -> None:
+    rejected = ", ".join(f"{n} {r}" for r, n in sorted(report.faces_rejected.items())) or "none"
+    out.print(
+        f"[bold]{report.collection}[/]: {report.images_ingested} images ingested, "
+        f"{report.faces_indexed} faces indexed, rejected faces: {rejected}, "
+        f"{report.duplicates_skipped} duplicates skipped, {len(report.failures)} failed "
+        f"({report.elapsed_s:.1f} s, {report.images_per_s:.1f} images/s)",
+        highlight=False,
+    )
+    if report.faces_suppressed:
+        out.print(f"  {report.faces_suppressed} face(s) of people who opted out: not stored")
+    for rule, count in sorted(report.refusals.items()):
+        out.print(f"  [yellow]refused[/] {count} URL(s) by rule {rule}", highlight=False)
+    for failure in report.failures:
+        out.print(f"  [red]failed[/] {failure.location}: {failure.message}", highlight=False)
+
+
+def print_search_result(result: SearchResult) -> None:
+    for n, face in enumerate(result.faces, start=1):
+        box = ",".join(map(str, face.probe_box.as_tuple()))
+        out.print(
+            f"[bold]probe face {n}[/] (box {box}): {len(face.matches)} nearest faces, "
+            f"threshold {result.threshold:.4f}",
+            highlight=False,
+        )
+        if not face.matches:
+            out.print("  no faces in the gallery to compare with")
+        for rank, m in enumerate(face.matches, start=1):
+            verdict = "[green]MATCH[/]" if m.is_match else "[dim]below[/]"
+            out.print(
+                f"  {rank:>2}. {m.similarity:.3f} {verdict}  {m.person_name or '(unnamed)'}  "
+                f"face {m.face_id} in {m.collection}: {m.image_location} "
+                f"box {','.join(map(str, m.box.as_tuple()))}",
+                highlight=False,
+                soft_wrap=True,
+            )
+    if result.faces_rejected:
+        reasons = ", ".join(q.rejection_reason or "" for q in result.faces_rejected)
+        out.print(f"{len(result.faces_rejected)} probe face(s) not searched: {reasons}")
+
+
+# --- the data folder ----------------------------------------------------------------------
+
+
+def print_persons(persons: list[Person]) -> None:
+    table = Table("id", "name", "faces", "face ids")
+    for p in persons:
+        table.add_row(str(p.id), p.name, str(len(p.face_ids)), ",".join(map(str, p.face_ids)))
+    out.print(table)
+
+
+def print_stats(stats: Stats) -> None:
+    table = Table("what", "value")
+    for key, value in to_jsonable(stats).items():
+        if key == "model":
+            value = value["id"]
+        elif isinstance(value, dict):
+            value = ", ".join(f"{k}={v}" for k, v in value.items())
+        table.add_row(key, str(value))
+    out.print(table)
+
+
+def print_doctor(report: DoctorReport, json_output: bool) -> None:
+    if json_output:
+        emit_json({"healthy": report.healthy, "findings": report.findings})
+        return
+    table = Table("check", "state", "finding")
+    for f in report.findings:
+        state = "repaired" if f.repaired else ("ok" if f.ok else "PROBLEM")
+        table.add_row(f.check, state, f.detail)
+    out.print(table)
+    out.print("healthy" if report.healthy else f"{report.problems} problem(s) remain")
+
+
+def print_audit_check(check: AuditCheck) -> None:
+    if check.intact:
+        matched = (
+            f"; checkpoint at entry {check.checkpoint_last_id} matches"
+            if check.checkpoint_last_id is not None
+            else ""
+        )
+        out.print(
+            f"audit log intact: {check.entries} entries, hash chain verified{matched}",
+            highlight=False,
+        )
+    else:
+        where = f"entry {check.first_bad_id}: " if check.first_bad_id is not None else ""
+        err.print(
+            f"[bold red]audit log tampered with:[/] {where}{check.problem}",
+            highlight=False,
+        )
+
+
+# --- lawful processing --------------------------------------------------------------------
+
+
+def print_collections(policies: dict[str, CollectionPolicy | None]) -> None:
+    table = Table("name", "basis", "jurisdictions", "purpose", "retention days")
+    for name, policy in policies.items():
+        if policy is None:
+            table.add_row(name, "[red]none: ingest refused[/]", "", "", "")
+        else:
+            basis = policy.basis.value + (f" ({policy.basis_text})" if policy.basis_text else "")
+            table.add_row(
+                name, basis, ",".join(policy.jurisdictions), policy.purpose,
+                str(policy.retention_days),
+            )  # fmt: skip
+    out.print(table)
+
+
+def print_consents(consents: list[Consent]) -> None:
+    now = datetime.now(UTC)
+    table = Table("id", "subject", "scope", "given", "expires", "person", "state")
+    for c in consents:
+        state = "withdrawn" if c.withdrawn_at else ("valid" if c.valid_at(now) else "lapsed")
+        table.add_row(
+            str(c.id), c.subject_ref, ",".join(c.scope), c.given_at.date().isoformat(),
+            c.expires_at.date().isoformat() if c.expires_at else "-",
+            str(c.person_id or "-"), state,
+        )  # fmt: skip
+    out.print(table)
+
+
+def print_review(opened: RequestReview) -> None:
+    request, rule = opened.request, opened.rule
+    out.print(
+        f"{request.kind} request {request.id} ({request.request_ref}): "
+        f"{len(opened.candidates)} candidate face(s) to review",
+        highlight=False,
+    )
+    if rule is not None:
+        out.print(
+            f"  rule: similarity >= {rule.threshold:.4f} to any of {rule.photos} photo(s); at "
+            f"{rule.gallery_faces:,} faces held it is expected to propose "
+            f"{rule.expected_false_candidates:.3g} stranger(s)",
+            highlight=False,
+        )
+    for face in opened.candidates:
+        out.print(
+            f"  face {face.face_id} ({face.similarity:.3f}, {face.decision}) in "
+            f"{face.collection} [{face.legal_basis}, {face.retention_days} days]: "
+            f"{face.image_location}",
+            highlight=False,
+            soft_wrap=True,
+        )
+    if request.status == "pending":
+        out.print(
+            f"review each face (facelens subject review {request.id} --crops DIR), then confirm "
+            f"those that are the requester's: facelens subject confirm {request.id} --face ID ..."
+        )
+
+
+def print_access_report(report: AccessReport) -> None:
+    out.print(
+        f"request {report.request.id} ({report.request.request_ref}): {len(report.faces)} "
+        "face(s) held confirmed as the requester's",
+        highlight=False,
+    )
+    for face in report.faces:
+        out.print(
+            f"  face {face.face_id} ({face.similarity:.3f}) in {face.collection} "
+            f"[{face.legal_basis}, {face.retention_days} days]: {face.image_location}",
+            highlight=False,
+            soft_wrap=True,
+        )
+
+
+def print_subject_requests(requests: list[SubjectRequest]) -> None:
+    table = Table("id", "kind", "ref", "status", "found", "erased", "by", "confirmed by")
+    for r in requests:
+        table.add_row(
+            str(r.id), r.kind, r.request_ref, r.status, str(r.faces_found), str(r.faces_erased),
+            r.created_by, r.confirmed_by or "-",
+        )  # fmt: skip
+    out.print(table)
+
+
+def print_transparency(report: TransparencyReport, since: str) -> None:
+    table = Table("what", "count")
+    table.add_row("searches", str(report.searches))
+    for purpose, n in report.searches_by_purpose.items():
+        table.add_row(f"  purpose: {purpose}", str(n))
+    for kind, outcomes in (
+        ("access", report.access_requests),
+        ("erasure", report.erasure_requests),
+    ):
+        for status, n in outcomes.items():
+            table.add_row(f"{kind} requests {status}", str(n))
+    table.add_row("faces erased on request", str(report.faces_erased_on_request))
+    table.add_row("consent withdrawals", str(report.consent_withdrawals))
+    table.add_row("retention images destroyed", str(report.retention_images_deleted))
+    table.add_row("retention faces destroyed", str(report.retention_faces_deleted))
+    for rule, n in report.refusals_by_rule.items():
+        table.add_row(f"refused: {rule}", str(n))
+    out.print(f"transparency report since {since}")
+    out.print(table)
+
+
+# --- evaluation ---------------------------------------------------------------------------
+
+
+def print_eval_summary(figures: dict[str, Any]) -> None:
+    if "view2" in figures:
+        v2 = figures["view2"]
+        out.print(
+            f"LFW View 2: mean accuracy {v2['mean_accuracy']:.4%} ± {v2['std_accuracy']:.4%} "
+            f"(std over {v2['folds']} folds), AUC {v2['roc_auc']:.5f}, EER {v2['eer']:.4%}",
+            highlight=False,
+        )
+        for p in v2["tar_at_far"]:
+            out.print(
+                f"  TAR @ FAR={p['target_far']:g}: {p['tar']:.4%} (threshold {p['threshold']:.4f})",
+                highlight=False,
+            )
+        e = v2["enrolment"]
+        out.print(
+            f"  failure to enrol: {e['failure_to_enrol']} of {e['images']} images "
+            f"({e['no_face_detected']} with no face detected); {e['pairs_with_a_failed_image']} "
+            "pairs involve one, all scored",
+            highlight=False,
+        )
+        errors = v2["errors"]
+        out.print(
+            f"  misclassified pairs: {errors['count']} ({errors['same_person_rejected']} "
+            f"same-person rejected, {errors['with_a_failed_enrolment']} involve a failed "
+            "enrolment)",
+            highlight=False,
+        )
+    if "view1" in figures:
+        v1 = figures["view1"]
+        out.print(
+            f"LFW View 1: threshold at FMR 1e-3 on train {v1['threshold_at_fmr_1e-3']}; on test "
+            f"FMR {v1['threshold_at_fmr_1e-3_on_test']['fmr']}, "
+            f"FNMR {v1['threshold_at_fmr_1e-3_on_test']['fnmr']}",
+            highlight=False,
+        )
+    if "identification" in figures:
+        ident = figures["identification"]
+        out.print(
+            f"1:N identification: rank-1 {ident['rank_1']:.4%}, rank-5 {ident['rank_5']:.4%} "
+            f"({ident['split']['mated_probes']} mated, {ident['split']['nonmated_probes']} "
+            f"non-mated probes, gallery {ident['split']['gallery_images']})",
+            highlight=False,
+        )
+        for p in ident["fnir_at_fpir"]:
+            out.print(
+                f"  FNIR @ FPIR={p['target_fpir']:g}: {p['fnir']:.4%} "
+                f"(threshold {p['threshold']:.4f})",
+                highlight=False,
+            )
+    if "groups" in figures:
+        g = figures["groups"]
+        for r in g["rates"]:
+            out.print(f"  group {r['group']}: FMR {r['fmr']}, FNMR {r['fnmr']}", highlight=False)
+        out.print(f"  highest/lowest group FMR: {g['fmr_max_over_min']}", highlight=False)
+    out.print(
+        f"took {figures['elapsed_s']} s ({figures['images_embedded']} images embedded, "
+        f"{figures['images_from_cache']} from the cache)",
+        highlight=False,
+    )
