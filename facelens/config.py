@@ -110,7 +110,10 @@ class Settings(BaseSettings):
         "onnxruntime-gpu and a GPU.",
     )
     onnx_intra_op_threads: int = Field(
-        default=0, ge=0, description="Threads of one ONNX Runtime call; 0 lets it choose."
+        default=0,
+        ge=0,
+        description="Threads of one ONNX Runtime call; 0: a thread a core, shared out among "
+        "ingest worker processes.",
     )
     onnx_model_dir: Path | None = Field(
         default=None,

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 from pathlib import Path
 
 import numpy as np
@@ -11,6 +12,7 @@ from PIL import Image, ImageFilter
 from facelens.config import Settings
 from facelens.errors import ModelMismatchError, UnknownBackendError
 from facelens.pipeline.analyse import FacePipeline
+from facelens.pipeline.batch import worker_settings
 from facelens.pipeline.detect import available_detectors, create_detector
 from facelens.pipeline.embed.base import similarity
 from facelens.pipeline.quality import LOW_DETECTOR_SCORE, TOO_BLURRY, TOO_MANY_FACES, TOO_SMALL
@@ -151,3 +153,12 @@ def test_given_embeddings_of_different_models_then_comparison_is_refused() -> No
     assert similarity(a, a) == pytest.approx(1.0)
     with pytest.raises(ModelMismatchError, match="same model"):
         similarity(a, b)
+
+
+def test_given_ingest_workers_then_they_share_the_cores_out_among_their_onnx_threads() -> None:
+    cores = os.cpu_count() or 1
+    assert worker_settings(Settings(), 2).onnx_intra_op_threads == max(1, cores // 2)
+    assert worker_settings(Settings(), 4 * cores).onnx_intra_op_threads == 1
+    # A number the operator chose, and a single in-process analysis, are left as they are.
+    assert worker_settings(Settings(onnx_intra_op_threads=3), 2).onnx_intra_op_threads == 3
+    assert worker_settings(Settings(), 1).onnx_intra_op_threads == 0
