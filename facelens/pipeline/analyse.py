@@ -6,7 +6,7 @@ import os
 import threading
 from collections.abc import Iterator
 from contextlib import contextmanager
-from dataclasses import replace
+from dataclasses import dataclass, replace
 from pathlib import Path
 
 from facelens.config import Settings
@@ -17,6 +17,17 @@ from facelens.pipeline.embed.base import Embedder
 from facelens.pipeline.embed.registry import create_embedder
 from facelens.pipeline.quality import TOO_MANY_FACES, assess
 from facelens.types import AnalysedFace, Detection, ImageAnalysis, ModelId
+
+
+@dataclass(frozen=True, slots=True)
+class PreparedImage:
+    """An image's faces found, aligned and checked, waiting for their embeddings: ``chips``
+    holds the aligned chip of each accepted face, in the order of ``faces``."""
+
+    width: int
+    height: int
+    faces: list[AnalysedFace]
+    chips: list[RgbImage]
 
 
 class FacePipeline:
@@ -66,20 +77,32 @@ class FacePipeline:
         """Every face of ``image``, largest first; rejected faces carry their reason. A
         ``probe`` (a photo to search with) is searched with ``probe_detect_upsample_times``."""
         with self._lock:
-            return self._analyse(image, probe=probe)
+            return self._embedded([self._prepare(image, probe=probe)])[0]
 
     def analyse_detections(self, image: RgbImage, detections: list[Detection]) -> ImageAnalysis:
         """Align, check and embed faces already found in ``image``, in the order given (the
         first ``max_faces_per_image`` accepted ones are kept). A detection's own landmarks,
         if it has them, are aligned on instead of the shape predictor's."""
         with self._lock:
-            return self._faces(image, detections)
+            return self._embedded([self._faces(image, detections)])[0]
 
-    def _analyse(self, image: RgbImage, *, probe: bool) -> ImageAnalysis:
+    def prepare(self, image: RgbImage) -> PreparedImage:
+        """Every face of ``image`` found, aligned and checked, not yet embedded: what an
+        ingest worker does, so that the chips of many images are embedded in one batch."""
+        with self._lock:
+            return self._prepare(image, probe=False)
+
+    def embed_prepared(self, prepared: list[PreparedImage]) -> list[ImageAnalysis]:
+        """The analyses of ``prepared`` images, their chips embedded together: the network
+        runs on batches of ``embed_batch_size`` chips from many images, not on one image's."""
+        with self._lock:
+            return self._embedded(prepared)
+
+    def _prepare(self, image: RgbImage, *, probe: bool) -> PreparedImage:
         detector = self.probe_detector if probe else self.detector
         return self._faces(image, detector.detect(image))
 
-    def _faces(self, image: RgbImage, detections: list[Detection]) -> ImageAnalysis:
+    def _faces(self, image: RgbImage, detections: list[Detection]) -> PreparedImage:
         height, width = image.shape[:2]
         faces: list[AnalysedFace] = []
         chips = []
@@ -97,9 +120,21 @@ class FacePipeline:
             faces.append(AnalysedFace(detection, aligned.landmarks, quality, embedding=None))
             if quality.accepted:
                 chips.append(aligned.chip)
-        embeddings = iter(self.embedder.embed(chips))
-        faces = [replace(f, embedding=next(embeddings)) if f.quality.accepted else f for f in faces]
-        return ImageAnalysis(width=width, height=height, faces=faces)
+        return PreparedImage(width=width, height=height, faces=faces, chips=chips)
+
+    def _embedded(self, prepared: list[PreparedImage]) -> list[ImageAnalysis]:
+        embeddings = iter(self.embedder.embed([chip for p in prepared for chip in p.chips]))
+        return [
+            ImageAnalysis(
+                width=p.width,
+                height=p.height,
+                faces=[
+                    replace(f, embedding=next(embeddings)) if f.quality.accepted else f
+                    for f in p.faces
+                ],
+            )
+            for p in prepared
+        ]
 
     def analyse_file(self, path: Path) -> ImageAnalysis:
         return self.analyse(self.load(path))

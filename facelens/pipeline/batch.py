@@ -1,10 +1,14 @@
-"""Batch ingest: discover files, skip known content, analyse in worker processes, store each
-image with its faces in one transaction, index the accepted faces.
+"""Batch ingest: discover files, skip known content, find and align faces in worker
+processes, embed the chips of many images in batches, store each image with its faces in one
+transaction, index the accepted faces.
 
-dlib runs on one core, so throughput comes from processes. The main process reads and hashes
-each file and sends its bytes to a worker (so the analysed bytes are exactly the hashed ones);
-only the main process writes to the store and the index. Every image is committed on its own,
-so an interrupted run loses at most the images in flight, and a rerun skips everything already
+dlib's detector runs on one core, so its throughput comes from processes. The main process
+reads and hashes each file and sends its bytes to a worker (so the analysed bytes are exactly
+the hashed ones); the worker decodes, detects, aligns and checks, and sends back the aligned
+chips; the main process embeds the chips of many images in one call (the network's throughput
+is in its batches, not its single-chip latency, and one process can hold the GPU). Only the
+main process writes to the store and the index. Every image is committed on its own, so an
+interrupted run loses at most the images in flight, and a rerun skips everything already
 stored (by sha256) and resumes where it stopped.
 """
 
@@ -14,13 +18,19 @@ import hashlib
 import multiprocessing
 import os
 from collections.abc import Callable, Iterable, Iterator
-from concurrent.futures import FIRST_COMPLETED, Future, ProcessPoolExecutor, wait
+from concurrent.futures import (
+    FIRST_COMPLETED,
+    Future,
+    ProcessPoolExecutor,
+    ThreadPoolExecutor,
+    wait,
+)
 from dataclasses import dataclass
 from pathlib import Path
 
 from facelens.config import Settings
 from facelens.errors import FacelensError, ImageNotFoundError
-from facelens.pipeline.analyse import FacePipeline
+from facelens.pipeline.analyse import FacePipeline, PreparedImage
 from facelens.pipeline.decode import decode_image, read_image_bytes
 from facelens.types import ImageAnalysis, IngestFailure
 
@@ -102,7 +112,15 @@ def _init_worker(settings: Settings) -> None:
     _worker_pipeline = FacePipeline(settings)
 
 
-def analyse_bytes(pipeline: FacePipeline, location: str, sha256: str, data: bytes) -> AnalysedFile:
+@dataclass(frozen=True, slots=True)
+class PreparedFile:
+    location: str
+    sha256: str
+    outcome: PreparedImage | IngestFailure
+
+
+def prepare_bytes(pipeline: FacePipeline, location: str, sha256: str, data: bytes) -> PreparedFile:
+    """Decode, detect, align and check one file's faces; a bad file becomes its failure."""
     try:
         image = decode_image(
             data,
@@ -111,14 +129,76 @@ def analyse_bytes(pipeline: FacePipeline, location: str, sha256: str, data: byte
             max_decode_bytes=pipeline.settings.max_decode_bytes,
             name=location,
         )
-        return AnalysedFile(location, sha256, pipeline.analyse(image))
+        return PreparedFile(location, sha256, pipeline.prepare(image))
     except Exception as exc:  # one bad file never aborts the batch
-        return AnalysedFile(location, sha256, failure(location, exc))
+        return PreparedFile(location, sha256, failure(location, exc))
 
 
-def _worker_analyse(location: str, sha256: str, data: bytes) -> AnalysedFile:
+def analyse_bytes(pipeline: FacePipeline, location: str, sha256: str, data: bytes) -> AnalysedFile:
+    """One file analysed on its own (an upload, a fetched URL): prepared and embedded."""
+    (analysed,) = embed_files(pipeline, [prepare_bytes(pipeline, location, sha256, data)])
+    return analysed
+
+
+def _worker_prepare(location: str, sha256: str, data: bytes) -> PreparedFile:
     assert _worker_pipeline is not None, "worker not initialised"
-    return analyse_bytes(_worker_pipeline, location, sha256, data)
+    return prepare_bytes(_worker_pipeline, location, sha256, data)
+
+
+def embed_files(pipeline: FacePipeline, prepared: list[PreparedFile]) -> list[AnalysedFile]:
+    """``prepared`` files with their chips embedded in one go. If embedding fails, every
+    file of the batch is reported with that failure (and the next batch goes on)."""
+    images = [p.outcome for p in prepared if isinstance(p.outcome, PreparedImage)]
+    try:
+        analyses = pipeline.embed_prepared(images)
+    except Exception as exc:
+        return [
+            AnalysedFile(p.location, p.sha256, failure(p.location, exc))
+            if isinstance(p.outcome, PreparedImage)
+            else AnalysedFile(p.location, p.sha256, p.outcome)
+            for p in prepared
+        ]
+    embedded = iter(analyses)
+    return [
+        AnalysedFile(
+            p.location,
+            p.sha256,
+            next(embedded) if isinstance(p.outcome, PreparedImage) else p.outcome,
+        )
+        for p in prepared
+    ]
+
+
+def _without_chips(prepared: PreparedFile) -> AnalysedFile:
+    """A failure, or an image with no accepted face: its analysis as it stands."""
+    outcome = prepared.outcome
+    if isinstance(outcome, PreparedImage):
+        return AnalysedFile(
+            prepared.location,
+            prepared.sha256,
+            ImageAnalysis(outcome.width, outcome.height, outcome.faces),
+        )
+    return AnalysedFile(prepared.location, prepared.sha256, outcome)
+
+
+class EmbedBatcher:
+    """Holds prepared files until their chips fill a batch of ``batch_size``, then hands the
+    batch over."""
+
+    def __init__(self, batch_size: int) -> None:
+        self.batch_size = batch_size
+        self._held: list[PreparedFile] = []
+        self._chips = 0
+
+    def add(self, prepared: PreparedFile) -> list[PreparedFile]:
+        self._held.append(prepared)
+        if isinstance(prepared.outcome, PreparedImage):
+            self._chips += len(prepared.outcome.chips)
+        return self.flush() if self._chips >= self.batch_size else []
+
+    def flush(self) -> list[PreparedFile]:
+        held, self._held, self._chips = self._held, [], 0
+        return held
 
 
 # --- main side --------------------------------------------------------------------------
@@ -158,27 +238,59 @@ def analyse_files(
     workers: int,
     pipeline: FacePipeline,
 ) -> Iterator[AnalysedFile | IngestFailure | None]:
-    """Analyse what ``read_files`` yields, in ``workers`` processes (in this one when 1).
-    Results come back in completion order."""
+    """Analyse what ``read_files`` yields: faces found and aligned in ``workers`` processes
+    (in this one when 1), their chips embedded by ``pipeline`` in batches of
+    ``embed_batch_size``. Results come back in completion order, a batch at a time.
+
+    A batch is embedded on a thread of its own (ONNX Runtime lets go of the GIL), so that
+    while it runs this thread goes on handing files to the workers and the caller goes on
+    storing the previous batch."""
+    batcher = EmbedBatcher(settings.embed_batch_size)
+    with ThreadPoolExecutor(1, thread_name_prefix="facelens-embed") as embedder:
+        running: Future[list[AnalysedFile]] | None = None
+        for item in _prepare_files(items, settings, workers, pipeline):
+            if not isinstance(item, PreparedFile):
+                yield item
+                continue
+            if not isinstance(item.outcome, PreparedImage) or not item.outcome.chips:
+                yield _without_chips(item)  # nothing to embed: no need to wait for a batch
+                continue
+            batch = batcher.add(item)
+            if batch:
+                if running is not None:
+                    yield from running.result()
+                running = embedder.submit(embed_files, pipeline, batch)
+        if running is not None:
+            yield from running.result()
+        yield from embed_files(pipeline, batcher.flush())
+
+
+def _prepare_files(
+    items: Iterator[ReadFile | IngestFailure | None],
+    settings: Settings,
+    workers: int,
+    pipeline: FacePipeline,
+) -> Iterator[PreparedFile | IngestFailure | None]:
     if workers <= 1:
         for item in items:
             if isinstance(item, ReadFile):
-                yield analyse_bytes(pipeline, item.location, item.sha256, item.data)
+                yield prepare_bytes(pipeline, item.location, item.sha256, item.data)
             else:
                 yield item
         return
     # spawn: dlib and FAISS hold native state that is not safe to fork.
     context = multiprocessing.get_context("spawn")
-    max_in_flight = workers * 4
+    # Enough work queued that the workers keep detecting while this process embeds a batch.
+    max_in_flight = workers * 4 + settings.embed_batch_size
     with ProcessPoolExecutor(
         workers,
         mp_context=context,
         initializer=_init_worker,
         initargs=(worker_settings(settings, workers),),
     ) as pool:
-        pending: dict[Future[AnalysedFile], ReadFile] = {}
+        pending: dict[Future[PreparedFile], ReadFile] = {}
 
-        def collect(block_until: int) -> Iterator[AnalysedFile]:
+        def collect(block_until: int) -> Iterator[PreparedFile]:
             while len(pending) > block_until:
                 done, _ = wait(pending, return_when=FIRST_COMPLETED)
                 for future in done:
@@ -186,14 +298,14 @@ def analyse_files(
                     try:
                         yield future.result()
                     except Exception as exc:  # e.g. a worker killed by the OS
-                        yield AnalysedFile(item.location, item.sha256, failure(item.location, exc))
+                        yield PreparedFile(item.location, item.sha256, failure(item.location, exc))
 
         try:
             for item in items:
                 if not isinstance(item, ReadFile):
                     yield item
                     continue
-                pending[pool.submit(_worker_analyse, item.location, item.sha256, item.data)] = item
+                pending[pool.submit(_worker_prepare, item.location, item.sha256, item.data)] = item
                 yield from collect(max_in_flight - 1)
             yield from collect(0)
         finally:
