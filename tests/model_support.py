@@ -43,7 +43,7 @@ PROJECTION_DESCRIPTION: dict[str, Any] = {
 }
 
 
-def write_description(path: Path, description: dict[str, Any]) -> Path:
+def write_description(path: Path, description: Any) -> Path:
     path.write_text(json.dumps(description, indent=2))
     return path
 

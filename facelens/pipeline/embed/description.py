@@ -77,12 +77,15 @@ def load_description(path: Path) -> ModelDescription:
         ) from None
     except (OSError, UnicodeDecodeError) as error:
         raise ModelDescriptionError(
-            f"the model description {path} cannot be read: {error}"
+            f"the model description {path} cannot be read ({error}); check the file, and "
+            "docs/models.md for its format"
         ) from None
     try:
         loaded = json.loads(text)
     except ValueError as error:
-        raise ModelDescriptionError(f"the model description {path} is not JSON: {error}") from None
+        raise ModelDescriptionError(
+            f"the model description {path} is not JSON ({error}); write it as docs/models.md shows"
+        ) from None
     try:
         return ModelDescription.model_validate(loaded)
     except ValidationError as error:
