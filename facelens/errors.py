@@ -109,13 +109,6 @@ class ModelDescriptionMismatchError(ModelDescriptionError):
     code = "model_description_mismatch"
 
 
-class ReindexIncompleteError(FacelensError):
-    """Some faces could not be re-embedded from their source images (missing, unreadable or
-    changed): the data folder keeps its model until every face is staged."""
-
-    code = "reindex_incomplete"
-
-
 # --- the data folder ----------------------------------------------------------------------
 
 
