@@ -13,7 +13,7 @@ from facelens.config import Settings
 from facelens.engine import Engine
 from facelens.errors import InvalidArgumentError, ModelMismatchError, ReindexRefusedError
 from facelens.pipeline.analyse import FacePipeline
-from tests.conftest import SEARCH_WHY, Declare
+from tests.conftest import PRESS_ARCHIVE, SEARCH_WHY, Cli, Declare
 from tests.model_support import PROJECTION_DIM, projection_model
 
 SAMPLES = ["obama.jpg", "obama2.jpg", "obama3.jpg", "biden.jpg"]
@@ -145,3 +145,27 @@ def test_given_opt_outs_or_a_pending_request_then_the_switch_is_refused_and_audi
         assert [e.details["refused"] for e in refused] == ["reindex", "reindex"]
         assert engine.store.staged_face_ids(engine.model).tolist() == []
         assert engine.store.suppression_count() == 1, "the opt-out is kept"
+
+
+def test_given_the_command_line_then_reindex_switches_and_says_which_settings_open_it(
+    tmp_path: Path, sources: Path, model: Path
+) -> None:
+    cli = Cli(tmp_path / "data")
+    cli("collection", "create", "press", *PRESS_ARCHIVE)
+    cli("ingest", *[sources / n for n in SAMPLES], "-c", "press", "--workers", "1")
+    cli("person", "add", "Joe Biden", sources / "biden.jpg", "--collection", "press")
+    report = cli.json("reindex", "--model", model)
+    assert report["switched"] is True and report["faces"] == len(SAMPLES)
+    assert report["faces_failed"] == 0 and report["failures"] == []
+    env = report["open_with"]
+    assert env == {"FACELENS_EMBEDDER": "onnx_file", "FACELENS_EMBED_MODEL_PATH": str(model)}
+    refused = cli.json("stats", code=6)
+    assert refused["error"]["code"] == "model_mismatch"
+    assert "FACELENS_EMBED_MODEL_PATH=" in refused["error"]["message"]
+    stats = cli.json("stats", env=env)
+    assert stats["model"]["dim"] == PROJECTION_DIM and stats["index_count"] == len(SAMPLES)
+    (person,) = cli.json("person", "list", env=env)
+    assert person["name"] == "Joe Biden" and len(person["face_ids"]) == 1
+    printed = cli("reindex", "--model", "onnx", env=env)
+    assert "switched from projection-112" in printed and "FACELENS_EMBEDDER=onnx" in printed
+    assert cli.json("stats")["model"]["dim"] == 128

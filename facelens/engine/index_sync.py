@@ -72,6 +72,7 @@ class IndexSync(EngineState):
         if not recorded:
             return "the same model"
         source = json.loads(recorded)
+        # The same names as reindex.environment (which imports this module, not the reverse).
         return " ".join(f"FACELENS_{key.upper()}={value}" for key, value in sorted(source.items()))
 
     def repair_index(self) -> IndexRepair:

@@ -65,6 +65,8 @@ class ReindexReport:
     already_staged: int = 0
     failures: list[ReindexFailure] = field(default_factory=list)
     switched: bool = False
+    #: The environment settings that open the folder once switched (its model's).
+    open_with: dict[str, str] = field(default_factory=dict)
 
     @property
     def faces_failed(self) -> int:
@@ -91,14 +93,19 @@ def model_settings(settings: Settings, model: str | Path, description: Path | No
     return settings.model_copy(update=update)
 
 
-def model_source(settings: Settings) -> str:
-    """The settings that make a model, as recorded in the data folder (JSON)."""
+def model_source(settings: Settings) -> dict[str, str]:
+    """The settings that make a model, as recorded in the data folder."""
     source: dict[str, str] = {"embedder": settings.embedder}
     if settings.embed_model_path is not None:
         source["embed_model_path"] = str(settings.embed_model_path)
     if settings.embed_model_description_path is not None:
         source["embed_model_description_path"] = str(settings.embed_model_description_path)
-    return json.dumps(source, sort_keys=True)
+    return source
+
+
+def environment(source: dict[str, str]) -> dict[str, str]:
+    """``model_source``'s settings as the environment variables that set them."""
+    return {f"FACELENS_{key.upper()}": value for key, value in sorted(source.items())}
 
 
 class Reindex(IndexSync):
@@ -132,6 +139,7 @@ class Reindex(IndexSync):
                 if not report.failures:
                     self._switch(target_settings, target)
                     report.switched = True
+                    report.open_with = environment(model_source(target_settings))
         self.audit(
             actor,
             REINDEX_AUDIT_ACTION,
@@ -237,7 +245,7 @@ class Reindex(IndexSync):
             target.model,
             {
                 INDEX_MODEL_KEY: str(target.model),
-                MODEL_SOURCE_KEY: model_source(target_settings),
+                MODEL_SOURCE_KEY: json.dumps(model_source(target_settings), sort_keys=True),
                 INDEX_PARAMS_KEY: None,  # the approximate tier was built for the old vectors
             },
         )
