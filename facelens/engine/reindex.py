@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -198,11 +199,12 @@ class Reindex(IndexSync):
             if progress is not None:
                 progress(done, total)
 
-    def _images(self) -> list[ImageRecord]:
-        images: list[ImageRecord] = []
-        while page := self.store.images(offset=len(images), limit=_PAGE):
-            images.extend(page)
-        return [i for i in images if i.face_ids]
+    def _images(self) -> Iterator[ImageRecord]:
+        """Every image with accepted faces, a page at a time (constant memory)."""
+        offset = 0
+        while page := self.store.images(offset=offset, limit=_PAGE):
+            offset += len(page)
+            yield from (image for image in page if image.face_ids)
 
     def _stage_image(
         self, target: FacePipeline, image: ImageRecord, face_ids: list[int]
@@ -230,10 +232,15 @@ class Reindex(IndexSync):
         records = self.store.face_records(face_ids)
         landmarks = self.store.face_landmarks(face_ids)
         chips = []
-        for face_id in face_ids:
-            box: Box = records[face_id].box
-            points = np.asarray(landmarks[face_id], dtype=np.float32)
-            chips.append(target.aligner.align(pixels, box, points).chip)
+        try:
+            for face_id in face_ids:
+                box: Box = records[face_id].box
+                points = np.asarray(landmarks.get(face_id, []), dtype=np.float32)
+                # No five stored points (never expected): the predictor finds them in the box.
+                given = points if points.shape == (5, 2) else None
+                chips.append(target.aligner.align(pixels, box, given).chip)
+        except ValueError as error:  # landmarks no similarity transform fits
+            return failed(f"cannot be aligned: {error}")
         vectors = np.stack([e.vector for e in target.embedder.embed(chips)])
         self.store.stage_embeddings(target.model, face_ids, vectors)
         return None
