@@ -92,11 +92,23 @@ class Settings(BaseSettings):
         "(dlib's num_jitters; 0 or 1 means none; each copy costs a full embedding).",
     )
 
-    embedder: Literal["dlib", "onnx"] = Field(
+    embedder: Literal["dlib", "onnx", "onnx_file"] = Field(
         default="onnx",
         description="Embedder backend: dlib's network converted to ONNX and run by ONNX "
         "Runtime (the default: descriptors within 4.8e-7 of dlib's on 539 LFW faces, about 20 "
-        "times faster a core, and it lets other threads run), or dlib itself.",
+        "times faster a core, and it lets other threads run), dlib itself, or onnx_file: an "
+        "ONNX face model the operator holds a licence for (embed_model_path).",
+    )
+    embed_model_path: Path | None = Field(
+        default=None,
+        description="The ONNX file of the onnx_file embedder (docs/models.md); its model id "
+        "includes the file's sha256.",
+    )
+    embed_model_description_path: Path | None = Field(
+        default=None,
+        description="The JSON description of embed_model_path (input size, channel order, "
+        "layout, dtype, normalisation, alignment template, output dimension); None means the "
+        "file beside it with the suffix .json.",
     )
     embed_batch_size: int = Field(
         default=32,

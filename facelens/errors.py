@@ -96,6 +96,19 @@ class ExecutionProviderError(ModelNotAvailableError):
     code = "execution_provider_unavailable"
 
 
+class ModelDescriptionError(ModelNotAvailableError):
+    """The description of an operator's ONNX model (``embed_model_path``'s ``.json``) is
+    missing, not JSON, or has a field facelens cannot use."""
+
+    code = "invalid_model_description"
+
+
+class ModelDescriptionMismatchError(ModelDescriptionError):
+    """The ONNX file's declared input or output shape or type disagrees with its description."""
+
+    code = "model_description_mismatch"
+
+
 # --- the data folder ----------------------------------------------------------------------
 
 
@@ -221,6 +234,15 @@ class PurposeRequiredError(RefusedError):
 
     code = "purpose_required"
     rule = "purpose"
+
+
+class ReindexRefusedError(RefusedError):
+    """A model switch that would break someone's rights: opt-out templates of the current
+    model (they cannot be remade without photos facelens never keeps) or a pending subject
+    request."""
+
+    code = "reindex_refused"
+    rule = "reindex"
 
 
 # --- audit log ----------------------------------------------------------------------------

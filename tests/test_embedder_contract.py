@@ -1,9 +1,11 @@
-"""What every embedder backend must do, on chips of real photos with its real model. A new
-backend registered with ``register_embedder`` is checked by these tests as it is; one whose
-optional dependency is not installed is skipped, saying which."""
+"""What every embedder backend must do, on chips of real photos with its real model, aligned
+in the template the embedder asks for. A new backend registered with ``register_embedder``
+needs a case in ``CASES`` (a test fails until it has one); one whose optional dependency is
+not installed is skipped, saying which."""
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from pathlib import Path
 
 import numpy as np
@@ -11,10 +13,13 @@ import pytest
 
 from facelens.config import Settings
 from facelens.errors import ModelNotAvailableError
+from facelens.pipeline.align import CHIP_SIZES_PX, make_aligner
 from facelens.pipeline.analyse import FacePipeline
 from facelens.pipeline.decode import RgbImage
 from facelens.pipeline.embed.base import Embedder, similarity
 from facelens.pipeline.embed.registry import available_embedders, create_embedder
+from facelens.types import Box, FloatArray
+from tests.model_support import dlib_as_onnx_file, projection_settings
 
 PEOPLE = {
     "obama": "obama.jpg",
@@ -24,29 +29,68 @@ PEOPLE = {
 }
 
 
+#: Each registered backend's configurations: its name and a way to make its settings in a
+#: folder. ``onnx_file`` runs twice: the converted dlib model (150, uint8 NHWC) and a
+#: generated model for the ArcFace 112x112 template (float32 NCHW, normalised).
+CASES: dict[str, tuple[str, Callable[[Path], Settings]]] = {
+    "dlib": ("dlib", lambda _: Settings(embedder="dlib")),
+    "onnx": ("onnx", lambda _: Settings(embedder="onnx")),
+    "onnx_file-dlib": ("onnx_file", dlib_as_onnx_file),
+    "onnx_file-112": ("onnx_file", projection_settings),
+}
+#: Cases whose model was never trained (a random projection): it knows no one apart.
+UNTRAINED = {"onnx_file-112"}
+
+
+def test_every_registered_backend_has_a_contract_case() -> None:
+    assert {backend for backend, _ in CASES.values()} == set(available_embedders())
+
+
 @pytest.fixture(scope="module")
-def chips(pipeline: FacePipeline, photos: Path) -> dict[str, RgbImage]:
-    """The face of each sample photo, aligned as the pipeline aligns it."""
+def landmarks(pipeline: FacePipeline, photos: Path) -> dict[str, tuple[RgbImage, Box, FloatArray]]:
+    """Each sample photo with its face's box and five landmarks."""
     found = {}
     for key, name in PEOPLE.items():
         image = pipeline.load(photos / name)
         (detection,) = pipeline.detector.detect(image)
-        found[key] = pipeline.aligner.align(image, detection.box).chip
+        points = pipeline.aligner.align(image, detection.box).landmarks
+        found[key] = (image, detection.box, points)
     return found
 
 
-@pytest.fixture(scope="module", params=available_embedders())
-def embedder(request: pytest.FixtureRequest, chips: dict[str, RgbImage]) -> Embedder:
+@pytest.fixture(scope="module", params=sorted(CASES))
+def case(request: pytest.FixtureRequest) -> str:
+    return str(request.param)
+
+
+@pytest.fixture(scope="module")
+def embedder(case: str, tmp_path_factory: pytest.TempPathFactory) -> Embedder:
+    backend, make_settings = CASES[case]
     try:
-        made = create_embedder(Settings(embedder=request.param))
-        made.embed([chips["obama"]])  # loads the model
+        made = create_embedder(make_settings(tmp_path_factory.mktemp(case)))
     except ModelNotAvailableError as error:
-        pytest.skip(f"embedder {request.param!r} cannot load here: {error}")
+        pytest.skip(f"embedder {backend!r} cannot load here: {error}")
     except ModuleNotFoundError as error:
         if (error.name or "facelens").startswith("facelens"):
             raise  # a mistake of ours, not a dependency left out
-        pytest.skip(f"embedder {request.param!r} needs {error.name}, not installed here")
+        pytest.skip(f"embedder {backend!r} needs {error.name}, not installed here")
     return made
+
+
+@pytest.fixture(scope="module")
+def chips(
+    embedder: Embedder, landmarks: dict[str, tuple[RgbImage, Box, FloatArray]]
+) -> dict[str, RgbImage]:
+    """The face of each sample photo, aligned in the embedder's template."""
+    aligner = make_aligner(embedder.alignment)
+    return {key: aligner.align(*found).chip for key, found in landmarks.items()}
+
+
+def test_given_an_embedder_then_its_chips_are_its_templates_size(
+    embedder: Embedder, chips: dict[str, RgbImage]
+) -> None:
+    side = CHIP_SIZES_PX[embedder.alignment]
+    assert all(chip.shape == (side, side, 3) for chip in chips.values())
 
 
 def test_given_an_embedder_then_its_model_id_names_it(embedder: Embedder) -> None:
@@ -96,8 +140,10 @@ def test_given_a_batch_then_each_embedding_is_its_chips_in_order(
 
 
 def test_given_two_photos_of_one_person_then_more_alike_than_of_two_people(
-    embedder: Embedder, chips: dict[str, RgbImage]
+    case: str, embedder: Embedder, chips: dict[str, RgbImage]
 ) -> None:
+    if case in UNTRAINED:
+        pytest.skip(f"{case} is a random projection, not a trained face model")
     e = dict(zip(chips, embedder.embed(list(chips.values())), strict=True))
     for a, b in [("obama", "obama2"), ("obama", "obama3"), ("obama2", "obama3")]:
         same = similarity(e[a], e[b])

@@ -105,8 +105,8 @@ def test_given_embedder_onnx_then_the_pipeline_embeds_as_with_dlib(
     assert worst < 1e-4
 
 
-def test_the_embedder_registry_names_both_backends() -> None:
-    assert available_embedders() == ["dlib", "onnx"]
+def test_the_embedder_registry_names_every_backend() -> None:
+    assert available_embedders() == ["dlib", "onnx", "onnx_file"]
     assert isinstance(create_embedder(Settings()), OnnxResNetEmbedder)  # the default
     assert isinstance(create_embedder(Settings(embedder="dlib")), DlibResNetEmbedder)
 

@@ -20,6 +20,7 @@ from facelens.cli.commands import (
     ingest,
     keys,
     persons,
+    reindex,
     reports,
     retention,
     search,
@@ -73,6 +74,7 @@ app = typer.Typer(
 ingest.register(app)
 search.register(app)
 data.register(app)
+reindex.register(app)
 serve.register(app)
 app.add_typer(persons.app, name="person")
 app.add_typer(index.app, name="index")

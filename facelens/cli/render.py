@@ -26,6 +26,7 @@ from facelens.types import IngestReport, SearchResult, to_jsonable
 
 if TYPE_CHECKING:
     from facelens.doctor import DoctorReport
+    from facelens.engine.reindex import ReindexReport
     from facelens.privacy.audit import AuditCheck
     from facelens.privacy.policy import CollectionPolicy
     from facelens.privacy.rights import AccessReport, RequestReview
@@ -106,6 +107,38 @@ def print_search_result(result: SearchResult) -> None:
 
 
 # --- the data folder ----------------------------------------------------------------------
+
+
+def print_reindex_report(report: ReindexReport) -> None:
+    out.print(
+        f"[bold]{report.target_model}[/]: {report.faces} faces, {report.staged_now} "
+        f"re-embedded now, {report.already_staged} by an earlier run, "
+        f"{report.faces_failed} failed",
+        highlight=False,
+        soft_wrap=True,
+    )
+    for failure in report.failures:
+        faces = ", ".join(map(str, failure.face_ids))
+        out.print(
+            f"  [red]failed[/] image {failure.image_id} ({failure.location}), faces {faces}: "
+            f"{failure.reason}",
+            highlight=False,
+            soft_wrap=True,
+        )
+    if not report.switched:
+        out.print(
+            f"not switched: the data folder keeps {report.source_model}. Restore the sources "
+            "(or delete their faces) and run the same command again: it resumes",
+            highlight=False,
+        )
+        return
+    settings = " ".join(f"{k}={v}" for k, v in report.open_with.items())
+    out.print(
+        f"switched from {report.source_model}; the index is rebuilt. Open this data folder "
+        f"from now on with: {settings}",
+        highlight=False,
+        soft_wrap=True,
+    )
 
 
 def print_persons(persons: list[Person]) -> None:

@@ -3,13 +3,15 @@
 ``Engine`` (``core``) composes the engine's parts, each a module of this package with one job:
 ``index_sync`` (the index in step with the store), ``keys`` (template and audit keys),
 ``policy`` (legal basis, jurisdiction rules, consent), ``suppression`` (people who opted out),
-``probe`` (analysing given images), ``ingest``, ``search``, ``persons``, ``erasure``, and
-``records`` (what the doors read and record); ``state`` is what they share.
+``probe`` (analysing given images), ``ingest``, ``search``, ``persons``, ``erasure``,
+``records`` (what the doors read and record) and ``reindex`` (switching the embedding model);
+``state`` is what they share.
 """
 
 from facelens.engine.core import Engine
 from facelens.engine.index_sync import IndexRepair
 from facelens.engine.keys import KeyRotation
+from facelens.engine.reindex import ReindexFailure, ReindexReport
 from facelens.engine.state import INDEX_MODEL_KEY, INDEX_PARAMS_KEY, SYSTEM_ACTOR, ImageInput
 
 __all__ = [
@@ -20,4 +22,6 @@ __all__ = [
     "ImageInput",
     "IndexRepair",
     "KeyRotation",
+    "ReindexFailure",
+    "ReindexReport",
 ]

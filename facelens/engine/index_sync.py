@@ -8,7 +8,13 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from facelens.engine.state import INDEX_MODEL_KEY, INDEX_PARAMS_KEY, EngineState, log
+from facelens.engine.state import (
+    INDEX_MODEL_KEY,
+    INDEX_PARAMS_KEY,
+    MODEL_SOURCE_KEY,
+    EngineState,
+    log,
+)
 from facelens.errors import ModelMismatchError
 from facelens.index import IndexOptions
 
@@ -56,8 +62,18 @@ class IndexSync(EngineState):
         elif held != str(self.model):
             raise ModelMismatchError(
                 f"{self.settings.data_dir} holds embeddings of {held}, but this pipeline makes "
-                f"{self.model}; open it with the same model, or use another data folder"
+                f"{self.model}; open it with {self._recorded_model_settings()}, or use "
+                "another data folder (`facelens reindex --model` switches a folder's model)"
             )
+
+    def _recorded_model_settings(self) -> str:
+        """The settings that make the folder's model, as ``reindex`` recorded them."""
+        recorded = self.store.get_meta(MODEL_SOURCE_KEY)
+        if not recorded:
+            return "the same model"
+        source = json.loads(recorded)
+        # The same names as reindex.environment (which imports this module, not the reverse).
+        return " ".join(f"FACELENS_{key.upper()}={value}" for key, value in sorted(source.items()))
 
     def repair_index(self) -> IndexRepair:
         """Make the index hold exactly the store's accepted faces (the store wins)."""

@@ -33,6 +33,9 @@ ProgressCallback = Callable[[int, int], None]
 log = logging.getLogger("facelens.engine")
 
 INDEX_MODEL_KEY = "index_model"
+#: The settings that make the folder's model (JSON: embedder, embed_model_path, ...), written
+#: when ``reindex`` switches it, so that opening with another model says which to use.
+MODEL_SOURCE_KEY = "index_model_source"
 #: How the approximate index was last built (JSON), so a restart or rebuild reuses it.
 INDEX_PARAMS_KEY = "index_params"
 #: SHA-256 of the jurisdiction policy file last seen, so that a change is logged once.

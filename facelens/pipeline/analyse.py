@@ -10,7 +10,7 @@ from dataclasses import dataclass, replace
 from pathlib import Path
 
 from facelens.config import Settings
-from facelens.pipeline.align import FivePointAligner
+from facelens.pipeline.align import Aligner, make_aligner
 from facelens.pipeline.decode import RgbImage, load_image
 from facelens.pipeline.detect import Detector, create_detector
 from facelens.pipeline.embed.base import Embedder
@@ -42,7 +42,7 @@ class FacePipeline:
         settings: Settings,
         *,
         detector: Detector | None = None,
-        aligner: FivePointAligner | None = None,
+        aligner: Aligner | None = None,
         embedder: Embedder | None = None,
     ) -> None:
         self.settings = settings
@@ -57,8 +57,9 @@ class FacePipeline:
                 )
             )
         )
-        self.aligner = aligner or FivePointAligner(settings.chip_padding)
         self.embedder = embedder or create_embedder(settings)
+        # The chip template is the embedder's: each model was trained on its own.
+        self.aligner = aligner or make_aligner(self.embedder.alignment, settings.chip_padding)
         self._lock = threading.Lock()
 
     @property

@@ -316,3 +316,20 @@ class SuppressionRow(Base):
     created_at: Mapped[datetime] = mapped_column(UtcDateTime(), default=utc_now)
     request_id: Mapped[int | None] = mapped_column(ForeignKey("subject_requests.id"))
     template: Mapped[bytes] = mapped_column(LargeBinary)
+
+
+class StagedEmbeddingRow(Base):
+    """A face re-embedded by another model while ``reindex`` runs (sealed like every
+    template); moved into ``faces`` all at once when every accepted face has one, then
+    cleared. A rerun skips the faces already here."""
+
+    __tablename__ = "staged_embeddings"
+    __table_args__ = (
+        UniqueConstraint("face_id", "model_id", name="uq_staged_embeddings_face_model"),
+    )
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    face_id: Mapped[int] = mapped_column(ForeignKey("faces.id", ondelete="CASCADE"), index=True)
+    model_id: Mapped[int] = mapped_column(ForeignKey("models.id"), index=True)
+    embedding: Mapped[bytes] = mapped_column(LargeBinary)
+    created_at: Mapped[datetime] = mapped_column(UtcDateTime(), default=utc_now)

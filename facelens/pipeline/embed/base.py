@@ -11,12 +11,15 @@ from abc import ABC, abstractmethod
 import numpy as np
 
 from facelens.errors import ModelMismatchError
+from facelens.pipeline.align import Alignment
 from facelens.pipeline.decode import RgbImage
 from facelens.types import Embedding, FloatArray, ModelId
 
 
 class Embedder(ABC):
     model: ModelId
+    #: The chip template the model was trained on; the pipeline aligns faces in it.
+    alignment: Alignment = "dlib-150"
 
     def embed(self, chips: list[RgbImage]) -> list[Embedding]:
         """One embedding per aligned chip, L2-normalised float32."""

@@ -48,5 +48,12 @@ def _onnx(settings: Settings) -> Embedder:
     return embedder.from_settings(settings)
 
 
+def _onnx_file(settings: Settings) -> Embedder:
+    from facelens.pipeline.embed import onnx_file
+
+    return onnx_file.from_settings(settings)
+
+
 register_embedder("dlib", _dlib)
 register_embedder("onnx", _onnx)
+register_embedder("onnx_file", _onnx_file)

@@ -3,7 +3,7 @@ persons, and the store's own facts (counts, meta values, integrity)."""
 
 from __future__ import annotations
 
-from collections.abc import Iterator, Sequence
+from collections.abc import Iterator, Mapping, Sequence
 from typing import Protocol
 
 from facelens.privacy.policy import CollectionPolicy
@@ -159,6 +159,28 @@ class GalleryStore(Protocol):
     def seal_identifying_data(self) -> int:
         """Seal names, landmarks and (where the collection asks) locations still plain;
         returns how many were sealed (0: nothing was plain)."""
+        ...
+
+    # --- another model's embeddings, staged while re-indexing -----------------------------
+
+    def stage_embeddings(
+        self, model: ModelId, face_ids: Sequence[int], vectors: FloatArray
+    ) -> None:
+        """Keep ``vectors`` ((n, dim) float32, sealed) as the faces' embeddings of ``model``
+        until ``switch_model``, replacing any staged before; a deleted face takes its own
+        along. ``InvalidArgumentError`` when the shapes disagree."""
+        ...
+
+    def staged_face_ids(self, model: ModelId) -> IdArray:
+        """Ids of the faces with a staged embedding of ``model``, ascending."""
+        ...
+
+    def switch_model(self, model: ModelId, meta: Mapping[str, str | None]) -> int:
+        """In one transaction: every accepted face takes its staged embedding of ``model``
+        (and ``model`` as its model), the staged embeddings of every model are cleared, the
+        quarantine is emptied and ``meta`` is written (a ``None`` value deletes its key).
+        Returns the faces switched. ``ConflictError``, and nothing changed, while an accepted
+        face has no staged embedding of ``model``."""
         ...
 
     # --- deletion: each says which indexed faces and which images it removed -------------------

@@ -6,6 +6,7 @@
 - ``sealing``: names, landmarks and locations sealed at rest, key rotation
 - ``gallery``: collections and their legal basis, persons, counts
 - ``faces``: images and faces; ``templates``: embeddings and the quarantine
+- ``staging``: another model's embeddings while re-indexing, and the switch to them
 - ``deletion``: deleting images, faces, persons, collections
 - ``privacy``: consent, subject requests, erasure and suppression, retention
 - ``access``: accounts, the search log, the audit log
@@ -29,6 +30,7 @@ from facelens.store.sql.faces import Faces
 from facelens.store.sql.gallery import Catalogue
 from facelens.store.sql.privacy import Privacy
 from facelens.store.sql.rows import ACCEPTED, QUARANTINE_META, REJECTED
+from facelens.store.sql.staging import Staging
 from facelens.store.sql.templates import Templates
 
 __all__ = [
@@ -43,7 +45,7 @@ __all__ = [
 ]
 
 
-class SqlStore(Catalogue, Faces, Templates, Privacy, Access):
+class SqlStore(Catalogue, Faces, Templates, Staging, Privacy, Access):
     """The store on an SQLAlchemy engine; the schema is migrated with Alembic when opened."""
 
 

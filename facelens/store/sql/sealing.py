@@ -21,6 +21,7 @@ from facelens.store.schema import (
     ImageRow,
     MetaRow,
     PersonRow,
+    StagedEmbeddingRow,
     SubjectRequestRow,
     SubjectRequestTemplateRow,
     SuppressionRow,
@@ -150,6 +151,7 @@ class Sealing(SqlCore):
             (SubjectRequestRow, SubjectRequestRow.template),
             (SubjectRequestTemplateRow, SubjectRequestTemplateRow.template),
             (SuppressionRow, SuppressionRow.template),
+            (StagedEmbeddingRow, StagedEmbeddingRow.embedding),
         )
         resealed = 0
         with self._session.begin() as session:

@@ -1,7 +1,7 @@
 """dlib's face-recognition ResNet on ONNX Runtime: the same answers as dlib, in batches.
 
-``onnxruntime`` is imported when the first session is made, so only deployments that choose
-``embedder="onnx"`` need it to load.
+The session is made by ``embed.onnx_session`` (shared with the ``onnx_file`` embedder) on
+first use, so only deployments that choose ``embedder="onnx"`` need ONNX Runtime to load.
 """
 
 from __future__ import annotations
@@ -13,17 +13,17 @@ from typing import Any
 import numpy as np
 
 from facelens.config import Settings
-from facelens.errors import ExecutionProviderError, ModelNotAvailableError
 from facelens.pipeline.decode import RgbImage
 from facelens.pipeline.embed.base import Embedder, l2_normalise
 from facelens.pipeline.embed.dlib_onnx.cache import converted_model
 from facelens.pipeline.embed.dlib_onnx.resnet import INPUT_NAME
 from facelens.pipeline.embed.dlib_resnet import DlibResNetEmbedder
+from facelens.pipeline.embed.onnx_session import PROVIDERS, check_provider, make_session
 from facelens.types import FloatArray
 
 log = logging.getLogger(__name__)
 
-PROVIDERS = {"cpu": "CPUExecutionProvider", "cuda": "CUDAExecutionProvider"}
+__all__ = ["PROVIDERS", "OnnxResNetEmbedder", "from_settings"]
 
 
 class OnnxResNetEmbedder(Embedder):
@@ -45,10 +45,7 @@ class OnnxResNetEmbedder(Embedder):
         intra_op_threads: int = 0,
         cache_dir: Path | None = None,
     ) -> None:
-        if provider not in PROVIDERS:
-            raise ExecutionProviderError(
-                f"unknown embed_provider {provider!r}; choose one of {', '.join(PROVIDERS)}"
-            )
+        check_provider(provider)
         if batch_size < 1:
             raise ValueError("batch_size must be at least 1")
         self.flip_average = flip_average
@@ -90,32 +87,11 @@ class OnnxResNetEmbedder(Embedder):
     def session(self) -> Any:
         """The ONNX Runtime session, made (and the model converted) on first use."""
         if self._session is None:
-            try:
-                import onnxruntime as ort
-            except ImportError as error:
-                raise ModelNotAvailableError(
-                    "embedder='onnx' needs onnxruntime: run `pip install onnxruntime` "
-                    "(or onnxruntime-gpu for embed_provider='cuda')"
-                ) from error
-            wanted = PROVIDERS[self.provider]
-            available = ort.get_available_providers()
-            if wanted not in available:
-                raise ExecutionProviderError(
-                    f"embed_provider={self.provider!r} needs ONNX Runtime's {wanted}, which "
-                    f"this installation lacks (it has {', '.join(available)}); install "
-                    "onnxruntime-gpu with a working CUDA, or set embed_provider='cpu'"
-                )
-            options = ort.SessionOptions()
-            options.intra_op_num_threads = self.intra_op_threads
-            path = converted_model(self.cache_dir)
-            self._session = ort.InferenceSession(
-                str(path), sess_options=options, providers=[wanted]
-            )
-            log.info(
-                "ONNX embedder %s on %s (intra-op threads %s)",
-                path.name,
-                ", ".join(self._session.get_providers()),
-                self.intra_op_threads or "default",
+            self._session = make_session(
+                converted_model(self.cache_dir),
+                provider=self.provider,
+                intra_op_threads=self.intra_op_threads,
+                embedder="onnx",
             )
         return self._session
 

@@ -1,0 +1,63 @@
+"""ONNX Runtime sessions for the embedders that run an ONNX graph (``onnx``, ``onnx_file``):
+the provider checked and logged, the intra-op threads set, in one place.
+
+``onnxruntime`` is imported when a session is made, so only the deployments that choose one
+of these embedders need it to load.
+"""
+
+from __future__ import annotations
+
+import logging
+from pathlib import Path
+from typing import Any
+
+from facelens.errors import ExecutionProviderError, ModelNotAvailableError
+
+log = logging.getLogger(__name__)
+
+#: ``embed_provider`` values and the ONNX Runtime execution provider each one names.
+PROVIDERS = {"cpu": "CPUExecutionProvider", "cuda": "CUDAExecutionProvider"}
+
+
+def check_provider(provider: str) -> None:
+    """Refuse an ``embed_provider`` facelens does not know, before any model is loaded."""
+    if provider not in PROVIDERS:
+        raise ExecutionProviderError(
+            f"unknown embed_provider {provider!r}; choose one of {', '.join(PROVIDERS)}"
+        )
+
+
+def make_session(path: Path, *, provider: str, intra_op_threads: int, embedder: str) -> Any:
+    """An ``onnxruntime.InferenceSession`` of the model at ``path`` on ``provider`` (an
+    ``embed_provider`` value); ``embedder`` names the backend in error messages."""
+    check_provider(provider)
+    try:
+        import onnxruntime as ort
+    except ImportError as error:
+        raise ModelNotAvailableError(
+            f"embedder={embedder!r} needs onnxruntime: run `pip install onnxruntime` "
+            "(or onnxruntime-gpu for embed_provider='cuda')"
+        ) from error
+    wanted = PROVIDERS[provider]
+    available = ort.get_available_providers()
+    if wanted not in available:
+        raise ExecutionProviderError(
+            f"embed_provider={provider!r} needs ONNX Runtime's {wanted}, which this "
+            f"installation lacks (it has {', '.join(available)}); install onnxruntime-gpu "
+            "with a working CUDA, or set embed_provider='cpu'"
+        )
+    options = ort.SessionOptions()
+    options.intra_op_num_threads = intra_op_threads
+    try:
+        session = ort.InferenceSession(str(path), sess_options=options, providers=[wanted])
+    except Exception as error:  # ORT raises its own untyped errors for unreadable graphs
+        raise ModelNotAvailableError(
+            f"ONNX Runtime cannot load {path}: {error}; check that it is an ONNX model file"
+        ) from error
+    log.info(
+        "ONNX embedder %s on %s (intra-op threads %s)",
+        path.name,
+        ", ".join(session.get_providers()),
+        intra_op_threads or "default",
+    )
+    return session
