@@ -91,6 +91,13 @@ class Settings(BaseSettings):
         description="Randomly jittered copies of each chip averaged into its embedding "
         "(dlib's num_jitters; 0 or 1 means none; each copy costs a full embedding).",
     )
+    probe_jitters: int = Field(
+        default=0,
+        ge=0,
+        le=100,
+        description="Jittered copies averaged into the embedding of a search or verify photo "
+        "(0: as embed_jitters); the same photo always gives the same copies.",
+    )
 
     embedder: Literal["dlib", "onnx", "onnx_file"] = Field(
         default="onnx",

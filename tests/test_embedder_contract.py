@@ -149,3 +149,21 @@ def test_given_two_photos_of_one_person_then_more_alike_than_of_two_people(
         same = similarity(e[a], e[b])
         assert same > similarity(e[a], e["biden"]), (a, b)
         assert same > similarity(e[b], e["biden"]), (a, b)
+
+
+def test_given_jitters_then_the_same_chips_give_the_same_embeddings_near_the_plain_ones(
+    case: str, embedder: Embedder, chips: dict[str, RgbImage]
+) -> None:
+    """Jittered copies are drawn from the chip itself: a search repeated gives the same
+    scores. They are small moves of the same face, so the embedding moves little."""
+    batch = list(chips.values())
+    plain = embedder.embed(batch)
+    jittered = embedder.embed(batch, jitters=5)
+    again = embedder.embed(batch[::-1], jitters=5)[::-1]
+    for a, b, flat in zip(jittered, again, plain, strict=True):
+        assert a.model == embedder.model
+        assert float(np.linalg.norm(a.vector)) == pytest.approx(1.0, abs=1e-5)
+        assert np.allclose(a.vector, b.vector, atol=1e-5)
+        assert not np.allclose(a.vector, flat.vector, atol=1e-4)  # the copies were used
+        if case not in UNTRAINED:
+            assert similarity(a, flat) > 0.95

@@ -52,9 +52,7 @@ class Probe(EngineState):
         own ``pipeline`` (of the same settings and model) at once."""
         pipeline = pipeline or self.pipeline
         decoded = self._decode(image)
-        analysis = pipeline.analyse(decoded, probe=True)
-        if not analysis.accepted_faces and pipeline.probe_detector is not pipeline.detector:
-            analysis = pipeline.analyse(decoded)  # small faces: the ingest detector
+        analysis = pipeline.analyse_probe(decoded)
         accepted = analysis.accepted_faces
         if not accepted:
             if analysis.faces:

@@ -76,9 +76,19 @@ class FacePipeline:
 
     def analyse(self, image: RgbImage, *, probe: bool = False) -> ImageAnalysis:
         """Every face of ``image``, largest first; rejected faces carry their reason. A
-        ``probe`` (a photo to search with) is searched with ``probe_detect_upsample_times``."""
+        ``probe`` (a photo to search with) is searched with ``probe_detect_upsample_times``
+        and embedded with ``probe_jitters``."""
         with self._lock:
-            return self._embedded([self._prepare(image, probe=probe)])[0]
+            return self._embedded([self._prepare(image, probe=probe)], probe=probe)[0]
+
+    def analyse_probe(self, image: RgbImage) -> ImageAnalysis:
+        """A search or verify photo: as ``analyse(probe=True)``, and when that finds no usable
+        face, looked at again with the ingest detector (which finds smaller faces)."""
+        with self._lock:
+            prepared = self._prepare(image, probe=True)
+            if not prepared.chips and self.probe_detector is not self.detector:
+                prepared = self._prepare(image, probe=False)
+            return self._embedded([prepared], probe=True)[0]
 
     def analyse_detections(self, image: RgbImage, detections: list[Detection]) -> ImageAnalysis:
         """Align, check and embed faces already found in ``image``, in the order given (the
@@ -123,8 +133,13 @@ class FacePipeline:
                 chips.append(aligned.chip)
         return PreparedImage(width=width, height=height, faces=faces, chips=chips)
 
-    def _embedded(self, prepared: list[PreparedImage]) -> list[ImageAnalysis]:
-        embeddings = iter(self.embedder.embed([chip for p in prepared for chip in p.chips]))
+    def _embedded(
+        self, prepared: list[PreparedImage], *, probe: bool = False
+    ) -> list[ImageAnalysis]:
+        # A probe is one photo searched with: jittering it costs little; 0 keeps embed_jitters.
+        jitters = self.settings.probe_jitters if probe and self.settings.probe_jitters else None
+        chips = [chip for p in prepared for chip in p.chips]
+        embeddings = iter(self.embedder.embed(chips, jitters=jitters))
         return [
             ImageAnalysis(
                 width=p.width,

@@ -9,7 +9,7 @@ import numpy as np
 
 from facelens.config import Settings
 from facelens.pipeline.decode import RgbImage
-from facelens.pipeline.embed.base import Embedder, l2_normalise
+from facelens.pipeline.embed.base import Embedder
 from facelens.pipeline.models import RESNET_EMBEDDER_FILE, model_path
 from facelens.types import FloatArray, ModelId
 
@@ -24,18 +24,10 @@ class DlibResNetEmbedder(Embedder):
         self.jitters = jitters
         self._net: Any = None
 
-    def _embed(self, chips: list[RgbImage]) -> FloatArray:
+    def _network(self, chips: list[RgbImage]) -> FloatArray:
         if self._net is None:
             self._net = dlib.face_recognition_model_v1(str(model_path(RESNET_EMBEDDER_FILE)))
-        vectors = self._descriptors(chips)
-        if self.flip_average:
-            # Mirror images of a face are the same person; their mean embedding is steadier.
-            mirrored = self._descriptors([np.ascontiguousarray(c[:, ::-1]) for c in chips])
-            vectors = l2_normalise(vectors) + l2_normalise(mirrored)
-        return vectors
-
-    def _descriptors(self, chips: list[RgbImage]) -> FloatArray:
-        found = self._net.compute_face_descriptor(chips, self.jitters)
+        found = self._net.compute_face_descriptor(chips, 0)  # jitters are made in base.py
         vectors: FloatArray = np.asarray([np.asarray(d) for d in found], dtype=np.float32)
         return vectors
 

@@ -18,14 +18,14 @@ from facelens.config import Settings
 from facelens.errors import ModelNotAvailableError
 from facelens.pipeline.align import Alignment
 from facelens.pipeline.decode import RgbImage
-from facelens.pipeline.embed.base import Embedder, l2_normalise
+from facelens.pipeline.embed.base import Embedder
 from facelens.pipeline.embed.description import (
     ModelDescription,
     check_against_graph,
     description_path,
     load_description,
 )
-from facelens.pipeline.embed.onnx_session import check_provider, make_session
+from facelens.pipeline.embed.onnx_session import check_provider, make_session, run_in_batches
 from facelens.types import FloatArray, ModelId
 
 BACKEND = "onnx_file"
@@ -65,6 +65,7 @@ class OnnxFileEmbedder(Embedder):
         description: ModelDescription,
         *,
         flip_average: bool = False,
+        jitters: int = 0,
         batch_size: int = 32,
         provider: str = "cpu",
         intra_op_threads: int = 0,
@@ -77,6 +78,7 @@ class OnnxFileEmbedder(Embedder):
         self.model = model_id_of(description, file_sha256(path))
         self.alignment: Alignment = description.alignment
         self.flip_average = flip_average
+        self.jitters = jitters
         self.batch_size = batch_size
         self.provider = provider
         self.intra_op_threads = intra_op_threads
@@ -84,27 +86,9 @@ class OnnxFileEmbedder(Embedder):
         self._input_name = ""
         self.session()
 
-    def _embed(self, chips: list[RgbImage]) -> FloatArray:
-        parts = [
-            self._embed_batch(chips[start : start + self.batch_size])
-            for start in range(0, len(chips), self.batch_size)
-        ]
-        return np.concatenate(parts).astype(np.float32)
-
-    def _embed_batch(self, chips: list[RgbImage]) -> FloatArray:
-        batch = np.stack([np.asarray(c, dtype=np.uint8) for c in chips])
-        if self.flip_average:
-            # Mirror images ride as extra rows of the same call, as in the onnx embedder.
-            batch = np.concatenate([batch, batch[:, :, ::-1]])
+    def _network(self, chips: list[RgbImage]) -> FloatArray:
         session = self.session()
-        out = np.asarray(
-            session.run(None, {self._input_name: self.prepare(batch)})[0], dtype=np.float32
-        )
-        if not self.flip_average:
-            return out
-        count = len(chips)
-        summed: FloatArray = l2_normalise(out[:count]) + l2_normalise(out[count:])
-        return summed
+        return run_in_batches(session, self._input_name, chips, self.batch_size, self.prepare)
 
     def prepare(self, chips: np.ndarray) -> np.ndarray:
         """(n, side, side, 3) RGB uint8 chips as the model takes them."""
@@ -156,6 +140,7 @@ def from_settings(settings: Settings) -> OnnxFileEmbedder:
         path,
         description,
         flip_average=settings.embed_flip_average,
+        jitters=settings.embed_jitters,
         batch_size=settings.embed_batch_size,
         provider=settings.embed_provider,
         intra_op_threads=settings.onnx_intra_op_threads,

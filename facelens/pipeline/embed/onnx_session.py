@@ -8,10 +8,15 @@ of these embedders need it to load.
 from __future__ import annotations
 
 import logging
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
+import numpy as np
+
 from facelens.errors import ExecutionProviderError, ModelNotAvailableError
+from facelens.pipeline.decode import RgbImage
+from facelens.types import FloatArray
 
 log = logging.getLogger(__name__)
 
@@ -61,3 +66,21 @@ def make_session(path: Path, *, provider: str, intra_op_threads: int, embedder: 
         intra_op_threads or "default",
     )
     return session
+
+
+def run_in_batches(
+    session: Any,
+    input_name: str,
+    chips: list[RgbImage],
+    batch_size: int,
+    prepare: Callable[[np.ndarray], np.ndarray] | None = None,
+) -> FloatArray:
+    """The first output of ``session`` for ``chips``, ``batch_size`` chips a call, each
+    batch (n, side, side, 3) uint8 passed through ``prepare`` first when given."""
+    parts = []
+    for start in range(0, len(chips), batch_size):
+        batch = np.stack([np.asarray(c, dtype=np.uint8) for c in chips[start : start + batch_size]])
+        fed = prepare(batch) if prepare is not None else batch
+        parts.append(np.asarray(session.run(None, {input_name: fed})[0], dtype=np.float32))
+    out: FloatArray = np.concatenate(parts)
+    return out

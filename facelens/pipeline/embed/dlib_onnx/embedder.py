@@ -6,32 +6,29 @@ first use, so only deployments that choose ``embedder="onnx"`` need ONNX Runtime
 
 from __future__ import annotations
 
-import logging
 from pathlib import Path
 from typing import Any
 
-import numpy as np
-
 from facelens.config import Settings
 from facelens.pipeline.decode import RgbImage
-from facelens.pipeline.embed.base import Embedder, l2_normalise
+from facelens.pipeline.embed.base import Embedder
 from facelens.pipeline.embed.dlib_onnx.cache import converted_model
 from facelens.pipeline.embed.dlib_onnx.resnet import INPUT_NAME
 from facelens.pipeline.embed.dlib_resnet import DlibResNetEmbedder
-from facelens.pipeline.embed.onnx_session import PROVIDERS, check_provider, make_session
+from facelens.pipeline.embed.onnx_session import (
+    PROVIDERS,
+    check_provider,
+    make_session,
+    run_in_batches,
+)
 from facelens.types import FloatArray
-
-log = logging.getLogger(__name__)
 
 __all__ = ["PROVIDERS", "OnnxResNetEmbedder", "from_settings"]
 
 
 class OnnxResNetEmbedder(Embedder):
     """The converted dlib ResNet under ONNX Runtime. Its model id is dlib's: the converted
-    network gives the same descriptors (within 1e-4), so stored embeddings stay comparable.
-
-    Jitters (``jitters`` > 1) are delegated to dlib itself: its jitter draws random crops,
-    flips and colour changes from dlib's own generator, which ONNX cannot reproduce."""
+    network gives the same descriptors (within 1e-4), so stored embeddings stay comparable."""
 
     model = DlibResNetEmbedder.model
 
@@ -55,34 +52,9 @@ class OnnxResNetEmbedder(Embedder):
         self.intra_op_threads = intra_op_threads
         self.cache_dir = cache_dir
         self._session: Any = None
-        self._jittered: DlibResNetEmbedder | None = None
 
-    def _embed(self, chips: list[RgbImage]) -> FloatArray:
-        if self.jitters > 1:
-            if self._jittered is None:
-                log.warning("embed_jitters=%d: embedding with dlib itself", self.jitters)
-                self._jittered = DlibResNetEmbedder(
-                    flip_average=self.flip_average, jitters=self.jitters
-                )
-            return self._jittered._embed(chips)
-        parts = [
-            self._embed_batch(chips[start : start + self.batch_size])
-            for start in range(0, len(chips), self.batch_size)
-        ]
-        return np.concatenate(parts).astype(np.float32)
-
-    def _embed_batch(self, chips: list[RgbImage]) -> FloatArray:
-        batch = np.stack([np.asarray(c, dtype=np.uint8) for c in chips])
-        if self.flip_average:
-            # Mirror images ride as extra rows of the same call: one call, twice the rows.
-            batch = np.concatenate([batch, batch[:, :, ::-1]])
-        out = np.asarray(self.session().run(None, {INPUT_NAME: batch})[0], dtype=np.float32)
-        if not self.flip_average:
-            return out
-        count = len(chips)
-        # The dlib embedder's maths: l2(chip) + l2(mirror), normalised again by embed().
-        summed: FloatArray = l2_normalise(out[:count]) + l2_normalise(out[count:])
-        return summed
+    def _network(self, chips: list[RgbImage]) -> FloatArray:
+        return run_in_batches(self.session(), INPUT_NAME, chips, self.batch_size)
 
     def session(self) -> Any:
         """The ONNX Runtime session, made (and the model converted) on first use."""
