@@ -121,7 +121,8 @@ class Settings(BaseSettings):
         default=32,
         ge=1,
         le=4096,
-        description="Chips per ONNX Runtime call (their mirror images ride in the same call).",
+        description="Ingest embeds the chips of this many faces together; and rows per ONNX "
+        "Runtime call (a chip and its mirror image are two rows, in the same call).",
     )
     embed_provider: Literal["cpu", "cuda"] = Field(
         default="cpu",
