@@ -65,6 +65,12 @@ class Settings(BaseSettings):
         "person is usually large (faces from about 70 px: a third of the time of one "
         "upsampling); a photo with no usable face is tried again at detect_upsample_times.",
     )
+    ingest_try_turns: bool = Field(
+        default=False,
+        description="Ingest: an image without a usable face is tried again turned by 90, 270 "
+        "and 180 degrees (sideways scans); up to three more detections for every face-free "
+        "image. Search and verify photos are always tried turned.",
+    )
     detect_max_side_px: int = Field(
         default=2000,
         gt=0,

@@ -466,7 +466,14 @@ def test_given_every_model_as_a_response_model_then_openapi_describes_its_fields
     operation = document["paths"]["/searches"]["post"]
     ref = operation["responses"]["200"]["content"]["application/json"]["schema"]["$ref"]
     fields = document["components"]["schemas"][ref.rsplit("/", 1)[-1]]["properties"]
-    assert {"search_id", "threshold", "model", "faces", "faces_rejected"} == set(fields)
+    assert {
+        "search_id",
+        "threshold",
+        "model",
+        "faces",
+        "faces_rejected",
+        "probe_turned_degrees",
+    } == set(fields)
     settings = document["components"]["schemas"]["SettingsOut"]["properties"]
     assert set(settings) == set(Settings.model_fields)
 

@@ -139,6 +139,7 @@ class Search(Probe, Suppression, Records):
             faces=results,
             faces_rejected=rejected,
             search_id=search_id,
+            probe_turned_degrees=analysis.turned_degrees,
         )
 
     def log_search(
@@ -281,8 +282,8 @@ class Search(Probe, Suppression, Records):
         """Are the main (largest) faces of the two images the same person? (Touches neither
         index nor faces: see ``probe_faces`` for ``pipeline``.) Audited as ``verify``."""
         threshold = self.settings.match_threshold if threshold is None else threshold
-        _, faces_a = self.probe_faces(image_a, "first image", pipeline=pipeline)
-        _, faces_b = self.probe_faces(image_b, "second image", pipeline=pipeline)
+        analysis_a, faces_a = self.probe_faces(image_a, "first image", pipeline=pipeline)
+        analysis_b, faces_b = self.probe_faces(image_b, "second image", pipeline=pipeline)
         a, b = faces_a[0], faces_b[0]
         assert a.embedding is not None and b.embedding is not None
         score = similarity(a.embedding, b.embedding)
@@ -293,6 +294,8 @@ class Search(Probe, Suppression, Records):
             box_a=a.box,
             box_b=b.box,
             model=self.model,
+            turned_degrees_a=analysis_a.turned_degrees,
+            turned_degrees_b=analysis_b.turned_degrees,
         )
         self.audit(
             caller or Caller.python(),

@@ -16,6 +16,7 @@ from facelens.pipeline.detect import Detector, create_detector
 from facelens.pipeline.embed.base import Embedder
 from facelens.pipeline.embed.registry import create_embedder
 from facelens.pipeline.quality import TOO_MANY_FACES, assess
+from facelens.pipeline.turns import TURNS_DEGREES, face_back, turned
 from facelens.types import AnalysedFace, Detection, ImageAnalysis, ModelId
 
 
@@ -28,6 +29,8 @@ class PreparedImage:
     height: int
     faces: list[AnalysedFace]
     chips: list[RgbImage]
+    #: Clockwise turn that found the faces (``pipeline.turns``); boxes are on the image as given.
+    turned_degrees: int = 0
 
 
 class FacePipeline:
@@ -82,13 +85,12 @@ class FacePipeline:
             return self._embedded([self._prepare(image, probe=probe)], probe=probe)[0]
 
     def analyse_probe(self, image: RgbImage) -> ImageAnalysis:
-        """A search or verify photo: as ``analyse(probe=True)``, and when that finds no usable
-        face, looked at again with the ingest detector (which finds smaller faces)."""
+        """A search or verify photo: as ``analyse(probe=True)``; when that finds no usable
+        face, looked at again with the ingest detector (which finds smaller faces), and then
+        turned a quarter, three quarters and half way round (``ImageAnalysis.turned_degrees``
+        says which turn found it; boxes are on the photo as given)."""
         with self._lock:
-            prepared = self._prepare(image, probe=True)
-            if not prepared.chips and self.probe_detector is not self.detector:
-                prepared = self._prepare(image, probe=False)
-            return self._embedded([prepared], probe=True)[0]
+            return self._embedded([self._find(image, probe=True, try_turns=True)], probe=True)[0]
 
     def analyse_detections(self, image: RgbImage, detections: list[Detection]) -> ImageAnalysis:
         """Align, check and embed faces already found in ``image``, in the order given (the
@@ -99,15 +101,34 @@ class FacePipeline:
 
     def prepare(self, image: RgbImage) -> PreparedImage:
         """Every face of ``image`` found, aligned and checked, not yet embedded: what an
-        ingest worker does, so that the chips of many images are embedded in one batch."""
+        ingest worker does, so that the chips of many images are embedded in one batch.
+        With ``ingest_try_turns``, an image without a usable face is tried turned too."""
         with self._lock:
-            return self._prepare(image, probe=False)
+            return self._find(image, probe=False, try_turns=self.settings.ingest_try_turns)
 
     def embed_prepared(self, prepared: list[PreparedImage]) -> list[ImageAnalysis]:
         """The analyses of ``prepared`` images, their chips embedded together: the network
         runs on batches of ``embed_batch_size`` chips from many images, not on one image's."""
         with self._lock:
             return self._embedded(prepared)
+
+    def _find(self, image: RgbImage, *, probe: bool, try_turns: bool) -> PreparedImage:
+        prepared = self._upright(image, probe=probe)
+        if prepared.chips or not try_turns:
+            return prepared
+        height, width = image.shape[:2]
+        for degrees in TURNS_DEGREES:
+            found = self._upright(turned(image, degrees), probe=probe)
+            if found.chips:
+                faces = [face_back(face, degrees, width, height) for face in found.faces]
+                return PreparedImage(width, height, faces, found.chips, turned_degrees=degrees)
+        return prepared
+
+    def _upright(self, image: RgbImage, *, probe: bool) -> PreparedImage:
+        prepared = self._prepare(image, probe=probe)
+        if probe and not prepared.chips and self.probe_detector is not self.detector:
+            prepared = self._prepare(image, probe=False)  # small faces: the ingest detector
+        return prepared
 
     def _prepare(self, image: RgbImage, *, probe: bool) -> PreparedImage:
         detector = self.probe_detector if probe else self.detector
@@ -144,6 +165,7 @@ class FacePipeline:
             ImageAnalysis(
                 width=p.width,
                 height=p.height,
+                turned_degrees=p.turned_degrees,
                 faces=[
                     replace(f, embedding=next(embeddings)) if f.quality.accepted else f
                     for f in p.faces

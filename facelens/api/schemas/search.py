@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import Annotated
+from typing import Annotated, Literal
 
 from pydantic import Field
 
@@ -51,6 +51,10 @@ class ProbeFaceOut(Out):
     probe_sha256: str = Field(description="SHA-256 of the probe face's embedding, hex.")
 
 
+#: A clockwise turn of a photo, in degrees.
+TurnDegrees = Literal[0, 90, 180, 270]
+
+
 class RejectedFaceOut(Out):
     """A probe face too poor to search with."""
 
@@ -65,6 +69,10 @@ class SearchOut(Out):
     model: ModelIdOut
     faces: list[ProbeFaceOut] = Field(description="Every usable face of the probe, largest first.")
     faces_rejected: list[RejectedFaceOut]
+    probe_turned_degrees: TurnDegrees = Field(
+        description="How far the probe photo was turned, clockwise, for a face to be found "
+        "(a sideways scan); 0 when it was upright. Boxes are on the photo as sent."
+    )
 
 
 class PersonSearchOut(Out):
@@ -105,3 +113,9 @@ class VerificationOut(Out):
     box_a: BoxOut = Field(description="The face compared in the first photo.")
     box_b: BoxOut = Field(description="The face compared in the second photo.")
     model: ModelIdOut
+    turned_degrees_a: TurnDegrees = Field(
+        description="How far the first photo was turned, clockwise, for its face to be found."
+    )
+    turned_degrees_b: TurnDegrees = Field(
+        description="How far the second photo was turned, clockwise, for its face to be found."
+    )
