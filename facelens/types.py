@@ -147,8 +147,7 @@ class ImageAnalysis:
     width: int
     height: int
     faces: list[AnalysedFace]
-    #: The clockwise turn (0, 90, 180, 270) the photo needed for its faces to be found;
-    #: boxes and landmarks are on the photo as given.
+    #: Clockwise turn the photo needed for its faces to be found; boxes are on it as given.
     turned_degrees: int = 0
 
     @property
@@ -202,8 +201,7 @@ class SearchResult:
     faces_rejected: list[FaceQuality] = field(default_factory=list)
     #: The search's row in the search log (searches by an account); None otherwise.
     search_id: int | None = None
-    #: The clockwise turn the probe photo needed for a face to be found (0: none); the
-    #: probe boxes are on the photo as given.
+    #: Clockwise turn the probe needed for a face to be found; boxes are on it as given.
     probe_turned_degrees: int = 0
 
 
@@ -215,8 +213,7 @@ class VerifyResult:
     box_a: Box
     box_b: Box
     model: ModelId
-    #: The clockwise turn each photo needed for its face to be found (0: none).
-    turned_degrees_a: int = 0
+    turned_degrees_a: int = 0  # clockwise turn each photo needed for its face to be found
     turned_degrees_b: int = 0
 
 
