@@ -84,6 +84,9 @@ from facelens.pipeline.quality import TOO_MANY_FACES, assess
 DEFAULT_DETECTORS = ("hog:0", "hog:1", "hog:2", "cnn:1")
 DEFAULT_GATES = (0, 20, 24, 32, 40)
 ACCEPTED = "accepted"
+#: What issue 15 asks of the default settings: indexed recall of faces of 32 px and more, and of
+#: 24-32 px faces; faces indexed on face-free images per 10 megapixels.
+TARGETS = {"indexed_32_up": 0.95, "indexed_24_32": 0.80, "false_indexed_per_10_megapixels": 1.0}
 #: The settings each result records: what it detected with and what the gate checked.
 RECORDED_SETTINGS = (
     "detector", "detect_upsample_times", "detect_max_side_px", "min_face_size_px",
@@ -237,6 +240,7 @@ def evaluate(
     outcomes: list[dict[str, Any]] = []
     timings: dict[str, list[float]] = {"mosaics": [], "face_free": []}
     unmatched = near_misses = 0
+    size_ratios: list[float] = []  # detected box over reference box, short sides
     for mosaic in mosaics:
         found = analyse(pipeline, mosaic.image, gates)
         timings["mosaics"].append(ms_per_mp(found, mosaic.image))
@@ -258,6 +262,7 @@ def evaluate(
                 indexed[gate].append(verdict == ACCEPTED)
                 if verdict != ACCEPTED and face.band is not None:
                     reasons[gate][face.band][verdict] += 1
+            size_ratios.append(found.sizes_px[hit] / face.size_px)
             outcomes.append(
                 {
                     "found": True,
@@ -308,6 +313,24 @@ def evaluate(
         at24, n24 = recall_where(sizes, hits, 24, 32)
         return {"32_up": share(at32, n32), "24_32": share(at24, n24), "faces": [n32, n24]}
 
+    def meets(gate: int) -> bool:
+        recall = targets(indexed[gate])
+        return (
+            (recall["32_up"] or 0) >= TARGETS["indexed_32_up"]
+            and (recall["24_32"] or 0) >= TARGETS["indexed_24_32"]
+            and 10 * per_megapixel(false_free[gate], free_pixels)
+            <= TARGETS["false_indexed_per_10_megapixels"]
+        )
+
+    ratio = None
+    if len(size_ratios) > 1:
+        deciles = statistics.quantiles(size_ratios, n=10)
+        ratio = {
+            "median": round(statistics.median(size_ratios), 3),
+            "p10": round(deciles[0], 3),
+            "p90": round(deciles[-1], 3),
+        }
+
     all_ms = timings["mosaics"] + timings["face_free"]
     return {
         "setting": spec,
@@ -327,6 +350,7 @@ def evaluate(
         "detected_recall": targets(detected),
         "indexed_recall": targets(indexed[default]),
         "unmatched_detections_on_mosaics": unmatched,
+        "box_to_reference_size": ratio,
         "missed_with_iou_over_half_the_threshold": int(near_misses),
         "false_detections": {
             "detected": free_detections,
@@ -354,6 +378,7 @@ def evaluate(
                 "false_indexed_per_10_megapixels": round(
                     10 * per_megapixel(false_free[gate], free_pixels), 3
                 ),
+                "meets_targets": meets(gate),
             }
             for gate in gates
         },
@@ -379,6 +404,20 @@ def build_mosaics(
         name, canvas = canvas_for(index, backgrounds, grey)
         mosaics.append(build_mosaic(chosen, sizes, canvas, name, rng))
     return mosaics
+
+
+def compact_json(value: Any, indent: int = 0) -> str:
+    """JSON indented one space a level, with every list or object that fits in 140 columns
+    on one line (per-face rows stay one line each)."""
+    flat = json.dumps(value)
+    if len(flat) + indent <= 140 or not isinstance(value, dict | list) or not value:
+        return flat
+    pad = " " * (indent + 1)
+    if isinstance(value, dict):
+        rows = [f"{pad}{json.dumps(k)}: {compact_json(v, indent + 1)}" for k, v in value.items()]
+        return "{\n" + ",\n".join(rows) + "\n" + " " * indent + "}"
+    rows = [pad + compact_json(v, indent + 1) for v in value]
+    return "[\n" + ",\n".join(rows) + "\n" + " " * indent + "]"
 
 
 def _pct(value: float | None) -> str:
@@ -415,7 +454,10 @@ def print_tables(results: list[dict[str, Any]], default_gate: int) -> None:
         if r["subset"]:
             print(f"{'':<12} ({r['subset']})")
     print("\nIndexed recall, %, by min_face_size_px (the same detections, the gate re-applied)")
-    print(f"{'setting':<7} {'gate':>4} {'':>5} {head} {'>=32':>5} {'24-32':>5} {'false/10MP':>10}")
+    print(
+        f"{'setting':<7} {'gate':>4} {'':>5} {head} {'>=32':>5} {'24-32':>5} {'false/10MP':>10} "
+        f"{'targets':>7}"
+    )
     for r in results:
         for i, (gate, row) in enumerate(r["gate"].items()):
             cells = " ".join(f"{_pct(row['indexed_by_band'][b]['recall']):>6}" for b in BANDS)
@@ -423,7 +465,8 @@ def print_tables(results: list[dict[str, Any]], default_gate: int) -> None:
                 f"{r['setting'] if i == 0 else '':<7} {gate:>4} {'':>5} {cells} "
                 f"{_pct(row['indexed_recall']['32_up']):>5} "
                 f"{_pct(row['indexed_recall']['24_32']):>5} "
-                f"{row['false_indexed_per_10_megapixels']:>10.2f}"
+                f"{row['false_indexed_per_10_megapixels']:>10.2f} "
+                f"{'met' if row['meets_targets'] else 'no':>7}"
             )
     print(f"\nWhy the gate (min_face_size_px={default_gate}) rejects detected faces, by band")
     for r in results:
@@ -433,6 +476,14 @@ def print_tables(results: list[dict[str, Any]], default_gate: int) -> None:
             if row["gate_rejections"]
         ]
         print(f"{r['setting']:<7} " + ("; ".join(rows) or "none"))
+    print("\nDetected box / reference box (short sides), median (10th-90th percentile);")
+    print("detections on mosaics that match no placed face (other people in the LFW photos)")
+    for r in results:
+        ratio = r["box_to_reference_size"] or {"median": 0, "p10": 0, "p90": 0}
+        print(
+            f"{r['setting']:<7} {ratio['median']:.2f} ({ratio['p10']:.2f}-{ratio['p90']:.2f}); "
+            f"unmatched {r['unmatched_detections_on_mosaics']}"
+        )
 
 
 def main() -> None:
@@ -520,7 +571,7 @@ def main() -> None:
         "elapsed_s": round(time.perf_counter() - started, 1),
     }
     args.out.parent.mkdir(parents=True, exist_ok=True)
-    args.out.write_text(json.dumps(result, indent=1) + "\n")
+    args.out.write_text(compact_json(result) + "\n")
     print_tables(results, Settings().min_face_size_px)
     print(f"\n{result['elapsed_s']} s in all; written to {args.out}")
 

@@ -240,12 +240,13 @@ class Mosaic:
 
 def face_sizes(count: int, first: int, rng: np.random.Generator) -> list[float]:
     """``count`` face sizes, px: face number ``first + i`` is in band ``(first + i) % bands``
-    (so bands are balanced over mosaics), uniform within its band."""
+    (so bands are balanced over mosaics), uniform within its band but half a pixel clear of
+    its edges, so that rounding the tile to whole pixels cannot move a face to the next band."""
     edges = BAND_EDGES_PX
     sizes = []
     for i in range(count):
         band = (first + i) % (len(edges) - 1)
-        sizes.append(float(rng.uniform(edges[band], edges[band + 1])))
+        sizes.append(float(rng.uniform(edges[band] + 0.5, edges[band + 1] - 0.5)))
     return sizes
 
 
