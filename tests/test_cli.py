@@ -256,3 +256,17 @@ def test_given_stored_times_then_the_cli_json_gives_them_with_their_utc_offset(
     for stamp in stamps:
         assert stamp.endswith(("+00:00", "Z")), stamp
     assert run_json("audit", "verify", "--data", data)["intact"] is True
+
+
+def test_given_a_sideways_probe_then_search_and_verify_say_the_turn(
+    cli_data: Path, photos: Path, tmp_path: Path
+) -> None:
+    from PIL import Image
+
+    sideways = tmp_path / "obama2-sideways.png"
+    Image.open(photos / "obama2.jpg").transpose(Image.Transpose.ROTATE_270).save(sideways)
+    output = run("search", sideways, *WHY, "--data", cli_data)
+    assert "the probe photo was turned 270 degrees clockwise" in output
+    assert run_json("search", sideways, *WHY, "--data", cli_data)["probe_turned_degrees"] == 270
+    verified = run("verify", sideways, photos / "obama.jpg", "--data", cli_data)
+    assert "photo A was turned 270 degrees clockwise" in verified and "same person" in verified

@@ -82,7 +82,17 @@ def print_ingest_report(report: IngestReport) -> None:
         out.print(f"  [red]failed[/] {failure.location}: {failure.message}", highlight=False)
 
 
+def turn_note(what: str, degrees: int) -> str:
+    """A photo found only once turned: said, so a reviewer knows the boxes' frame."""
+    return (
+        f"{what} was turned {degrees} degrees clockwise before a face was found "
+        "(boxes are on the photo as given)"
+    )
+
+
 def print_search_result(result: SearchResult) -> None:
+    if result.probe_turned_degrees:
+        out.print(turn_note("the probe photo", result.probe_turned_degrees))
     for n, face in enumerate(result.faces, start=1):
         box = ",".join(map(str, face.probe_box.as_tuple()))
         out.print(

@@ -8,7 +8,7 @@ from typing import Annotated
 import typer
 
 from facelens.cli.options import DEFAULT_DATA, DataOption, JsonOption, cli_caller, engine_for
-from facelens.cli.render import emit_json, out, print_search_result
+from facelens.cli.render import emit_json, out, print_search_result, turn_note
 from facelens.types import to_jsonable
 
 
@@ -65,6 +65,12 @@ def verify(
         emit_json(result)
         return
     verdict = "[green]same person[/]" if result.same_person else "[yellow]different people[/]"
+    for what, degrees in [
+        ("photo A", result.turned_degrees_a),
+        ("photo B", result.turned_degrees_b),
+    ]:
+        if degrees:
+            out.print(turn_note(what, degrees))
     out.print(
         f"{verdict}: similarity {result.similarity:.3f}, threshold {result.threshold:.4f}",
         highlight=False,
