@@ -99,7 +99,7 @@ def settings_for(spec: str) -> Settings:
     kind, _, upsample = spec.partition(":")
     if kind not in ("hog", "cnn") or not upsample.isdigit():
         raise argparse.ArgumentTypeError(f"{spec!r}: expected hog:N or cnn:N")
-    return Settings(detector=kind, detect_upsample_times=int(upsample))  # type: ignore[arg-type]
+    return Settings.model_validate({"detector": kind, "detect_upsample_times": int(upsample)})
 
 
 def reference_faces(
@@ -210,7 +210,7 @@ def analyse(pipeline: FacePipeline, image: Rgb, gates: list[int]) -> Found:
 
 
 def ms_per_mp(found: Found, image: Rgb) -> float:
-    return 1000 * found.seconds / (image.shape[0] * image.shape[1] / 1e6)
+    return float(1000 * found.seconds / (image.shape[0] * image.shape[1] / 1e6))
 
 
 def share(found: int, faces: int) -> float | None:

@@ -55,7 +55,10 @@ def test_given_a_mosaic_of_three_large_faces_then_hog_finds_each_where_its_truth
     mosaic = build_mosaic(sources, [70.0, 90.0, 120.0], canvas, "coffee", np.random.default_rng(7))
     assert sorted(round(f.size_px) for f in mosaic.faces) == [70, 90, 120]
     detector = create_detector(Settings(detector="hog", detect_upsample_times=1))
-    boxes = [tuple(map(float, d.box.as_tuple())) for d in detector.detect(mosaic.image)]
+    boxes: list[tuple[float, float, float, float]] = [
+        (float(d.box.x1), float(d.box.y1), float(d.box.x2), float(d.box.y2))
+        for d in detector.detect(mosaic.image)
+    ]
     truths = [face.box for face in mosaic.faces]
     matched = match(boxes, truths)
     assert all(m is not None for m in matched), [max(iou(b, t) for b in boxes) for t in truths]

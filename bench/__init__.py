@@ -1,0 +1,1 @@
+"""Benchmarks: scripts run by path or with ``python -m bench.<name>``."""
