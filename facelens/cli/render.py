@@ -22,7 +22,8 @@ from rich.progress import (
 from rich.table import Table
 from rich.text import Text
 
-from facelens.types import IngestReport, SearchResult, to_jsonable
+from facelens.ingest_report import IngestReport
+from facelens.types import SearchResult, to_jsonable
 
 if TYPE_CHECKING:
     from facelens.doctor import DoctorReport

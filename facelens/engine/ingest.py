@@ -15,6 +15,7 @@ from facelens.engine.policy import Policy
 from facelens.engine.state import INGEST_AUDIT_ACTION, ProgressCallback
 from facelens.engine.suppression import Suppression
 from facelens.errors import RefusedError
+from facelens.ingest_report import IngestFailure, IngestReport
 from facelens.pipeline.batch import (
     AnalysedFile,
     analyse_bytes,
@@ -32,11 +33,7 @@ from facelens.privacy.fetch import (
     read_manifest,
 )
 from facelens.store import MetadataStore
-from facelens.types import (
-    IngestFailure,
-    IngestReport,
-    Provenance,
-)
+from facelens.types import Provenance
 
 #: Write the index to disk after this many ingested images, so a crash costs little repair.
 PERSIST_EVERY_IMAGES = 500

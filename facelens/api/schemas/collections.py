@@ -49,7 +49,7 @@ class IngestFailureOut(Out):
 
 
 class IngestReportOut(Out):
-    """What an ingest did (``facelens.types.IngestReport``)."""
+    """What an ingest did (``facelens.ingest_report.IngestReport``)."""
 
     collection: str
     images_seen: int
