@@ -234,6 +234,10 @@ class Stats:
     index_params: dict[str, Any]
     #: Faces whose stored template does not open (damaged): out of the index and search.
     faces_quarantined: int = 0
+    #: Stored faces by size band (``facelens.face_sizes``): indexed ones, and rejected ones by
+    #: reason, then band; the shapes of ``IngestReport``'s fields of the same names.
+    faces_indexed_by_size: dict[str, int] = field(default_factory=dict)
+    faces_rejected_by_size: dict[str, dict[str, int]] = field(default_factory=dict)
 
 
 @dataclass(frozen=True, slots=True)

@@ -275,6 +275,10 @@ def test_collections_images_faces_and_jobs(
     report = upload(checked, enroller, photos / "obama.jpg", photos / "biden.jpg", text)
     assert [f["outcome"] for f in report["files"]] == ["stored", "stored", "failed"]
     assert report["failures"][0]["error"] == "unsupported_image"
+    assert (report["faces_indexed_by_size"], report["faces_rejected_by_size"]) == (
+        {">=128px": 2},
+        {},
+    )
     counts = checked("GET", "/collections/{name}", {"name": "people"}, headers=enroller)
     assert (counts["images"], counts["policy"]["basis"]) == (2, "other")
 
@@ -467,6 +471,13 @@ def test_given_every_model_as_a_response_model_then_openapi_describes_its_fields
     ref = operation["responses"]["200"]["content"]["application/json"]["schema"]["$ref"]
     fields = document["components"]["schemas"][ref.rsplit("/", 1)[-1]]["properties"]
     assert {"search_id", "threshold", "model", "faces", "faces_rejected"} == set(fields)
+    schemas = document["components"]["schemas"]
+    report = schemas["IngestReportOut"]["properties"]
+    assert "32-40px" in report["faces_indexed_by_size"]["description"]
+    assert report["faces_rejected_by_size"]["additionalProperties"] == {
+        "additionalProperties": {"type": "integer"},
+        "type": "object",
+    }
     settings = document["components"]["schemas"]["SettingsOut"]["properties"]
     assert set(settings) == set(Settings.model_fields)
 

@@ -79,6 +79,8 @@ def test_given_an_ingest_then_json_reports_every_count(cli_data: Path, photos: P
         "duplicates_skipped": 1,
         "faces_indexed": 0,
         "faces_rejected": {},
+        "faces_indexed_by_size": {},
+        "faces_rejected_by_size": {},
         "faces_suppressed": 0,
         "failures": [],
         "refusals": {},

@@ -22,7 +22,9 @@ from rich.progress import (
 from rich.table import Table
 from rich.text import Text
 
+from facelens.face_sizes import SIZE_BANDS
 from facelens.ingest_report import IngestReport
+from facelens.pipeline.quality import reason_in_words
 from facelens.types import SearchResult, to_jsonable
 
 if TYPE_CHECKING:
@@ -66,7 +68,35 @@ class RateColumn(ProgressColumn):
 # --- ingest, search -----------------------------------------------------------------------
 
 
-def print_ingest_report(report: IngestReport) -> None:
+def face_size_table(
+    indexed: dict[str, int],
+    rejected: dict[str, dict[str, int]],
+    min_face_size_px: int | None = None,
+) -> Table | None:
+    """Faces by size band (rows, only those with a face): indexed, and rejected by reason
+    (columns, only reasons that occur); None when there is no face at all."""
+    reasons = sorted(rejected)
+    rows = [
+        band.name
+        for band in SIZE_BANDS
+        if indexed.get(band.name) or any(rejected[r].get(band.name) for r in reasons)
+    ]
+    if not rows:
+        return None
+    table = Table(
+        "size",
+        "indexed",
+        *(reason_in_words(r, min_face_size_px) for r in reasons),
+        title="faces by size (short side of the box)",
+        title_justify="left",
+    )
+    for band in rows:
+        counts = [indexed.get(band, 0), *(rejected[r].get(band, 0) for r in reasons)]
+        table.add_row(band, *(str(n) if n else "-" for n in counts))
+    return table
+
+
+def print_ingest_report(report: IngestReport, min_face_size_px: int | None = None) -> None:
     rejected = ", ".join(f"{n} {r}" for r, n in sorted(report.faces_rejected.items())) or "none"
     out.print(
         f"[bold]{report.collection}[/]: {report.images_ingested} images ingested, "
@@ -75,6 +105,11 @@ def print_ingest_report(report: IngestReport) -> None:
         f"({report.elapsed_s:.1f} s, {report.images_per_s:.1f} images/s)",
         highlight=False,
     )
+    sizes = face_size_table(
+        report.faces_indexed_by_size, report.faces_rejected_by_size, min_face_size_px
+    )
+    if sizes is not None:
+        out.print(sizes)
     if report.faces_suppressed:
         out.print(f"  {report.faces_suppressed} face(s) of people who opted out: not stored")
     for rule, count in sorted(report.refusals.items()):
@@ -149,15 +184,22 @@ def print_persons(persons: list[Person]) -> None:
     out.print(table)
 
 
-def print_stats(stats: Stats) -> None:
+def print_stats(stats: Stats, min_face_size_px: int | None = None) -> None:
     table = Table("what", "value")
     for key, value in to_jsonable(stats).items():
+        if key in {"faces_indexed_by_size", "faces_rejected_by_size"}:
+            continue  # the table of face sizes below
         if key == "model":
             value = value["id"]
         elif isinstance(value, dict):
             value = ", ".join(f"{k}={v}" for k, v in value.items())
         table.add_row(key, str(value))
     out.print(table)
+    sizes = face_size_table(
+        stats.faces_indexed_by_size, stats.faces_rejected_by_size, min_face_size_px
+    )
+    if sizes is not None:
+        out.print(sizes)
 
 
 def print_doctor(report: DoctorReport, json_output: bool) -> None:

@@ -244,9 +244,6 @@ class Ingest(Policy, Suppression, Erasure):
         if attribution is not None:
             attribution.stored(added.image_id)
         report.images_ingested += 1
-        report.faces_indexed += len(added.face_ids)
-        for face in analysis.faces:
-            if face.quality.rejection_reason is not None:
-                reason = face.quality.rejection_reason
-                report.faces_rejected[reason] = report.faces_rejected.get(reason, 0) + 1
+        for face in analysis.faces:  # indexed or rejected, by size band (and reason)
+            report.count_face(face.quality.size_px, face.quality.rejection_reason)
         return 1

@@ -179,6 +179,27 @@ $("#search-form").addEventListener("submit", async (event) => {
 
 // --- upload ---------------------------------------------------------------------------
 
+// Why a face was not indexed, in words (the reason codes of facelens/pipeline/quality.py).
+const reasonWords = {
+  too_small: "too small",
+  too_blurry: "too blurry",
+  too_many_faces: "past max faces per image",
+  low_detector_score: "low detector score",
+};
+
+// Size bands are the short side of the face's box: "<24px", "24-32px", ... ">=128px".
+const bandList = (bands) => Object.entries(bands).map(([band, n]) => `${n} at ${band}`).join(", ");
+
+function sizeLine(indexed) {
+  return Object.keys(indexed).length ? ` (${bandList(indexed)})` : "";
+}
+
+function rejectedLines(rejected) {
+  return Object.entries(rejected)
+    .map(([reason, bands]) => `  ${reasonWords[reason] || reason}: ${bandList(bands)}`)
+    .join("\n");
+}
+
 $("#upload-form").addEventListener("submit", (event) => {
   event.preventDefault();
   const form = new FormData(event.target);
@@ -198,8 +219,11 @@ $("#upload-form").addEventListener("submit", (event) => {
       return;
     }
     const failed = body.failures.map((f) => `  ${f.location}: ${f.message}`).join("\n");
+    const notIndexed = rejectedLines(body.faces_rejected_by_size);
     $("#upload-report").textContent =
       `${body.images_ingested} images ingested, ${body.faces_indexed} faces indexed` +
+      sizeLine(body.faces_indexed_by_size) +
+      (notIndexed ? `\nnot indexed:\n${notIndexed}` : "") +
       (failed ? `\nfailed:\n${failed}` : "");
   };
   request.open("POST", `/collections/${collection}/images`);
