@@ -17,6 +17,7 @@ from typing import Any
 import numpy as np
 import numpy.typing as npt
 
+from facelens.face_sizes import SMALL_FACE_PX
 from facelens.ingest_report import IngestReport
 
 FloatArray = npt.NDArray[np.float32]
@@ -180,6 +181,14 @@ class Match:
     person_id: int | None
     person_name: str | None
     provenance: Provenance
+    #: The short side of ``box``, pixels; ``small_face`` when under ``SMALL_FACE_PX`` (64):
+    #: a match on a small face is weaker evidence, for a reviewer to weigh.
+    size_px: int = field(init=False)
+    small_face: bool = field(init=False)
+
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "size_px", self.box.short_side)
+        object.__setattr__(self, "small_face", self.box.short_side < SMALL_FACE_PX)
 
 
 @dataclass(frozen=True, slots=True)
@@ -191,6 +200,13 @@ class ProbeFaceMatches:
     #: SHA-256 of the probe face's embedding: ties a logged search to its probe without
     #: keeping the probe (the embedding cannot be recovered from it).
     probe_sha256: str = ""
+    #: The short side of ``probe_box``, pixels, and whether it is under ``SMALL_FACE_PX``.
+    probe_size_px: int = field(init=False)
+    probe_small_face: bool = field(init=False)
+
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "probe_size_px", self.probe_box.short_side)
+        object.__setattr__(self, "probe_small_face", self.probe_box.short_side < SMALL_FACE_PX)
 
 
 @dataclass(frozen=True, slots=True)

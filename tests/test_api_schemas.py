@@ -359,6 +359,11 @@ def test_persons_searches_and_verification(
     )
     top = found["faces"][0]["matches"][0]
     assert top["is_match"] and top["person_name"] == "Obama"
+    assert (top["size_px"], top["small_face"]) == (268, False)
+    assert (found["faces"][0]["probe_size_px"], found["faces"][0]["probe_small_face"]) == (
+        310,
+        False,
+    )
     logged = checked("GET", "/searches", headers=analyst)
     assert [r["id"] for r in logged] == [found["search_id"], like["search_id"]]
     same = checked(
@@ -472,6 +477,8 @@ def test_given_every_model_as_a_response_model_then_openapi_describes_its_fields
     fields = document["components"]["schemas"][ref.rsplit("/", 1)[-1]]["properties"]
     assert {"search_id", "threshold", "model", "faces", "faces_rejected"} == set(fields)
     schemas = document["components"]["schemas"]
+    assert {"size_px", "small_face"} <= set(schemas["MatchOut"]["properties"])
+    assert {"probe_size_px", "probe_small_face"} <= set(schemas["ProbeFaceOut"]["properties"])
     report = schemas["IngestReportOut"]["properties"]
     assert "32-40px" in report["faces_indexed_by_size"]["description"]
     assert report["faces_rejected_by_size"]["additionalProperties"] == {

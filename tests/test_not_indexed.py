@@ -1,7 +1,7 @@
 """What was not indexed, and how small the faces are: a face under the size gate is stored as
 rejected with its reason and shown, in its size band, in every ingest summary (Python, the
-command line, the HTTP API, its background jobs) and in ``stats``. Real photos, models, store
-and index throughout."""
+command line, the HTTP API, its background jobs) and in ``stats``; search results say when
+a match or the probe face is small. Real photos, models, store and index throughout."""
 
 from __future__ import annotations
 
@@ -9,6 +9,7 @@ import time
 from pathlib import Path
 from typing import Any
 
+import numpy as np
 import pytest
 from fastapi.testclient import TestClient
 from PIL import Image
@@ -17,11 +18,11 @@ from skimage import data
 from facelens.api.app import create_app
 from facelens.config import Settings
 from facelens.engine import Engine
-from facelens.face_sizes import SIZE_BANDS, in_band_order, size_band
+from facelens.face_sizes import SIZE_BANDS, SMALL_FACE_PX, in_band_order, size_band
 from facelens.ingest_report import IngestReport
 from facelens.pipeline.analyse import FacePipeline
 from facelens.security.accounts import Role, create_account
-from tests.conftest import PRESS_ARCHIVE, TEST_POLICY, Cli, Declare
+from tests.conftest import PRESS_ARCHIVE, SEARCH_WHY, TEST_POLICY, Cli, Declare
 
 #: What the photo below holds: Grace Hopper (187 px, indexed) and Obama at 37 px (rejected).
 INDEXED_BY_SIZE = {">=128px": 1}
@@ -60,6 +61,7 @@ def test_given_sizes_then_each_falls_in_exactly_one_band_and_the_gate_is_an_edge
         "40-64px",
         "64-128px",
     )
+    assert size_band(SMALL_FACE_PX - 1) != size_band(SMALL_FACE_PX)
     assert list(in_band_order({">=128px": 1, "<24px": 2, "40-64px": 3})) == [
         "<24px",
         "40-64px",
@@ -176,3 +178,23 @@ def test_given_the_api_then_uploads_and_jobs_report_faces_by_reason_and_band(
         assert state["status"] == "done", state
         assert state["report"]["faces_indexed_by_size"] == INDEXED_BY_SIZE
         assert state["report"]["faces_rejected_by_size"] == REJECTED_BY_SIZE
+
+
+def test_given_small_faces_then_search_results_flag_the_probe_and_the_match(
+    engine: Engine, declare: Declare, photos: Path, tmp_path: Path
+) -> None:
+    declare(engine, "press")
+    small_obama = tmp_path / "small-obama.jpg"
+    Image.open(photos / "obama.jpg").convert("RGB").reduce(5).save(small_obama)  # 53 px
+    engine.ingest([small_obama, photos / "biden.jpg"], "press", workers=1)
+    small_probe = np.asarray(Image.open(photos / "obama2.jpg").convert("RGB").reduce(6))
+    [face] = engine.search(small_probe, top_k=2, **SEARCH_WHY).faces
+    assert face.probe_size_px == face.probe_box.short_side < SMALL_FACE_PX
+    assert face.probe_small_face
+    by_name = {Path(m.image_location).name: m for m in face.matches}
+    assert by_name["small-obama.jpg"].size_px < SMALL_FACE_PX
+    assert by_name["small-obama.jpg"].small_face
+    assert by_name["biden.jpg"].size_px >= SMALL_FACE_PX
+    assert not by_name["biden.jpg"].small_face
+    [large] = engine.search(photos / "obama2.jpg", top_k=1, **SEARCH_WHY).faces
+    assert (large.probe_small_face, large.probe_size_px) == (False, large.probe_box.short_side)

@@ -106,6 +106,7 @@ def test_given_a_browser_then_upload_search_and_the_person_is_first(
     expect(first).to_contain_text("MATCH")
     expect(page.locator(".grid .match").nth(1)).to_contain_text("below threshold")
     expect(page.locator("#boxes .box")).to_have_count(1)
+    expect(page.locator("#results h3").first).to_contain_text("Face 1 (310 px): ")
     expect(first.locator("img")).to_have_js_property("complete", True)
     assert first.locator("img").evaluate("img => img.naturalWidth") > 0, "thumbnail shown"
     ARTIFACTS.mkdir(exist_ok=True)

@@ -121,8 +121,10 @@ def print_ingest_report(report: IngestReport, min_face_size_px: int | None = Non
 def print_search_result(result: SearchResult) -> None:
     for n, face in enumerate(result.faces, start=1):
         box = ",".join(map(str, face.probe_box.as_tuple()))
+        small = ", [yellow]small: weigh its matches with care[/]" if face.probe_small_face else ""
         out.print(
-            f"[bold]probe face {n}[/] (box {box}): {len(face.matches)} nearest faces, "
+            f"[bold]probe face {n}[/] (box {box}, {face.probe_size_px} px{small}): "
+            f"{len(face.matches)} nearest faces, "
             f"threshold {result.threshold:.4f}",
             highlight=False,
         )
@@ -133,12 +135,13 @@ def print_search_result(result: SearchResult) -> None:
             out.print(
                 f"  {rank:>2}. {m.similarity:.3f} {verdict}  {m.person_name or '(unnamed)'}  "
                 f"face {m.face_id} in {m.collection}: {m.image_location} "
-                f"box {','.join(map(str, m.box.as_tuple()))}",
+                f"box {','.join(map(str, m.box.as_tuple()))} ({m.size_px} px"
+                + (", [yellow]small face[/])" if m.small_face else ")"),
                 highlight=False,
                 soft_wrap=True,
             )
     if result.faces_rejected:
-        reasons = ", ".join(q.rejection_reason or "" for q in result.faces_rejected)
+        reasons = ", ".join(f"{q.rejection_reason} ({q.size_px} px)" for q in result.faces_rejected)
         out.print(f"{len(result.faces_rejected)} probe face(s) not searched: {reasons}")
 
 

@@ -106,7 +106,8 @@ function matchCard(match) {
     <img alt="face ${match.face_id}" src="/faces/${match.face_id}/thumbnail">
     <figcaption>
       <span class="badge">${match.is_match ? "MATCH" : "below threshold"}</span>
-      <span class="similarity">${match.similarity.toFixed(3)}</span><br>
+      <span class="similarity">${match.similarity.toFixed(3)}</span>
+      <span class="size">${match.size_px} px${match.small_face ? ", small face: weigh with care" : ""}</span><br>
       <span class="person"></span>
       <a class="source" target="_blank" href="/faces/${match.face_id}/source"></a><br>
       <span class="collection"></span>
@@ -157,7 +158,9 @@ $("#search-form").addEventListener("submit", async (event) => {
     if (image.complete) draw(); else image.onload = draw;
     result.faces.forEach((face, index) => {
       const heading = document.createElement("h3");
-      heading.textContent = `Face ${index + 1}: ${face.matches.length} results, threshold ${result.threshold}`;
+      heading.textContent = `Face ${index + 1} (${face.probe_size_px} px` +
+        `${face.probe_small_face ? ", small: weigh its matches with care" : ""}): ` +
+        `${face.matches.length} results, threshold ${result.threshold}`;
       const grid = document.createElement("div");
       grid.className = "grid";
       grid.dataset.face = index + 1;
@@ -167,7 +170,9 @@ $("#search-form").addEventListener("submit", async (event) => {
     if (result.faces_rejected.length) {
       const note = document.createElement("p");
       note.textContent = `${result.faces_rejected.length} more face(s) found but not usable: ` +
-        result.faces_rejected.map((q) => q.rejection_reason).join(", ");
+        result.faces_rejected
+          .map((q) => `${reasonWords[q.rejection_reason] || q.rejection_reason} (${q.size_px} px)`)
+          .join(", ");
       results.append(note);
     }
   } catch (error) {
