@@ -22,10 +22,9 @@ from pathlib import Path
 
 from facelens.config import Settings
 from facelens.engine import Engine
+from facelens.ingest_report import IngestFailure, IngestReport
 from facelens.types import (
     Box,
-    IngestFailure,
-    IngestReport,
     Match,
     ModelId,
     Person,

@@ -17,6 +17,9 @@ from typing import Any
 import numpy as np
 import numpy.typing as npt
 
+from facelens.face_sizes import SMALL_FACE_PX
+from facelens.ingest_report import IngestReport
+
 FloatArray = npt.NDArray[np.float32]
 IdArray = npt.NDArray[np.int64]
 
@@ -180,6 +183,14 @@ class Match:
     person_id: int | None
     person_name: str | None
     provenance: Provenance
+    #: The short side of ``box``, pixels; ``small_face`` when under ``SMALL_FACE_PX`` (64):
+    #: a match on a small face is weaker evidence, for a reviewer to weigh.
+    size_px: int = field(init=False)
+    small_face: bool = field(init=False)
+
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "size_px", self.box.short_side)
+        object.__setattr__(self, "small_face", self.box.short_side < SMALL_FACE_PX)
 
 
 @dataclass(frozen=True, slots=True)
@@ -191,6 +202,13 @@ class ProbeFaceMatches:
     #: SHA-256 of the probe face's embedding: ties a logged search to its probe without
     #: keeping the probe (the embedding cannot be recovered from it).
     probe_sha256: str = ""
+    #: The short side of ``probe_box``, pixels, and whether it is under ``SMALL_FACE_PX``.
+    probe_size_px: int = field(init=False)
+    probe_small_face: bool = field(init=False)
+
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "probe_size_px", self.probe_box.short_side)
+        object.__setattr__(self, "probe_small_face", self.probe_box.short_side < SMALL_FACE_PX)
 
 
 @dataclass(frozen=True, slots=True)
@@ -218,52 +236,6 @@ class VerifyResult:
 
 
 @dataclass(frozen=True, slots=True)
-class IngestFailure:
-    location: str
-    error: str
-    message: str
-
-
-@dataclass(slots=True)
-class IngestReport:
-    collection: str
-    images_seen: int = 0
-    images_ingested: int = 0
-    duplicates_skipped: int = 0
-    faces_indexed: int = 0
-    faces_rejected: dict[str, int] = field(default_factory=dict)
-    #: Faces matching someone who opted out (the suppression list): neither stored nor indexed.
-    faces_suppressed: int = 0
-    failures: list[IngestFailure] = field(default_factory=list)
-    #: URLs of a manifest that a collection rule refused to fetch, counted by rule.
-    refusals: dict[str, int] = field(default_factory=dict)
-    elapsed_s: float = 0.0
-
-    @property
-    def images_per_s(self) -> float:
-        done = self.images_ingested + len(self.failures)
-        return done / self.elapsed_s if self.elapsed_s > 0 else 0.0
-
-    def merge(self, other: IngestReport) -> None:
-        """Add ``other`` (a later part of the same ingest) to this report, field by field:
-        counts add, counts by reason add, lists extend. Every field is handled by its type,
-        so a field added later cannot be forgotten by a caller adding reports by hand."""
-        if other.collection != self.collection:
-            raise ValueError(f"cannot merge a report of {other.collection} into {self.collection}")
-        for f in dataclasses.fields(self):
-            mine, theirs = getattr(self, f.name), getattr(other, f.name)
-            if f.name == "collection":
-                continue
-            if isinstance(mine, dict):
-                for key, count in theirs.items():
-                    mine[key] = mine.get(key, 0) + count
-            elif isinstance(mine, list):
-                mine.extend(theirs)
-            else:
-                setattr(self, f.name, mine + theirs)
-
-
-@dataclass(frozen=True, slots=True)
 class Person:
     id: int
     name: str
@@ -284,6 +256,10 @@ class Stats:
     index_params: dict[str, Any]
     #: Faces whose stored template does not open (damaged): out of the index and search.
     faces_quarantined: int = 0
+    #: Stored faces by size band (``facelens.face_sizes``): indexed ones, and rejected ones by
+    #: reason, then band; the shapes of ``IngestReport``'s fields of the same names.
+    faces_indexed_by_size: dict[str, int] = field(default_factory=dict)
+    faces_rejected_by_size: dict[str, dict[str, int]] = field(default_factory=dict)
 
 
 @dataclass(frozen=True, slots=True)

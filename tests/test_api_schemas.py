@@ -275,6 +275,10 @@ def test_collections_images_faces_and_jobs(
     report = upload(checked, enroller, photos / "obama.jpg", photos / "biden.jpg", text)
     assert [f["outcome"] for f in report["files"]] == ["stored", "stored", "failed"]
     assert report["failures"][0]["error"] == "unsupported_image"
+    assert (report["faces_indexed_by_size"], report["faces_rejected_by_size"]) == (
+        {">=128px": 2},
+        {},
+    )
     counts = checked("GET", "/collections/{name}", {"name": "people"}, headers=enroller)
     assert (counts["images"], counts["policy"]["basis"]) == (2, "other")
 
@@ -355,6 +359,11 @@ def test_persons_searches_and_verification(
     )
     top = found["faces"][0]["matches"][0]
     assert top["is_match"] and top["person_name"] == "Obama"
+    assert (top["size_px"], top["small_face"]) == (268, False)
+    assert (found["faces"][0]["probe_size_px"], found["faces"][0]["probe_small_face"]) == (
+        310,
+        False,
+    )
     logged = checked("GET", "/searches", headers=analyst)
     assert [r["id"] for r in logged] == [found["search_id"], like["search_id"]]
     same = checked(
@@ -474,6 +483,15 @@ def test_given_every_model_as_a_response_model_then_openapi_describes_its_fields
         "faces_rejected",
         "probe_turned_degrees",
     } == set(fields)
+    schemas = document["components"]["schemas"]
+    assert {"size_px", "small_face"} <= set(schemas["MatchOut"]["properties"])
+    assert {"probe_size_px", "probe_small_face"} <= set(schemas["ProbeFaceOut"]["properties"])
+    report = schemas["IngestReportOut"]["properties"]
+    assert "32-40px" in report["faces_indexed_by_size"]["description"]
+    assert report["faces_rejected_by_size"]["additionalProperties"] == {
+        "additionalProperties": {"type": "integer"},
+        "type": "object",
+    }
     settings = document["components"]["schemas"]["SettingsOut"]["properties"]
     assert set(settings) == set(Settings.model_fields)
 

@@ -13,12 +13,13 @@ import pytest
 
 from facelens.config import Settings
 from facelens.errors import ModelNotAvailableError
+from facelens.ingest_report import IngestFailure
 from facelens.pipeline.analyse import FacePipeline
 from facelens.pipeline.batch import AnalysedFile, ReadFile, analyse_files
 from facelens.pipeline.decode import RgbImage
 from facelens.pipeline.embed.base import Embedder
 from facelens.pipeline.embed.registry import create_embedder
-from facelens.types import FloatArray, ImageAnalysis, IngestFailure
+from facelens.types import FloatArray, ImageAnalysis
 
 
 class CountingEmbedder(Embedder):

@@ -79,6 +79,8 @@ def test_given_an_ingest_then_json_reports_every_count(cli_data: Path, photos: P
         "duplicates_skipped": 1,
         "faces_indexed": 0,
         "faces_rejected": {},
+        "faces_indexed_by_size": {},
+        "faces_rejected_by_size": {},
         "faces_suppressed": 0,
         "failures": [],
         "refusals": {},
@@ -113,7 +115,13 @@ def test_given_search_json_then_the_documented_shape(cli_data: Path, photos: Pat
         "person_id",
         "person_name",
         "provenance",
+        "size_px",
+        "small_face",
     }
+    assert (face["probe_size_px"], face["probe_small_face"]) == (310, False)
+    box = top["box"]
+    assert top["size_px"] == min(box["x2"] - box["x1"], box["y2"] - box["y1"])
+    assert top["small_face"] is False
     assert top["is_match"] is True and Path(top["image_location"]).name.startswith("obama")
     assert top["provenance"]["origin_url"] == "https://example.org/kit"
 

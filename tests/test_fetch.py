@@ -33,6 +33,7 @@ from facelens.errors import (
     ResponseTooLargeError,
     SchemeRefusedError,
 )
+from facelens.ingest_report import IngestFailure
 from facelens.privacy.fetch import (
     FetchedImage,
     FetchOptions,
@@ -42,7 +43,6 @@ from facelens.privacy.fetch import (
     fetch_image,
     read_manifest,
 )
-from facelens.types import IngestFailure
 
 LOOPBACK = (ipaddress.IPv4Network("127.0.0.0/8"),)
 ENDLESS_LIMIT = 64 * 1024 * 1024  # what /endless would send if nobody hung up

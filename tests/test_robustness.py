@@ -21,10 +21,10 @@ from facelens.cli.main import EXIT_INGEST_FAILURES, EXIT_OTHER, EXIT_USAGE
 from facelens.config import Settings
 from facelens.engine import Engine
 from facelens.errors import InvalidArgumentError
+from facelens.ingest_report import IngestFailure
 from facelens.pipeline.batch import discover, read_files
 from facelens.privacy.policy import MAX_RETENTION_DAYS, CollectionPolicy
 from facelens.privacy.retention import run_retention
-from facelens.types import IngestFailure
 from tests.conftest import PRESS_ARCHIVE, TEST_POLICY, Cli, Declare
 
 # --- item 1: retention ----------------------------------------------------------------------

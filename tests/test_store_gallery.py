@@ -247,3 +247,39 @@ def test_given_a_healthy_database_then_no_integrity_problem_and_deletions_are_fi
     if store.backend == "sqlite":
         wal = tmp_path / "facelens.db-wal"
         assert not wal.exists() or wal.stat().st_size == 0, "no copy left in the log"
+
+
+def test_given_faces_of_many_sizes_then_counts_give_them_by_band_and_reason(
+    store: MetadataStore,
+) -> None:
+    assert (store.counts().faces_accepted_by_size, store.counts().faces_rejected_by_size) == (
+        {},
+        {},
+    )
+    sizes = {True: [39, 40, 63, 64, 128, 900], False: [0, 23, 24, 31, 32, 39]}
+    faces = [
+        replace(face, quality=replace(face.quality, size_px=size))
+        for face, size in zip(analysis(6, 6).faces, sizes[True] + sizes[False], strict=True)
+    ]
+    blurry = replace(faces[-1], quality=replace(faces[-1].quality, rejection_reason="too_blurry"))
+    store.ensure_collection("c")
+    store.add_image(
+        collection="c",
+        location="/photos/sizes.jpg",
+        sha256="s" * 64,
+        analysis=replace(analysis(0), faces=[*faces, blurry]),
+        provenance=Provenance(),
+    )
+    counts = store.counts()
+    assert (counts.faces_accepted, counts.faces_rejected) == (6, 7)
+    assert counts.faces_accepted_by_size == {
+        "32-40px": 1,
+        "40-64px": 2,
+        "64-128px": 1,
+        ">=128px": 2,
+    }
+    assert list(counts.faces_accepted_by_size) == ["32-40px", "40-64px", "64-128px", ">=128px"]
+    assert counts.faces_rejected_by_size == {
+        "too_blurry": {"32-40px": 1},
+        "too_small": {"<24px": 2, "24-32px": 2, "32-40px": 2},
+    }

@@ -13,6 +13,7 @@ from pathlib import Path
 
 import pytest
 import uvicorn
+from PIL import Image
 from playwright.sync_api import Page, expect, sync_playwright
 
 from facelens.api.app import create_app
@@ -105,6 +106,7 @@ def test_given_a_browser_then_upload_search_and_the_person_is_first(
     expect(first).to_contain_text("MATCH")
     expect(page.locator(".grid .match").nth(1)).to_contain_text("below threshold")
     expect(page.locator("#boxes .box")).to_have_count(1)
+    expect(page.locator("#results h3").first).to_contain_text("Face 1 (310 px): ")
     expect(first.locator("img")).to_have_js_property("complete", True)
     assert first.locator("img").evaluate("img => img.naturalWidth") > 0, "thumbnail shown"
     ARTIFACTS.mkdir(exist_ok=True)
@@ -166,3 +168,27 @@ def test_given_an_admin_in_the_browser_then_a_collection_is_made_with_its_legal_
     form.locator("[name=retention_days]").fill("30")
     form.locator("button").click()
     expect(page.locator("#message")).to_contain_text("needs a text")
+
+
+def test_given_a_face_under_the_size_gate_then_the_upload_summary_says_it_was_not_indexed(
+    server: tuple[str, dict[Role, str]],
+    page: Page,
+    photos: Path,
+    grace_hopper: Path,
+    tmp_path: Path,
+) -> None:
+    # Grace Hopper (indexed) with Obama downscaled eightfold (boxed at 37 px: too small).
+    small = Image.open(photos / "obama.jpg").convert("RGB").reduce(8)
+    canvas = Image.open(grace_hopper).convert("RGB")
+    canvas.paste(small, (0, canvas.height - small.height))
+    canvas.save(tmp_path / "hopper-and-small-obama.jpg", quality=95)
+    url, keys = server
+    page.goto(url)
+    sign_in(page, keys[Role.ENROLLER])
+    page.fill("#collection", "press")
+    page.set_input_files("#files", [str(tmp_path / "hopper-and-small-obama.jpg")])
+    page.click("#upload-form button")
+    report = page.locator("#upload-report")
+    expect(report).to_contain_text("1 images ingested, 1 faces indexed (1 at >=128px)")
+    expect(report).to_contain_text("not indexed:")
+    expect(report).to_contain_text("too small: 1 at 32-40px")

@@ -17,8 +17,9 @@ from typing import Any
 
 from facelens.engine import Engine
 from facelens.errors import NotFoundError
+from facelens.ingest_report import IngestReport
 from facelens.pipeline.batch import discover
-from facelens.types import IngestReport, Provenance, to_jsonable
+from facelens.types import Provenance, to_jsonable
 
 _BATCH_FILES = 8
 

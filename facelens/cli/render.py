@@ -22,7 +22,10 @@ from rich.progress import (
 from rich.table import Table
 from rich.text import Text
 
-from facelens.types import IngestReport, SearchResult, to_jsonable
+from facelens.face_sizes import SIZE_BANDS
+from facelens.ingest_report import IngestReport
+from facelens.pipeline.quality import reason_in_words
+from facelens.types import SearchResult, to_jsonable
 
 if TYPE_CHECKING:
     from facelens.doctor import DoctorReport
@@ -65,7 +68,35 @@ class RateColumn(ProgressColumn):
 # --- ingest, search -----------------------------------------------------------------------
 
 
-def print_ingest_report(report: IngestReport) -> None:
+def face_size_table(
+    indexed: dict[str, int],
+    rejected: dict[str, dict[str, int]],
+    min_face_size_px: int | None = None,
+) -> Table | None:
+    """Faces by size band (rows, only those with a face): indexed, and rejected by reason
+    (columns, only reasons that occur); None when there is no face at all."""
+    reasons = sorted(rejected)
+    rows = [
+        band.name
+        for band in SIZE_BANDS
+        if indexed.get(band.name) or any(rejected[r].get(band.name) for r in reasons)
+    ]
+    if not rows:
+        return None
+    table = Table(
+        "size",
+        "indexed",
+        *(reason_in_words(r, min_face_size_px) for r in reasons),
+        title="faces by size (short side of the box)",
+        title_justify="left",
+    )
+    for band in rows:
+        counts = [indexed.get(band, 0), *(rejected[r].get(band, 0) for r in reasons)]
+        table.add_row(band, *(str(n) if n else "-" for n in counts))
+    return table
+
+
+def print_ingest_report(report: IngestReport, min_face_size_px: int | None = None) -> None:
     rejected = ", ".join(f"{n} {r}" for r, n in sorted(report.faces_rejected.items())) or "none"
     out.print(
         f"[bold]{report.collection}[/]: {report.images_ingested} images ingested, "
@@ -74,6 +105,11 @@ def print_ingest_report(report: IngestReport) -> None:
         f"({report.elapsed_s:.1f} s, {report.images_per_s:.1f} images/s)",
         highlight=False,
     )
+    sizes = face_size_table(
+        report.faces_indexed_by_size, report.faces_rejected_by_size, min_face_size_px
+    )
+    if sizes is not None:
+        out.print(sizes)
     if report.faces_suppressed:
         out.print(f"  {report.faces_suppressed} face(s) of people who opted out: not stored")
     for rule, count in sorted(report.refusals.items()):
@@ -95,8 +131,10 @@ def print_search_result(result: SearchResult) -> None:
         out.print(turn_note("the probe photo", result.probe_turned_degrees))
     for n, face in enumerate(result.faces, start=1):
         box = ",".join(map(str, face.probe_box.as_tuple()))
+        small = ", [yellow]small: weigh its matches with care[/]" if face.probe_small_face else ""
         out.print(
-            f"[bold]probe face {n}[/] (box {box}): {len(face.matches)} nearest faces, "
+            f"[bold]probe face {n}[/] (box {box}, {face.probe_size_px} px{small}): "
+            f"{len(face.matches)} nearest faces, "
             f"threshold {result.threshold:.4f}",
             highlight=False,
         )
@@ -107,12 +145,13 @@ def print_search_result(result: SearchResult) -> None:
             out.print(
                 f"  {rank:>2}. {m.similarity:.3f} {verdict}  {m.person_name or '(unnamed)'}  "
                 f"face {m.face_id} in {m.collection}: {m.image_location} "
-                f"box {','.join(map(str, m.box.as_tuple()))}",
+                f"box {','.join(map(str, m.box.as_tuple()))} ({m.size_px} px"
+                + (", [yellow]small face[/])" if m.small_face else ")"),
                 highlight=False,
                 soft_wrap=True,
             )
     if result.faces_rejected:
-        reasons = ", ".join(q.rejection_reason or "" for q in result.faces_rejected)
+        reasons = ", ".join(f"{q.rejection_reason} ({q.size_px} px)" for q in result.faces_rejected)
         out.print(f"{len(result.faces_rejected)} probe face(s) not searched: {reasons}")
 
 
@@ -158,15 +197,22 @@ def print_persons(persons: list[Person]) -> None:
     out.print(table)
 
 
-def print_stats(stats: Stats) -> None:
+def print_stats(stats: Stats, min_face_size_px: int | None = None) -> None:
     table = Table("what", "value")
     for key, value in to_jsonable(stats).items():
+        if key in {"faces_indexed_by_size", "faces_rejected_by_size"}:
+            continue  # the table of face sizes below
         if key == "model":
             value = value["id"]
         elif isinstance(value, dict):
             value = ", ".join(f"{k}={v}" for k, v in value.items())
         table.add_row(key, str(value))
     out.print(table)
+    sizes = face_size_table(
+        stats.faces_indexed_by_size, stats.faces_rejected_by_size, min_face_size_px
+    )
+    if sizes is not None:
+        out.print(sizes)
 
 
 def print_doctor(report: DoctorReport, json_output: bool) -> None:

@@ -15,6 +15,7 @@ from facelens.engine.policy import Policy
 from facelens.engine.state import INGEST_AUDIT_ACTION, ProgressCallback
 from facelens.engine.suppression import Suppression
 from facelens.errors import RefusedError
+from facelens.ingest_report import IngestFailure, IngestReport
 from facelens.pipeline.batch import (
     AnalysedFile,
     analyse_bytes,
@@ -32,11 +33,7 @@ from facelens.privacy.fetch import (
     read_manifest,
 )
 from facelens.store import MetadataStore
-from facelens.types import (
-    IngestFailure,
-    IngestReport,
-    Provenance,
-)
+from facelens.types import Provenance
 
 #: Write the index to disk after this many ingested images, so a crash costs little repair.
 PERSIST_EVERY_IMAGES = 500
@@ -247,9 +244,6 @@ class Ingest(Policy, Suppression, Erasure):
         if attribution is not None:
             attribution.stored(added.image_id)
         report.images_ingested += 1
-        report.faces_indexed += len(added.face_ids)
-        for face in analysis.faces:
-            if face.quality.rejection_reason is not None:
-                reason = face.quality.rejection_reason
-                report.faces_rejected[reason] = report.faces_rejected.get(reason, 0) + 1
+        for face in analysis.faces:  # indexed or rejected, by size band (and reason)
+            report.count_face(face.quality.size_px, face.quality.rejection_reason)
         return 1

@@ -166,4 +166,6 @@ class Records(EngineState):
             index_backend=self.index.backend,
             index_params=self.index.params(),
             faces_quarantined=len(self.store.quarantined_face_ids()),
+            faces_indexed_by_size=counts.faces_accepted_by_size,
+            faces_rejected_by_size=counts.faces_rejected_by_size,
         )

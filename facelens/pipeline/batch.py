@@ -30,9 +30,10 @@ from pathlib import Path
 
 from facelens.config import Settings
 from facelens.errors import FacelensError, ImageNotFoundError
+from facelens.ingest_report import IngestFailure
 from facelens.pipeline.analyse import FacePipeline, PreparedImage
 from facelens.pipeline.decode import decode_image, read_image_bytes
-from facelens.types import ImageAnalysis, IngestFailure
+from facelens.types import ImageAnalysis
 
 #: Extensions picked up when a folder is walked. Files named explicitly are always tried.
 IMAGE_EXTENSIONS = frozenset(

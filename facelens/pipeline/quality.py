@@ -12,6 +12,22 @@ TOO_BLURRY = "too_blurry"
 TOO_MANY_FACES = "too_many_faces"
 LOW_DETECTOR_SCORE = "low_detector_score"
 
+#: Each reason in words, for the summaries people read (the codes are for programs).
+REASON_WORDS = {
+    TOO_SMALL: "too small",
+    TOO_BLURRY: "too blurry",
+    TOO_MANY_FACES: "past max faces per image",
+    LOW_DETECTOR_SCORE: "low detector score",
+}
+
+
+def reason_in_words(reason: str, min_face_size_px: int | None = None) -> str:
+    """``too_small`` -> "too small (under 40 px)" (with the gate, when given)."""
+    words = REASON_WORDS.get(reason, reason)
+    if reason == TOO_SMALL and min_face_size_px is not None:
+        words += f" (under {min_face_size_px} px)"
+    return words
+
 
 def sharpness(chip: RgbImage) -> float:
     """Variance of the 4-neighbour Laplacian of the grey chip: low means blurred."""

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime
 
 from facelens.types import Box, FloatArray, IdArray, Provenance
@@ -60,3 +60,7 @@ class StoreCounts:
     faces_accepted: int
     faces_rejected: int
     persons: int
+    #: Accepted faces by size band, and rejected ones by reason then band
+    #: (``facelens.face_sizes.SIZE_BANDS``; only bands with a face, smallest first).
+    faces_accepted_by_size: dict[str, int] = field(default_factory=dict)
+    faces_rejected_by_size: dict[str, dict[str, int]] = field(default_factory=dict)

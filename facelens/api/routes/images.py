@@ -13,8 +13,9 @@ from facelens.api.params import DbId, PageLimit, PageOffset
 from facelens.api.schemas import FacesRemovedOut, ImageOut, UploadReportOut
 from facelens.api.service import Service
 from facelens.api.uploads import save_upload
+from facelens.ingest_report import IngestReport
 from facelens.security.accounts import Action
-from facelens.types import Account, IngestReport, Provenance, to_jsonable
+from facelens.types import Account, Provenance, to_jsonable
 
 router = APIRouter(tags=["images"])
 Browser = Annotated[Account, Depends(allowed(Action.BROWSE))]

@@ -7,7 +7,11 @@ from typing import Annotated, Literal
 from pydantic import Field
 
 from facelens.api.schemas.common import BoxOut, IsoTime, Out, ProvenanceOut, SourceUrl, ThumbnailUrl
+from facelens.face_sizes import SIZE_BANDS
 from facelens.privacy.policy import LegalBasis
+
+#: The size bands named in descriptions: a face's size is the short side of its box.
+BANDS = "short side of the box: " + ", ".join(band.name for band in SIZE_BANDS)
 
 # --- collections ------------------------------------------------------------------------------
 
@@ -49,7 +53,7 @@ class IngestFailureOut(Out):
 
 
 class IngestReportOut(Out):
-    """What an ingest did (``facelens.types.IngestReport``)."""
+    """What an ingest did (``facelens.ingest_report.IngestReport``)."""
 
     collection: str
     images_seen: int
@@ -57,6 +61,13 @@ class IngestReportOut(Out):
     duplicates_skipped: int
     faces_indexed: int
     faces_rejected: dict[str, int] = Field(description="Faces not indexed, by reason.")
+    faces_indexed_by_size: dict[str, int] = Field(
+        description=f"Faces indexed, by size band ({BANDS}); only bands with a face."
+    )
+    faces_rejected_by_size: dict[str, dict[str, int]] = Field(
+        description='Faces stored but not indexed, by reason, then size band: {"too_small": '
+        '{"32-40px": 1}}.'
+    )
     faces_suppressed: int = Field(
         description="Faces of people who opted out: neither stored nor indexed."
     )

@@ -16,12 +16,21 @@ from facelens.api.schemas.common import (
     ThumbnailUrl,
 )
 from facelens.api.schemas.persons import PersonOut
+from facelens.face_sizes import SMALL_FACE_PX
 
 Similarity = Annotated[
     float, Field(description="Cosine similarity in [-1, 1]; higher is more alike.")
 ]
 Threshold = Annotated[
     float, Field(description="Cosine similarity at and above which faces are the same person.")
+]
+FaceSize = Annotated[int, Field(description="Short side of the face's box, pixels.")]
+SmallFace = Annotated[
+    bool,
+    Field(
+        description=f"Under {SMALL_FACE_PX} px (short side): a match on it is weaker evidence, "
+        "for a reviewer to weigh."
+    ),
 ]
 SearchId = Annotated[int, Field(description="The search's entry in the search log.")]
 
@@ -39,6 +48,8 @@ class MatchOut(Out):
     person_id: int | None
     person_name: str | None
     provenance: ProvenanceOut
+    size_px: FaceSize
+    small_face: SmallFace
     thumbnail_url: ThumbnailUrl
     source_url: SourceUrl
 
@@ -49,6 +60,8 @@ class ProbeFaceOut(Out):
     probe_box: BoxOut
     matches: list[MatchOut]
     probe_sha256: str = Field(description="SHA-256 of the probe face's embedding, hex.")
+    probe_size_px: FaceSize
+    probe_small_face: SmallFace
 
 
 #: A clockwise turn of a photo, in degrees.

@@ -53,7 +53,7 @@ def stats(data: DataOption = DEFAULT_DATA, json_output: JsonOption = False) -> N
     if json_output:
         emit_json(result)
     else:
-        print_stats(result)
+        print_stats(result, engine.settings.min_face_size_px)
 
 
 def doctor(

@@ -56,7 +56,7 @@ def ingest(
     if json_output:
         emit_json(report)
     else:
-        print_ingest_report(report)
+        print_ingest_report(report, engine.settings.min_face_size_px)
     if report.failures:
         raise typer.Exit(EXIT_INGEST_FAILURES)
 
@@ -97,7 +97,7 @@ def ingest_manifest(
     if json_output:
         emit_json(report)
     else:
-        print_ingest_report(report)
+        print_ingest_report(report, engine.settings.min_face_size_px)
     if report.failures:
         raise typer.Exit(EXIT_INGEST_FAILURES)
 

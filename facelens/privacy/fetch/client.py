@@ -31,9 +31,9 @@ from facelens.errors import (
     ResponseTooLargeError,
     SchemeRefusedError,
 )
+from facelens.ingest_report import IngestFailure
 from facelens.pipeline.batch import failure
 from facelens.privacy.fetch.addresses import ALLOWED_SCHEMES, IPNetwork, check_peer, check_resolved
-from facelens.types import IngestFailure
 
 
 @dataclass(frozen=True, slots=True)

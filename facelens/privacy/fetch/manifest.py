@@ -15,9 +15,10 @@ from pathlib import Path
 import httpx
 
 from facelens.errors import ManifestError, ManifestRowError
+from facelens.ingest_report import IngestFailure
 from facelens.pipeline.batch import failure
 from facelens.privacy.fetch.addresses import ALLOWED_SCHEMES
-from facelens.types import IngestFailure, Provenance
+from facelens.types import Provenance
 
 REQUIRED_COLUMNS = ("image_url", "page_url")
 OPTIONAL_COLUMNS = ("licence_ref", "captured_at")

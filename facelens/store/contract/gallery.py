@@ -240,7 +240,8 @@ class GalleryStore(Protocol):
     # --- store-wide facts ---------------------------------------------------------------------
 
     def counts(self) -> StoreCounts:
-        """How many collections, images, accepted and rejected faces and persons are stored."""
+        """How many collections, images, accepted and rejected faces and persons are stored,
+        and the faces by size band: accepted ones, rejected ones by reason."""
         ...
 
     def get_meta(self, key: str) -> str | None:

@@ -4,10 +4,11 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
-from sqlalchemy import delete, func, select, update
+from sqlalchemy import case, delete, func, select, update
 from sqlalchemy.exc import IntegrityError
 
 from facelens.errors import ConflictError, InvalidArgumentError, NotFoundError
+from facelens.face_sizes import SIZE_BANDS, in_band_order
 from facelens.privacy.policy import CollectionPolicy
 from facelens.store.records import StoreCounts
 from facelens.store.schema import CollectionRow, FaceRow, ImageRow, PersonRow
@@ -78,16 +79,37 @@ class Catalogue(Sealing):
             return images or 0, faces or 0
 
     def counts(self) -> StoreCounts:
+        # One grouped query: faces by status, reason and size band (size_px is stored plain).
+        band = case(
+            *((FaceRow.size_px < b.max_px, b.name) for b in SIZE_BANDS if b.max_px is not None),
+            else_=SIZE_BANDS[-1].name,
+        ).label("band")
+        by_status: dict[str, int] = {}
+        accepted_by_size: dict[str, int] = {}
+        rejected_by_size: dict[str, dict[str, int]] = {}
         with self._session() as session:
-            by_status = dict(
-                session.execute(select(FaceRow.status, func.count()).group_by(FaceRow.status)).all()
-            )
+            grouped = session.execute(
+                select(FaceRow.status, FaceRow.rejection_reason, band, func.count()).group_by(
+                    FaceRow.status, FaceRow.rejection_reason, band
+                )
+            ).all()
+            for status, reason, band_name, count in grouped:
+                by_status[status] = by_status.get(status, 0) + count
+                if status == ACCEPTED:
+                    accepted_by_size[band_name] = count
+                else:
+                    rejected_by_size.setdefault(reason or "unknown", {})[band_name] = count
             return StoreCounts(
                 collections=session.scalar(select(func.count()).select_from(CollectionRow)) or 0,
                 images=session.scalar(select(func.count()).select_from(ImageRow)) or 0,
                 faces_accepted=by_status.get(ACCEPTED, 0),
                 faces_rejected=by_status.get(REJECTED, 0),
                 persons=session.scalar(select(func.count()).select_from(PersonRow)) or 0,
+                faces_accepted_by_size=in_band_order(accepted_by_size),
+                faces_rejected_by_size={
+                    reason: in_band_order(bands)
+                    for reason, bands in sorted(rejected_by_size.items())
+                },
             )
 
     def person_id(self, name: str) -> int | None:

@@ -106,7 +106,8 @@ function matchCard(match) {
     <img alt="face ${match.face_id}" src="/faces/${match.face_id}/thumbnail">
     <figcaption>
       <span class="badge">${match.is_match ? "MATCH" : "below threshold"}</span>
-      <span class="similarity">${match.similarity.toFixed(3)}</span><br>
+      <span class="similarity">${match.similarity.toFixed(3)}</span>
+      <span class="size">${match.size_px} px${match.small_face ? ", small face: weigh with care" : ""}</span><br>
       <span class="person"></span>
       <a class="source" target="_blank" href="/faces/${match.face_id}/source"></a><br>
       <span class="collection"></span>
@@ -157,7 +158,9 @@ $("#search-form").addEventListener("submit", async (event) => {
     if (image.complete) draw(); else image.onload = draw;
     result.faces.forEach((face, index) => {
       const heading = document.createElement("h3");
-      heading.textContent = `Face ${index + 1}: ${face.matches.length} results, threshold ${result.threshold}`;
+      heading.textContent = `Face ${index + 1} (${face.probe_size_px} px` +
+        `${face.probe_small_face ? ", small: weigh its matches with care" : ""}): ` +
+        `${face.matches.length} results, threshold ${result.threshold}`;
       const grid = document.createElement("div");
       grid.className = "grid";
       grid.dataset.face = index + 1;
@@ -167,7 +170,9 @@ $("#search-form").addEventListener("submit", async (event) => {
     if (result.faces_rejected.length) {
       const note = document.createElement("p");
       note.textContent = `${result.faces_rejected.length} more face(s) found but not usable: ` +
-        result.faces_rejected.map((q) => q.rejection_reason).join(", ");
+        result.faces_rejected
+          .map((q) => `${reasonWords[q.rejection_reason] || q.rejection_reason} (${q.size_px} px)`)
+          .join(", ");
       results.append(note);
     }
   } catch (error) {
@@ -178,6 +183,27 @@ $("#search-form").addEventListener("submit", async (event) => {
 });
 
 // --- upload ---------------------------------------------------------------------------
+
+// Why a face was not indexed, in words (the reason codes of facelens/pipeline/quality.py).
+const reasonWords = {
+  too_small: "too small",
+  too_blurry: "too blurry",
+  too_many_faces: "past max faces per image",
+  low_detector_score: "low detector score",
+};
+
+// Size bands are the short side of the face's box: "<24px", "24-32px", ... ">=128px".
+const bandList = (bands) => Object.entries(bands).map(([band, n]) => `${n} at ${band}`).join(", ");
+
+function sizeLine(indexed) {
+  return Object.keys(indexed).length ? ` (${bandList(indexed)})` : "";
+}
+
+function rejectedLines(rejected) {
+  return Object.entries(rejected)
+    .map(([reason, bands]) => `  ${reasonWords[reason] || reason}: ${bandList(bands)}`)
+    .join("\n");
+}
 
 $("#upload-form").addEventListener("submit", (event) => {
   event.preventDefault();
@@ -198,8 +224,11 @@ $("#upload-form").addEventListener("submit", (event) => {
       return;
     }
     const failed = body.failures.map((f) => `  ${f.location}: ${f.message}`).join("\n");
+    const notIndexed = rejectedLines(body.faces_rejected_by_size);
     $("#upload-report").textContent =
       `${body.images_ingested} images ingested, ${body.faces_indexed} faces indexed` +
+      sizeLine(body.faces_indexed_by_size) +
+      (notIndexed ? `\nnot indexed:\n${notIndexed}` : "") +
       (failed ? `\nfailed:\n${failed}` : "");
   };
   request.open("POST", `/collections/${collection}/images`);
