@@ -5,9 +5,7 @@ a match or the probe face is small. Real photos, models, store and index through
 
 from __future__ import annotations
 
-import time
 from pathlib import Path
-from typing import Any
 
 import numpy as np
 import pytest
@@ -23,6 +21,7 @@ from facelens.ingest_report import IngestReport
 from facelens.pipeline.analyse import FacePipeline
 from facelens.security.accounts import Role, create_account
 from tests.conftest import PRESS_ARCHIVE, SEARCH_WHY, TEST_POLICY, Cli, Declare
+from tests.test_api import finished_job
 
 #: What the photo below holds: Grace Hopper (187 px, indexed) and Obama at 37 px (rejected).
 INDEXED_BY_SIZE = {">=128px": 1}
@@ -138,16 +137,6 @@ def test_given_the_cli_then_ingest_and_stats_show_faces_by_reason_and_band(
     assert row.replace("│", " ").replace("|", " ").split() == ["32-40px", "-", "1"]
 
 
-def finished(client: TestClient, key: dict[str, str], job_id: int) -> Any:
-    deadline = time.monotonic() + 60
-    while (state := client.get(f"/jobs/{job_id}", headers=key).json())["status"] in {
-        "queued",
-        "running",
-    } and time.monotonic() < deadline:
-        time.sleep(0.2)
-    return state
-
-
 def test_given_the_api_then_uploads_and_jobs_report_faces_by_reason_and_band(
     tmp_path: Path, pipeline: FacePipeline, small_face_photo: Path, face_free_photo: Path
 ) -> None:
@@ -174,7 +163,7 @@ def test_given_the_api_then_uploads_and_jobs_report_faces_by_reason_and_band(
         job = client.post(
             "/jobs/ingest", headers=key, json={"folder": str(root / "press"), "collection": "press"}
         ).json()
-        state = finished(client, key, job["job_id"])
+        state = finished_job(client, key, job["job_id"])
         assert state["status"] == "done", state
         assert state["report"]["faces_indexed_by_size"] == INDEXED_BY_SIZE
         assert state["report"]["faces_rejected_by_size"] == REJECTED_BY_SIZE
