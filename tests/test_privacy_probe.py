@@ -125,10 +125,14 @@ BASE_RULES = {"policy", "jurisdiction"}
 WALKED = {"legal-basis", "consent", "jurisdiction-consent", "jurisdiction-search", "suppression"}
 #: Refused at the doors (CLI, API) until the engine takes purposes (issue 13).
 AT_THE_DOORS = {"purpose"}
+#: Refused, audited and storing nothing, in tests/test_reindex.py (a model switch refused
+#: while opt-outs or subject requests hold the old model's templates).
+WALKED_ELSEWHERE = {"reindex"}
 
 
 def test_given_the_refusal_rules_then_the_walk_below_covers_every_one() -> None:
-    assert rules_in_the_code() - FETCH_RULES - BASE_RULES == WALKED | AT_THE_DOORS
+    walked = WALKED | AT_THE_DOORS | WALKED_ELSEWHERE
+    assert rules_in_the_code() - FETCH_RULES - BASE_RULES == walked
 
 
 @pytest.fixture

@@ -11,6 +11,7 @@ import pytest
 
 from facelens.config import Settings
 from facelens.engine import Engine
+from facelens.engine.reindex import model_settings
 from facelens.errors import InvalidArgumentError, ModelMismatchError, ReindexRefusedError
 from facelens.pipeline.analyse import FacePipeline
 from tests.conftest import PRESS_ARCHIVE, SEARCH_WHY, Cli, Declare
@@ -75,7 +76,8 @@ def test_given_a_folder_of_the_default_model_then_reindex_switches_it_keeping_pe
         (entry,) = [e for e in engine.audit_entries() if e.action == "reindex"]
         assert entry.actor == "test:admin" and entry.details["switched"] is True
         assert entry.details["from"] == str(old_model) and entry.details["faces"] == 4
-        assert engine.store.staged_face_ids(engine.model).tolist() == []
+        target = FacePipeline(model_settings(settings, model, None)).model
+        assert engine.store.staged_face_ids(target).tolist() == []  # the refusal staged nothing
     # Opened with the old settings: refused, saying which settings to use.
     with pytest.raises(ModelMismatchError, match="FACELENS_EMBEDDER=onnx_file"):
         Engine(settings)
@@ -143,7 +145,8 @@ def test_given_opt_outs_or_a_pending_request_then_the_switch_is_refused_and_audi
             engine.reindex(model)
         refused = [e for e in engine.audit_entries() if e.action == "refused"]
         assert [e.details["refused"] for e in refused] == ["reindex", "reindex"]
-        assert engine.store.staged_face_ids(engine.model).tolist() == []
+        target = FacePipeline(model_settings(settings, model, None)).model
+        assert engine.store.staged_face_ids(target).tolist() == []  # the refusal staged nothing
         assert engine.store.suppression_count() == 1, "the opt-out is kept"
 
 
