@@ -118,6 +118,13 @@ def test_given_a_browser_then_upload_search_and_the_person_is_first(
     page.click("#search-button")
     expect(page.locator("#message")).to_contain_text("not an image format facelens can read")
 
+    sideways = tmp_path / "obama2-sideways.png"  # a quarter clockwise, no EXIF orientation
+    Image.open(photos / "obama2.jpg").transpose(Image.Transpose.ROTATE_270).save(sideways)
+    page.set_input_files("#probe", str(sideways))
+    page.click("#search-button")
+    expect(page.locator("#probe-turn")).to_contain_text("turned 270° clockwise")
+    expect(page.locator(".grid .match").first).to_contain_text("obama.jpg")
+
     page.click("#sign-out")
     sign_in(page, keys[Role.AUDITOR])
     expect(page.locator("#history-page")).to_be_visible()

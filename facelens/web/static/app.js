@@ -156,6 +156,14 @@ $("#search-form").addEventListener("submit", async (event) => {
     const result = await api("/searches", { method: "POST", body: form });
     const draw = () => drawBoxes(result, image);
     if (image.complete) draw(); else image.onload = draw;
+    if (result.probe_turned_degrees) {
+      // Boxes come back on the photo as given, so they are drawn on it unturned.
+      const turn = document.createElement("p");
+      turn.id = "probe-turn";
+      turn.textContent = `No face stood upright in this photo: it was searched turned ` +
+        `${result.probe_turned_degrees}° clockwise.`;
+      results.append(turn);
+    }
     result.faces.forEach((face, index) => {
       const heading = document.createElement("h3");
       heading.textContent = `Face ${index + 1} (${face.probe_size_px} px` +
