@@ -20,6 +20,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
+from facelens.batch_search import BatchSearchSummary, ProbeError, ProbeOutcome
 from facelens.config import Settings
 from facelens.engine import Engine
 from facelens.ingest_report import IngestFailure, IngestReport
@@ -51,6 +52,7 @@ def open(path: str | Path | None = None, settings: Settings | None = None) -> En
 
 
 __all__ = [
+    "BatchSearchSummary",
     "Box",
     "Engine",
     "IngestFailure",
@@ -58,7 +60,9 @@ __all__ = [
     "Match",
     "ModelId",
     "Person",
+    "ProbeError",
     "ProbeFaceMatches",
+    "ProbeOutcome",
     "Provenance",
     "SearchResult",
     "Settings",

@@ -285,7 +285,8 @@ class Settings(BaseSettings):
     )
     ingest_allowed_roots: list[Path] = Field(
         default_factory=list,
-        description="Server folders that POST /jobs/ingest may read (and nothing outside).",
+        description="Server folders that POST /jobs/ingest and POST /jobs/search may read (and "
+        "nothing outside).",
     )
     session_lifetime_s: int = Field(
         default=8 * 3600, gt=0, description="How long a web sign-in lasts."

@@ -189,6 +189,8 @@ ROUTES: list[tuple[str, str, Action | None, dict[str, Any]]] = [
     ("DELETE", "/images/1", Action.DELETE, {}),
     ("POST", "/jobs/ingest", Action.INGEST, {"json": {"folder": "/tmp", "collection": "c"}}),
     ("GET", "/jobs/1", Action.INGEST, {}),
+    ("POST", "/jobs/search", Action.SEARCH, {"json": {"probes": ["/tmp"], **PURPOSE}}),
+    ("GET", "/jobs/search/1", Action.SEARCH, {}),
     ("GET", "/persons", Action.BROWSE, {}),
     ("POST", "/persons", Action.INGEST, {"json": {"name": "p"}}),
     ("PATCH", "/persons/1", Action.INGEST, {"json": {"name": "q"}}),
@@ -268,7 +270,7 @@ ROUTES: list[tuple[str, str, Action | None, dict[str, Any]]] = [
 def _template(path: str) -> str:
     """The route template of a concrete path in ROUTES."""
     parts = path.split("/")
-    names = {"faces": "{face_id}", "images": "{image_id}", "jobs": "{job_id}",
+    names = {"faces": "{face_id}", "images": "{image_id}", "jobs": "{job_id}", "search": "{job_id}",
              "persons": "{person_id}", "collections": "{name}", "consents": "{consent_id}",
              "subject-requests": "{request_id}", "candidates": "{face_id}"}  # fmt: skip
     for i in range(1, len(parts)):

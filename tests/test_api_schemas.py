@@ -81,6 +81,8 @@ ROUTES_BY_TEST: dict[str, set[Route]] = {
         ("POST", "/searches"),
         ("GET", "/searches"),
         ("POST", "/verifications"),
+        ("POST", "/jobs/search"),
+        ("GET", "/jobs/search/{job_id}"),
         ("DELETE", "/persons/{person_id}"),
     },
     "privacy": {
@@ -316,8 +318,12 @@ def test_collections_images_faces_and_jobs(
     assert ROUTES_BY_TEST["collections"] <= checked.seen
 
 
-def test_persons_searches_and_verification(
-    client: TestClient, checked: Checked, keys: dict[Role, dict[str, str]], photos: Path
+def test_persons_searches_verification_and_search_jobs(
+    client: TestClient,
+    checked: Checked,
+    keys: dict[Role, dict[str, str]],
+    photos: Path,
+    tmp_path: Path,
 ) -> None:
     enroller, analyst = keys[Role.ENROLLER], keys[Role.ANALYST]
     upload(checked, enroller, photos / "obama.jpg", photos / "obama3.jpg", photos / "biden.jpg")
@@ -373,6 +379,24 @@ def test_persons_searches_and_verification(
         files=[jpeg(photos / "obama.jpg", "first"), jpeg(photos / "obama2.jpg", "second")],
     )
     assert same["same_person"] is True
+
+    probes = tmp_path / "allowed" / "probes"
+    probes.mkdir(parents=True)
+    (probes / "obama2.jpg").write_bytes((photos / "obama2.jpg").read_bytes())
+    (probes / "notes.jpg").write_text("not a photo")
+    body = {"probes": [str(probes)], **PURPOSE}
+    job = checked("POST", "/jobs/search", headers=analyst, json=body)
+    deadline = time.monotonic() + 60
+    while True:
+        state = checked("GET", "/jobs/search/{job_id}", {"job_id": job["job_id"]}, headers=analyst)
+        if state["status"] not in {"queued", "running"} or time.monotonic() > deadline:
+            break
+        time.sleep(0.2)
+    assert state["status"] == "done", state
+    failed, searched = state["results"]
+    assert failed["error"]["code"] == "unsupported_image" and failed["result"] is None
+    assert searched["result"]["faces"][0]["matches"][0]["person_name"] == "Obama"
+
     removed = checked("DELETE", "/persons/{person_id}", person, headers=enroller)
     assert removed == {"faces_removed": 2}
     assert ROUTES_BY_TEST["persons and search"] <= checked.seen

@@ -16,6 +16,7 @@ LAYERS = {
     "facelens.cli.render": set(),
     "facelens.cli.exit_codes": {"facelens.cli.render"},
     "facelens.cli.options": {"facelens.cli.exit_codes", "facelens.cli.render"},
+    "facelens.cli.batch_output": {"facelens.cli.render"},
 }
 SHARED = set(LAYERS)
 

@@ -12,6 +12,7 @@ Real photos, engine, SQLite store, FAISS index, API and CLI.
 from __future__ import annotations
 
 import re
+import time
 from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
@@ -274,6 +275,14 @@ def test_given_another_persons_consent_then_the_cli_and_the_api_store_nothing(
                 ),
             ),
             (
+                "purpose",  # many probes, named on the server: refused the same
+                client.post(
+                    "/jobs/search",
+                    headers={"X-API-Key": create_account(store, "analyst-2", Role.ANALYST)[1]},
+                    json={"probes": [str(photos)]},
+                ),
+            ),
+            (
                 "jurisdiction-search",
                 client.post(
                     "/subject-requests/access",
@@ -322,6 +331,11 @@ SEARCHES_BY_PHOTO = {
     "/subject-requests/erasure",
 }
 STORES_PHOTOS = {"/collections/{name}/images", "/collections/{name}/enrolments"}
+#: Every route that takes server-side paths of photos (under ``ingest_allowed_roots``).
+SEARCHES_BY_SERVER_PATH = {"/jobs/search"}
+STORES_BY_SERVER_PATH = {"/jobs/ingest"}
+#: The body fields that name server-side files or folders.
+SERVER_PATH_FIELDS = {"folder", "probes"}
 
 
 def photo_routes(schema: dict[str, Any]) -> set[str]:
@@ -339,17 +353,37 @@ def photo_routes(schema: dict[str, Any]) -> set[str]:
     return found
 
 
+def server_path_routes(schema: dict[str, Any]) -> set[str]:
+    """Paths whose JSON request body has a field naming server-side files or folders."""
+    found = set()
+    components = schema["components"]["schemas"]
+    for path, operations in schema["paths"].items():
+        for operation in operations.values():
+            body = operation.get("requestBody", {}).get("content", {})
+            ref = body.get("application/json", {}).get("schema", {}).get("$ref", "")
+            properties = components.get(ref.rsplit("/", 1)[-1], {}).get("properties", {})
+            if SERVER_PATH_FIELDS & set(properties):
+                found.add(path)
+    return found
+
+
 def test_given_a_forbidden_jurisdiction_then_no_route_searches_by_photo(
     tmp_path: Path, pipeline: FacePipeline, photos: Path
 ) -> None:
     policy_file = tmp_path / "jurisdictions.toml"
     policy_file.write_text(POLICY_TOML)
-    settings = Settings(data_dir=tmp_path / "data", jurisdiction_policy_file=policy_file)
+    settings = Settings(
+        data_dir=tmp_path / "data",
+        jurisdiction_policy_file=policy_file,
+        ingest_allowed_roots=[photos],
+    )
     with TestClient(create_app(settings, pipeline)) as client:
         engine: Engine = client.app.state.service.engine  # type: ignore[attr-defined]
         engine.create_collection("press", TEST_POLICY)
         engine.ingest([photos / "obama.jpg"], "press", workers=1)
-        assert photo_routes(client.get("/openapi.json").json()) == SEARCHES_BY_PHOTO | STORES_PHOTOS
+        schema = client.get("/openapi.json").json()
+        assert photo_routes(schema) == SEARCHES_BY_PHOTO | STORES_PHOTOS
+        assert server_path_routes(schema) == SEARCHES_BY_SERVER_PATH | STORES_BY_SERVER_PATH
         role_of = {"/searches": Role.ANALYST, "/verifications": Role.ANALYST}
         obama = (photos / "obama2.jpg").read_bytes()
         forms: dict[str, tuple[dict[str, str], list[tuple[str, Any]]]] = {
@@ -385,3 +419,20 @@ def test_given_a_forbidden_jurisdiction_then_no_route_searches_by_photo(
             assert held(engine) == before
             answered = client.post(route, headers=allowed, data=data, files=files)
             assert answered.status_code in (200, 201), (route, answered.text)
+        # Many probes named on the server: refused by the same rule, then answered.
+        job = {"probes": [str(photos / "obama2.jpg")], "purpose": "fraud review", "case_ref": "C-1"}
+        for route in sorted(SEARCHES_BY_SERVER_PATH):
+            before = held(engine)
+            allowed = {"X-API-Key": create_account(engine.store, "job-gb", Role.ANALYST, "GB")[1]}
+            canadian = {"X-API-Key": create_account(engine.store, "job-ca", Role.ANALYST, "CA")[1]}
+            refused = client.post(route, headers=canadian, json=job)
+            assert refused.status_code == 403, (route, refused.text)
+            assert refused.json()["rule"] == "jurisdiction-search", route
+            assert held(engine) == before
+            answered = client.post(route, headers=allowed, json=job)
+            assert answered.status_code == 202, (route, answered.text)
+            status = f"{route}/{answered.json()['job_id']}"
+            deadline = time.monotonic() + 60  # done before the app closes
+            while client.get(status, headers=allowed).json()["status"] in {"queued", "running"}:
+                assert time.monotonic() < deadline
+                time.sleep(0.1)

@@ -18,7 +18,7 @@ from typing import ParamSpec, TypeVar
 
 from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram
 
-from facelens.api.jobs import IngestJobs
+from facelens.api.jobs import IngestJobs, SearchJobs
 from facelens.api.limits import AnonymousTally, RateLimiter
 from facelens.config import Settings
 from facelens.engine import Engine
@@ -80,6 +80,7 @@ class Service:
         self.anonymous_limiter = RateLimiter()
         self.anonymous = AnonymousTally()
         self.jobs = IngestJobs()
+        self.search_jobs = SearchJobs()
         self._stop = threading.Event()
         self._retention = threading.Thread(
             target=self._retention_loop, name="retention", daemon=True

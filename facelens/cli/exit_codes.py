@@ -3,12 +3,12 @@
 Exit codes (stable, documented in the README):
 0 ok; 1 unexpected error; 2 usage error (bad option or argument); 3 something named does not
 exist; 4 an input image cannot be used; 5 no usable face; 6 embedding model mismatch; 7 any
-other facelens error; 8 an ingest or reindex finished but some files failed (listed in the
-summary); 9 the audit log was tampered with; 10 refused by a lawful-processing rule (no legal
-basis, no valid consent, jurisdiction, suppression, a reindex opt-outs forbid); 11
-``doctor`` found problems it did not repair; 12 the data folder is in use by another process
-(key rotation, index rebuild, a reindex's switch); 13 the store (facelens.db) is missing or
-damaged; 130 interrupted (Ctrl-C).
+other facelens error; 8 an ingest, reindex or batch search finished but some files failed
+(or, in a batch search, had no usable face; listed in the summary); 9 the audit log was
+tampered with; 10 refused by a lawful-processing rule (no legal basis, no valid consent,
+jurisdiction, suppression, a reindex opt-outs forbid); 11 ``doctor`` found problems it did
+not repair; 12 the data folder is in use by another process (key rotation, index rebuild, a
+reindex's switch); 13 the store (facelens.db) is missing or damaged; 130 interrupted (Ctrl-C).
 """
 
 from __future__ import annotations

@@ -3,9 +3,9 @@
 ``Engine`` (``core``) composes the engine's parts, each a module of this package with one job:
 ``index_sync`` (the index in step with the store), ``keys`` (template and audit keys),
 ``policy`` (legal basis, jurisdiction rules, consent), ``suppression`` (people who opted out),
-``probe`` (analysing given images), ``ingest``, ``search``, ``persons``, ``erasure``,
-``records`` (what the doors read and record) and ``reindex`` (switching the embedding model);
-``state`` is what they share.
+``probe`` (analysing given images), ``ingest``, ``search``, ``batch_search`` (many probes
+at once), ``persons``, ``erasure``, ``records`` (what the doors read and record) and
+``reindex`` (switching the embedding model); ``state`` is what they share.
 """
 
 from facelens.engine.core import Engine

@@ -13,11 +13,11 @@ from types import TracebackType
 from sqlalchemy.exc import DatabaseError
 
 from facelens.config import Settings
+from facelens.engine.batch_search import BatchSearch
 from facelens.engine.ingest import Ingest
 from facelens.engine.keys import Keys
 from facelens.engine.persons import Persons
 from facelens.engine.reindex import Reindex
-from facelens.engine.search import Search
 from facelens.engine.state import log
 from facelens.errors import StoreDamagedError
 from facelens.index import VectorIndex, create_index
@@ -38,7 +38,7 @@ from facelens.types import (
 )
 
 
-class Engine(Keys, Ingest, Search, Persons, Reindex):
+class Engine(Keys, Ingest, BatchSearch, Persons, Reindex):
     """Open with ``facelens.open(path)``. Not safe for concurrent use from several threads.
 
     Each base is one part of the engine (``facelens.engine.<part>``); they share the state of

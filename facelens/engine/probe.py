@@ -51,20 +51,23 @@ class Probe(EngineState):
         store nor the index, so it needs no engine lock: threads may each run it with their
         own ``pipeline`` (of the same settings and model) at once."""
         pipeline = pipeline or self.pipeline
-        decoded = self._decode(image)
-        analysis = pipeline.analyse_probe(decoded)
-        accepted = analysis.accepted_faces
-        if not accepted:
-            if analysis.faces:
-                reasons = ", ".join(
-                    sorted({f.quality.rejection_reason or "" for f in analysis.faces})
-                )
-                raise NoFaceFoundError(
-                    f"{what}: {len(analysis.faces)} face(s) found but none usable ({reasons}); "
-                    "use a sharper photo where the face is larger"
-                )
+        analysis = pipeline.analyse_probe(self._decode(image))
+        return analysis, usable_faces(analysis, what)
+
+
+def usable_faces(analysis: ImageAnalysis, what: str) -> list[AnalysedFace]:
+    """The accepted faces of a probe's ``analysis``; refuses one without any (``what``: the
+    probe, as the message names it)."""
+    accepted = analysis.accepted_faces
+    if not accepted:
+        if analysis.faces:
+            reasons = ", ".join(sorted({f.quality.rejection_reason or "" for f in analysis.faces}))
             raise NoFaceFoundError(
-                f"{what}: no face found; use a photo where the face is clearly visible, or raise "
-                "FACELENS_DETECT_UPSAMPLE_TIMES to find smaller faces"
+                f"{what}: {len(analysis.faces)} face(s) found but none usable ({reasons}); "
+                "use a sharper photo where the face is larger"
             )
-        return analysis, accepted
+        raise NoFaceFoundError(
+            f"{what}: no face found; use a photo where the face is clearly visible, or raise "
+            "FACELENS_DETECT_UPSAMPLE_TIMES to find smaller faces"
+        )
+    return accepted

@@ -46,6 +46,8 @@ SYSTEM_ACTOR = "system"
 INGEST_AUDIT_ACTION = "ingest"
 #: Audit actions of the operations every door (Python, CLI, HTTP API) logs the same way.
 SEARCH_AUDIT_ACTION = "search"
+#: A batch of searches as a whole (each of its searches is a ``search`` entry too).
+BATCH_SEARCH_AUDIT_ACTION = "batch search"
 VERIFY_AUDIT_ACTION = "verify"
 REFUSED_AUDIT_ACTION = "refused"
 SOURCE_VIEW_AUDIT_ACTION = "source view"

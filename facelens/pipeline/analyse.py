@@ -106,11 +106,20 @@ class FacePipeline:
         with self._lock:
             return self._find(image, probe=False, try_turns=self.settings.ingest_try_turns)
 
-    def embed_prepared(self, prepared: list[PreparedImage]) -> list[ImageAnalysis]:
-        """The analyses of ``prepared`` images, their chips embedded together: the network
-        runs on batches of ``embed_batch_size`` chips from many images, not on one image's."""
+    def prepare_probe(self, image: RgbImage) -> PreparedImage:
+        """``analyse_probe`` but for the embedding: what a batch search does for each probe,
+        so that the chips of many probes are embedded together (``embed_prepared(probe=True)``)."""
         with self._lock:
-            return self._embedded(prepared)
+            return self._find(image, probe=True, try_turns=True)
+
+    def embed_prepared(
+        self, prepared: list[PreparedImage], *, probe: bool = False
+    ) -> list[ImageAnalysis]:
+        """The analyses of ``prepared`` images, their chips embedded together: the network
+        runs on batches of ``embed_batch_size`` chips from many images, not on one image's.
+        ``probe``: embedded as search photos are (``probe_jitters``)."""
+        with self._lock:
+            return self._embedded(prepared, probe=probe)
 
     def _find(self, image: RgbImage, *, probe: bool, try_turns: bool) -> PreparedImage:
         prepared = self._upright(image, probe=probe)

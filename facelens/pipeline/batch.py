@@ -146,12 +146,15 @@ def _worker_prepare(location: str, sha256: str, data: bytes) -> PreparedFile:
     return prepare_bytes(_worker_pipeline, location, sha256, data)
 
 
-def embed_files(pipeline: FacePipeline, prepared: list[PreparedFile]) -> list[AnalysedFile]:
-    """``prepared`` files with their chips embedded in one go. If embedding fails, every
-    file of the batch is reported with that failure (and the next batch goes on)."""
+def embed_files(
+    pipeline: FacePipeline, prepared: list[PreparedFile], *, probe: bool = False
+) -> list[AnalysedFile]:
+    """``prepared`` files with their chips embedded in one go (``probe``: as search photos).
+    If embedding fails, every file of the batch is reported with that failure (and the next
+    batch goes on)."""
     images = [p.outcome for p in prepared if isinstance(p.outcome, PreparedImage)]
     try:
-        analyses = pipeline.embed_prepared(images)
+        analyses = pipeline.embed_prepared(images, probe=probe)
     except Exception as exc:
         return [
             AnalysedFile(p.location, p.sha256, failure(p.location, exc))

@@ -88,6 +88,46 @@ class SearchOut(Out):
     )
 
 
+class ProbeErrorOut(Out):
+    """Why a probe of a search job has no search."""
+
+    code: str = Field(description="The error's stable code (no_face_found, unsupported_image…).")
+    message: str
+
+
+class ProbeOutcomeOut(Out):
+    """One probe of a search job: its search, or why it has none."""
+
+    probe: str = Field(description="Its path, resolved, or as found under a folder named.")
+    error: ProbeErrorOut | None = Field(description="Null when it was searched.")
+    result: SearchOut | None = Field(description="Its search, logged; null when it failed.")
+
+
+class BatchSearchSummaryOut(Out):
+    """Every probe is searched, without a usable face, or failed (unreadable, refused)."""
+
+    probes: int
+    searched: int
+    with_match: int = Field(description="Searched probes with a face at or above the threshold.")
+    no_face: int
+    failed: int
+
+
+class SearchJobOut(Out):
+    """A search with many server-side probe photos, running in the background."""
+
+    job_id: int
+    probes: list[str] = Field(description="The files and folders named, resolved.")
+    purpose: str
+    case_ref: str
+    status: Literal["queued", "running", "done", "failed"]
+    probes_total: int = Field(description="Probe photos found (0 until they are counted).")
+    probes_done: int = Field(description="Probe photos analysed so far.")
+    error: str | None = Field(description="Why the job failed, or null.")
+    summary: BatchSearchSummaryOut = Field(description="Counts over the results so far.")
+    results: list[ProbeOutcomeOut] = Field(description="One per probe done so far, in order.")
+
+
 class PersonSearchOut(Out):
     """Gallery faces like the person's own (their mean), other than theirs, best first."""
 

@@ -7,13 +7,23 @@ from typing import Annotated
 
 import typer
 
+from facelens.batch_search import BatchSearchSummary
+from facelens.cli.batch_output import BatchOutput, print_batch_summary, probe_json, search_json
+from facelens.cli.exit_codes import EXIT_INGEST_FAILURES
 from facelens.cli.options import DEFAULT_DATA, DataOption, JsonOption, cli_caller, engine_for
-from facelens.cli.render import emit_json, out, print_search_result, turn_note
-from facelens.types import to_jsonable
+from facelens.cli.render import emit_json, out, print_search_result, progress_bar, turn_note
+from facelens.engine import Engine
+from facelens.types import Caller
 
 
 def search(
-    photo: Annotated[Path, typer.Argument(help="Photo of the person to look for.")],
+    photos: Annotated[
+        list[Path],
+        typer.Argument(
+            help="Photos of the person to look for, or folders of them (recursive).",
+            show_default=False,
+        ),
+    ],
     top_k: Annotated[int | None, typer.Option("--top-k", min=1, help="Matches per face.")] = None,
     threshold: Annotated[
         float | None,
@@ -28,24 +38,89 @@ def search(
     case_ref: Annotated[
         str, typer.Option("--case-ref", help="Case reference (logged).", show_default=False)
     ] = "",
+    jsonl: Annotated[
+        Path | None,
+        typer.Option("--jsonl", help="Write one JSON object per probe to this file."),
+    ] = None,
+    csv_path: Annotated[
+        Path | None,
+        typer.Option(
+            "--csv", help="Write one row per probe face and match to this CSV file (UTF-8)."
+        ),
+    ] = None,
     data: DataOption = DEFAULT_DATA,
     json_output: JsonOption = False,
 ) -> None:
-    """Every face in PHOTO with its most similar faces in the gallery. Every search is logged
-    with who ran it, its purpose and case, the probe embeddings' hashes and the faces shown."""
+    """Every face in PHOTOS with its most similar faces in the gallery. Every search is logged
+    with who ran it, its purpose and case, the probe embeddings' hashes and the faces shown.
+
+    Several photos or a folder are searched in one go (models loaded once), each probe logged
+    as a search of its own with the same purpose and case; one that cannot be read or has no
+    usable face is reported and the others go on (exit code 8)."""
+    batch = len(photos) > 1 or photos[0].is_dir() or jsonl is not None or csv_path is not None
     with engine_for(data, json_output) as engine:
         caller = cli_caller()
         # Checked (and a refusal logged) by the engine; named here as the options are.
         engine.check_search_purpose(purpose, case_ref, caller, ("--purpose", "--case-ref"))
-        result = engine.search(
-            photo, top_k=top_k, threshold=threshold, collections=collection,
-            purpose=purpose, case_ref=case_ref, caller=caller,
-        )  # fmt: skip
-    if json_output:
-        # The command line's searches have no row in the (per-account) search log.
-        emit_json({k: v for k, v in to_jsonable(result).items() if k != "search_id"})
+        if batch:
+            summary = _search_many(
+                engine, caller, photos, top_k, threshold, collection, purpose, case_ref,
+                jsonl, csv_path, json_output,
+            )  # fmt: skip
+        else:
+            result = engine.search(
+                photos[0], top_k=top_k, threshold=threshold, collections=collection,
+                purpose=purpose, case_ref=case_ref, caller=caller,
+            )  # fmt: skip
+    if batch:
+        if summary.no_face or summary.failed:
+            raise typer.Exit(EXIT_INGEST_FAILURES)
+    elif json_output:
+        emit_json(search_json(result))
     else:
         print_search_result(result)
+
+
+def _search_many(
+    engine: Engine,
+    caller: Caller,
+    photos: list[Path],
+    top_k: int | None,
+    threshold: float | None,
+    collection: list[str] | None,
+    purpose: str,
+    case_ref: str,
+    jsonl: Path | None,
+    csv_path: Path | None,
+    json_output: bool,
+) -> BatchSearchSummary:
+    """``search`` over many probes: a progress bar, the outcomes written as they come, then
+    the summary (``--json``: the summary and every probe, as the lines of ``--jsonl``)."""
+    summary = BatchSearchSummary()
+    probes: list[dict[str, object]] = []
+    written = [p for p in (jsonl, csv_path) if p is not None]
+    with (
+        BatchOutput(jsonl, csv_path, results=not written, quiet=json_output) as output,
+        progress_bar(disable=json_output) as progress,
+    ):
+        task = progress.add_task("search", total=None)
+
+        def advance(done: int, total: int) -> None:
+            progress.update(task, completed=done, total=total)
+
+        for outcome in engine.search_many(
+            photos, top_k=top_k, threshold=threshold, collections=collection,
+            purpose=purpose, case_ref=case_ref, caller=caller, progress=advance,
+        ):  # fmt: skip
+            summary.count(outcome)
+            output.write(outcome)
+            if json_output:
+                probes.append(probe_json(outcome))
+    if json_output:
+        emit_json({"summary": summary, "probes": probes})
+    else:
+        print_batch_summary(summary, written)
+    return summary
 
 
 def verify(
