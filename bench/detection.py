@@ -31,9 +31,11 @@ embed), with the settings' defaults. The gate is then re-applied (``quality.asse
 aligned chips, no new detection) for every ``--min-face-size-px`` value, to show what each keeps.
 Time: milliseconds per megapixel of the image given, detection only, median over images.
 
-``--detectors`` takes ``hog:N`` and ``cnn:N`` (N: ``detect_upsample_times``). dlib's CNN takes
-about 40 s a megapixel at 1 upsampling on one core, so it runs on the first ``--cnn-images``
-mosaics and face-free images only (0: all), and the JSON says so.
+``--detectors`` takes ``hog:N`` and ``cnn:N`` (N: ``detect_upsample_times``) and ``mtcnn:PX``
+(PX: ``mtcnn_min_face_size_px``). dlib's CNN takes about 40 s a megapixel at 1 upsampling on one
+core, so it runs on the first ``--cnn-images`` mosaics and face-free images only (0: all), and
+the JSON says so. MTCNN runs with ``onnx_intra_op_threads=1``, so that its time, like dlib's,
+is one core's (what each ingest worker process gets).
 """
 
 from __future__ import annotations
@@ -89,17 +91,26 @@ ACCEPTED = "accepted"
 TARGETS = {"indexed_32_up": 0.95, "indexed_24_32": 0.80, "false_indexed_per_10_megapixels": 1.0}
 #: The settings each result records: what it detected with and what the gate checked.
 RECORDED_SETTINGS = (
-    "detector", "detect_upsample_times", "detect_max_side_px", "min_face_size_px",
+    "detector", "detect_upsample_times", "mtcnn_min_face_size_px", "onnx_intra_op_threads",
+    "detect_max_side_px", "min_face_size_px",
     "min_sharpness", "min_detector_score", "max_faces_per_image",
 )  # fmt: skip
 
 
 def settings_for(spec: str) -> Settings:
-    """``hog:1`` -> Settings(detector="hog", detect_upsample_times=1); other settings default."""
-    kind, _, upsample = spec.partition(":")
-    if kind not in ("hog", "cnn") or not upsample.isdigit():
-        raise argparse.ArgumentTypeError(f"{spec!r}: expected hog:N or cnn:N")
-    return Settings.model_validate({"detector": kind, "detect_upsample_times": int(upsample)})
+    """``hog:1`` -> Settings(detector="hog", detect_upsample_times=1); ``mtcnn:20`` ->
+    Settings(detector="mtcnn", mtcnn_min_face_size_px=20, onnx_intra_op_threads=1); other
+    settings default."""
+    kind, _, value = spec.partition(":")
+    if kind not in ("hog", "cnn", "mtcnn") or not value.isdigit():
+        raise argparse.ArgumentTypeError(f"{spec!r}: expected hog:N, cnn:N or mtcnn:PX")
+    if kind == "mtcnn":
+        if int(value) < 12:
+            raise argparse.ArgumentTypeError(f"{spec!r}: MTCNN's smallest face is 12 px or more")
+        return Settings.model_validate(
+            {"detector": kind, "mtcnn_min_face_size_px": int(value), "onnx_intra_op_threads": 1}
+        )
+    return Settings.model_validate({"detector": kind, "detect_upsample_times": int(value)})
 
 
 def reference_faces(
@@ -431,7 +442,7 @@ def print_tables(results: list[dict[str, Any]], default_gate: int) -> None:
         f"(min_face_size_px={default_gate}), %; false detections per 10 MP of face-free images"
     )
     print(
-        f"{'setting':<7} {'':>4} {'faces':>5} {head} {'>=32':>5} {'24-32':>5} "
+        f"{'setting':<8} {'':>4} {'faces':>5} {head} {'>=32':>5} {'24-32':>5} "
         f"{'false/10MP':>10} {'ms/MP':>7}"
     )
     for r in results:
@@ -446,23 +457,23 @@ def print_tables(results: list[dict[str, Any]], default_gate: int) -> None:
             ]
             first = kind == "det"
             print(
-                f"{r['setting'] if first else '':<7} {kind:>4} {r['faces'] if first else '':>5} "
+                f"{r['setting'] if first else '':<8} {kind:>4} {r['faces'] if first else '':>5} "
                 f"{cells} {_pct(r[target]['32_up']):>5} {_pct(r[target]['24_32']):>5} "
                 f"{false_cell:>10.2f} "
                 f"{r['ms_per_megapixel']['median'] if first else '':>7}"
             )
         if r["subset"]:
-            print(f"{'':<12} ({r['subset']})")
+            print(f"{'':<13} ({r['subset']})")
     print("\nIndexed recall, %, by min_face_size_px (the same detections, the gate re-applied)")
     print(
-        f"{'setting':<7} {'gate':>4} {'':>5} {head} {'>=32':>5} {'24-32':>5} {'false/10MP':>10} "
+        f"{'setting':<8} {'gate':>4} {'':>5} {head} {'>=32':>5} {'24-32':>5} {'false/10MP':>10} "
         f"{'targets':>7}"
     )
     for r in results:
         for i, (gate, row) in enumerate(r["gate"].items()):
             cells = " ".join(f"{_pct(row['indexed_by_band'][b]['recall']):>6}" for b in BANDS)
             print(
-                f"{r['setting'] if i == 0 else '':<7} {gate:>4} {'':>5} {cells} "
+                f"{r['setting'] if i == 0 else '':<8} {gate:>4} {'':>5} {cells} "
                 f"{_pct(row['indexed_recall']['32_up']):>5} "
                 f"{_pct(row['indexed_recall']['24_32']):>5} "
                 f"{row['false_indexed_per_10_megapixels']:>10.2f} "
@@ -475,13 +486,13 @@ def print_tables(results: list[dict[str, Any]], default_gate: int) -> None:
             for band, row in r["recall_by_band"].items()
             if row["gate_rejections"]
         ]
-        print(f"{r['setting']:<7} " + ("; ".join(rows) or "none"))
+        print(f"{r['setting']:<8} " + ("; ".join(rows) or "none"))
     print("\nDetected box / reference box (short sides), median (10th-90th percentile);")
     print("detections on mosaics that match no placed face (other people in the LFW photos)")
     for r in results:
         ratio = r["box_to_reference_size"] or {"median": 0, "p10": 0, "p90": 0}
         print(
-            f"{r['setting']:<7} {ratio['median']:.2f} ({ratio['p10']:.2f}-{ratio['p90']:.2f}); "
+            f"{r['setting']:<8} {ratio['median']:.2f} ({ratio['p10']:.2f}-{ratio['p90']:.2f}); "
             f"unmatched {r['unmatched_detections_on_mosaics']}"
         )
 
@@ -493,7 +504,7 @@ def main() -> None:
     parser.add_argument("--faces-per-mosaic", type=int, default=16)
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument(
-        "--detectors", nargs="+", default=list(DEFAULT_DETECTORS), help="hog:N and cnn:N"
+        "--detectors", nargs="+", default=list(DEFAULT_DETECTORS), help="hog:N, cnn:N, mtcnn:PX"
     )
     parser.add_argument(
         "--cnn-images",

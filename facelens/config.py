@@ -48,8 +48,11 @@ class Settings(BaseSettings):
     )
 
     # detect
-    detector: Literal["hog", "cnn"] = Field(
-        default="hog", description="Face detector: dlib HOG (fast, CPU) or dlib CNN (MMOD)."
+    detector: Literal["hog", "cnn", "mtcnn"] = Field(
+        default="hog",
+        description="Face detector: dlib HOG (fast, CPU), dlib CNN (MMOD), or MTCNN on ONNX "
+        "Runtime (faces from mtcnn_min_face_size_px; facenet-pytorch's weights, fetched from "
+        "PyPI at first use; boxes made to match dlib HOG's).",
     )
     detect_upsample_times: int = Field(
         default=1,
@@ -70,6 +73,12 @@ class Settings(BaseSettings):
         description="Ingest: an image without a usable face is tried again turned by 90, 270 "
         "and 180 degrees (sideways scans); up to three more detections for every face-free "
         "image. Search and verify photos are always tried turned.",
+    )
+    mtcnn_min_face_size_px: int = Field(
+        default=20,
+        ge=12,
+        description="The mtcnn detector's smallest face (its image pyramid starts at 12 / this); "
+        "smaller is slower. The upsampling settings do not apply to mtcnn.",
     )
     detect_max_side_px: int = Field(
         default=2000,
@@ -143,8 +152,8 @@ class Settings(BaseSettings):
     )
     onnx_model_dir: Path | None = Field(
         default=None,
-        description="Folder of the ONNX model converted from dlib's file at first use; "
-        "None means ~/.cache/facelens/models.",
+        description="Folder of the ONNX model converted from dlib's file at first use, and of "
+        "MTCNN's fetched weights and graphs; None means ~/.cache/facelens/models.",
     )
 
     # quality

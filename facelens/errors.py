@@ -109,6 +109,27 @@ class ModelDescriptionMismatchError(ModelDescriptionError):
     code = "model_description_mismatch"
 
 
+class ModelDownloadError(ModelNotAvailableError):
+    """Weights fetched at first use (MTCNN's, from the facenet-pytorch wheel on PyPI) could
+    not be downloaded."""
+
+    code = "model_download_failed"
+
+
+class ModelIntegrityError(ModelNotAvailableError):
+    """A downloaded or cached weights file does not match its pinned sha256, or is not the
+    file it should be; it is refused and never read."""
+
+    code = "model_integrity_failed"
+
+
+class UnsafeModelFileError(ModelIntegrityError):
+    """A torch weights file (a pickle) names a Python global other than the few that build
+    tensors: it is refused before anything in it runs."""
+
+    code = "unsafe_model_file"
+
+
 # --- the data folder ----------------------------------------------------------------------
 
 

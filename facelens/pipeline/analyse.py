@@ -50,16 +50,19 @@ class FacePipeline:
     ) -> None:
         self.settings = settings
         self.detector = detector or create_detector(settings)
-        self.probe_detector = (
-            self.detector
-            if detector is not None
-            or settings.probe_detect_upsample_times == settings.detect_upsample_times
-            else create_detector(
+        self.probe_detector = self.detector
+        if (
+            detector is None
+            and settings.probe_detect_upsample_times != settings.detect_upsample_times
+        ):
+            probe_detector = create_detector(
                 settings.model_copy(
                     update={"detect_upsample_times": settings.probe_detect_upsample_times}
                 )
             )
-        )
+            # A detector without upsampling (mtcnn) is the same one: never run it twice.
+            if probe_detector.description != self.detector.description:
+                self.probe_detector = probe_detector
         self.embedder = embedder or create_embedder(settings)
         # The chip template is the embedder's: each model was trained on its own.
         self.aligner = aligner or make_aligner(self.embedder.alignment, settings.chip_padding)

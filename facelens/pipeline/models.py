@@ -1,4 +1,6 @@
-"""Where the model weights live: the ``face_recognition_models`` package, never a download.
+"""Where the model weights live: dlib's in the ``face_recognition_models`` package, never a
+download; what facelens makes or fetches at first use (the ResNet converted to ONNX, MTCNN's
+weights and graphs) in the model cache folder, ``onnx_model_dir``.
 
 The package's ``__init__`` imports ``pkg_resources``, which current setuptools no longer ships,
 so we locate its folder through the import system without executing it.
@@ -6,7 +8,10 @@ so we locate its folder through the import system without executing it.
 
 from __future__ import annotations
 
+import hashlib
 import importlib.util
+import os
+import tempfile
 from pathlib import Path
 
 from facelens.errors import ModelNotAvailableError
@@ -16,6 +21,31 @@ FIVE_POINT_LANDMARKS_FILE = "shape_predictor_5_face_landmarks.dat"
 CNN_DETECTOR_FILE = "mmod_human_face_detector.dat"
 # shape_predictor_68_face_landmarks.dat is deliberately never used: its training data
 # (iBUG 300-W) forbids commercial use.
+
+#: The model cache folder when ``onnx_model_dir`` is None.
+DEFAULT_CACHE_DIR = Path("~/.cache/facelens/models")
+
+
+def cache_folder(cache_dir: Path | None = None) -> Path:
+    """The model cache folder: ``cache_dir`` (``onnx_model_dir``) or the default, expanded."""
+    return (cache_dir or DEFAULT_CACHE_DIR).expanduser()
+
+
+def sha256_hex(data: bytes) -> str:
+    return hashlib.sha256(data).hexdigest()
+
+
+def write_atomically(path: Path, data: bytes) -> None:
+    """Write ``data`` to a temporary name beside ``path``, then rename it: processes filling
+    the cache at once never read half a file."""
+    handle, temporary = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.")
+    try:
+        with os.fdopen(handle, "wb") as out:
+            out.write(data)
+        os.replace(temporary, path)
+    except BaseException:
+        Path(temporary).unlink(missing_ok=True)
+        raise
 
 
 def model_path(filename: str) -> Path:

@@ -45,5 +45,12 @@ def _cnn(settings: Settings) -> Detector:
     return dlib_detectors.cnn(settings)
 
 
+def _mtcnn(settings: Settings) -> Detector:
+    from facelens.pipeline.detect.mtcnn import detector
+
+    return detector.from_settings(settings)
+
+
 register_detector("hog", _hog)
 register_detector("cnn", _cnn)
+register_detector("mtcnn", _mtcnn)

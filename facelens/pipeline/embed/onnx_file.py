@@ -112,7 +112,7 @@ class OnnxFileEmbedder(Embedder):
                 self.path,
                 provider=self.provider,
                 intra_op_threads=self.intra_op_threads,
-                embedder=BACKEND,
+                backend=f"embedder={BACKEND!r}",
             )
             check_against_graph(
                 self.description, session.get_inputs(), session.get_outputs(), self.path

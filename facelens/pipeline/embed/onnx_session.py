@@ -1,8 +1,9 @@
-"""ONNX Runtime sessions for the embedders that run an ONNX graph (``onnx``, ``onnx_file``):
-the provider checked and logged, the intra-op threads set, in one place.
+"""ONNX Runtime sessions for the backends that run an ONNX graph (the ``onnx`` and
+``onnx_file`` embedders, the ``mtcnn`` detector): the provider checked and logged, the
+intra-op threads set, in one place.
 
 ``onnxruntime`` is imported when a session is made, so only the deployments that choose one
-of these embedders need it to load.
+of these backends need it to load.
 """
 
 from __future__ import annotations
@@ -32,15 +33,16 @@ def check_provider(provider: str) -> None:
         )
 
 
-def make_session(path: Path, *, provider: str, intra_op_threads: int, embedder: str) -> Any:
+def make_session(path: Path, *, provider: str, intra_op_threads: int, backend: str) -> Any:
     """An ``onnxruntime.InferenceSession`` of the model at ``path`` on ``provider`` (an
-    ``embed_provider`` value); ``embedder`` names the backend in error messages."""
+    ``embed_provider`` value); ``backend`` names the setting that chose it in error messages
+    (``"embedder='onnx'"``, ``"detector='mtcnn'"``)."""
     check_provider(provider)
     try:
         import onnxruntime as ort
     except ImportError as error:
         raise ModelNotAvailableError(
-            f"embedder={embedder!r} needs onnxruntime: run `pip install onnxruntime` "
+            f"{backend} needs onnxruntime: run `pip install onnxruntime` "
             "(or onnxruntime-gpu for embed_provider='cuda')"
         ) from error
     wanted = PROVIDERS[provider]
@@ -60,8 +62,9 @@ def make_session(path: Path, *, provider: str, intra_op_threads: int, embedder: 
             f"ONNX Runtime cannot load {path}: {error}; check that it is an ONNX model file"
         ) from error
     log.info(
-        "ONNX embedder %s on %s (intra-op threads %s)",
+        "ONNX model %s of %s on %s (intra-op threads %s)",
         path.name,
+        backend,
         ", ".join(session.get_providers()),
         intra_op_threads or "default",
     )

