@@ -7,8 +7,9 @@
 How the photos are downscaled, which gates are open and what each mode means:
 ``facelens/evaluation/face_size.py``. Per face size and mode the JSON gives the 10-fold
 accuracy (mean and sample sd), TAR at FAR 1e-3, ROC AUC, EER, the share of downscaled photos
-in which the detector found a face, the median (and 10th, 90th percentile) short side of the box
-it reported (what ``min_face_size_px`` measures) and the share the gates of the settings given
+in which the detector found a face, the median (10th and 90th percentile, and a count by px)
+short side of the box it reported (what ``min_face_size_px`` measures), the accuracy over the
+pairs whose downscaled photos had a face found, and the share the gates of the settings given
 would have indexed. ``facelens eval lfw --face-size-json`` puts the curve in the eval report.
 """
 
@@ -94,12 +95,17 @@ def main(argv: list[str] | None = None) -> int:
     if args.plot is not None:
         args.plot.parent.mkdir(parents=True, exist_ok=True)
         plot_face_size(curve, args.plot)
-    print(f"{'size':>5} {'mode':>5} {'accuracy':>16} {'TAR@1e-3':>9} {'found':>6} {'box':>6}")
+    print(
+        f"{'size':>5} {'mode':>5} {'accuracy':>16} {'TAR@1e-3':>9} {'found':>6} {'box':>6}"
+        f" {'acc found':>9} {'indexed':>8}"
+    )
     for r in curve["rows"]:
         box = "-" if r["box_px_median"] is None else f"{r['box_px_median']:.0f}"
+        found = "-" if r["accuracy_detected"] is None else f"{r['accuracy_detected']:.2%}"
         print(
             f"{r['size']!s:>5} {r['mode']:>5} {r['accuracy']:8.2%} ± {r['accuracy_std']:5.2%}"
-            f" {r['tar_at_far_1e-3']:9.2%} {r['detected_share']:6.1%} {box:>6}"
+            f" {r['tar_at_far_1e-3']:9.2%} {r['detected_share']:6.1%} {box:>6} {found:>9}"
+            f" {r['indexed_by_gates_share']:8.1%}"
         )
     return 0
 

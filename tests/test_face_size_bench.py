@@ -182,6 +182,11 @@ def test_given_a_tiny_subset_then_the_bench_writes_the_documented_json_and_plot(
         assert 0.5 <= row["accuracy"] <= 1 and 0 <= row["tar_at_far_1e-3"] <= 1
         assert 0 <= row["indexed_by_gates_share"] <= row["detected_share"] <= 1
         assert row["folds"] == 10
+        assert sum(row["box_px_counts"].values()) == round(
+            row["detected_share"] * row["photos_measured"]
+        )
+        # Too few pairs for an accuracy over the pairs with faces found (fewer than 100).
+        assert row["pairs_detected"] <= 20 and row["accuracy_detected"] is None
     assert 90 <= full["box_px_median"] <= 130
     assert one["box_px_median"] < 60 and both["box_px_median"] < 60
     # At 32 px the default gate (40 px) would index fewer photos than at full size.

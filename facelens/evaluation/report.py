@@ -158,7 +158,8 @@ def plot_face_size(curve: dict[str, Any], path: Path) -> Path:
 def _face_size_section(curve: dict[str, Any]) -> str:
     head = (
         "<tr><th>face px</th><th>mode</th><th>accuracy ± sd</th><th>TAR @ FAR=1e-3</th>"
-        "<th>face found</th><th>median box px</th><th>indexed by the gates</th></tr>"
+        "<th>face found</th><th>median box px</th><th>accuracy, faces found</th>"
+        "<th>indexed by the gates</th></tr>"
     )
     cells = "".join(
         "<tr>"
@@ -171,6 +172,7 @@ def _face_size_section(curve: dict[str, Any]) -> str:
                 f"{r['tar_at_far_1e-3']:.2%}",
                 f"{r['detected_share']:.1%}",
                 r["box_px_median"],
+                "-" if r["accuracy_detected"] is None else f"{r['accuracy_detected']:.2%}",
                 f"{r['indexed_by_gates_share']:.1%}",
             )
         )
