@@ -21,6 +21,7 @@ from facelens.config import Settings
 from facelens.errors import InvalidArgumentError
 from facelens.evaluation.embeddings import EmbeddingCache, embed_images, pipeline_signature
 from facelens.evaluation.face_size import (
+    GATES,
     LFW_FACE_PX,
     ROW_KEYS,
     Downscale,
@@ -94,6 +95,10 @@ def test_given_two_face_sizes_then_their_embeddings_are_cached_apart(
     pipeline = FacePipeline(settings)
     keys = {pipeline_signature(settings, pipeline, t) for t in (None, Downscale(32), Downscale(64))}
     assert len(keys) == 3
+    # The open gates are typed as their fields, so their signature is that of settings built
+    # with them (a cache written by the bench is found again by a validated rerun).
+    built = Settings(min_face_size_px=0, min_sharpness=0, min_detector_score=0)
+    assert pipeline_signature(built, pipeline) == pipeline_signature(settings, pipeline)
     paths = [lfw / p for p in PHOTOS[:2]]
     cache = EmbeddingCache(tmp_path / "cache.sqlite")
     by_size = {
@@ -181,6 +186,11 @@ def test_given_a_tiny_subset_then_the_bench_writes_the_documented_json_and_plot(
     for row in rows:
         assert 0.5 <= row["accuracy"] <= 1 and 0 <= row["tar_at_far_1e-3"] <= 1
         assert 0 <= row["indexed_by_gates_share"] <= row["detected_share"] <= 1
+        each = row["passes_each_gate_share"]
+        assert list(each) == list(GATES)
+        assert all(
+            row["indexed_by_gates_share"] <= v <= row["detected_share"] for v in each.values()
+        )
         assert row["folds"] == 10
         assert sum(row["box_px_counts"].values()) == round(
             row["detected_share"] * row["photos_measured"]

@@ -61,6 +61,8 @@ MODES = ("one", "both")
 PROTOCOLS = ("view2", "view1")
 TARGET_FAR = 1e-3
 FOLDS = 10
+#: The quality gates, opened for the curve and applied again to say what they would index.
+GATES = ("min_face_size_px", "min_sharpness", "min_detector_score")
 #: Fewest pairs an accuracy over the pairs with faces found is given for.
 MIN_PAIRS = 100
 Size = int | str  # a face size in px, or FULL
@@ -124,6 +126,7 @@ def parse_size(text: str) -> Size:
 
 def gates_off(settings: Settings) -> Settings:
     """``settings`` with the quality gates open: every face found is embedded."""
+    # Typed as the fields are (0.0, not 0): the values go into the cache signature's JSON.
     return settings.model_copy(
         update={"min_face_size_px": 0, "min_sharpness": 0.0, "min_detector_score": 0.0}
     )
@@ -282,6 +285,10 @@ def _row(
         "box_px_p90": float(np.percentile(boxes, 90)) if boxes else None,
         "box_px_counts": {str(px): counts[px] for px in sorted(counts)},
         "indexed_by_gates_share": round(sum(_passes(e, gates) for e in shown) / len(shown), 6),
+        "passes_each_gate_share": {
+            gate: round(sum(_passes(e, gates, only=gate) for e in shown) / len(shown), 6)
+            for gate in GATES
+        },
     }
 
 
@@ -299,15 +306,17 @@ def _folded_if_enough(
     return metrics.folded_accuracy(scores, same, folds)
 
 
-def _passes(embedding: BenchmarkEmbedding, gates: Settings) -> bool:
-    """Whether the gates of ``gates`` would have indexed the embedded face."""
+def _passes(embedding: BenchmarkEmbedding, gates: Settings, only: str | None = None) -> bool:
+    """Whether the gates of ``gates`` (or only the one named) would have indexed the embedded
+    face; a photo with no face found never passes."""
     if embedding.size_px is None or embedding.sharpness is None or embedding.score is None:
         return False
-    return (
-        embedding.size_px >= gates.min_face_size_px
-        and embedding.sharpness >= gates.min_sharpness
-        and embedding.score >= gates.min_detector_score
-    )
+    measured = {
+        "min_face_size_px": embedding.size_px,
+        "min_sharpness": embedding.sharpness,
+        "min_detector_score": embedding.score,
+    }
+    return all(measured[gate] >= getattr(gates, gate) for gate in GATES if only in (None, gate))
 
 
 def _described(settings: Settings, measured: Settings) -> dict[str, Any]:
