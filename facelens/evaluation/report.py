@@ -1,5 +1,6 @@
 """Write an evaluation: ``results.json`` (every figure), ``curves.json`` (the plotted points),
-PNG plots (matplotlib) and ``report.html`` that shows them with the settings used."""
+PNG plots (matplotlib) and ``report.html`` that shows them with the settings used; given the
+JSON of ``bench/face_size.py``, its curve of accuracy against face size too."""
 
 from __future__ import annotations
 
@@ -31,7 +32,10 @@ def split_curves(result: dict[str, Any]) -> tuple[dict[str, Any], dict[str, Any]
     return figures, curves
 
 
-def write_report(result: dict[str, Any], out: Path) -> list[Path]:
+def write_report(
+    result: dict[str, Any], out: Path, face_size: dict[str, Any] | None = None
+) -> list[Path]:
+    """Every file of the report in ``out``; ``face_size``: a face size curve to include."""
     out.mkdir(parents=True, exist_ok=True)
     figures, curves = split_curves(result)
     (out / "results.json").write_text(json.dumps(figures, indent=2) + "\n")
@@ -45,8 +49,14 @@ def write_report(result: dict[str, Any], out: Path) -> list[Path]:
         plots += [_roc(verification, out / "roc.png"), _det(verification, out / "det.png")]
     if "identification" in curves:
         plots.append(_cmc(curves["identification"]["cmc"], out / "cmc.png"))
+    extra = ""
+    if face_size is not None:
+        (out / "face-size.json").write_text(json.dumps(face_size, indent=2) + "\n")
+        written.append(out / "face-size.json")
+        plots.append(plot_face_size(face_size, out / "face-size.png"))
+        extra = _face_size_section(face_size)
     written += plots
-    (out / "report.html").write_text(_html(figures, [p.name for p in plots]))
+    (out / "report.html").write_text(_html(figures, [p.name for p in plots], extra))
     written.append(out / "report.html")
     return written
 
@@ -107,6 +117,74 @@ def _cmc(cmc: list[float], path: Path) -> Path:
     return _save(fig, path)
 
 
+def plot_face_size(curve: dict[str, Any], path: Path) -> Path:
+    """Accuracy, TAR at FAR 1e-3 and the share of photos with a face found, against the face
+    size the photos were downscaled to; one line per mode, full size as a dashed line."""
+    rows = curve["rows"]
+    full = next((r for r in rows if r["size"] == "full"), None)
+    panels = (
+        ("accuracy", "accuracy (10-fold mean)"),
+        ("tar_at_far_1e-3", "TAR @ FAR = 1e-3"),
+        ("detected_share", "share of downscaled photos with a face found"),
+    )
+    fig, axes = plt.subplots(1, 3, figsize=(13, 4))
+    sizes = sorted({r["size"] for r in rows if r["size"] != "full"})
+    for ax, (key, label) in zip(axes, panels, strict=True):
+        for mode in ("one", "both"):
+            points = sorted((r["size"], r[key]) for r in rows if r["mode"] == mode)
+            if points:
+                xs, ys = zip(*points, strict=True)
+                ax.plot(
+                    xs,
+                    ys,
+                    marker="o",
+                    label=f"{mode} photo downscaled" if mode == "one" else "both photos downscaled",
+                )
+        if full is not None:
+            ax.axhline(full[key], linestyle="--", color="grey", label="full size")
+        ax.set_xticks(sizes)
+        ax.set_xlabel("face size, px (photo downscaled to it)")
+        ax.set_ylabel(label)
+        ax.grid(True, alpha=0.3)
+    axes[0].legend(loc="lower right")
+    settings = curve["settings"]
+    fig.suptitle(
+        f"LFW {curve['protocol']}, {curve['pairs']} pairs: {settings['detector']} "
+        f"(upsample {settings['detect_upsample_times']}), gates off"
+    )
+    return _save(fig, path)
+
+
+def _face_size_section(curve: dict[str, Any]) -> str:
+    head = (
+        "<tr><th>face px</th><th>mode</th><th>accuracy ± sd</th><th>TAR @ FAR=1e-3</th>"
+        "<th>face found</th><th>median box px</th><th>accuracy, faces found</th>"
+        "<th>indexed by the gates</th></tr>"
+    )
+    cells = "".join(
+        "<tr>"
+        + "".join(
+            f"<td>{html.escape(str(v))}</td>"
+            for v in (
+                r["size"],
+                r["mode"],
+                f"{r['accuracy']:.2%} ± {r['accuracy_std']:.2%}",
+                f"{r['tar_at_far_1e-3']:.2%}",
+                f"{r['detected_share']:.1%}",
+                r["box_px_median"],
+                "-" if r["accuracy_detected"] is None else f"{r['accuracy_detected']:.2%}",
+                f"{r['indexed_by_gates_share']:.1%}",
+            )
+        )
+        + "</tr>"
+        for r in curve["rows"]
+    )
+    return (
+        f"<h2>Accuracy against face size (LFW {html.escape(curve['protocol'])}, "
+        f"{curve['pairs']} pairs)</h2><table>{head}{cells}</table>"
+    )
+
+
 def _table(rows: list[tuple[str, Any]]) -> str:
     cells = "".join(
         f"<tr><th>{html.escape(k)}</th><td>{html.escape(str(v))}</td></tr>" for k, v in rows
@@ -114,7 +192,7 @@ def _table(rows: list[tuple[str, Any]]) -> str:
     return f"<table>{cells}</table>"
 
 
-def _html(figures: dict[str, Any], plots: list[str]) -> str:
+def _html(figures: dict[str, Any], plots: list[str], extra: str = "") -> str:
     sections = []
     v2 = figures.get("view2")
     if v2:
@@ -184,7 +262,7 @@ table{{border-collapse:collapse;margin-bottom:1rem}}
 th,td{{border:1px solid #ccc;padding:.3rem .6rem;text-align:left}}
 img{{max-width:32rem;margin:.5rem}}</style></head><body>
 <h1>facelens evaluation on {html.escape(figures["dataset"])}</h1>
-{"".join(sections)}
+{"".join(sections)}{extra}
 <h2>Plots</h2>{images}
 <h2>Settings</h2>{settings}
 <h2>Time</h2>{timing}

@@ -100,11 +100,11 @@ def evaluate_lfw(
         if "view1" in options.protocols:
             train = dataset.pairs(VIEW1_TRAIN)
             test = dataset.pairs(VIEW1_TEST)
-            vectors = embed("view1", _pair_images(train + test))
+            vectors = embed("view1", pair_images(train + test))
             result["view1"] = _view1(train, test, vectors)
         if "view2" in options.protocols:
             pairs = dataset.pairs(VIEW2_PAIRS)
-            vectors = embed("view2", _pair_images(pairs))
+            vectors = embed("view2", pair_images(pairs))
             result["view2"] = _view2(pairs, vectors, settings.match_threshold)
             if options.groups_csv is not None:
                 result["groups"] = _groups(
@@ -133,19 +133,27 @@ def _cpus() -> int:
     return os.cpu_count() or 1
 
 
-def _pair_images(pairs: list[Pair]) -> list[str]:
+def pair_images(pairs: list[Pair]) -> list[str]:
+    """Every image the pairs name, once, in order of first appearance."""
     return list(dict.fromkeys(p for pair in pairs for p in (pair.image_a, pair.image_b)))
 
 
-def _scores(pairs: list[Pair], vectors: dict[str, BenchmarkEmbedding]) -> np.ndarray:
+def pair_scores(
+    pairs: list[Pair],
+    vectors: dict[str, BenchmarkEmbedding],
+    vectors_b: dict[str, BenchmarkEmbedding] | None = None,
+) -> np.ndarray:
+    """Cosine similarity of each pair, shape (n,): ``image_a`` from ``vectors``, ``image_b``
+    from ``vectors_b`` when given (the same images, changed: the face size curve), else from
+    ``vectors``."""
     a = np.stack([vectors[p.image_a].vector for p in pairs])
-    b = np.stack([vectors[p.image_b].vector for p in pairs])
+    b = np.stack([(vectors if vectors_b is None else vectors_b)[p.image_b].vector for p in pairs])
     scores: np.ndarray = np.clip(np.sum(a * b, axis=1), -1.0, 1.0)
     return scores
 
 
 def _enrolment(pairs: list[Pair], vectors: dict[str, BenchmarkEmbedding]) -> dict[str, Any]:
-    images = _pair_images(pairs)
+    images = pair_images(pairs)
     failed = [i for i in images if vectors[i].outcome in FAILED_TO_ENROL]
     failed_set = set(failed)
     return {
@@ -163,7 +171,8 @@ def _enrolment(pairs: list[Pair], vectors: dict[str, BenchmarkEmbedding]) -> dic
     }
 
 
-def _verification(scores: np.ndarray, same: np.ndarray) -> dict[str, Any]:
+def verification(scores: np.ndarray, same: np.ndarray) -> dict[str, Any]:
+    """ROC AUC, EER and TAR at each of ``TARGET_FARS``; ``curves`` holds the ROC's points."""
     curve = metrics.roc(scores, same)
     return {
         "roc_auc": round(metrics.auc(curve), 6),
@@ -188,8 +197,8 @@ def _at_threshold(scores: np.ndarray, same: np.ndarray, threshold: float) -> dic
 def _view1(
     train: list[Pair], test: list[Pair], vectors: dict[str, BenchmarkEmbedding]
 ) -> dict[str, Any]:
-    train_scores, train_same = _scores(train, vectors), np.array([p.same for p in train])
-    test_scores, test_same = _scores(test, vectors), np.array([p.same for p in test])
+    train_scores, train_same = pair_scores(train, vectors), np.array([p.same for p in train])
+    test_scores, test_same = pair_scores(test, vectors), np.array([p.same for p in test])
     best = metrics.best_accuracy_threshold(train_scores, train_same)
     impostors = np.sort(train_scores[~train_same])[::-1]
     allowed = int(np.floor(THRESHOLD_TARGET_FMR * len(impostors)))
@@ -210,14 +219,14 @@ def _view1(
         "threshold_at_fmr_1e-3_on_train": _at_threshold(train_scores, train_same, at_fmr),
         "threshold_at_fmr_1e-3_on_test": _at_threshold(test_scores, test_same, at_fmr),
         "highest_train_impostor_similarities": [round(float(x), 5) for x in impostors[:5]],
-        **{"test_" + k: v for k, v in _verification(test_scores, test_same).items()},
+        **{"test_" + k: v for k, v in verification(test_scores, test_same).items()},
     }
 
 
 def _view2(
     pairs: list[Pair], vectors: dict[str, BenchmarkEmbedding], match_threshold: float
 ) -> dict[str, Any]:
-    scores = _scores(pairs, vectors)
+    scores = pair_scores(pairs, vectors)
     same = np.array([p.same for p in pairs])
     folds = np.array([p.fold for p in pairs])
     folded = metrics.folded_accuracy(scores, same, folds)
@@ -232,7 +241,7 @@ def _view2(
         "at_engine_threshold": _at_threshold(scores, same, match_threshold),
         "enrolment": _enrolment(pairs, vectors),
         "errors": _errors(pairs, vectors, scores, folds, folded.fold_thresholds),
-        **_verification(scores, same),
+        **verification(scores, same),
     }
 
 
@@ -286,7 +295,7 @@ def _groups(
             raise InvalidArgumentError(f"{csv_path}: expected the columns image,group")
         for row in reader:
             groups[Path(row["image"]).name] = row["group"]
-    scores = _scores(pairs, vectors)
+    scores = pair_scores(pairs, vectors)
     same = np.array([p.same for p in pairs])
     rates = metrics.group_rates(
         scores,

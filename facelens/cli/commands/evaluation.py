@@ -43,10 +43,19 @@ def eval_lfw(
             help="Embedding cache file (default: ~/.cache/facelens/eval-embeddings.sqlite)."
         ),
     ] = None,
+    face_size_json: Annotated[
+        Path | None,
+        typer.Option(
+            "--face-size-json",
+            help="The JSON of bench/face_size.py: its curve of accuracy against face size "
+            "goes into the report.",
+        ),
+    ] = None,
     json_output: JsonOption = False,
 ) -> None:
     """Run facelens's own pipeline on LFW: verification (View 1, View 2), open-set 1:N
     identification and, given a CSV, error rates per group."""
+    from facelens.evaluation.face_size import load_curve
     from facelens.evaluation.report import split_curves, write_report
     from facelens.evaluation.run import PROTOCOLS, EvalOptions, evaluate_lfw
 
@@ -59,6 +68,7 @@ def eval_lfw(
         groups_csv=groups,
     )
     try:
+        face_size = load_curve(face_size_json) if face_size_json is not None else None
         with progress_bar(disable=json_output) as progress:
             tasks: dict[str, TaskID] = {}
 
@@ -70,7 +80,7 @@ def eval_lfw(
             result = evaluate_lfw(settings, options, advance)
     except FacelensError as exc:
         fail(exc, False)  # the message on stderr only, even with --json (as it always was)
-    written = write_report(result, out)
+    written = write_report(result, out, face_size)
     figures, _ = split_curves(result)
     if json_output:
         print(json.dumps(figures, indent=2))
