@@ -50,8 +50,9 @@ class Erasure(IndexSync):
         request_id: int | None = None,
         request_outcome: dict[str, object] | None = None,
     ) -> ErasedFaces:
-        """Erase faces everywhere at once: the store (with the images left without a face,
-        in one transaction with the suppression entry and the request's outcome), the index
+        """Erase faces everywhere at once: the store (with the images left without an
+        accepted face, in one transaction with the suppression entry and the request's
+        outcome), the index
         (codes compacted away, not left as tombstones), and facelens's own copies of images."""
         erased = self.store.erase_faces(
             face_ids, suppress=suppress, request_id=request_id, request_outcome=request_outcome

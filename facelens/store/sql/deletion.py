@@ -49,19 +49,29 @@ class Deletion(Sealing):
     def _delete_faces_and_empty_images(
         self, session: Session, face_ids: list[int]
     ) -> list[tuple[int, str]]:
-        """Delete faces; an image left with no face at all goes too (nothing else needs it).
-        Returns the (id, location) of the images deleted."""
+        """Delete faces. An image left with no face goes too, and so does one that lost its
+        last accepted face, with the detections the quality gate rejected: those are nobody's
+        searchable face, and the photo shows the person whose face went, so an erasure must
+        not leave it behind. Returns the (id, location) of the images deleted."""
         image_ids: set[int] = set()
+        lost_accepted: set[int] = set()
         for chunk in _chunks(face_ids):
-            image_ids |= set(session.scalars(select(FaceRow.image_id).where(FaceRow.id.in_(chunk))))
+            query = select(FaceRow.image_id, FaceRow.status).where(FaceRow.id.in_(chunk))
+            for image_id, status in session.execute(query):
+                image_ids.add(image_id)
+                if status == ACCEPTED:
+                    lost_accepted.add(image_id)
             session.execute(delete(FaceRow).where(FaceRow.id.in_(chunk)))
-        still_used = set(
-            session.scalars(select(FaceRow.image_id).where(FaceRow.image_id.in_(image_ids)))
-        )
-        empty = sorted(image_ids - still_used)
+        left = session.execute(
+            select(FaceRow.image_id, FaceRow.status).where(FaceRow.image_id.in_(image_ids))
+        ).all()
+        with_faces = {image_id for image_id, _ in left}
+        with_accepted = {image_id for image_id, status in left if status == ACCEPTED}
+        empty = sorted((image_ids - with_faces) | (lost_accepted - with_accepted))
         if not empty:
             return []
         gone = self._image_locations(session, ImageRow.id.in_(empty))
+        session.execute(delete(FaceRow).where(FaceRow.image_id.in_(empty)))
         session.execute(delete(ImageRow).where(ImageRow.id.in_(empty)))
         return gone
 
