@@ -10,6 +10,11 @@ settings: decode, detect, align, quality, embed (with its mirror image), store, 
 is end to end, worker start-up included. Runs are repeated ``--repeats`` times and the median
 is reported; the scaling factor is against the first ``--workers`` value, in this process.
 
+``--variant LABEL:SETTING=VALUE,...`` (repeatable) runs the same photos under other settings
+too, in turns within each repeat, and reports each variant's ratio to the first at the same
+worker count: ``--variant hog:detector=hog --variant mtcnn:detector=mtcnn``. ``--folder`` takes
+the photos from any folder instead of LFW (face-free images, to price ``ingest_try_turns``).
+
 The stage timings (``--stages``, on by default) run the same pipeline objects on the same
 photos in this one process, stage by stage, with the clock around each call: decode, detect,
 align (with the quality checks), and embed in batches of ``embed_batch_size`` chips from many
@@ -44,10 +49,10 @@ LFW_POLICY = CollectionPolicy(
 )
 
 
-def run_once(paths: list[Path], workers: int) -> dict[str, float]:
+def run_once(paths: list[Path], workers: int, settings: Settings) -> dict[str, float]:
     with (
         tempfile.TemporaryDirectory(prefix="facelens-ingest-") as folder,
-        facelens.open(folder, Settings()) as engine,
+        facelens.open(folder, settings) as engine,
     ):
         engine.create_collection("lfw", LFW_POLICY)
         report = engine.ingest(paths, "lfw", workers=workers)
@@ -59,6 +64,25 @@ def run_once(paths: list[Path], workers: int) -> dict[str, float]:
         "faces_per_s": round(report.faces_indexed / report.elapsed_s, 2),
         "faces_indexed": report.faces_indexed,
     }
+
+
+def parse_variant(text: str) -> tuple[str, dict[str, str]]:
+    """``LABEL:SETTING=VALUE,...`` -> the label and the settings it changes."""
+    label, _, assignments = text.partition(":")
+    changes = dict(pair.split("=", 1) for pair in assignments.split(",") if pair)
+    if not label:
+        raise argparse.ArgumentTypeError(f"variant {text!r} has no label")
+    Settings(**changes)  # type: ignore[arg-type]  # fails early on an unknown or bad value
+    return label, changes
+
+
+def photos(args: argparse.Namespace) -> list[Path]:
+    if args.folder is not None:
+        suffixes = {".jpg", ".jpeg", ".png"}
+        found = sorted(p for p in args.folder.iterdir() if p.suffix.lower() in suffixes)
+    else:
+        found = sorted((args.lfw / "images").glob("*/*.jpg"))
+    return found[: args.images]
 
 
 def measure_stages(paths: list[Path], settings: Settings) -> dict[str, Any]:
@@ -129,7 +153,9 @@ def stage_table(stages: dict[str, Any], single_worker_s: float) -> list[dict[str
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("--lfw", type=Path, required=True, help="the LFW folder")
+    source = parser.add_mutually_exclusive_group(required=True)
+    source.add_argument("--lfw", type=Path, help="the LFW folder")
+    source.add_argument("--folder", type=Path, help="a folder of photos instead of LFW")
     parser.add_argument("--images", type=int, default=600)
     parser.add_argument("--workers", type=int, nargs="+", default=[1, 2])
     parser.add_argument("--repeats", type=int, default=1)
@@ -140,70 +166,96 @@ def main() -> None:
         default=True,
         help="also time each stage (needs 1 among --workers)",
     )
+    parser.add_argument(
+        "--variant",
+        type=parse_variant,
+        action="append",
+        help="LABEL:SETTING=VALUE,... settings to compare (default: one run at the defaults)",
+    )
     args = parser.parse_args()
+    variants: list[tuple[str, dict[str, str]]] = args.variant or [("defaults", {})]
     if args.stages and 1 not in args.workers:
         parser.error("--stages compares with the single-worker run: include 1 in --workers")
 
-    paths = sorted((args.lfw / "images").glob("*/*.jpg"))[: args.images]
+    paths = photos(args)
     if len(paths) < args.images:
-        parser.error(f"found only {len(paths)} images under {args.lfw / 'images'}")
-    runs: dict[int, list[dict[str, float]]] = {}
+        parser.error(f"found only {len(paths)} images, not --images {args.images}")
+    runs: dict[str, dict[int, list[dict[str, float]]]] = {label: {} for label, _ in variants}
     for _ in range(args.repeats):
-        for workers in args.workers:
-            runs.setdefault(workers, []).append(run_once(paths, workers))
-            print(f"{workers} workers: {runs[workers][-1]}", flush=True)
+        for label, changes in variants:
+            for workers in args.workers:
+                run = run_once(paths, workers, Settings(**changes))  # type: ignore[arg-type]
+                runs[label].setdefault(workers, []).append(run)
+                print(f"{label}, {workers} workers: {run}", flush=True)
 
-    def median(workers: int, key: str) -> float:
-        return statistics.median(run[key] for run in runs[workers])
+    def median(label: str, workers: int, key: str) -> float:
+        return statistics.median(run[key] for run in runs[label][workers])
 
-    base = args.workers[0]
+    base, first = args.workers[0], variants[0][0]
     table: list[dict[str, Any]] = [
         {
+            "variant": label,
             "workers": workers,
-            "images_per_s": median(workers, "images_per_s"),
-            "faces_per_s": median(workers, "faces_per_s"),
-            "speedup": round(median(workers, "images_per_s") / median(base, "images_per_s"), 2),
+            "images_per_s": median(label, workers, "images_per_s"),
+            "faces_per_s": median(label, workers, "faces_per_s"),
+            "faces_indexed": median(label, workers, "faces_indexed"),
+            "speedup": round(
+                median(label, workers, "images_per_s") / median(label, base, "images_per_s"), 2
+            ),
+            "ratio_to_first_variant": round(
+                median(label, workers, "images_per_s") / median(first, workers, "images_per_s"),
+                3,
+            ),
         }
+        for label, _ in variants
         for workers in args.workers
     ]
-    stages: dict[str, Any] | None = None
+    stages: dict[str, Any] = {}
     if args.stages:
-        stages = measure_stages(paths, Settings())
-        stages["table"] = stage_table(stages, median(1, "seconds"))
-        per_face_ms = 1000 / max(stages["faces"], 1)
-        stages["embed_ms_per_face"] = round(
-            stages["embed_photo_at_a_time_seconds"] * per_face_ms, 2
-        )
-        stages["embed_batched_ms_per_face"] = round(
-            stages["embed_batched_seconds"] * per_face_ms, 2
-        )
+        for label, changes in variants:
+            measured = measure_stages(paths, Settings(**changes))  # type: ignore[arg-type]
+            measured["table"] = stage_table(measured, median(label, 1, "seconds"))
+            per_face_ms = 1000 / max(measured["faces"], 1)
+            measured["embed_ms_per_face"] = round(
+                measured["embed_photo_at_a_time_seconds"] * per_face_ms, 2
+            )
+            measured["embed_batched_ms_per_face"] = round(
+                measured["embed_batched_seconds"] * per_face_ms, 2
+            )
+            stages[label] = measured
     result = {
         "command": " ".join(["python", *sys.argv]),
         "images": args.images,
         "repeats": args.repeats,
-        "settings": "defaults (HOG upsample 1, flip-averaged embeddings)",
+        "variants": dict(variants),
         "machine": {"cpus": os.cpu_count(), "python": platform.python_version()},
-        "runs": {str(w): r for w, r in runs.items()},
+        "runs": {
+            label: {str(w): r for w, r in by_workers.items()} for label, by_workers in runs.items()
+        },
         "table": table,
-        "stages": stages,
+        "stages": stages or None,
     }
     args.out.parent.mkdir(parents=True, exist_ok=True)
     args.out.write_text(json.dumps(result, indent=2))
-    print(f"\n{args.images} LFW images, median of {args.repeats}:")
-    print(f"{'workers':>7} {'images/s':>9} {'faces/s':>8} {'speed-up':>9}")
+    print(f"\n{args.images} images, median of {args.repeats}:")
+    print(
+        f"{'variant':<12} {'workers':>7} {'images/s':>9} {'faces/s':>8} {'faces':>6} "
+        f"{'speed-up':>9} {'vs first':>9}"
+    )
     for row in table:
         print(
-            f"{row['workers']:>7} {row['images_per_s']:>9} {row['faces_per_s']:>8} "
-            f"{row['speedup']:>9}"
+            f"{row['variant']:<12} {row['workers']:>7} {row['images_per_s']:>9} "
+            f"{row['faces_per_s']:>8} {row['faces_indexed']:>6} {row['speedup']:>9} "
+            f"{row['ratio_to_first_variant']:>9}"
         )
-    if stages is not None:
-        print(f"\nwhere a single worker's time goes ({stages['faces']} faces):")
+    for label, measured in stages.items():
+        print(f"\n{label}: where a single worker's time goes ({measured['faces']} faces):")
         print(f"{'stage':<27} {'ms/image':>9} {'share':>6}")
-        for row in stages["table"]:
+        for row in measured["table"]:
             print(f"{row['stage']:<27} {row['ms_per_image']:>9} {row['share']:>6.1%}")
         print(
-            f"embedding, a photo at a time: {stages['embed_ms_per_face']} ms a face; "
-            f"in batches of {stages['embed_batch_size']}: {stages['embed_batched_ms_per_face']} ms"
+            f"embedding, a photo at a time: {measured['embed_ms_per_face']} ms a face; in "
+            f"batches of {measured['embed_batch_size']}: {measured['embed_batched_ms_per_face']} ms"
         )
 
 
