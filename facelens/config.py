@@ -48,17 +48,18 @@ class Settings(BaseSettings):
     )
 
     # detect
-    detector: Literal["hog", "cnn", "mtcnn"] = Field(
-        default="hog",
-        description="Face detector: dlib HOG (fast, CPU), dlib CNN (MMOD), or MTCNN on ONNX "
-        "Runtime (faces from mtcnn_min_face_size_px; facenet-pytorch's weights, fetched from "
-        "PyPI at first use; boxes made to match dlib HOG's).",
+    detector: Literal["mtcnn", "hog", "cnn"] = Field(
+        default="mtcnn",
+        description="Face detector: MTCNN on ONNX Runtime (faces from mtcnn_min_face_size_px; "
+        "facenet-pytorch's weights, fetched from PyPI by scripts/setup.sh or at first use; "
+        "boxes made to match dlib HOG's), dlib HOG (faces from about 37 px at one upsampling, "
+        "half MTCNN's speed on large photos) or dlib CNN (MMOD, about 100 times HOG's time).",
     )
     detect_upsample_times: int = Field(
         default=1,
         ge=0,
         le=4,
-        description="Image upsamplings before detection; finds smaller faces.",
+        description="Image upsamplings before detection (hog and cnn); finds smaller faces.",
     )
     probe_detect_upsample_times: int = Field(
         default=0,
@@ -79,6 +80,14 @@ class Settings(BaseSettings):
         ge=12,
         description="The mtcnn detector's smallest face (its image pyramid starts at 12 / this); "
         "smaller is slower. The upsampling settings do not apply to mtcnn.",
+    )
+    probe_mtcnn_min_face_size_px: int = Field(
+        default=40,
+        ge=12,
+        description="Where the mtcnn detector's pyramid starts in a search or verify photo, "
+        "where the person is usually large (it still finds faces down to about 23 px; search "
+        "p50 159 ms against 287 ms from 20 px); a photo with no usable face is tried again "
+        "from mtcnn_min_face_size_px.",
     )
     detect_max_side_px: int = Field(
         default=2000,
@@ -158,7 +167,11 @@ class Settings(BaseSettings):
 
     # quality
     min_face_size_px: int = Field(
-        default=40, ge=0, description="Faces whose box is smaller on its short side are rejected."
+        default=24,
+        ge=0,
+        description="Faces whose box is smaller on its short side are rejected (LFW pairs with "
+        "one face at 24 px: 98.25% against 98.75% at full size; 40 suits hog, whose boxes "
+        "stop at about 37 px; docs/accuracy.md).",
     )
     min_sharpness: float = Field(
         default=5.0,

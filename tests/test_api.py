@@ -603,5 +603,5 @@ def test_given_a_folder_job_with_an_opted_out_person_then_it_reports_what_the_cl
     )
     fields = ("images_seen", "images_ingested", "faces_indexed", "faces_suppressed", "refusals")
     assert {f: by_job[f] for f in fields} == {f: by_cli[f] for f in fields}
-    assert by_job["faces_suppressed"] == 2 and by_job["images_ingested"] == 1
+    assert by_job["faces_suppressed"] == 2 and by_job["faces_indexed"] == 1
     assert [f["error"] for f in by_job["failures"]] == [f["error"] for f in by_cli["failures"]]

@@ -118,7 +118,7 @@ def test_given_search_json_then_the_documented_shape(cli_data: Path, photos: Pat
         "size_px",
         "small_face",
     }
-    assert (face["probe_size_px"], face["probe_small_face"]) == (310, False)
+    assert (face["probe_size_px"], face["probe_small_face"]) == (317, False)
     box = top["box"]
     assert top["size_px"] == min(box["x2"] - box["x1"], box["y2"] - box["y1"])
     assert top["small_face"] is False

@@ -139,7 +139,7 @@ def test_given_an_image_larger_than_max_side_px_then_boxes_are_in_its_own_pixels
 def obama(pipeline: FacePipeline, photos: Path) -> tuple[RgbImage, Detection]:
     """The Obama photo and its face as the pipeline's detector finds it (no landmarks)."""
     image = pipeline.load(photos / "obama.jpg")
-    (found,) = pipeline.detector.detect(image)
+    found = pipeline.detector.detect(image)[0]  # largest first: the subject
     assert found.landmarks is None
     return image, found
 
@@ -158,7 +158,7 @@ def test_given_the_predictors_landmarks_in_a_detection_then_chip_and_embedding_a
     assert np.array_equal(aligned.chip, predicted.chip)
     assert np.array_equal(aligned.landmarks, predicted.landmarks)
 
-    (by_predictor,) = pipeline.analyse(image).faces
+    (by_predictor,) = pipeline.analyse(image).accepted_faces
     (by_detection,) = pipeline.analyse_detections(image, [given]).faces
     assert by_detection.detection.landmarks is not None
     assert np.array_equal(by_detection.landmarks, by_predictor.landmarks)
@@ -179,7 +179,7 @@ def test_given_shifted_landmarks_in_a_detection_then_the_chip_is_cut_on_them(
     assert np.array_equal(face.landmarks, predicted.landmarks + shift)
     off = pipeline.aligner.align(image, moved.box, moved.landmarks)
     assert float(np.abs(off.chip.astype(int) - predicted.chip.astype(int)).mean()) > 5
-    (by_predictor,) = pipeline.analyse(image).faces
+    (by_predictor,) = pipeline.analyse(image).accepted_faces
     assert face.embedding is not None and by_predictor.embedding is not None
     (of_off_chip,) = pipeline.embedder.embed([off.chip])
     assert np.array_equal(face.embedding.vector, of_off_chip.vector)

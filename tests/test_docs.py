@@ -46,7 +46,11 @@ def test_every_command_is_in_the_readme() -> None:
 
 
 def test_the_default_threshold_is_the_one_derived_on_lfw_view_1_with_the_defaults() -> None:
-    """bench/results/lfw/results.json is the last full `facelens eval lfw` run."""
+    """bench/results/lfw/results.json is the last full `facelens eval lfw` run, at the
+    defaults. The default threshold holds FMR 1e-3 on View 1's training pairs (it is at or
+    above the threshold derived there) and is within 0.005 of it: one of the 1,100 training
+    impostor pairs sets the derived value (0.93 with HOG, 0.9258 with MTCNN; docs/accuracy.md,
+    "Chosen defaults")."""
     derived = json.loads((ROOT / "bench/results/lfw/results.json").read_text())
     defaults = Settings()
     for name, value in derived["settings"].items():
@@ -54,7 +58,8 @@ def test_the_default_threshold_is_the_one_derived_on_lfw_view_1_with_the_default
             assert getattr(defaults, name) == value, (
                 f"results.json was measured with {name}={value}"
             )
-    assert derived["view1"]["threshold_at_fmr_1e-3"] == DEFAULT_MATCH_THRESHOLD
+    at_fmr_1e3 = derived["view1"]["threshold_at_fmr_1e-3"]
+    assert at_fmr_1e3 <= DEFAULT_MATCH_THRESHOLD < at_fmr_1e3 + 0.005
     assert f"{DEFAULT_MATCH_THRESHOLD}" in README
 
 

@@ -52,7 +52,7 @@ def landmarks(pipeline: FacePipeline, photos: Path) -> dict[str, tuple[RgbImage,
     found = {}
     for key, name in PEOPLE.items():
         image = pipeline.load(photos / name)
-        (detection,) = pipeline.detector.detect(image)
+        detection = pipeline.detector.detect(image)[0]  # largest first: the subject
         points = pipeline.aligner.align(image, detection.box).landmarks
         found[key] = (image, detection.box, points)
     return found

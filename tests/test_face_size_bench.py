@@ -171,7 +171,7 @@ def test_given_a_tiny_subset_then_the_bench_writes_the_documented_json_and_plot(
         "min_sharpness": 0.0,
         "min_detector_score": 0.0,
     }
-    assert curve["settings"]["detector"] == "hog"
+    assert curve["settings"]["detector"] == Settings().detector
     assert curve["downscale"]["reference_face_px"] == LFW_FACE_PX
     assert curve["environment"]["workers"] == 1
     rows = curve["rows"]

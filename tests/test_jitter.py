@@ -21,7 +21,7 @@ from facelens.privacy.policy import CollectionPolicy, LegalBasis
 @pytest.fixture(scope="module")
 def chip(pipeline: FacePipeline, photos: Path) -> RgbImage:
     image = pipeline.load(photos / "obama.jpg")
-    (detection,) = pipeline.detector.detect(image)
+    detection = pipeline.detector.detect(image)[0]  # largest first: the subject
     return pipeline.aligner.align(image, detection.box).chip
 
 

@@ -366,7 +366,10 @@ def test_given_faces_stored_then_the_database_holds_no_plain_embedding(
     [(_, vectors)] = list(engine.store.embeddings(engine.model))
     database = engine.settings.data_dir / "facelens.db"
     with sqlite3.connect(database) as connection:
-        blobs = [row[0] for row in connection.execute("SELECT embedding FROM faces")]
+        blobs = [
+            row[0]
+            for row in connection.execute("SELECT embedding FROM faces WHERE embedding IS NOT NULL")
+        ]
     assert all(len(blob) == 512 + 28 for blob in blobs)
     for vector in vectors:
         plain = np.asarray(vector, dtype="<f4").tobytes()

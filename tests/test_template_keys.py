@@ -42,6 +42,11 @@ from tests.conftest import PRESS_ARCHIVE, SEARCH_WHY, TEST_POLICY, Cli, Declare
 runner = CliRunner()
 WHY = ("--purpose", "test search", "--case-ref", "T-2")
 
+#: The stored templates: a rejected face (obama.jpg's blurred background patch) is stored
+#: with its reason and never embedded.
+EMBEDDINGS_SQL = "SELECT embedding FROM faces WHERE embedding IS NOT NULL"
+EMBEDDED_IDS_SQL = "SELECT id FROM faces WHERE embedding IS NOT NULL ORDER BY id"
+
 
 def gallery(settings: Settings, pipeline: FacePipeline, photos: Path, declare: Declare) -> None:
     with Engine(settings, pipeline=pipeline) as engine:
@@ -87,7 +92,7 @@ def test_given_a_data_folder_copied_without_its_key_then_no_template_is_usable(
         Engine(Settings(data_dir=copy, template_key_file=missing), pipeline=pipeline)
     assert not missing.exists(), "a wrong guess makes no key"
     with sqlite3.connect(copy / "facelens.db") as connection:
-        blobs = [b for (b,) in connection.execute("SELECT embedding FROM faces")]
+        blobs = [b for (b,) in connection.execute(EMBEDDINGS_SQL)]
     with pytest.raises(Exception, match="does not open"):
         TemplateCipher(read_key_file(other_key)).open_vector(blobs[0])
     assert TemplateCipher(read_key_file(key_file)).open_vector(blobs[0]).shape == (128,)
@@ -113,10 +118,10 @@ def test_given_keys_rotate_then_everything_is_resealed_and_the_old_key_opens_not
     old_key = key_file.read_bytes()
     shutil.copy(key_file, tmp_path / "old.key")
     with sqlite3.connect(data / "facelens.db") as connection:
-        before = sorted(b for (b,) in connection.execute("SELECT embedding FROM faces"))
+        before = sorted(b for (b,) in connection.execute(EMBEDDINGS_SQL))
     assert "re-sealed with the new key" in cli("keys", "rotate")
     with sqlite3.connect(data / "facelens.db") as connection:
-        after = sorted(b for (b,) in connection.execute("SELECT embedding FROM faces"))
+        after = sorted(b for (b,) in connection.execute(EMBEDDINGS_SQL))
         (folder,) = connection.execute("SELECT value FROM meta WHERE key = 'folder_id'").fetchone()
     own = key_dir(Settings()) / folder / "template.key"
     assert read_key_file(own) != read_key_file(tmp_path / "old.key")
@@ -184,14 +189,14 @@ def test_given_templates_stored_in_the_clear_by_an_older_version_then_open_seals
         vectors = plain_vectors(engine)
     database = tmp_path / "data" / "facelens.db"
     with sqlite3.connect(database) as connection:  # what a version before sealing wrote
-        ids = [i for (i,) in connection.execute("SELECT id FROM faces ORDER BY id")]
+        ids = [i for (i,) in connection.execute(EMBEDDED_IDS_SQL)]
         for face_id, vector in zip(ids, vectors, strict=True):
             connection.execute("UPDATE faces SET embedding = ? WHERE id = ?", (vector, face_id))
         connection.execute("DELETE FROM meta WHERE key = ?", (KEY_ID_META,))
     with Engine(settings, pipeline=pipeline) as engine:
         assert engine.search(photos / "obama2.jpg", **SEARCH_WHY).faces[0].matches[0].is_match
     with sqlite3.connect(database) as connection:
-        blobs = [b for (b,) in connection.execute("SELECT embedding FROM faces")]
+        blobs = [b for (b,) in connection.execute(EMBEDDINGS_SQL)]
     assert all(len(b) == 512 + 28 for b in blobs) and not set(blobs) & set(vectors)
 
 
@@ -247,7 +252,7 @@ def test_given_a_database_of_the_previous_release_then_it_upgrades_keeping_ids_a
         assert report.faces_indexed == 1
         assert engine.store.indexed_face_ids(model).tolist() == [1, 4]
     with sqlite3.connect(data / "facelens.db") as connection:
-        blobs = [b for (b,) in connection.execute("SELECT embedding FROM faces")]
+        blobs = [b for (b,) in connection.execute(EMBEDDINGS_SQL)]
     assert plain not in blobs and all(len(b) == 512 + 28 for b in blobs)
 
 

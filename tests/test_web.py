@@ -23,6 +23,7 @@ from facelens.security.accounts import Role, create_account
 from facelens.security.crypto import TemplateCipher, generate_key
 from facelens.store import create_store
 from tests.conftest import TEST_POLICY
+from tests.test_not_indexed import hopper_and_small_obama
 
 CHROMIUM = Path(os.environ.get("FACELENS_CHROMIUM", "/usr/lib/chromium/chromium"))
 ARTIFACTS = Path(__file__).resolve().parents[1] / "test-artifacts"
@@ -106,7 +107,7 @@ def test_given_a_browser_then_upload_search_and_the_person_is_first(
     expect(first).to_contain_text("MATCH")
     expect(page.locator(".grid .match").nth(1)).to_contain_text("below threshold")
     expect(page.locator("#boxes .box")).to_have_count(1)
-    expect(page.locator("#results h3").first).to_contain_text("Face 1 (310 px): ")
+    expect(page.locator("#results h3").first).to_contain_text("Face 1 (317 px): ")
     expect(first.locator("img")).to_have_js_property("complete", True)
     assert first.locator("img").evaluate("img => img.naturalWidth") > 0, "thumbnail shown"
     ARTIFACTS.mkdir(exist_ok=True)
@@ -184,11 +185,8 @@ def test_given_a_face_under_the_size_gate_then_the_upload_summary_says_it_was_no
     grace_hopper: Path,
     tmp_path: Path,
 ) -> None:
-    # Grace Hopper (indexed) with Obama downscaled eightfold (boxed at 37 px: too small).
-    small = Image.open(photos / "obama.jpg").convert("RGB").reduce(8)
-    canvas = Image.open(grace_hopper).convert("RGB")
-    canvas.paste(small, (0, canvas.height - small.height))
-    canvas.save(tmp_path / "hopper-and-small-obama.jpg", quality=95)
+    # Grace Hopper (indexed) with Obama downscaled twelvefold (boxed at 22 px: too small).
+    hopper_and_small_obama(photos, grace_hopper, tmp_path)
     url, keys = server
     page.goto(url)
     sign_in(page, keys[Role.ENROLLER])
@@ -198,4 +196,4 @@ def test_given_a_face_under_the_size_gate_then_the_upload_summary_says_it_was_no
     report = page.locator("#upload-report")
     expect(report).to_contain_text("1 images ingested, 1 faces indexed (1 at >=128px)")
     expect(report).to_contain_text("not indexed:")
-    expect(report).to_contain_text("too small: 1 at 32-40px")
+    expect(report).to_contain_text("too small: 1 at <24px")

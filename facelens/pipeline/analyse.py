@@ -51,16 +51,15 @@ class FacePipeline:
         self.settings = settings
         self.detector = detector or create_detector(settings)
         self.probe_detector = self.detector
-        if (
-            detector is None
-            and settings.probe_detect_upsample_times != settings.detect_upsample_times
-        ):
-            probe_detector = create_detector(
-                settings.model_copy(
-                    update={"detect_upsample_times": settings.probe_detect_upsample_times}
-                )
-            )
-            # A detector without upsampling (mtcnn) is the same one: never run it twice.
+        probe_settings = settings.model_copy(
+            update={
+                "detect_upsample_times": settings.probe_detect_upsample_times,
+                "mtcnn_min_face_size_px": settings.probe_mtcnn_min_face_size_px,
+            }
+        )
+        if detector is None and probe_settings != settings:
+            probe_detector = create_detector(probe_settings)
+            # A detector the probe settings do not change is the same one: never run it twice.
             if probe_detector.description != self.detector.description:
                 self.probe_detector = probe_detector
         self.embedder = embedder or create_embedder(settings)
@@ -82,8 +81,9 @@ class FacePipeline:
 
     def analyse(self, image: RgbImage, *, probe: bool = False) -> ImageAnalysis:
         """Every face of ``image``, largest first; rejected faces carry their reason. A
-        ``probe`` (a photo to search with) is searched with ``probe_detect_upsample_times``
-        and embedded with ``probe_jitters``."""
+        ``probe`` (a photo to search with) is searched with the probe detector settings
+        (``probe_detect_upsample_times``, ``probe_mtcnn_min_face_size_px``) and embedded with
+        ``probe_jitters``."""
         with self._lock:
             return self._embedded([self._prepare(image, probe=probe)], probe=probe)[0]
 
