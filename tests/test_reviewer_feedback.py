@@ -214,6 +214,9 @@ def test_given_the_cli_then_reject_unreject_split_and_merge_round_trip(
     cli("person", "unreject", str(person["id"]), str(obama3), code=EXIT_NOT_FOUND)
     assert cli.json("person", "rejections", str(person["id"])) == []
     assert len(cli.json("person", "rejections", str(person["id"]), "--withdrawn")) == 1
+    history = cli("person", "rejections", "--withdrawn")
+    assert f"face {obama3} is not person {person['id']}" in history and "withdrawn by" in history
+    assert "no rejections" in cli("person", "rejections", str(person["id"]))
 
     merged = cli.json("person", "merge", str(person["id"]), str(biden["id"]))
     assert merged["face_ids"] == sorted([obama, biden["face_ids"][0]])

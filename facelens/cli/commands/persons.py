@@ -15,7 +15,7 @@ from facelens.cli.options import (
     cli_caller,
     engine_for,
 )
-from facelens.cli.render import emit_json, out, print_persons, print_rejections
+from facelens.cli.render import emit_json, out, print_persons
 
 app = typer.Typer(
     help="Named persons and their faces; reviewers' feedback (not this person, merge, split).",
@@ -115,8 +115,14 @@ def person_rejections(
         rejections = engine.rejections(person_id, withdrawn=withdrawn)
     if json_output:
         emit_json(rejections)
-    else:
-        print_rejections(rejections)
+        return
+    for r in rejections:  # one line each: who said so and when, and any withdrawal
+        line = f"face {r.face_id} is not person {r.person_id}: {r.rejected_by} {r.rejected_at:%c}"
+        if r.withdrawn_at is not None:
+            line += f"; withdrawn by {r.withdrawn_by} {r.withdrawn_at:%c}"
+        out.print(line)
+    if not rejections:
+        out.print("no rejections")
 
 
 @app.command("merge")
