@@ -34,7 +34,6 @@ if TYPE_CHECKING:
     from facelens.privacy.policy import CollectionPolicy
     from facelens.privacy.rights import AccessReport, RequestReview
     from facelens.privacy.transparency import TransparencyReport
-    from facelens.store.records import PersonRejection
     from facelens.types import Consent, Person, Stats, SubjectRequest
 
 out = Console()
@@ -195,18 +194,6 @@ def print_persons(persons: list[Person]) -> None:
     table = Table("id", "name", "faces", "face ids")
     for p in persons:
         table.add_row(str(p.id), p.name, str(len(p.face_ids)), ",".join(map(str, p.face_ids)))
-    out.print(table)
-
-
-def print_rejections(rejections: list[PersonRejection]) -> None:
-    """Faces reviewers said are not the person: who said so, when, and any withdrawal."""
-    table = Table("person", "not face", "by", "at", "withdrawn")
-    for r in rejections:
-        withdrawn = f"{r.withdrawn_by} {r.withdrawn_at:%Y-%m-%d %H:%M}" if r.withdrawn_at else ""
-        table.add_row(
-            str(r.person_id), str(r.face_id), r.rejected_by,
-            f"{r.rejected_at:%Y-%m-%d %H:%M}", withdrawn,
-        )  # fmt: skip
     out.print(table)
 
 
