@@ -110,7 +110,8 @@ class Persons(Policy, Probe, Suppression, Erasure, Records):
         if rejected:
             raise MatchRejectedError(
                 f"face {', '.join(map(str, rejected))} was marked not person {person_id}; "
-                "withdraw the rejection first (`facelens person unreject`) if that was a mistake"
+                "withdraw the rejection first (`facelens person unreject`, or POST "
+                f"/persons/{person_id}/rejections/{rejected[0]}/withdraw) if it was a mistake"
             )
 
     def _prepare_enrolment(

@@ -64,8 +64,9 @@ class PersonRecords(Sealing):
         if rejected:
             raise MatchRejectedError(
                 f"face {_ids(r.face_id for r in rejected)} was marked not person {person_id} "
-                f"(by {rejected[0].rejected_by}); withdraw the rejection first "
-                "(`facelens person unreject`) if that was a mistake"
+                f"(by {rejected[0].rejected_by}); withdraw the rejection first (`facelens "
+                f"person unreject`, or POST /persons/{person_id}/rejections/"
+                f"{rejected[0].face_id}/withdraw) if it was a mistake"
             )
 
     def person_id(self, name: str) -> int | None:
