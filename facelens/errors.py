@@ -84,6 +84,13 @@ class InvalidArgumentError(FacelensError):
     code = "invalid_argument"
 
 
+class MatchRejectedError(ConflictError):
+    """A face a reviewer said is not this person ("not this person"): it is not assigned to
+    them (nor merged into them) until the rejection is withdrawn."""
+
+    code = "match_rejected"
+
+
 class ModelConversionError(ModelNotAvailableError):
     """dlib's network file could not be read or converted to ONNX."""
 

@@ -196,6 +196,10 @@ ROUTES: list[tuple[str, str, Action | None, dict[str, Any]]] = [
     ("PATCH", "/persons/1", Action.INGEST, {"json": {"name": "q"}}),
     ("POST", "/persons/1/faces", Action.INGEST, {"json": {"face_ids": [1]}}),
     ("POST", "/persons/1/merge", Action.INGEST, {"json": {"other_person_id": 2}}),
+    ("POST", "/persons/1/split", Action.INGEST, {"json": {"face_ids": [1], "name": "s"}}),
+    ("GET", "/persons/1/rejections", Action.BROWSE, {}),
+    ("POST", "/persons/1/rejections", Action.INGEST, {"json": {"face_id": 1}}),
+    ("POST", "/persons/1/rejections/1/withdraw", Action.INGEST, {}),
     ("DELETE", "/persons/1", Action.DELETE, {}),
     (
         "POST",
@@ -272,7 +276,8 @@ def _template(path: str) -> str:
     parts = path.split("/")
     names = {"faces": "{face_id}", "images": "{image_id}", "jobs": "{job_id}", "search": "{job_id}",
              "persons": "{person_id}", "collections": "{name}", "consents": "{consent_id}",
-             "subject-requests": "{request_id}", "candidates": "{face_id}"}  # fmt: skip
+             "subject-requests": "{request_id}", "candidates": "{face_id}",
+             "rejections": "{face_id}"}  # fmt: skip
     for i in range(1, len(parts)):
         if parts[i - 1] in names and parts[i] in {"1", "c"}:
             parts[i] = names[parts[i - 1]]

@@ -76,6 +76,10 @@ ROUTES_BY_TEST: dict[str, set[Route]] = {
         ("PATCH", "/persons/{person_id}"),
         ("POST", "/persons/{person_id}/faces"),
         ("POST", "/persons/{person_id}/merge"),
+        ("POST", "/persons/{person_id}/split"),
+        ("POST", "/persons/{person_id}/rejections"),
+        ("GET", "/persons/{person_id}/rejections"),
+        ("POST", "/persons/{person_id}/rejections/{face_id}/withdraw"),
         ("GET", "/persons"),
         ("POST", "/persons/{person_id}/searches"),
         ("POST", "/searches"),
@@ -397,6 +401,30 @@ def test_persons_searches_verification_and_search_jobs(
     failed, searched = state["results"]
     assert failed["error"]["code"] == "unsupported_image" and failed["result"] is None
     assert searched["result"]["faces"][0]["matches"][0]["person_name"] == "Obama"
+
+    # Reviewer feedback: not this person (and its withdrawal), and a split (merged back).
+    rejected = checked(
+        "POST", "/persons/{person_id}/rejections", person, headers=enroller, json={"face_id": biden}
+    )
+    assert rejected["face_id"] == biden and rejected["withdrawn_at"] is None
+    assert checked("GET", "/persons/{person_id}/rejections", person, headers=enroller) == [rejected]
+    withdrawn = checked(
+        "POST",
+        "/persons/{person_id}/rejections/{face_id}/withdraw",
+        {**person, "face_id": biden},
+        headers=enroller,
+    )
+    assert withdrawn["withdrawn_by"] == rejected["rejected_by"]
+    split = checked(
+        "POST",
+        "/persons/{person_id}/split",
+        person,
+        headers=enroller,
+        json={"face_ids": [obama3], "name": "Barack"},
+    )
+    assert (split["person"]["face_ids"], split["new_person"]["face_ids"]) == ([obama], [obama3])
+    other = {"other_person_id": split["new_person"]["id"]}
+    client.post(f"/persons/{first['id']}/merge", headers=enroller, json=other)
 
     removed = checked("DELETE", "/persons/{person_id}", person, headers=enroller)
     assert removed == {"faces_removed": 2}

@@ -64,6 +64,13 @@ HOSTILE: list[tuple[str, str, dict[str, Any]]] = [
     ("POST", "/persons/1/faces", {"json": {"face_ids": [2**70]}}),
     ("POST", f"/persons/{HUGE}/faces", {"json": {"face_ids": [1]}}),
     ("POST", "/persons/1/merge", {"json": {"other_person_id": 2**70}}),
+    ("POST", "/persons/1/split", {"json": {"face_ids": [2**70], "name": "x"}}),
+    ("POST", f"/persons/{HUGE}/split", {"json": {"face_ids": [1], "name": "x"}}),
+    ("POST", "/persons/1/split", {"json": {"face_ids": [1], "name": "n\x00ul"}}),
+    ("GET", f"/persons/{HUGE}/rejections", {}),
+    ("POST", "/persons/1/rejections", {"json": {"face_id": 2**70}}),
+    ("POST", f"/persons/{HUGE}/rejections", {"json": {"face_id": 1}}),
+    ("POST", f"/persons/1/rejections/{HUGE}/withdraw", {}),
     ("POST", f"/persons/{HUGE}/searches", {"json": {"purpose": "check", "case_ref": "C-1"}}),
     (
         "POST",

@@ -1,4 +1,6 @@
-"""Persons: enrolment (against consent where the basis is consent) and naming faces."""
+"""Persons: enrolment (against consent where the basis is consent), naming faces, and
+reviewers' feedback: "not this person" on a face (and its withdrawal), merging and splitting
+persons, each audited with who did it and the ids concerned (never names: they are sealed)."""
 
 from __future__ import annotations
 
@@ -12,16 +14,25 @@ from facelens.engine.erasure import Erasure
 from facelens.engine.policy import Policy
 from facelens.engine.probe import Probe
 from facelens.engine.records import Records
+from facelens.engine.state import (
+    PERSON_MERGE_AUDIT_ACTION,
+    PERSON_REJECT_AUDIT_ACTION,
+    PERSON_SPLIT_AUDIT_ACTION,
+    PERSON_UNREJECT_AUDIT_ACTION,
+)
 from facelens.engine.suppression import Suppression
 from facelens.errors import (
     ConsentRequiredError,
     InvalidArgumentError,
+    MatchRejectedError,
     NoFaceFoundError,
     RefusedError,
 )
 from facelens.pipeline.decode import read_image_bytes
 from facelens.privacy.policy import LegalBasis
+from facelens.store.records import PersonRejection
 from facelens.types import (
+    Caller,
     ImageAnalysis,
     Person,
     Provenance,
@@ -75,6 +86,7 @@ class Persons(Policy, Probe, Suppression, Erasure, Records):
                 self._prepare_enrolment(photo, name, collection, subject_only=consent is not None)
                 for photo in paths
             ]
+            self._refuse_rejected(name, [p.face_id for p in prepared if p.face_id is not None])
         except Exception:
             self._remove_owned_files([str(p.resolve()) for p in paths])
             raise
@@ -87,6 +99,20 @@ class Persons(Policy, Probe, Suppression, Erasure, Records):
             self.store.set_face_consent(face_ids, consent.id)
         self.store.assign_faces(person_id, face_ids)
         return self.person(person_id)
+
+    def _refuse_rejected(self, name: str, face_ids: Sequence[int]) -> None:
+        """``MatchRejectedError`` when a reviewer said one of the stored faces is not the
+        person ``name`` (checked before anything is stored)."""
+        person_id = self.store.person_id(name)
+        if person_id is None or not face_ids:
+            return
+        rejected = sorted({r.face_id for r in self.store.rejections(person_id)} & set(face_ids))
+        if rejected:
+            raise MatchRejectedError(
+                f"face {', '.join(map(str, rejected))} was marked not person {person_id}; "
+                "withdraw the rejection first (`facelens person unreject`, or POST "
+                f"/persons/{person_id}/rejections/{rejected[0]}/withdraw) if it was a mistake"
+            )
 
     def _prepare_enrolment(
         self, photo: Path, name: str, collection: str, *, subject_only: bool = False
@@ -151,7 +177,66 @@ class Persons(Policy, Probe, Suppression, Erasure, Records):
         self.store.assign_faces(person_id, list(face_ids))
         return self.person(person_id)
 
-    def merge_persons(self, into_id: int, other_id: int) -> Person:
-        """Move the other person's faces to ``into_id`` and delete the other."""
+    def merge_persons(self, into_id: int, other_id: int, *, caller: Caller | None = None) -> Person:
+        """Move the other person's faces, and their rejections ("not this person"), to
+        ``into_id`` and delete the other; audited. Refused (``MatchRejectedError``) while
+        either person has a standing rejection of a face of the other."""
+        moved = self.person(other_id).face_ids
         self.store.merge_persons(into_id, other_id)
+        self.audit(
+            caller or Caller.python(), PERSON_MERGE_AUDIT_ACTION, f"person {into_id}",
+            {"other_person_id": other_id, "face_ids": moved},
+        )  # fmt: skip
         return self.person(into_id)
+
+    def split_person(
+        self, person_id: int, face_ids: Sequence[int], name: str, *, caller: Caller | None = None
+    ) -> Person:
+        """Move ``face_ids`` (some, not all, of the person's faces) into a new person
+        ``name``, and return the new person; audited. The new person starts with no
+        rejections: those stay with ``person_id``."""
+        if not name.strip():
+            raise InvalidArgumentError("a person needs a non-empty name")
+        new_id = self.store.split_person(person_id, list(face_ids), name.strip())
+        self.audit(
+            caller or Caller.python(), PERSON_SPLIT_AUDIT_ACTION, f"person {person_id}",
+            {"new_person_id": new_id, "face_ids": sorted(set(face_ids))},
+        )  # fmt: skip
+        return self.person(new_id)
+
+    def reject_match(
+        self, person_id: int, face_id: int, *, caller: Caller | None = None
+    ) -> PersonRejection:
+        """A reviewer's "not this person": recorded with who (``caller``) and when, and the
+        face taken from the person if it was theirs. From then on ``search_person`` never
+        proposes the face for the person, and assigning it to them is refused
+        (``MatchRejectedError``), until ``withdraw_rejection``. Audited."""
+        caller = caller or Caller.python()
+        was_theirs = face_id in self.person(person_id).face_ids
+        rejection = self.store.reject_face(person_id, face_id, caller.actor)
+        self.audit(
+            caller, PERSON_REJECT_AUDIT_ACTION, f"person {person_id}",
+            {"face_id": face_id, "rejection_id": rejection.id, "unassigned": was_theirs},
+        )  # fmt: skip
+        return rejection
+
+    def withdraw_rejection(
+        self, person_id: int, face_id: int, *, caller: Caller | None = None
+    ) -> PersonRejection:
+        """Withdraw a standing "not this person" (recorded with who and when; the rejection
+        stays on record); the face may then be proposed for and assigned to the person
+        again. ``NotFoundError`` when none stands. Audited."""
+        caller = caller or Caller.python()
+        rejection = self.store.withdraw_rejection(person_id, face_id, caller.actor)
+        self.audit(
+            caller, PERSON_UNREJECT_AUDIT_ACTION, f"person {person_id}",
+            {"face_id": face_id, "rejection_id": rejection.id},
+        )  # fmt: skip
+        return rejection
+
+    def rejections(
+        self, person_id: int | None = None, *, withdrawn: bool = False
+    ) -> list[PersonRejection]:
+        """Standing "not this person" rejections of one person or everyone's (``withdrawn``:
+        withdrawn ones too), oldest first."""
+        return self.store.rejections(person_id, withdrawn=withdrawn)

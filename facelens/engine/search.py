@@ -240,8 +240,9 @@ class Search(Probe, Suppression, Records):
         case_ref: str | None = None,
         caller: Caller | None = None,
     ) -> PersonSearchResult:
-        """Faces like a named person's (the mean of their faces), other than theirs. Refused
-        without ``purpose`` and ``case_ref``, and logged, like ``search``."""
+        """Faces like a named person's (the mean of their faces), other than theirs and those
+        a reviewer said are not them (``reject_match``). Refused without ``purpose`` and
+        ``case_ref``, and logged, like ``search``."""
         caller = caller or Caller.python()
         purpose, case_ref = self.check_search_purpose(purpose, case_ref, caller)
         top_k, threshold = self.search_bounds(top_k, threshold)
@@ -254,8 +255,10 @@ class Search(Probe, Suppression, Records):
             raise NoFaceFoundError(f"person {person_id} ({person.name}) has no usable face")
         query = l2_normalise(np.mean(vectors, axis=0, keepdims=True).astype(np.float32))
         allowed = self._face_ids_in(collections)
-        scores, ids = self.index.search(query, top_k + len(own), allowed_ids=allowed)
-        matches = self._matches(scores, ids, threshold, skip=own)[0][:top_k]
+        # Faces a reviewer said are not this person are never proposed for them again.
+        skip = own | {r.face_id for r in self.store.rejections(person_id)}
+        scores, ids = self.index.search(query, top_k + len(skip), allowed_ids=allowed)
+        matches = self._matches(scores, ids, threshold, skip=skip)[0][:top_k]
         query_sha256 = hashlib.sha256(query.tobytes()).hexdigest()
         search_id = self.log_search(
             caller, purpose, case_ref, list(collections or []), [query_sha256], matches,

@@ -51,6 +51,11 @@ BATCH_SEARCH_AUDIT_ACTION = "batch search"
 VERIFY_AUDIT_ACTION = "verify"
 REFUSED_AUDIT_ACTION = "refused"
 SOURCE_VIEW_AUDIT_ACTION = "source view"
+#: Reviewer feedback on persons: "not this person" on a face and its withdrawal, merge, split.
+PERSON_REJECT_AUDIT_ACTION = "person reject"
+PERSON_UNREJECT_AUDIT_ACTION = "person unreject"
+PERSON_MERGE_AUDIT_ACTION = "person merge"
+PERSON_SPLIT_AUDIT_ACTION = "person split"
 #: Folders under the data folder whose files facelens wrote (uploads, fetched images): an image
 #: record that goes takes its file along.
 OWNED_FOLDERS = ("uploads", "fetched")

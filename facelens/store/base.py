@@ -17,7 +17,14 @@ from facelens.config import Settings
 from facelens.registry import Registry
 from facelens.security.crypto import TemplateCipher
 from facelens.store.contract import AccessStore, GalleryStore, MetadataStore, PrivacyStore
-from facelens.store.records import AddedImage, ErasedFaces, FaceRecord, ImageRecord, StoreCounts
+from facelens.store.records import (
+    AddedImage,
+    ErasedFaces,
+    FaceRecord,
+    ImageRecord,
+    PersonRejection,
+    StoreCounts,
+)
 
 __all__ = [
     "STORES",
@@ -29,6 +36,7 @@ __all__ = [
     "ImageRecord",
     "MetadataStore",
     "MigrationGuard",
+    "PersonRejection",
     "PrivacyStore",
     "StoreCounts",
     "StoreFactory",

@@ -39,6 +39,20 @@ class FaceRecord:
 
 
 @dataclass(frozen=True, slots=True)
+class PersonRejection:
+    """A reviewer's "not this person" on a face: who said it and when (``rejected_by`` names
+    the caller as the audit log does), and who withdrew it and when (``None``: it stands)."""
+
+    id: int
+    person_id: int
+    face_id: int
+    rejected_by: str
+    rejected_at: datetime
+    withdrawn_by: str | None = None
+    withdrawn_at: datetime | None = None
+
+
+@dataclass(frozen=True, slots=True)
 class ImageRecord:
     """A stored image: where it came from and its accepted faces."""
 

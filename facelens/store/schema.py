@@ -333,3 +333,20 @@ class StagedEmbeddingRow(Base):
     model_id: Mapped[int] = mapped_column(ForeignKey("models.id"), index=True)
     embedding: Mapped[bytes] = mapped_column(LargeBinary)
     created_at: Mapped[datetime] = mapped_column(UtcDateTime(), default=utc_now)
+
+
+class PersonRejectionRow(Base):
+    """A reviewer's "not this person" on a face: from then on the face is never proposed for
+    the person (``search_person``) nor assigned to them, until the rejection is withdrawn.
+    Who said it and when, and who withdrew it and when (withdrawn rows are kept: the
+    record). The row goes with the person or the face: deleting means gone everywhere."""
+
+    __tablename__ = "person_rejections"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    person_id: Mapped[int] = mapped_column(ForeignKey("persons.id", ondelete="CASCADE"), index=True)
+    face_id: Mapped[int] = mapped_column(ForeignKey("faces.id", ondelete="CASCADE"), index=True)
+    rejected_by: Mapped[str] = mapped_column(String(200))
+    rejected_at: Mapped[datetime] = mapped_column(UtcDateTime(), default=utc_now)
+    withdrawn_by: Mapped[str | None] = mapped_column(String(200))
+    withdrawn_at: Mapped[datetime | None] = mapped_column(UtcDateTime())

@@ -1,16 +1,23 @@
-"""Persons: named, given faces, merged, deleted, and searched for by their own faces."""
+"""Persons: named, given faces, merged, split, deleted, searched for by their own faces, and
+reviewers' "not this person" on a face (and its withdrawal)."""
 
 from __future__ import annotations
 
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Depends
+from fastapi import APIRouter, Depends, Query
 from pydantic import Field
 
 from facelens.api.deps import ServiceDep, allowed, caller_of
 from facelens.api.links import with_links
 from facelens.api.params import MAX_PAGE, Body, DbId
-from facelens.api.schemas import FacesRemovedOut, PersonOut, PersonSearchOut
+from facelens.api.schemas import (
+    FacesRemovedOut,
+    PersonOut,
+    PersonSearchOut,
+    RejectionOut,
+    SplitOut,
+)
 from facelens.security.accounts import Action
 from facelens.types import Account, to_jsonable
 
@@ -29,6 +36,17 @@ class FaceIdsIn(Body):
 
 class MergeIn(Body):
     other_person_id: DbId
+
+
+class SplitIn(Body):
+    face_ids: list[DbId] = Field(
+        min_length=1, max_length=MAX_PAGE, description="The faces that move to the new person."
+    )
+    name: str = Field(min_length=1, max_length=200, description="The new person's name.")
+
+
+class RejectionIn(Body):
+    face_id: DbId = Field(description="The face that is not this person.")
 
 
 class PurposeIn(Body):
@@ -71,12 +89,71 @@ def post_person_faces(
 
 @router.post("/persons/{person_id}/merge", tags=["persons"], response_model=PersonOut)
 def post_person_merge(
-    person_id: DbId, body: MergeIn, svc: ServiceDep, _: Enroller
+    person_id: DbId, body: MergeIn, svc: ServiceDep, who: Enroller
 ) -> dict[str, Any]:
-    """Move the other person's faces to this one and delete the other."""
+    """Move the other person's faces and rejections to this one and delete the other; 409
+    (``match_rejected``) while one has marked a face of the other "not this person"."""
     with svc.lock:
-        merged = svc.engine.merge_persons(person_id, body.other_person_id)
+        merged = svc.engine.merge_persons(person_id, body.other_person_id, caller=caller_of(who))
         return dict(to_jsonable(merged))
+
+
+@router.post(
+    "/persons/{person_id}/split", tags=["persons"], status_code=201, response_model=SplitOut
+)
+def post_person_split(
+    person_id: DbId, body: SplitIn, svc: ServiceDep, who: Enroller
+) -> dict[str, Any]:
+    """Move some of the person's faces (not all) into a new person."""
+    with svc.lock:
+        made = svc.engine.split_person(
+            person_id, body.face_ids, body.name.strip(), caller=caller_of(who)
+        )
+        left = svc.engine.person(person_id)
+    return {"person": to_jsonable(left), "new_person": to_jsonable(made)}
+
+
+@router.get("/persons/{person_id}/rejections", tags=["persons"], response_model=list[RejectionOut])
+def get_person_rejections(
+    person_id: DbId,
+    svc: ServiceDep,
+    _: Annotated[Account, Depends(allowed(Action.BROWSE))],
+    withdrawn: Annotated[bool, Query(description="Also those since withdrawn.")] = False,
+) -> list[dict[str, Any]]:
+    """The faces reviewers said are not this person, oldest first."""
+    return [to_jsonable(r) for r in svc.engine.rejections(person_id, withdrawn=withdrawn)]
+
+
+@router.post(
+    "/persons/{person_id}/rejections",
+    tags=["persons"],
+    status_code=201,
+    response_model=RejectionOut,
+)
+def post_person_rejection(
+    person_id: DbId, body: RejectionIn, svc: ServiceDep, who: Enroller
+) -> dict[str, Any]:
+    """Not this person: the face is taken from the person (if theirs), never proposed for
+    them again, and assigning it to them answers 409 (``match_rejected``), until withdrawn.
+    Recorded with who and when."""
+    with svc.lock:
+        rejection = svc.engine.reject_match(person_id, body.face_id, caller=caller_of(who))
+        return dict(to_jsonable(rejection))
+
+
+@router.post(
+    "/persons/{person_id}/rejections/{face_id}/withdraw",
+    tags=["persons"],
+    response_model=RejectionOut,
+)
+def post_person_rejection_withdrawal(
+    person_id: DbId, face_id: DbId, svc: ServiceDep, who: Enroller
+) -> dict[str, Any]:
+    """Withdraw a "not this person" (recorded with who and when; the rejection stays on
+    record); 404 when none stands."""
+    with svc.lock:
+        rejection = svc.engine.withdraw_rejection(person_id, face_id, caller=caller_of(who))
+        return dict(to_jsonable(rejection))
 
 
 @router.delete("/persons/{person_id}", tags=["persons"], response_model=FacesRemovedOut)

@@ -48,7 +48,7 @@ from facelens.api.schemas.common import (
     Out,
     ProvenanceOut,
 )
-from facelens.api.schemas.persons import PersonOut
+from facelens.api.schemas.persons import PersonOut, RejectionOut, SplitOut
 from facelens.api.schemas.privacy import (
     AccessReportOut,
     CandidateOut,
@@ -111,6 +111,10 @@ RESPONSE_MODELS: dict[tuple[str, str], Any] = {
     ("PATCH", "/persons/{person_id}"): PersonOut,
     ("POST", "/persons/{person_id}/faces"): PersonOut,
     ("POST", "/persons/{person_id}/merge"): PersonOut,
+    ("POST", "/persons/{person_id}/split"): SplitOut,
+    ("GET", "/persons/{person_id}/rejections"): list[RejectionOut],
+    ("POST", "/persons/{person_id}/rejections"): RejectionOut,
+    ("POST", "/persons/{person_id}/rejections/{face_id}/withdraw"): RejectionOut,
     ("DELETE", "/persons/{person_id}"): FacesRemovedOut,
     ("POST", "/collections/{name}/enrolments"): PersonOut,
     # faces
@@ -176,6 +180,7 @@ __all__ = [
     "ProvenanceOut",
     "ReadyOut",
     "RejectedFaceOut",
+    "RejectionOut",
     "RequestReviewOut",
     "RetentionReportOut",
     "SearchJobOut",
@@ -185,6 +190,7 @@ __all__ = [
     "SettingsOut",
     "SignedInOut",
     "SignedOutOut",
+    "SplitOut",
     "SubjectRequestOut",
     "TransparencyReportOut",
     "UploadFailureOut",

@@ -13,6 +13,7 @@ from facelens.store.records import (
     ErasedFaces,
     FaceRecord,
     ImageRecord,
+    PersonRejection,
     StoreCounts,
 )
 from facelens.types import FloatArray, IdArray, ImageAnalysis, ModelId, Person, Provenance
@@ -220,7 +221,9 @@ class GalleryStore(Protocol):
         ...
 
     def assign_faces(self, person_id: int, face_ids: Sequence[int]) -> None:
-        """Make the faces the person's; ``NotFoundError`` for an unknown person or face."""
+        """Make the faces the person's; ``NotFoundError`` for an unknown person or face,
+        ``MatchRejectedError`` (nothing assigned) for a face with a standing rejection for
+        the person."""
         ...
 
     def persons(self) -> list[Person]:
@@ -233,8 +236,38 @@ class GalleryStore(Protocol):
         ...
 
     def merge_persons(self, into_id: int, other_id: int) -> None:
-        """Move ``other_id``'s faces to ``into_id`` and delete ``other_id``;
-        ``InvalidArgumentError`` for the same id, ``NotFoundError`` for an unknown one."""
+        """Move ``other_id``'s faces and rejections (withdrawn ones too) to ``into_id`` and
+        delete ``other_id``; ``InvalidArgumentError`` for the same id, ``NotFoundError`` for
+        an unknown one, ``MatchRejectedError`` (nothing changed) when either person has a
+        standing rejection of a face of the other."""
+        ...
+
+    def split_person(self, person_id: int, face_ids: Sequence[int], name: str) -> int:
+        """In one transaction, a new person ``name`` holding ``face_ids`` taken from
+        ``person_id``; returns its id. ``InvalidArgumentError`` for no face, a face not the
+        person's or every face of theirs; ``NotFoundError`` for an unknown person,
+        ``ConflictError`` when the name is taken."""
+        ...
+
+    # --- reviewers' "not this person" -----------------------------------------------------
+
+    def reject_face(self, person_id: int, face_id: int, actor: str) -> PersonRejection:
+        """Record (``actor``, now) that the face is not the person and, in the same
+        transaction, take it from them if it was theirs. A standing rejection is returned
+        as it is. ``NotFoundError`` for an unknown person or face. The row goes with the
+        person or the face when either is deleted or erased."""
+        ...
+
+    def withdraw_rejection(self, person_id: int, face_id: int, actor: str) -> PersonRejection:
+        """Withdraw the standing rejection (``actor``, now; the row stays, as the record);
+        ``NotFoundError`` when none stands."""
+        ...
+
+    def rejections(
+        self, person_id: int | None = None, *, withdrawn: bool = False
+    ) -> list[PersonRejection]:
+        """Standing rejections of one person or everyone's (``withdrawn``: withdrawn ones
+        too), oldest first; ``NotFoundError`` for an unknown person."""
         ...
 
     # --- store-wide facts ---------------------------------------------------------------------

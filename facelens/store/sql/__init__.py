@@ -4,7 +4,8 @@
 
 - ``core``: the engine, sessions and migrations (``connection``), meta values, integrity
 - ``sealing``: names, landmarks and locations sealed at rest, key rotation
-- ``gallery``: collections and their legal basis, persons, counts
+- ``gallery``: collections and their legal basis, counts
+- ``persons``: persons and their faces, merge and split, reviewers' "not this person"
 - ``faces``: images and faces; ``templates``: embeddings and the quarantine
 - ``staging``: another model's embeddings while re-indexing, and the switch to them
 - ``deletion``: deleting images, faces, persons, collections
@@ -28,6 +29,7 @@ from facelens.store.sql.connection import (
 )
 from facelens.store.sql.faces import Faces
 from facelens.store.sql.gallery import Catalogue
+from facelens.store.sql.persons import PersonRecords
 from facelens.store.sql.privacy import Privacy
 from facelens.store.sql.rows import ACCEPTED, QUARANTINE_META, REJECTED
 from facelens.store.sql.staging import Staging
@@ -45,7 +47,7 @@ __all__ = [
 ]
 
 
-class SqlStore(Catalogue, Faces, Templates, Staging, Privacy, Access):
+class SqlStore(Catalogue, PersonRecords, Faces, Templates, Staging, Privacy, Access):
     """The store on an SQLAlchemy engine; the schema is migrated with Alembic when opened."""
 
 

@@ -1,24 +1,21 @@
-"""Collections with their legal basis, persons, and the store-wide counts."""
+"""Collections with their legal basis, and the store-wide counts (persons: ``persons``)."""
 
 from __future__ import annotations
 
-from collections.abc import Sequence
-
-from sqlalchemy import case, delete, func, select, update
+from sqlalchemy import case, func, select
 from sqlalchemy.exc import IntegrityError
 
-from facelens.errors import ConflictError, InvalidArgumentError, NotFoundError
+from facelens.errors import ConflictError
 from facelens.face_sizes import SIZE_BANDS, in_band_order
 from facelens.privacy.policy import CollectionPolicy
 from facelens.store.records import StoreCounts
 from facelens.store.schema import CollectionRow, FaceRow, ImageRow, PersonRow
 from facelens.store.sql.rows import ACCEPTED, REJECTED, _policy, _set_policy
 from facelens.store.sql.sealing import Sealing
-from facelens.types import Person
 
 
 class Catalogue(Sealing):
-    """Collections, persons and counts."""
+    """Collections and counts."""
 
     def ensure_collection(self, name: str) -> int:
         """Id of the collection named ``name``, created if missing."""
@@ -111,74 +108,3 @@ class Catalogue(Sealing):
                     for reason, bands in sorted(rejected_by_size.items())
                 },
             )
-
-    def person_id(self, name: str) -> int | None:
-        """Id of the person named ``name`` (found by the blind index), if there is one."""
-        index = self._name_index(name)
-        with self._session() as session:
-            return session.scalar(select(PersonRow.id).where(PersonRow.name == index))
-
-    def get_or_create_person(self, name: str) -> int:
-        """Id of the person named ``name`` (found by the blind index), created if missing."""
-        index = self._name_index(name)
-        with self._session.begin() as session:
-            found = session.scalar(select(PersonRow.id).where(PersonRow.name == index))
-            if found is not None:
-                return found
-            row = PersonRow(name=index)  # the name is sealed once the row has its id
-            session.add(row)
-            session.flush()
-            row.name_sealed = self._seal_name(row.id, name)
-            return row.id
-
-    def assign_faces(self, person_id: int, face_ids: Sequence[int]) -> None:
-        with self._session.begin() as session:
-            if session.get(PersonRow, person_id) is None:
-                raise NotFoundError(f"no person with id {person_id}")
-            found = set(session.scalars(select(FaceRow.id).where(FaceRow.id.in_(face_ids))))
-            missing = sorted(set(face_ids) - found)
-            if missing:
-                raise NotFoundError(f"no face with id {', '.join(map(str, missing))}")
-            session.execute(
-                update(FaceRow).where(FaceRow.id.in_(face_ids)).values(person_id=person_id)
-            )
-
-    def persons(self) -> list[Person]:
-        with self._session() as session:
-            people = sorted(
-                ((p.id, self._name(p)) for p in session.scalars(select(PersonRow))),
-                key=lambda person: (person[1], person[0]),
-            )  # by name: sorted here, the database holds them sealed
-            faces: dict[int, list[int]] = {}
-            for face_id, person_id in session.execute(
-                select(FaceRow.id, FaceRow.person_id)
-                .where(FaceRow.person_id.is_not(None))
-                .order_by(FaceRow.id)
-            ):
-                if person_id is not None:
-                    faces.setdefault(person_id, []).append(face_id)
-            return [Person(id=i, name=n, face_ids=faces.get(i, [])) for i, n in people]
-
-    def rename_person(self, person_id: int, name: str) -> None:
-        try:
-            with self._session.begin() as session:
-                person = session.get(PersonRow, person_id)
-                if person is None:
-                    raise NotFoundError(f"no person with id {person_id}")
-                person.name = self._name_index(name)
-                person.name_sealed = self._seal_name(person.id, name)
-                session.flush()  # a taken name fails here, inside the try
-        except IntegrityError as exc:
-            raise ConflictError(f"a person named {name!r} exists already") from exc
-
-    def merge_persons(self, into_id: int, other_id: int) -> None:
-        if into_id == other_id:
-            raise InvalidArgumentError("a person cannot be merged into themselves")
-        with self._session.begin() as session:
-            for person_id in (into_id, other_id):
-                if session.get(PersonRow, person_id) is None:
-                    raise NotFoundError(f"no person with id {person_id}")
-            session.execute(
-                update(FaceRow).where(FaceRow.person_id == other_id).values(person_id=into_id)
-            )
-            session.execute(delete(PersonRow).where(PersonRow.id == other_id))
