@@ -11,6 +11,7 @@ from sqlalchemy.orm import Session
 from facelens.errors import NotFoundError
 from facelens.store.records import ErasedFaces
 from facelens.store.schema import CollectionRow, FaceRow, ImageRow, PersonRow
+from facelens.store.sql.clusters import drop_empty_clusters
 from facelens.store.sql.rows import ACCEPTED, _chunks, _erased
 from facelens.store.sql.sealing import Sealing
 
@@ -33,6 +34,7 @@ class Deletion(Sealing):
             gone = self._image_locations(session, ImageRow.id.in_(image_ids))
             session.execute(delete(FaceRow).where(FaceRow.image_id.in_(image_ids)))
             session.execute(delete(ImageRow).where(ImageRow.id.in_(image_ids)))
+            drop_empty_clusters(session)
         return _erased(removed, gone)
 
     def delete_faces(self, face_ids: Sequence[int]) -> ErasedFaces:
@@ -49,12 +51,14 @@ class Deletion(Sealing):
     def _delete_faces_and_empty_images(
         self, session: Session, face_ids: list[int]
     ) -> list[tuple[int, str]]:
-        """Delete faces; an image left with no face at all goes too (nothing else needs it).
-        Returns the (id, location) of the images deleted."""
+        """Delete faces (their cluster memberships go with them, and a cluster left empty);
+        an image left with no face at all goes too (nothing else needs it). Returns the (id,
+        location) of the images deleted."""
         image_ids: set[int] = set()
         for chunk in _chunks(face_ids):
             image_ids |= set(session.scalars(select(FaceRow.image_id).where(FaceRow.id.in_(chunk))))
             session.execute(delete(FaceRow).where(FaceRow.id.in_(chunk)))
+        drop_empty_clusters(session)
         still_used = set(
             session.scalars(select(FaceRow.image_id).where(FaceRow.image_id.in_(image_ids)))
         )

@@ -12,6 +12,7 @@ from facelens.face_sizes import SIZE_BANDS, in_band_order
 from facelens.privacy.policy import CollectionPolicy
 from facelens.store.records import StoreCounts
 from facelens.store.schema import CollectionRow, FaceRow, ImageRow, PersonRow
+from facelens.store.sql.clusters import leave_clusters
 from facelens.store.sql.rows import ACCEPTED, REJECTED, _policy, _set_policy
 from facelens.store.sql.sealing import Sealing
 from facelens.types import Person
@@ -142,6 +143,7 @@ class Catalogue(Sealing):
             session.execute(
                 update(FaceRow).where(FaceRow.id.in_(face_ids)).values(person_id=person_id)
             )
+            leave_clusters(session, face_ids)  # a person's face is no longer a proposal
 
     def persons(self) -> list[Person]:
         with self._session() as session:
