@@ -72,11 +72,12 @@ class Clusters(Templates):
             raise InvalidArgumentError("a face is given twice")
         rows: list[tuple[int, int, int | None, str]] = []
         for chunk in _chunks(ids):
-            rows += session.execute(
+            found = session.execute(
                 select(FaceRow.id, ImageRow.collection_id, FaceRow.person_id, FaceRow.status)
                 .join(ImageRow, FaceRow.image_id == ImageRow.id)
                 .where(FaceRow.id.in_(chunk))
-            ).tuples().all()
+            )
+            rows += [(int(r[0]), int(r[1]), r[2], str(r[3])) for r in found]
         missing = sorted(set(ids) - {r[0] for r in rows})
         if missing:
             raise NotFoundError(f"no face with id {', '.join(map(str, missing))}")
