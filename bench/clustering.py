@@ -154,7 +154,7 @@ def hdbscan_clusterer(min_cluster_size: int) -> Clusterer:
     from sklearn.cluster import HDBSCAN
 
     def run(vectors: FloatArray) -> list[int]:
-        found = HDBSCAN(min_cluster_size=min_cluster_size).fit(vectors).labels_
+        found = HDBSCAN(min_cluster_size=min_cluster_size, copy=True).fit(vectors).labels_
         # Noise (-1) is a face left alone: a cluster of its own.
         return [int(x) if x >= 0 else -1 - i for i, x in enumerate(found)]
 

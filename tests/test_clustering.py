@@ -41,9 +41,7 @@ def test_bcubed_on_a_hand_made_example_gives_the_known_values() -> None:
     assert (alone.precision, alone.recall, alone.f) == pytest.approx((1.0, 0.4, 4 / 7))
 
 
-def test_given_two_look_alike_groups_and_a_face_between_then_average_link_does_not_chain() -> (
-    None
-):
+def test_given_two_look_alike_groups_and_a_face_between_then_average_link_does_not_chain() -> None:
     rng = np.random.default_rng(0)
     a, c = np.linalg.qr(rng.standard_normal((16, 2)))[0].T.astype(np.float32)
     b = 0.88 * a + np.sqrt(1 - 0.88**2) * c  # a look-alike: 0.88 to ``a``
