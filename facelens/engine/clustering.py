@@ -19,7 +19,7 @@ from facelens.engine.persons import Persons
 from facelens.engine.state import ProgressCallback
 from facelens.store.contract.clusters import DISMISSED, PROPOSED
 from facelens.store.records import ClusterRecord
-from facelens.types import Caller, FloatArray, Person
+from facelens.types import Caller, FloatArray, IdArray, Person
 
 CLUSTER_AUDIT_ACTION = "people cluster"
 ACCEPT_AUDIT_ACTION = "people accept"
@@ -43,14 +43,15 @@ class Clustering(Persons):
         names = [collection] if collection is not None else self.store.collection_names()
         todo = {name: self.store.unclustered_face_ids(name, self.model) for name in names}
         total = sum(len(ids) for ids in todo.values())
-        done = proposed = single = 0
+        done = proposed = clustered = single = 0
         touched: set[int] = set()
         grown: set[int] = set()
         if progress:
             progress(0, total)
         for name in names:
-            made, joined, alone = self._cluster_collection(name, todo[name])
+            made, joined, placed, alone = self._cluster_collection(name, todo[name])
             proposed += len(made)
+            clustered += placed
             single += alone
             touched |= set(made) | joined
             grown |= joined
@@ -62,7 +63,7 @@ class Clustering(Persons):
             faces_considered=total,
             clusters_proposed=proposed,
             clusters_grown=len(grown),
-            faces_clustered=total - single,
+            faces_clustered=clustered,
             faces_left_single=single,
             threshold=self.settings.cluster_threshold,
             floor_threshold=self.settings.cluster_floor_threshold,
@@ -84,12 +85,13 @@ class Clustering(Persons):
         return summary
 
     def _cluster_collection(
-        self, name: str, new_ids: np.ndarray
-    ) -> tuple[list[int], set[int], int]:
+        self, name: str, new_ids: IdArray
+    ) -> tuple[list[int], set[int], int, int]:
         """Cluster one collection's new faces; returns the new proposals' ids, the ids of
-        those from before that took faces, and how many faces were left single."""
+        those from before that took faces, how many faces went into a proposal and how many
+        were left single."""
         if not len(new_ids):
-            return [], set(), 0
+            return [], set(), 0, 0
         existing = self.store.clusters(name)
         member_ids = [f for c in existing for f in c.face_ids]
         vectors = self._vectors([int(i) for i in new_ids] + member_ids)
@@ -100,7 +102,9 @@ class Clustering(Persons):
             if found:  # a proposal whose templates do not open (quarantined) takes no face
                 fixed.append(np.stack(found))
                 fixed_ids.append(record.cluster_id)
-        new = [int(i) for i in new_ids if int(i) in vectors]
+        new = [int(i) for i in new_ids if int(i) in vectors]  # a template may not open
+        if not new:
+            return [], set(), 0, 0
         grouping = group_faces(
             np.stack([vectors[i] for i in new]),
             fixed,
@@ -110,7 +114,8 @@ class Clustering(Persons):
         for j, rows in grouping.joined.items():
             self.store.add_to_cluster(fixed_ids[j], [new[r] for r in rows])
         made = self.store.add_clusters(name, [[new[r] for r in g] for g in grouping.formed])
-        return made, {fixed_ids[j] for j in grouping.joined}, len(grouping.single)
+        placed = len(new) - len(grouping.single)
+        return made, {fixed_ids[j] for j in grouping.joined}, placed, len(grouping.single)
 
     def _vectors(self, face_ids: list[int]) -> dict[int, FloatArray]:
         found: dict[int, FloatArray] = {}
