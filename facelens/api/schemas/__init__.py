@@ -48,6 +48,7 @@ from facelens.api.schemas.common import (
     Out,
     ProvenanceOut,
 )
+from facelens.api.schemas.people import ClusterSummaryOut, ProposalOut
 from facelens.api.schemas.persons import PersonOut
 from facelens.api.schemas.privacy import (
     AccessReportOut,
@@ -113,6 +114,11 @@ RESPONSE_MODELS: dict[tuple[str, str], Any] = {
     ("POST", "/persons/{person_id}/merge"): PersonOut,
     ("DELETE", "/persons/{person_id}"): FacesRemovedOut,
     ("POST", "/collections/{name}/enrolments"): PersonOut,
+    # proposed persons (clustering)
+    ("POST", "/clusterings"): ClusterSummaryOut,
+    ("GET", "/proposals"): list[ProposalOut],
+    ("POST", "/proposals/{cluster_id}/accept"): PersonOut,
+    ("POST", "/proposals/{cluster_id}/dismiss"): ProposalOut,
     # faces
     ("GET", "/faces"): list[FaceOut],
     ("GET", "/faces/{face_id}"): FaceOut,
@@ -150,6 +156,7 @@ __all__ = [
     "BoxOut",
     "CandidateOut",
     "CheckpointOut",
+    "ClusterSummaryOut",
     "CollectionOut",
     "CollectionPolicyOut",
     "ConsentOut",
@@ -173,6 +180,7 @@ __all__ = [
     "ProbeErrorOut",
     "ProbeFaceOut",
     "ProbeOutcomeOut",
+    "ProposalOut",
     "ProvenanceOut",
     "ReadyOut",
     "RejectedFaceOut",
