@@ -9,7 +9,7 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Literal
 
-from pydantic import Field, SecretStr, field_validator
+from pydantic import Field, SecretStr, field_validator, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 # Cosine similarity of L2-normalised dlib ResNet embeddings at or above which two faces are
@@ -197,6 +197,24 @@ class Settings(BaseSettings):
     )
     default_top_k: int = Field(default=5, gt=0, le=1000)
 
+    # people (clustering unassigned faces into proposed persons)
+    cluster_threshold: float = Field(
+        default=0.95,
+        ge=-1.0,
+        le=1.0,
+        description="Mean cosine similarity two unassigned faces need to be proposed as one "
+        "person (facelens people cluster). Higher than match_threshold: a merged look-alike "
+        "is worse than a split. Chosen on LFW's development people (bench/clustering.py).",
+    )
+    cluster_floor_threshold: float = Field(
+        default=0.925,
+        ge=-1.0,
+        le=1.0,
+        description="What larger groups need instead: the mean similarity over every pair of "
+        "their faces, cluster_threshold lowered towards this as 1 / sqrt(size of the smaller "
+        "group). At most cluster_threshold.",
+    )
+
     opt_out_threshold: float = Field(
         default=0.94,
         ge=-1.0,
@@ -281,6 +299,15 @@ class Settings(BaseSettings):
     log_level: Literal["DEBUG", "INFO", "WARNING", "ERROR"] = Field(
         default="WARNING", description="Logging level of the command line (stderr)."
     )
+
+    @model_validator(mode="after")
+    def _cluster_floor_at_most_threshold(self) -> Settings:
+        if self.cluster_floor_threshold > self.cluster_threshold:
+            raise ValueError(
+                f"cluster_floor_threshold ({self.cluster_floor_threshold}) must be at most "
+                f"cluster_threshold ({self.cluster_threshold})"
+            )
+        return self
 
     @field_validator("ann_pq_subquantizers")
     @classmethod

@@ -201,6 +201,10 @@ ROUTES: list[tuple[str, str, Action | None, dict[str, Any]]] = [
     ("POST", "/persons/1/rejections", Action.INGEST, {"json": {"face_id": 1}}),
     ("POST", "/persons/1/rejections/1/withdraw", Action.INGEST, {}),
     ("DELETE", "/persons/1", Action.DELETE, {}),
+    ("POST", "/clusterings", Action.INGEST, {"json": {}}),
+    ("GET", "/proposals", Action.BROWSE, {}),
+    ("POST", "/proposals/1/accept", Action.INGEST, {"json": {"name": "p"}}),
+    ("POST", "/proposals/1/dismiss", Action.INGEST, {}),
     (
         "POST",
         "/persons/1/searches",
@@ -277,7 +281,7 @@ def _template(path: str) -> str:
     names = {"faces": "{face_id}", "images": "{image_id}", "jobs": "{job_id}", "search": "{job_id}",
              "persons": "{person_id}", "collections": "{name}", "consents": "{consent_id}",
              "subject-requests": "{request_id}", "candidates": "{face_id}",
-             "rejections": "{face_id}"}  # fmt: skip
+             "rejections": "{face_id}", "proposals": "{cluster_id}"}  # fmt: skip
     for i in range(1, len(parts)):
         if parts[i - 1] in names and parts[i] in {"1", "c"}:
             parts[i] = names[parts[i - 1]]

@@ -89,6 +89,12 @@ ROUTES_BY_TEST: dict[str, set[Route]] = {
         ("GET", "/jobs/search/{job_id}"),
         ("DELETE", "/persons/{person_id}"),
     },
+    "people": {
+        ("POST", "/clusterings"),
+        ("GET", "/proposals"),
+        ("POST", "/proposals/{cluster_id}/dismiss"),
+        ("POST", "/proposals/{cluster_id}/accept"),
+    },
     "privacy": {
         ("POST", "/consents"),
         ("GET", "/consents"),
@@ -429,6 +435,27 @@ def test_persons_searches_verification_and_search_jobs(
     removed = checked("DELETE", "/persons/{person_id}", person, headers=enroller)
     assert removed == {"faces_removed": 2}
     assert ROUTES_BY_TEST["persons and search"] <= checked.seen
+
+
+def test_clustering_and_proposed_persons(
+    client: TestClient, checked: Checked, keys: dict[Role, dict[str, str]], photos: Path
+) -> None:
+    enroller = keys[Role.ENROLLER]
+    upload(checked, enroller, photos / "obama.jpg", photos / "obama3.jpg", photos / "biden.jpg")
+    summary = checked("POST", "/clusterings", headers=enroller, json={"collection": "people"})
+    assert (summary["clusters_proposed"], summary["faces_left_single"]) == (1, 1)
+    [proposal] = checked("GET", "/proposals", headers=enroller)
+    at = {"cluster_id": proposal["cluster_id"]}
+    dismissed = checked("POST", "/proposals/{cluster_id}/dismiss", at, headers=enroller)
+    assert (
+        dismissed["status"] == "dismissed" and checked("GET", "/proposals", headers=enroller) == []
+    )
+    person = checked(
+        "POST", "/proposals/{cluster_id}/accept", at, headers=enroller, json={"name": "Obama"}
+    )
+    assert person["face_ids"] == proposal["face_ids"]
+    assert client.get("/proposals?dismissed=true", headers=enroller).json() == []
+    assert ROUTES_BY_TEST["people"] <= checked.seen
 
 
 def test_consent_enrolment_subject_requests_retention_and_reports(

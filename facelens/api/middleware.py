@@ -26,6 +26,7 @@ AUDITED_READS = frozenset(
         "/images/{image_id}",
         "/collections/{name}/images",
         "/persons",
+        "/proposals",
         "/searches",
         "/audit",
         "/audit/verify",

@@ -19,6 +19,7 @@ from facelens.cli.commands import (
     index,
     ingest,
     keys,
+    people,
     persons,
     reindex,
     reports,
@@ -77,6 +78,7 @@ data.register(app)
 reindex.register(app)
 serve.register(app)
 app.add_typer(persons.app, name="person")
+app.add_typer(people.app, name="people")
 app.add_typer(index.app, name="index")
 app.add_typer(evaluation.app, name="eval")
 app.add_typer(accounts.app, name="account")

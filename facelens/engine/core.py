@@ -14,9 +14,9 @@ from sqlalchemy.exc import DatabaseError
 
 from facelens.config import Settings
 from facelens.engine.batch_search import BatchSearch
+from facelens.engine.clustering import Clustering
 from facelens.engine.ingest import Ingest
 from facelens.engine.keys import Keys
-from facelens.engine.persons import Persons
 from facelens.engine.reindex import Reindex
 from facelens.engine.state import log
 from facelens.errors import StoreDamagedError
@@ -38,7 +38,7 @@ from facelens.types import (
 )
 
 
-class Engine(Keys, Ingest, BatchSearch, Persons, Reindex):
+class Engine(Keys, Ingest, BatchSearch, Clustering, Reindex):
     """Open with ``facelens.open(path)``. Not safe for concurrent use from several threads.
 
     Each base is one part of the engine (``facelens.engine.<part>``); they share the state of

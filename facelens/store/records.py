@@ -78,3 +78,15 @@ class StoreCounts:
     #: (``facelens.face_sizes.SIZE_BANDS``; only bands with a face, smallest first).
     faces_accepted_by_size: dict[str, int] = field(default_factory=dict)
     faces_rejected_by_size: dict[str, dict[str, int]] = field(default_factory=dict)
+
+
+@dataclass(frozen=True, slots=True)
+class ClusterRecord:
+    """A proposed person: faces of one collection that clustering found alike."""
+
+    cluster_id: int
+    collection: str
+    status: str  # "proposed" | "dismissed"
+    face_ids: list[int]  # ascending
+    created_at: datetime
+    updated_at: datetime

@@ -350,3 +350,34 @@ class PersonRejectionRow(Base):
     rejected_at: Mapped[datetime] = mapped_column(UtcDateTime(), default=utc_now)
     withdrawn_by: Mapped[str | None] = mapped_column(String(200))
     withdrawn_at: Mapped[datetime | None] = mapped_column(UtcDateTime())
+
+
+class FaceClusterRow(Base):
+    """A proposed person: faces of one collection that clustering found alike, not yet named
+    (``facelens people cluster``). Accepted, it becomes a person and goes; dismissed, it stays
+    so that its faces are not proposed again. Ids are never reused."""
+
+    __tablename__ = "face_clusters"
+    __table_args__ = ({"sqlite_autoincrement": True},)
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    collection_id: Mapped[int] = mapped_column(
+        ForeignKey("collections.id", ondelete="CASCADE"), index=True
+    )
+    status: Mapped[str] = mapped_column(String(20))  # "proposed" | "dismissed"
+    created_at: Mapped[datetime] = mapped_column(UtcDateTime(), default=utc_now)
+    updated_at: Mapped[datetime] = mapped_column(UtcDateTime(), default=utc_now)
+
+
+class FaceClusterMemberRow(Base):
+    """A face in a proposed person (one at most): ids only, gone with the face or cluster."""
+
+    __tablename__ = "face_cluster_members"
+
+    face_id: Mapped[int] = mapped_column(
+        ForeignKey("faces.id", ondelete="CASCADE"), primary_key=True
+    )
+    cluster_id: Mapped[int] = mapped_column(
+        ForeignKey("face_clusters.id", ondelete="CASCADE"), index=True
+    )
+    added_at: Mapped[datetime] = mapped_column(UtcDateTime(), default=utc_now)

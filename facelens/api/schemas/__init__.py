@@ -48,6 +48,7 @@ from facelens.api.schemas.common import (
     Out,
     ProvenanceOut,
 )
+from facelens.api.schemas.people import ClusterSummaryOut, ProposalOut
 from facelens.api.schemas.persons import PersonOut, RejectionOut, SplitOut
 from facelens.api.schemas.privacy import (
     AccessReportOut,
@@ -117,6 +118,11 @@ RESPONSE_MODELS: dict[tuple[str, str], Any] = {
     ("POST", "/persons/{person_id}/rejections/{face_id}/withdraw"): RejectionOut,
     ("DELETE", "/persons/{person_id}"): FacesRemovedOut,
     ("POST", "/collections/{name}/enrolments"): PersonOut,
+    # proposed persons (clustering)
+    ("POST", "/clusterings"): ClusterSummaryOut,
+    ("GET", "/proposals"): list[ProposalOut],
+    ("POST", "/proposals/{cluster_id}/accept"): PersonOut,
+    ("POST", "/proposals/{cluster_id}/dismiss"): ProposalOut,
     # faces
     ("GET", "/faces"): list[FaceOut],
     ("GET", "/faces/{face_id}"): FaceOut,
@@ -154,6 +160,7 @@ __all__ = [
     "BoxOut",
     "CandidateOut",
     "CheckpointOut",
+    "ClusterSummaryOut",
     "CollectionOut",
     "CollectionPolicyOut",
     "ConsentOut",
@@ -177,6 +184,7 @@ __all__ = [
     "ProbeErrorOut",
     "ProbeFaceOut",
     "ProbeOutcomeOut",
+    "ProposalOut",
     "ProvenanceOut",
     "ReadyOut",
     "RejectedFaceOut",

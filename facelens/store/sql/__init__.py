@@ -11,6 +11,7 @@
 - ``deletion``: deleting images, faces, persons, collections
 - ``privacy``: consent, subject requests, erasure and suppression, retention
 - ``access``: accounts, the search log, the audit log
+- ``clusters``: proposed persons (clusters of unnamed faces) and their members
 """
 
 from __future__ import annotations
@@ -20,6 +21,7 @@ from facelens.errors import StoreMissingError
 from facelens.security.crypto import TemplateCipher
 from facelens.store.base import MigrationGuard, register_store
 from facelens.store.sql.access import Access
+from facelens.store.sql.clusters import Clusters
 from facelens.store.sql.connection import (
     MIGRATIONS_DIR,
     STORE_FILE,
@@ -47,7 +49,7 @@ __all__ = [
 ]
 
 
-class SqlStore(Catalogue, PersonRecords, Faces, Templates, Staging, Privacy, Access):
+class SqlStore(Catalogue, PersonRecords, Faces, Clusters, Templates, Staging, Privacy, Access):
     """The store on an SQLAlchemy engine; the schema is migrated with Alembic when opened."""
 
 

@@ -11,6 +11,7 @@ from sqlalchemy.orm import Session
 from facelens.errors import NotFoundError
 from facelens.store.records import ErasedFaces
 from facelens.store.schema import CollectionRow, FaceRow, ImageRow, PersonRow
+from facelens.store.sql.clusters import drop_empty_clusters
 from facelens.store.sql.rows import ACCEPTED, _chunks, _erased
 from facelens.store.sql.sealing import Sealing
 
@@ -33,6 +34,7 @@ class Deletion(Sealing):
             gone = self._image_locations(session, ImageRow.id.in_(image_ids))
             session.execute(delete(FaceRow).where(FaceRow.image_id.in_(image_ids)))
             session.execute(delete(ImageRow).where(ImageRow.id.in_(image_ids)))
+            drop_empty_clusters(session)
         return _erased(removed, gone)
 
     def delete_faces(self, face_ids: Sequence[int]) -> ErasedFaces:
@@ -49,10 +51,11 @@ class Deletion(Sealing):
     def _delete_faces_and_empty_images(
         self, session: Session, face_ids: list[int]
     ) -> list[tuple[int, str]]:
-        """Delete faces. An image left with no face goes too, and so does one that lost its
-        last accepted face, with the detections the quality gate rejected: those are nobody's
-        searchable face, and the photo shows the person whose face went, so an erasure must
-        not leave it behind. Returns the (id, location) of the images deleted."""
+        """Delete faces (their cluster memberships go with them, and a cluster left empty).
+        An image left with no face goes too, and so does one that lost its last accepted
+        face, with the detections the quality gate rejected: those are nobody's searchable
+        face, and the photo shows the person whose face went, so an erasure must not leave it
+        behind. Returns the (id, location) of the images deleted."""
         image_ids: set[int] = set()
         lost_accepted: set[int] = set()
         for chunk in _chunks(face_ids):
@@ -62,6 +65,7 @@ class Deletion(Sealing):
                 if status == ACCEPTED:
                     lost_accepted.add(image_id)
             session.execute(delete(FaceRow).where(FaceRow.id.in_(chunk)))
+        drop_empty_clusters(session)
         left = session.execute(
             select(FaceRow.image_id, FaceRow.status).where(FaceRow.image_id.in_(image_ids))
         ).all()

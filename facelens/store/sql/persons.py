@@ -13,6 +13,7 @@ from sqlalchemy.orm import Session
 from facelens.errors import ConflictError, InvalidArgumentError, MatchRejectedError, NotFoundError
 from facelens.store.records import PersonRejection
 from facelens.store.schema import FaceRow, PersonRejectionRow, PersonRow
+from facelens.store.sql.clusters import leave_clusters
 from facelens.store.sql.sealing import Sealing
 from facelens.types import Person
 
@@ -102,6 +103,7 @@ class PersonRecords(Sealing):
             session.execute(
                 update(FaceRow).where(FaceRow.id.in_(face_ids)).values(person_id=person_id)
             )
+            leave_clusters(session, face_ids)  # a person's face is no longer a proposal
 
     def persons(self) -> list[Person]:
         with self._session() as session:
