@@ -148,10 +148,10 @@ def plot_face_size(curve: dict[str, Any], path: Path) -> Path:
         ax.grid(True, alpha=0.3)
     axes[0].legend(loc="lower right")
     settings = curve["settings"]
-    fig.suptitle(
-        f"LFW {curve['protocol']}, {curve['pairs']} pairs: {settings['detector']} "
-        f"(upsample {settings['detect_upsample_times']}), gates off"
-    )
+    detector = settings["detector"]
+    if detector != "mtcnn":  # the upsampling settings are dlib's only
+        detector += f" (upsample {settings['detect_upsample_times']})"
+    fig.suptitle(f"LFW {curve['protocol']}, {curve['pairs']} pairs: {detector}, gates off")
     return _save(fig, path)
 
 

@@ -125,10 +125,10 @@ def roll_degrees(frame: FaceFrame) -> float:
     return float(np.degrees(np.arctan2(frame.down[0], frame.down[1])))
 
 
-def upright(face: Face) -> bool:
+def upright(face: Face, box: tuple[float, float, float, float] | None = None) -> bool:
     """Whether ``face``'s points span its box and it stands within ``MAX_ROLL_DEGREES`` of
-    upright (see the module's docstring)."""
-    x1, _, x2, _ = dlib_like_box(face.points)
+    upright (see the module's docstring). ``box``: its ``dlib_like_box``, if made already."""
+    x1, _, x2, _ = box or dlib_like_box(face.points)
     width = face.box[2] - face.box[0]
     spans = width > 0 and (x2 - x1) / width >= MIN_POINTS_SPAN
     return spans and abs(roll_degrees(face_frame(face.points))) <= MAX_ROLL_DEGREES
@@ -188,11 +188,12 @@ class MtcnnDetector(Detector):
         return self._sessions
 
     def _detect(self, image: RgbImage) -> list[RawFace]:
-        return [
-            RawFace(dlib_like_box(face.points), face.probability)
-            for face in self.faces(image)
-            if upright(face)
-        ]
+        found = []
+        for face in self.faces(image):
+            box = dlib_like_box(face.points)
+            if upright(face, box):
+                found.append(RawFace(box, face.probability))
+        return found
 
     def faces(self, image: RgbImage) -> list[Face]:
         """MTCNN's own output on ``image`` (H, W, 3 uint8): boxes, probabilities, points."""
