@@ -196,6 +196,49 @@ class Settings(BaseSettings):
         description="Cosine similarity at or above which two faces are called the same person.",
     )
     default_top_k: int = Field(default=5, gt=0, le=1000)
+    score_normalisation: Literal["as_norm", "none"] = Field(
+        default="as_norm",
+        description="Scores searches decide on: as_norm (each similarity standardised by the "
+        "probe's and the gallery face's best scores against a cohort sampled from the "
+        "gallery) or none (raw similarity). Needs score_min_gallery_faces.",
+    )
+    score_cohort_size: int = Field(
+        default=2000, ge=10, description="Gallery faces sampled (seeded) into the cohort."
+    )
+    score_cohort_top_k: int = Field(
+        default=100, ge=1, description="Best cohort scores each face's statistics use."
+    )
+    score_shortlist: int = Field(
+        default=200,
+        ge=1,
+        le=10_000,
+        description="Candidates taken from the index by raw similarity and re-ranked by the "
+        "normalised score.",
+    )
+    score_min_gallery_faces: int = Field(
+        default=1000,
+        ge=2,
+        description="Smallest gallery normalised and calibrated; below it searches decide on "
+        "raw similarity against match_threshold (too few faces to measure strangers on).",
+    )
+    search_target_fpir: float = Field(
+        default=0.01,
+        gt=0.0,
+        lt=1.0,
+        description="False-positive identification rate the calibrated threshold holds: the "
+        "share of searches for someone not in the gallery that return a match.",
+    )
+    calibration_sample_faces: int = Field(
+        default=2000,
+        ge=100,
+        description="Gallery faces (seeded) searched against the rest to calibrate.",
+    )
+    search_decision: Literal["calibrated", "fixed"] = Field(
+        default="calibrated",
+        description="What makes a candidate a match when no threshold is given: the "
+        "calibrated threshold for search_target_fpir (when the gallery is calibrated) or "
+        "match_threshold on raw similarity.",
+    )
 
     # people (clustering unassigned faces into proposed persons)
     cluster_threshold: float = Field(

@@ -183,6 +183,9 @@ class Match:
     person_id: int | None
     person_name: str | None
     provenance: Provenance
+    #: The AS-normalised score (``facelens.scoring.normalisation``); None when the gallery
+    #: is too small to normalise against.
+    normalised_score: float | None = None
     #: The short side of ``box``, pixels; ``small_face`` when under ``SMALL_FACE_PX`` (64):
     #: a match on a small face is weaker evidence, for a reviewer to weigh.
     size_px: int = field(init=False)
@@ -212,6 +215,28 @@ class ProbeFaceMatches:
 
 
 @dataclass(frozen=True, slots=True)
+class SearchDecision:
+    """The rule that made candidates matches, and what it costs in strangers.
+
+    ``rule``: "calibrated" (the threshold measured on this gallery to hold ``target_fpir``)
+    or "fixed" (a similarity threshold: given, or ``match_threshold``). ``scores``: what the
+    threshold compares, "as_norm" (normalised scores) or "raw" (cosine similarity).
+    ``estimated_fpir`` and ``expected_false_candidates``: the share of searches for someone
+    absent that return a match, and the strangers a search returns at the threshold, as the
+    gallery's calibration measured them (None without a calibration)."""
+
+    rule: str
+    scores: str
+    threshold: float
+    target_fpir: float | None
+    estimated_fpir: float | None
+    expected_false_candidates: float | None
+    gallery_faces: int
+    calibrated_gallery_faces: int | None
+    calibration_stale: bool
+
+
+@dataclass(frozen=True, slots=True)
 class SearchResult:
     threshold: float
     model: ModelId
@@ -221,6 +246,8 @@ class SearchResult:
     search_id: int | None = None
     #: Clockwise turn the probe needed for a face to be found; boxes are on it as given.
     probe_turned_degrees: int = 0
+    #: How the matches were decided (None: not recorded, as in results made before it).
+    decision: SearchDecision | None = None
 
 
 @dataclass(frozen=True, slots=True)

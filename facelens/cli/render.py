@@ -25,7 +25,7 @@ from rich.text import Text
 from facelens.face_sizes import SIZE_BANDS
 from facelens.ingest_report import IngestReport
 from facelens.pipeline.quality import reason_in_words
-from facelens.types import SearchResult, to_jsonable
+from facelens.types import SearchDecision, SearchResult, to_jsonable
 
 if TYPE_CHECKING:
     from facelens.doctor import DoctorReport
@@ -126,9 +126,29 @@ def turn_note(what: str, degrees: int) -> str:
     )
 
 
+def decision_note(decision: SearchDecision) -> str:
+    """The rule that made matches, in words, with what it costs in strangers."""
+    if decision.rule == "calibrated":
+        assert decision.target_fpir is not None
+        text = (
+            f"matches: normalised score >= {decision.threshold:.2f}, calibrated on this "
+            f"gallery ({decision.calibrated_gallery_faces:,} faces) so that at most "
+            f"{decision.target_fpir:.1%} of searches for someone absent return a match"
+        )
+    else:
+        text = f"matches: similarity >= {decision.threshold:.4f} (fixed)"
+    if decision.expected_false_candidates is not None:
+        text += f"; about {decision.expected_false_candidates:.2f} strangers per search above it"
+    if decision.calibration_stale:
+        text += " [yellow](calibration stale: the gallery changed by over a tenth)[/]"
+    return text
+
+
 def print_search_result(result: SearchResult) -> None:
     if result.probe_turned_degrees:
         out.print(turn_note("the probe photo", result.probe_turned_degrees))
+    if result.decision is not None:
+        out.print(decision_note(result.decision), highlight=False, soft_wrap=True)
     for n, face in enumerate(result.faces, start=1):
         box = ",".join(map(str, face.probe_box.as_tuple()))
         small = ", [yellow]small: weigh its matches with care[/]" if face.probe_small_face else ""
@@ -142,8 +162,9 @@ def print_search_result(result: SearchResult) -> None:
             out.print("  no faces in the gallery to compare with")
         for rank, m in enumerate(face.matches, start=1):
             verdict = "[green]MATCH[/]" if m.is_match else "[dim]below[/]"
+            norm = f" (norm {m.normalised_score:.2f})" if m.normalised_score is not None else ""
             out.print(
-                f"  {rank:>2}. {m.similarity:.3f} {verdict}  {m.person_name or '(unnamed)'}  "
+                f"  {rank:>2}. {m.similarity:.3f}{norm} {verdict}  {m.person_name or '(unnamed)'}  "
                 f"face {m.face_id} in {m.collection}: {m.image_location} "
                 f"box {','.join(map(str, m.box.as_tuple()))} ({m.size_px} px"
                 + (", [yellow]small face[/])" if m.small_face else ")"),

@@ -65,6 +65,7 @@ class Erasure(IndexSync):
     def after_erasure(self, erased: ErasedFaces, *, compact: bool) -> None:
         """Bring everything derived from the store in line with a deletion it committed."""
         self.index.remove(erased.face_ids)
+        self.forget_faces(erased.face_ids)
         if compact:
             self.index.compact()
         self._persist_index()

@@ -130,6 +130,7 @@ class Ingest(Policy, Suppression, Erasure):
         # facelens's own copies (uploads) of files that were refused, failed or suppressed:
         # linked to no image, erasure and retention could never reach them.
         self._remove_owned_files([location for f in files if (location := _resolved(f))])
+        self.calibrate_if_stale()
         return report
 
     def ingest_manifest(
@@ -172,6 +173,7 @@ class Ingest(Policy, Suppression, Erasure):
         finally:
             self._persist_index()
             report.elapsed_s = time.perf_counter() - started
+        self.calibrate_if_stale()
         return report
 
     def _ingest_listed(

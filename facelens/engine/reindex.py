@@ -261,6 +261,7 @@ class Reindex(IndexSync):
         )
         self.settings, self.pipeline, self.model = target_settings, target, target.model
         self._suppressed = None
+        self._reset_scoring()  # the cohort and calibration were of the old model's vectors
         self.index = create_index(
             target_settings.index_backend,
             target.model,

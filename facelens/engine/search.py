@@ -11,8 +11,8 @@ import numpy as np
 
 from facelens.engine.probe import Probe
 from facelens.engine.records import Records
+from facelens.engine.scoring import Ranked, Scoring
 from facelens.engine.state import SEARCH_AUDIT_ACTION, VERIFY_AUDIT_ACTION, ImageInput
-from facelens.engine.suppression import Suppression
 from facelens.errors import (
     InvalidArgumentError,
     ModelMismatchError,
@@ -30,13 +30,14 @@ from facelens.types import (
     Match,
     PersonSearchResult,
     ProbeFaceMatches,
+    SearchDecision,
     SearchRecord,
     SearchResult,
     VerifyResult,
 )
 
 
-class Search(Probe, Suppression, Records):
+class Search(Probe, Scoring, Records):
     """Search and verification, refused and logged."""
 
     def search(
@@ -90,6 +91,22 @@ class Search(Probe, Suppression, Records):
             raise InvalidArgumentError(f"threshold must be in [-1, 1], got {threshold}")
         return top_k, threshold
 
+    def _candidates(
+        self, queries: np.ndarray, top_k: int, decision: SearchDecision, allowed: IdArray | None
+    ) -> Ranked:
+        """The index's candidates, normalised and in the decision's order. With a cohort a
+        shortlist is taken by raw similarity and re-ranked, so the top ``top_k`` by the
+        normalised score are among it."""
+        calibrated = decision.scores == "as_norm"
+        length = max(top_k, self.settings.score_shortlist) if calibrated else top_k
+        scores, ids = self.index.search(queries, length, allowed_ids=allowed)
+        ranked = self.rank(queries, scores, ids, by_normalised=calibrated)
+        return Ranked(
+            raw=ranked.raw[:, :top_k],
+            normalised=None if ranked.normalised is None else ranked.normalised[:, :top_k],
+            ids=ranked.ids[:, :top_k],
+        )
+
     def search_analysed(
         self,
         analysis: ImageAnalysis,
@@ -107,7 +124,8 @@ class Search(Probe, Suppression, Records):
         ``search``."""
         caller = caller or Caller.python()
         purpose, case_ref = self.check_search_purpose(purpose, case_ref, caller)
-        top_k, threshold = self.search_bounds(top_k, threshold)
+        top_k, _ = self.search_bounds(top_k, threshold)
+        decision = self.decision(threshold)
         embeddings = [f.embedding for f in faces if f.embedding is not None]
         for embedding in embeddings:
             if embedding.model != self.model:
@@ -116,7 +134,7 @@ class Search(Probe, Suppression, Records):
                 )
         allowed = self._face_ids_in(collections)
         queries = np.stack([e.vector for e in embeddings])
-        scores, ids = self.index.search(queries, top_k, allowed_ids=allowed)
+        ranked = self._candidates(queries, top_k, decision, allowed)
         opted_out = self.suppressed(queries)  # someone who opted out is never found
         results = [
             ProbeFaceMatches(
@@ -125,16 +143,18 @@ class Search(Probe, Suppression, Records):
                 probe_sha256=hashlib.sha256(embedding.vector.tobytes()).hexdigest(),
             )
             for face, embedding, matches, hidden in zip(
-                faces, embeddings, self._matches(scores, ids, threshold), opted_out, strict=True
+                faces, embeddings, self._matches(ranked, decision), opted_out, strict=True
             )
         ]
         rejected = [f.quality for f in analysis.faces if not f.accepted]
         search_id = self.log_search(
             caller, purpose, case_ref, list(collections or []),
-            [r.probe_sha256 for r in results], [m for r in results for m in r.matches], threshold,
+            [r.probe_sha256 for r in results], [m for r in results for m in r.matches],
+            decision.threshold, decision=decision,
         )  # fmt: skip
         return SearchResult(
-            threshold=threshold,
+            threshold=decision.threshold,
+            decision=decision,
             model=self.model,
             faces=results,
             faces_rejected=rejected,
@@ -153,6 +173,7 @@ class Search(Probe, Suppression, Records):
         threshold: float,
         *,
         person_id: int | None = None,
+        decision: SearchDecision | None = None,
     ) -> int | None:
         """Record who searched, why, over what, the probe embeddings' hashes and the faces
         shown (never the probe): in the audit log always, and in the search log when the
@@ -187,6 +208,9 @@ class Search(Probe, Suppression, Records):
         }
         if person_id is not None:
             details["person_id"] = person_id
+        if decision is not None:
+            details["decision"] = decision.rule
+            details["scores"] = decision.scores
         self.audit(caller, SEARCH_AUDIT_ACTION, case_ref, details)
         return search_id
 
@@ -197,22 +221,28 @@ class Search(Probe, Suppression, Records):
         return self.store.face_ids_in_collections(list(collections), self.model)
 
     def _matches(
-        self, scores: np.ndarray, ids: np.ndarray, threshold: float, skip: set[int] | None = None
+        self, ranked: Ranked, decision: SearchDecision, skip: set[int] | None = None
     ) -> list[list[Match]]:
-        """Each row of an index answer as matches with their sources, best first (faces of
-        people who opted out left out)."""
+        """Each row of ranked candidates as matches with their sources, in order (faces of
+        people who opted out left out); a match when the decision's score reaches its
+        threshold."""
+        ids = ranked.ids
         found = sorted({int(i) for i in ids.ravel() if i >= 0})
         records = self.store.face_records(found)
         if len(self._suppression_list()):
             for face_ids, vectors in self.store.embeddings(self.model, face_ids=found):
                 for face_id in face_ids[self.suppressed(vectors)]:
                     records.pop(int(face_id), None)
+        normalised = (
+            ranked.normalised if ranked.normalised is not None else np.full(ids.shape, np.nan)
+        )
+        decided = normalised if decision.scores == "as_norm" else ranked.raw
         return [
             [
                 Match(
                     face_id=record.face_id,
                     similarity=float(score),
-                    is_match=bool(score >= threshold),
+                    is_match=bool(decide >= decision.threshold),
                     box=record.box,
                     image_id=record.image_id,
                     image_location=record.image_location,
@@ -220,13 +250,18 @@ class Search(Probe, Suppression, Records):
                     person_id=record.person_id,
                     person_name=record.person_name,
                     provenance=record.provenance,
+                    normalised_score=None if np.isnan(norm) else round(float(norm), 4),
                 )
-                for score, face_id in zip(row_scores, row_ids, strict=True)
+                for score, norm, decide, face_id in zip(
+                    row_scores, row_norm, row_decide, row_ids, strict=True
+                )
                 if face_id >= 0
                 and int(face_id) not in (skip or set())
                 and (record := records.get(int(face_id))) is not None
             ]
-            for row_scores, row_ids in zip(scores, ids, strict=True)
+            for row_scores, row_norm, row_decide, row_ids in zip(
+                ranked.raw, normalised, decided, ids, strict=True
+            )
         ]
 
     def search_person(
@@ -258,7 +293,12 @@ class Search(Probe, Suppression, Records):
         # Faces a reviewer said are not this person are never proposed for them again.
         skip = own | {r.face_id for r in self.store.rejections(person_id)}
         scores, ids = self.index.search(query, top_k + len(skip), allowed_ids=allowed)
-        matches = self._matches(scores, ids, threshold, skip=skip)[0][:top_k]
+        # A fused template is not a face: it has no calibration, so raw similarity decides.
+        decision = self.decision(threshold)
+        if decision.rule != "fixed":
+            decision = self.decision(self.settings.match_threshold)
+        ranked = self.rank(query, scores, ids, by_normalised=False)
+        matches = self._matches(ranked, decision, skip=skip)[0][:top_k]
         query_sha256 = hashlib.sha256(query.tobytes()).hexdigest()
         search_id = self.log_search(
             caller, purpose, case_ref, list(collections or []), [query_sha256], matches,

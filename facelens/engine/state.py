@@ -15,6 +15,8 @@ from facelens.pipeline.analyse import FacePipeline
 from facelens.pipeline.decode import RgbImage
 from facelens.privacy.audit import AuditEntry, AuditKey
 from facelens.privacy.policy import JurisdictionPolicy
+from facelens.scoring.calibration import Calibration
+from facelens.scoring.normalisation import Cohort
 from facelens.security.crypto import TemplateCipher
 from facelens.security.keys import KeySource
 from facelens.store import MetadataStore
@@ -22,6 +24,7 @@ from facelens.store.lock import FolderLock
 from facelens.types import (
     Caller,
     FloatArray,
+    IdArray,
     ModelId,
 )
 
@@ -49,6 +52,8 @@ SEARCH_AUDIT_ACTION = "search"
 #: A batch of searches as a whole (each of its searches is a ``search`` entry too).
 BATCH_SEARCH_AUDIT_ACTION = "batch search"
 VERIFY_AUDIT_ACTION = "verify"
+#: A calibration of the search threshold on the gallery (facelens.scoring.calibration).
+CALIBRATE_AUDIT_ACTION = "calibrate"
 REFUSED_AUDIT_ACTION = "refused"
 SOURCE_VIEW_AUDIT_ACTION = "source view"
 #: Reviewer feedback on persons: "not this person" on a face and its withdrawal, merge, split.
@@ -78,6 +83,26 @@ class EngineState:
     _persisted_index_params: dict[str, Any]
     #: The suppression list, opened, in memory (None: to be read again).
     _suppressed: FloatArray | None
+
+    #: The scoring cohort and the gallery size it was sampled at (-1: not loaded), the
+    #: calibration (read once), and cohort statistics of gallery faces by face id.
+    _cohort: Cohort | None
+    _cohort_faces: int
+    _calibration: Calibration | None
+    _calibration_read: bool
+    _gallery_stats: dict[int, tuple[float, float]]
+
+    def _reset_scoring(self) -> None:
+        self._cohort, self._cohort_faces = None, -1
+        self._calibration, self._calibration_read = None, False
+        self._gallery_stats = {}
+
+    def calibrate_if_stale(self) -> None:
+        """After the gallery grew: calibrate again where due (``facelens.engine.scoring``)."""
+
+    def forget_faces(self, face_ids: IdArray) -> None:
+        """Erased faces leave every cache derived from them (the scoring cohort's, in
+        ``facelens.engine.scoring``)."""
 
     def audit(
         self, caller: Caller | str, action: str, subject: str, details: dict[str, Any]

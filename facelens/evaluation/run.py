@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import csv
 import platform
-import tempfile
 import time
 from collections.abc import Callable, Sequence
 from dataclasses import asdict, dataclass
@@ -23,13 +22,12 @@ from facelens.evaluation.embeddings import (
     EmbeddingCache,
     embed_images,
 )
+from facelens.evaluation.identification import identification_report
 from facelens.evaluation.lfw import VIEW1_TEST, VIEW1_TRAIN, VIEW2_PAIRS, LfwDataset, Pair
-from facelens.index import create_index
 from facelens.pipeline.analyse import FacePipeline
 
 PROTOCOLS = ("view1", "view2", "identification")
 TARGET_FARS = (1e-2, 1e-3)
-TARGET_FPIRS = (1e-2, 3e-3)
 #: The default engine threshold is derived for this false match rate on View 1 train.
 THRESHOLD_TARGET_FMR = 1e-3
 Progress = Callable[[str, int, int], None]
@@ -115,9 +113,10 @@ def evaluate_lfw(
             vectors = embed(
                 "identification", split.gallery + split.mated_probes + split.nonmated_probes
             )
-            result["identification"] = _identification(
+            result["identification"] = identification_report(
                 split, vectors, settings, pipeline, options.candidate_list_length
             )
+            result["identification"].pop("scores_by_probe")
     finally:
         cache.close()
     result["elapsed_s"] = round(time.perf_counter() - started, 1)
@@ -309,72 +308,4 @@ def _groups(
         "protocol": "LFW View 2 pairs whose two images are both in the group",
         "rates": [asdict(r) for r in rates],
         "fmr_max_over_min": metrics.fmr_ratio(rates),
-    }
-
-
-def _identification(
-    split: Any,
-    vectors: dict[str, BenchmarkEmbedding],
-    settings: Settings,
-    pipeline: FacePipeline,
-    candidates: int,
-) -> dict[str, Any]:
-    """Searches through the engine's own index backend."""
-    gallery_people = [Path(g).parent.name for g in split.gallery]
-    with tempfile.TemporaryDirectory() as folder:
-        index = create_index(settings.index_backend, pipeline.model, Path(folder))
-        index.add(
-            np.arange(len(split.gallery), dtype=np.int64),
-            np.stack([vectors[g].vector for g in split.gallery]),
-        )
-
-        def search(probes: list[str]) -> tuple[np.ndarray, np.ndarray]:
-            queries = np.stack([vectors[p].vector for p in probes])
-            return index.search(queries, candidates)
-
-        mated_scores, mated_ids = search(split.mated_probes)
-        nonmated_scores, _ = search(split.nonmated_probes)
-    probe_people = [Path(p).parent.name for p in split.mated_probes]
-    ranks = np.zeros(len(probe_people), dtype=np.int64)
-    mate_scores = np.full(len(probe_people), -np.inf)
-    for i, person in enumerate(probe_people):
-        for rank, gallery_id in enumerate(mated_ids[i], start=1):
-            if gallery_id >= 0 and gallery_people[gallery_id] == person:
-                ranks[i], mate_scores[i] = rank, mated_scores[i, rank - 1]
-                break
-    curve = metrics.cmc(ranks, candidates)
-    top_nonmated = nonmated_scores[:, 0]
-    engine_threshold = settings.match_threshold
-    all_probes = split.mated_probes + split.nonmated_probes
-    return {
-        "split": {
-            "gallery_images": len(split.gallery),
-            "gallery_people_with_mates": split.gallery_people,
-            "gallery_distractor_people": split.distractor_people,
-            "held_out_people": split.held_out_people,
-            "mated_probes": len(split.mated_probes),
-            "nonmated_probes": len(split.nonmated_probes),
-            "rule": "people with >= 2 images: held out when int(sha256(name), 16) % 5 == 0 "
-            "(all their images are non-mated probes); otherwise image 0001 in the gallery and "
-            "the rest mated probes. People with 1 image: in the gallery as distractors.",
-        },
-        "candidate_list_length": candidates,
-        "rank_1": round(float(curve[0]), 6),
-        "rank_5": round(float(curve[4]), 6),
-        "fnir_at_fpir": [
-            {
-                k: round(v, 6)
-                for k, v in asdict(metrics.fnir_at_fpir(top_nonmated, mate_scores, f)).items()
-            }
-            for f in TARGET_FPIRS
-        ],
-        "at_engine_threshold": {
-            "threshold": engine_threshold,
-            "fpir": round(float(np.mean(top_nonmated >= engine_threshold)), 6),
-            "fnir": round(float(np.mean(mate_scores < engine_threshold)), 6),
-        },
-        "failure_to_enrol": sum(
-            1 for p in split.gallery + all_probes if vectors[p].outcome in FAILED_TO_ENROL
-        ),
-        "curves": {"cmc": curve.tolist()},
     }

@@ -40,7 +40,9 @@ class MatchOut(Out):
 
     face_id: int
     similarity: Similarity
-    is_match: bool = Field(description="similarity >= threshold.")
+    is_match: bool = Field(
+        description="The decision's score (decision.scores) is at or above its threshold."
+    )
     box: BoxOut
     image_id: int
     image_location: str = Field(description="Path of the source image.")
@@ -48,10 +50,44 @@ class MatchOut(Out):
     person_id: int | None
     person_name: str | None
     provenance: ProvenanceOut
+    normalised_score: float | None = Field(
+        description="The similarity in standard deviations above both faces' nearest "
+        "strangers in a cohort of the gallery (AS-norm); null when the gallery is too small "
+        "to normalise against."
+    )
     size_px: FaceSize
     small_face: SmallFace
     thumbnail_url: ThumbnailUrl
     source_url: SourceUrl
+
+
+class SearchDecisionOut(Out):
+    """The rule that made candidates matches, and what it costs in strangers."""
+
+    rule: Literal["calibrated", "fixed"] = Field(
+        description="calibrated: the threshold measured on this gallery to hold target_fpir; "
+        "fixed: a similarity threshold (given, or the engine's)."
+    )
+    scores: Literal["as_norm", "raw"] = Field(
+        description="What the threshold compares: normalised scores or cosine similarity."
+    )
+    threshold: float
+    target_fpir: float | None = Field(
+        description="The share of searches for someone not in the gallery allowed a match."
+    )
+    estimated_fpir: float | None = Field(
+        description="That share at this threshold, as the gallery's calibration measured it."
+    )
+    expected_false_candidates: float | None = Field(
+        description="Strangers a search returns at or above the threshold, on average."
+    )
+    gallery_faces: int
+    calibrated_gallery_faces: int | None = Field(
+        description="Gallery faces when it was calibrated; null: never calibrated."
+    )
+    calibration_stale: bool = Field(
+        description="The gallery changed by over a tenth since; the next ingest calibrates."
+    )
 
 
 class ProbeFaceOut(Out):
@@ -86,6 +122,7 @@ class SearchOut(Out):
         description="How far the probe photo was turned, clockwise, for a face to be found "
         "(a sideways scan); 0 when it was upright. Boxes are on the photo as sent."
     )
+    decision: SearchDecisionOut | None
 
 
 class ProbeErrorOut(Out):

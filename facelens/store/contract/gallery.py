@@ -91,6 +91,11 @@ class GalleryStore(Protocol):
         out."""
         ...
 
+    def face_owners(self, face_ids: Sequence[int]) -> dict[int, tuple[int, int | None]]:
+        """The image id and person id (None: unassigned) of each face, keyed by face id;
+        unknown ids are left out. Opens nothing sealed: for bulk use (calibration)."""
+        ...
+
     def images(
         self, collection: str | None = None, offset: int = 0, limit: int = 100
     ) -> list[ImageRecord]:

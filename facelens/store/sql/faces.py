@@ -164,6 +164,19 @@ class Faces(Sealing):
                     )
         return out
 
+    def face_owners(self, face_ids: Sequence[int]) -> dict[int, tuple[int, int | None]]:
+        out: dict[int, tuple[int, int | None]] = {}
+        with self._session() as session:
+            for chunk in _chunks(face_ids):
+                rows = session.execute(
+                    select(FaceRow.id, FaceRow.image_id, FaceRow.person_id).where(
+                        FaceRow.id.in_(chunk)
+                    )
+                )
+                for face_id, image_id, person_id in rows:
+                    out[face_id] = (image_id, person_id)
+        return out
+
     def images(
         self, collection: str | None = None, offset: int = 0, limit: int = 100
     ) -> list[ImageRecord]:

@@ -1,0 +1,1 @@
+"""Scores beyond raw similarity: normalisation against a cohort, calibrated thresholds."""

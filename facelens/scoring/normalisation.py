@@ -1,0 +1,104 @@
+"""Score normalisation against a cohort: adaptive symmetric normalisation (AS-norm).
+
+A raw cosine similarity means different things for different faces: some faces (and some
+groups of people) sit in a crowded part of the embedding space, where strangers score high
+against them, others in an empty one. AS-norm standardises each score twice, by the top-k
+cohort scores of the probe and by those of the gallery face, and averages the two:
+
+    s' = ((s - mean_p) / std_p + (s - mean_g) / std_g) / 2
+
+where mean_x and std_x are over the ``top_k`` highest similarities of face x to the cohort.
+The result is in standard deviations above each face's own nearest strangers, so one
+threshold holds a similar false match rate for every face (Cumani et al., "Comparison of
+speaker recognition approaches for real applications", 2011; Matejka et al., "Analysis of
+score normalization in multilingual speaker recognition", Interspeech 2017).
+
+The cohort is a seeded sample of the gallery itself; a face's own entry in the cohort is left
+out of its statistics. Pure numpy: the engine and the evaluation use the same functions.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+import numpy.typing as npt
+
+FloatArray = npt.NDArray[np.float32]
+IdArray = npt.NDArray[np.int64]
+
+#: Below this spread a face's cohort scores carry no scale (a cohort of near duplicates).
+_MIN_STD = 1e-3
+
+
+@dataclass(frozen=True, slots=True)
+class CohortStats:
+    """Per face: the mean and standard deviation of its ``top_k`` best cohort scores."""
+
+    mean: npt.NDArray[np.float64]
+    std: npt.NDArray[np.float64]
+
+
+@dataclass(frozen=True, slots=True)
+class Cohort:
+    """The faces every score is normalised against (``ids``: their gallery face ids, -1 for
+    faces from outside the gallery), and how many of each face's best scores count."""
+
+    ids: IdArray
+    vectors: FloatArray
+    top_k: int
+
+    def __post_init__(self) -> None:
+        if len(self.ids) != len(self.vectors):
+            raise ValueError("a cohort needs one id per vector")
+        if not 1 <= self.top_k < len(self.ids):
+            raise ValueError(f"top_k {self.top_k} needs a cohort larger than it")
+
+    @property
+    def size(self) -> int:
+        return len(self.ids)
+
+    def stats(self, vectors: FloatArray, face_ids: IdArray | None = None) -> CohortStats:
+        """Cohort statistics of ``vectors`` (L2-normalised rows); the cohort entry of the
+        same face id (when ``face_ids`` gives them) is left out, so a gallery face is not
+        normalised against itself."""
+        vectors = np.asarray(vectors, dtype=np.float32).reshape(-1, self.vectors.shape[1])
+        scores = vectors @ self.vectors.T
+        if face_ids is not None:
+            own = np.asarray(face_ids, dtype=np.int64)[:, None] == self.ids[None, :]
+            scores[own & (self.ids[None, :] >= 0)] = -np.inf
+        k = self.top_k
+        top = np.partition(scores, scores.shape[1] - k, axis=1)[:, -k:].astype(np.float64)
+        return CohortStats(mean=top.mean(axis=1), std=np.maximum(top.std(axis=1), _MIN_STD))
+
+
+def as_norm(
+    raw: npt.ArrayLike, probe: CohortStats, gallery: CohortStats
+) -> npt.NDArray[np.float64]:
+    """AS-norm of ``raw`` scores. Shapes broadcast: ``raw`` (q, n) with ``probe`` of q faces
+    and ``gallery`` of n faces (every probe against every gallery face), or ``gallery`` of
+    shape (q, n) (each probe against its own shortlist), or all (n,) (pairs)."""
+    s = np.asarray(raw, dtype=np.float64)
+    p_mean, p_std = probe.mean, probe.std
+    if s.ndim == 2 and p_mean.ndim == 1:
+        p_mean, p_std = p_mean[:, None], p_std[:, None]
+    result: npt.NDArray[np.float64] = 0.5 * (
+        (s - p_mean) / p_std + (s - gallery.mean) / gallery.std
+    )
+    return result
+
+
+def shortlist_stats(stats: CohortStats, rows: npt.ArrayLike) -> CohortStats:
+    """``stats`` of the faces at ``rows`` (any shape; -1: no face, scored as -inf later)."""
+    rows = np.asarray(rows, dtype=np.int64)
+    safe = np.where(rows >= 0, rows, 0)
+    return CohortStats(mean=stats.mean[safe], std=stats.std[safe])
+
+
+def sample_cohort(face_ids: IdArray, size: int, seed: int) -> IdArray:
+    """A seeded sample of ``size`` of ``face_ids`` (all of them when fewer), sorted."""
+    face_ids = np.unique(np.asarray(face_ids, dtype=np.int64))
+    if len(face_ids) <= size:
+        return face_ids
+    chosen = np.random.default_rng(seed).choice(face_ids, size=size, replace=False)
+    return np.sort(chosen)
