@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import csv
 import platform
 import tempfile
 import time
@@ -15,7 +14,7 @@ import numpy as np
 
 from facelens.config import Settings
 from facelens.errors import InvalidArgumentError
-from facelens.evaluation import metrics
+from facelens.evaluation import fairness, metrics
 from facelens.evaluation.embeddings import (
     FAILED_TO_ENROL,
     FALLBACK,
@@ -43,6 +42,9 @@ class EvalOptions:
     cache_path: Path
     groups_csv: Path | None = None
     candidate_list_length: int = 20
+    #: Different-person pairs per group for the fairness report's FMR (and its seed).
+    impostor_pairs: int = fairness.DEFAULT_IMPOSTOR_PAIRS
+    seed: int = 0
 
 
 def evaluate_lfw(
@@ -80,6 +82,9 @@ def evaluate_lfw(
             "python": platform.python_version(),
         },
     }
+    groups = fairness.load_groups(options.groups_csv) if options.groups_csv else None
+    every: dict[str, BenchmarkEmbedding] = {}  # every image embedded, for the fairness report
+    searches = None
     try:
 
         def embed(label: str, relative: list[str]) -> dict[str, BenchmarkEmbedding]:
@@ -95,7 +100,9 @@ def evaluate_lfw(
             result.setdefault("timing_s", {})[f"embed_{label}"] = round(
                 time.perf_counter() - step_started, 1
             )
-            return {r: embedded[dataset.path(r)] for r in relative}
+            vectors = {r: embedded[dataset.path(r)] for r in relative}
+            every.update(vectors)
+            return vectors
 
         if "view1" in options.protocols:
             train = dataset.pairs(VIEW1_TRAIN)
@@ -106,20 +113,34 @@ def evaluate_lfw(
             pairs = dataset.pairs(VIEW2_PAIRS)
             vectors = embed("view2", pair_images(pairs))
             result["view2"] = _view2(pairs, vectors, settings.match_threshold)
-            if options.groups_csv is not None:
-                result["groups"] = _groups(
-                    pairs, vectors, options.groups_csv, settings.match_threshold
-                )
+            if groups is not None:
+                result["groups"] = _groups(pairs, vectors, groups, settings.match_threshold)
         if "identification" in options.protocols:
             split = dataset.identification_split()
             vectors = embed(
                 "identification", split.gallery + split.mated_probes + split.nonmated_probes
             )
-            result["identification"] = _identification(
+            result["identification"], searches = _identification(
                 split, vectors, settings, pipeline, options.candidate_list_length
             )
     finally:
         cache.close()
+    if groups is not None and every:
+        fairness_started = time.perf_counter()
+        result["fairness"] = fairness.of_embeddings(
+            every,
+            groups,
+            settings.match_threshold,
+            searches=searches,
+            fpir_thresholds=[
+                p["threshold"] for p in result.get("identification", {}).get("fnir_at_fpir", [])
+            ],
+            seed=options.seed,
+            impostor_count=options.impostor_pairs,
+        )
+        result.setdefault("timing_s", {})["fairness"] = round(
+            time.perf_counter() - fairness_started, 1
+        )
     result["elapsed_s"] = round(time.perf_counter() - started, 1)
     # A rerun is fast because nothing is embedded again: say so next to the time.
     result["images_embedded"] = cache.misses
@@ -284,17 +305,13 @@ def _errors(
 
 
 def _groups(
-    pairs: list[Pair], vectors: dict[str, BenchmarkEmbedding], csv_path: Path, threshold: float
+    pairs: list[Pair],
+    vectors: dict[str, BenchmarkEmbedding],
+    groups: dict[str, str],
+    threshold: float,
 ) -> dict[str, Any]:
-    """``csv_path``: a header ``image,group`` and one row per image, the image named by its
-    path under the dataset root (``images/Name/Name_0001.jpg``) or its file name."""
-    groups: dict[str, str] = {}
-    with csv_path.open(newline="") as handle:
-        reader = csv.DictReader(handle)
-        if reader.fieldnames is None or not {"image", "group"} <= set(reader.fieldnames):
-            raise InvalidArgumentError(f"{csv_path}: expected the columns image,group")
-        for row in reader:
-            groups[Path(row["image"]).name] = row["group"]
+    """View 2's pairs only (few impostor pairs per group): the NIST-style figures are the
+    ``fairness`` block's."""
     scores = pair_scores(pairs, vectors)
     same = np.array([p.same for p in pairs])
     rates = metrics.group_rates(
@@ -306,7 +323,8 @@ def _groups(
     )
     return {
         "threshold": threshold,
-        "protocol": "LFW View 2 pairs whose two images are both in the group",
+        "protocol": "LFW View 2 pairs whose two images are both in the group (too few "
+        "impostor pairs to resolve a group's FMR: see fairness for that)",
         "rates": [asdict(r) for r in rates],
         "fmr_max_over_min": metrics.fmr_ratio(rates),
     }
@@ -318,8 +336,9 @@ def _identification(
     settings: Settings,
     pipeline: FacePipeline,
     candidates: int,
-) -> dict[str, Any]:
-    """Searches through the engine's own index backend."""
+) -> tuple[dict[str, Any], fairness.Searches]:
+    """Searches through the engine's own index backend; the figures, and each search's
+    scores for the per-group rates."""
     gallery_people = [Path(g).parent.name for g in split.gallery]
     with tempfile.TemporaryDirectory() as folder:
         index = create_index(settings.index_backend, pipeline.model, Path(folder))
@@ -346,6 +365,9 @@ def _identification(
     top_nonmated = nonmated_scores[:, 0]
     engine_threshold = settings.match_threshold
     all_probes = split.mated_probes + split.nonmated_probes
+    searches = fairness.Searches(
+        split.nonmated_probes, top_nonmated, split.mated_probes, mate_scores
+    )
     return {
         "split": {
             "gallery_images": len(split.gallery),
@@ -377,4 +399,4 @@ def _identification(
             1 for p in split.gallery + all_probes if vectors[p].outcome in FAILED_TO_ENROL
         ),
         "curves": {"cmc": curve.tolist()},
-    }
+    }, searches
