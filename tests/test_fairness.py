@@ -4,12 +4,14 @@ end to end run through ``facelens eval lfw --groups`` is in test_evaluation.py."
 from __future__ import annotations
 
 from itertools import combinations
+from pathlib import Path
 from typing import Any
 
 import numpy as np
 import pytest
 
 from facelens.evaluation import fairness
+from facelens.evaluation.embeddings import FACE, BenchmarkEmbedding
 
 
 def _basis(k: int) -> np.ndarray:
@@ -65,6 +67,13 @@ def test_given_one_group_with_more_alike_impostors_then_its_fmr_and_the_ratio() 
     at = {p["threshold"]: p for p in rates["at_thresholds"]}
     assert set(at) == {0.88, 0.89, 0.9, 0.91, 0.92}
     assert at[0.9]["fmr"] == {"a": a["fmr"], "b": b["fmr"]} and at[0.9]["fmr_max_over_min"] == 3.0
+    # Pooled, 36 of the 108 impostor scores are 1.0: FMR 1e-3 lets none through; 0.4 does.
+    rates = fairness.one_to_one(
+        embeddings, people, groups, 0.9, impostor_count=1000, fmr_targets=(1e-3, 0.4)
+    )
+    strict, lenient = rates["at_pooled_fmr"]
+    assert strict["pooled_fmr_target"] == 1e-3 and strict["fmr"] == {"a": 0.0, "b": 0.0}
+    assert lenient["fmr"] == {"a": 0.5, "b": pytest.approx(1 / 6)} and lenient["threshold"] < 1
 
 
 def test_given_sampling_then_the_pairs_asked_for_distinct_different_people_in_the_group() -> None:
@@ -137,8 +146,23 @@ def test_given_a_scorer_then_it_scores_every_pair() -> None:
     # The scorer inverts the embeddings' answer: every impostor matches, no genuine pair.
     assert by["a"]["fmr"] == 1.0 and by["a"]["fnmr"] == 1.0 and by["b"]["fmr"] == 1.0
     assert len(seen) == 2 * (54 + 12) + 144
-    block = fairness.report(rates, None, scores="as-norm", protocol="p", seed=0, images={})
+    # Through the evaluation's entry point: indices into the images sorted by path.
+    paths = [f"images/{p}/{p}_{n % 3 + 1:04d}.jpg" for n, p in enumerate(people)]
+    vectors = {p: BenchmarkEmbedding(v, FACE, 1) for p, v in zip(paths, embeddings, strict=True)}
+    labels = {Path(p).name: g for p, g in zip(paths, groups, strict=True) if g is not None}
+    order = sorted(paths)
+    people = [Path(p).parent.name for p in order]  # what the scorer above looks up
+    block = fairness.of_embeddings(
+        vectors, labels, 0.5, impostor_count=1000, scorer=scorer, scores="as-norm"
+    )
     assert block["scores"] == "as-norm" and "curves" not in block["one_to_one"]
+    assert block["one_to_many"] is None and block["images"] == {
+        "a": 12,
+        "b": 12,
+        "unlabelled": 2,
+        "failure_to_enrol": {"a": 0, "b": 0},
+    }
+    assert [r["fmr"] for r in block["one_to_one"]["groups"]] == [1.0, 1.0]
     assert block["curves"]["fmr"]["a"][0] == 1.0
 
 

@@ -11,6 +11,12 @@ def _pct(x: float | None) -> str:
     return "-" if x is None else f"{x:.4%}"
 
 
+def _ratio(r: dict[str, Any]) -> str:
+    if r["ratio"] is None:
+        return "-" if r["lowest"] is None else f"unbounded ({r['lowest']}: none)"
+    return f"{r['ratio']} ({r['highest']}/{r['lowest']})"
+
+
 def print_fairness_summary(out: Console, f: dict[str, Any]) -> None:
     """The ``fairness`` block of ``facelens eval lfw``'s figures, one line per group."""
     one, many = f["one_to_one"], f["one_to_many"]
@@ -38,11 +44,17 @@ def print_fairness_summary(out: Console, f: dict[str, Any]) -> None:
             f"({c['false_matches']:,} of {c['impostor_pairs']:,} impostor pairs)",
             highlight=False,
         )
+    for p in one["at_pooled_fmr"]:
+        out.print(
+            f"  at threshold {p['threshold']} (pooled FMR {p['pooled_fmr_target']:g}): "
+            + ", ".join(f"{g} FMR {_pct(x)}" for g, x in p["fmr"].items())
+            + f", highest/lowest {p['fmr_max_over_min']}",
+            highlight=False,
+        )
     ratios = [("FMR", one["fmr_max_over_min"]), ("FNMR", one["fnmr_max_over_min"])]
     if many:
         ratios.append(("1:N FPIR", many["fpir_max_over_min"]))
     out.print(
-        "  highest/lowest: "
-        + ", ".join(f"{k} {r['ratio']} ({r['highest']}/{r['lowest']})" for k, r in ratios),
+        "  highest/lowest: " + ", ".join(f"{k} {_ratio(r)}" for k, r in ratios),
         highlight=False,
     )

@@ -168,16 +168,11 @@ def max_over_min(rates: dict[str, float | None]) -> dict[str, Any]:
     return {"ratio": ratio, "highest": highest, "lowest": lowest}
 
 
-def _fmr_curve(scores: np.ndarray, grid: np.ndarray) -> list[float]:
-    ordered = np.sort(scores)
-    accepted = len(ordered) - np.searchsorted(ordered, grid, side="left")
-    return [round(float(x), 8) for x in accepted / max(len(ordered), 1)]
-
-
-def _fnmr_curve(scores: np.ndarray, grid: np.ndarray) -> list[float]:
-    ordered = np.sort(scores)
-    rejected = np.searchsorted(ordered, grid, side="left")
-    return [round(float(x), 8) for x in rejected / max(len(ordered), 1)]
+def _curve(scores: np.ndarray, grid: np.ndarray, accepted: bool) -> list[float]:
+    """The share of ``scores`` at or above (``accepted``) or below each threshold of ``grid``."""
+    below = np.searchsorted(np.sort(scores), grid, side="left")
+    share = ((len(scores) - below) if accepted else below) / max(len(scores), 1)
+    return [round(float(x), 8) for x in share]
 
 
 def one_to_one(
@@ -190,11 +185,14 @@ def one_to_one(
     impostor_count: int = DEFAULT_IMPOSTOR_PAIRS,
     scorer: Scorer | None = None,
     thresholds: Sequence[float] | None = None,
+    fmr_targets: Sequence[float] = (1e-3, 1e-4),
 ) -> dict[str, Any]:
     """Verification error rates per group (see the module's docstring). ``embeddings``: one
     L2-normalised row per image; ``people`` and ``groups`` (None: unlabelled) per image;
     ``scorer`` maps image index arrays to scores (default: cosine of ``embeddings``);
-    ``thresholds``: where else to report the rates (default: ``threshold`` +- 0.01, 0.02)."""
+    ``thresholds``: where else to report the rates (default: ``threshold`` +- 0.01, 0.02, a
+    cosine scale: give them for other scores); ``fmr_targets``: also at the thresholds where
+    the groups' impostor samples pooled (each group weighing its sample) have that FMR."""
     score = scorer if scorer is not None else cosine_scorer(embeddings)
     person_ids = np.unique(np.asarray(people), return_inverse=True)[1].astype(np.int64)
     labels = sorted({g for g in groups if g is not None})
@@ -244,34 +242,42 @@ def one_to_one(
         )
     if thresholds is None:
         thresholds = [round(threshold + d, 4) for d in (-0.02, -0.01, 0.0, 0.01, 0.02)]
-    at = []
-    for t in sorted(set(thresholds)):
+
+    def at(t: float) -> dict[str, Any]:
         fmr = {g: _rate(int(np.sum(impostor[g] >= t)), len(impostor[g])) for g in labels}
         fnmr = {g: _rate(int(np.sum(genuine[g] < t)), len(genuine[g])) for g in labels}
-        at.append(
-            {
-                "threshold": t,
-                "fmr": fmr,
-                "fnmr": fnmr,
-                "fmr_max_over_min": max_over_min(fmr)["ratio"],
-                "fnmr_max_over_min": max_over_min(fnmr)["ratio"],
-            }
-        )
-    pooled = [s for s in impostor.values() if len(s)]
-    low = min(float(np.median(s)) for s in pooled) if pooled else -1.0
-    grid = np.linspace(min(low, threshold - 0.05), 1.0, CURVE_POINTS)
+        return {
+            "threshold": t,
+            "fmr": fmr,
+            "fnmr": fnmr,
+            "fmr_max_over_min": max_over_min(fmr)["ratio"],
+            "fnmr_max_over_min": max_over_min(fnmr)["ratio"],
+        }
+
+    pooled = np.sort(np.concatenate([np.empty(0), *impostor.values()]))[::-1]
+    at_pooled = []
+    for target in fmr_targets:
+        allowed = int(np.floor(target * len(pooled)))
+        if allowed < len(pooled):  # the most lenient 6-decimal threshold letting that many by
+            t = float(np.ceil(np.nextafter(pooled[allowed], np.inf) * 1e6) / 1e6)
+            at_pooled.append({"pooled_fmr_target": target, **at(t)})
+    everything = [pooled, *genuine.values()]
+    low = min([float(np.median(x)) for x in impostor.values() if len(x)] + [threshold])
+    high = max([float(x.max()) for x in everything if len(x)] + [threshold])
+    grid = np.linspace(low, high, CURVE_POINTS)
     return {
         "threshold": threshold,
         "groups": rows,
         "fmr_max_over_min": max_over_min({r["group"]: r["fmr"] for r in rows}),
         "fnmr_max_over_min": max_over_min({r["group"]: r["fnmr"] for r in rows}),
         "cross_group": cross,
-        "at_thresholds": at,
+        "at_thresholds": [at(t) for t in sorted(set(thresholds))],
+        "at_pooled_fmr": at_pooled,
         "curves": {
             "thresholds": [round(float(t), 6) for t in grid],
-            "fmr": {g: _fmr_curve(impostor[g], grid) for g in labels},
-            "fnmr": {g: _fnmr_curve(genuine[g], grid) for g in labels},
-            "cross_fmr": {k: _fmr_curve(s, grid) for k, s in cross_scores.items()},
+            "fmr": {g: _curve(impostor[g], grid, True) for g in labels},
+            "fnmr": {g: _curve(genuine[g], grid, False) for g in labels},
+            "cross_fmr": {k: _curve(s, grid, True) for k, s in cross_scores.items()},
         },
     }
 
@@ -320,29 +326,6 @@ def one_to_many(
     return {**points[0], "at_thresholds": points[1:]}
 
 
-def report(
-    one_to_one_rates: dict[str, Any],
-    one_to_many_rates: dict[str, Any] | None,
-    *,
-    scores: str = "raw",
-    protocol: str,
-    seed: int,
-    images: dict[str, Any],
-) -> dict[str, Any]:
-    """The JSON block: both parts, what the scores are, how they were measured; the 1:1
-    curves under ``curves`` (they go to curves.json)."""
-    curves = one_to_one_rates["curves"]
-    return {
-        "scores": scores,
-        "protocol": protocol,
-        "seed": seed,
-        "images": images,
-        "one_to_one": {k: v for k, v in one_to_one_rates.items() if k != "curves"},
-        "one_to_many": one_to_many_rates,
-        "curves": curves,
-    }
-
-
 # --- on an evaluation's embeddings ---------------------------------------------------------
 
 
@@ -369,9 +352,10 @@ def of_embeddings(
     scorer: Scorer | None = None,
     scores: str = "raw",
 ) -> dict[str, Any]:
-    """The report over ``vectors`` (relative path ``images/Name/Name_0001.jpg`` -> embedding;
-    the person is the folder's name), ``groups`` naming images by file name. A ``scorer``
-    takes indices into the images sorted by path."""
+    """The JSON block over ``vectors`` (relative path ``images/Name/Name_0001.jpg`` ->
+    embedding; the person is the folder's name), ``groups`` naming images by file name: both
+    parts, what the scores are (``scores``), how they were measured; the 1:1 curves under
+    ``curves`` (curves.json). A ``scorer`` takes indices into the images sorted by path."""
     images = sorted(vectors)
     labels = [groups.get(Path(i).name) for i in images]
     rates = one_to_one(
@@ -415,4 +399,12 @@ def of_embeddings(
         "the non-mated probes, FNIR over the mated probes, at the engine threshold (then at "
         "the thresholds of the overall FPIR targets)."
     )
-    return report(rates, ident, scores=scores, protocol=protocol, seed=seed, images=counted)
+    return {
+        "scores": scores,
+        "protocol": protocol,
+        "seed": seed,
+        "images": counted,
+        "one_to_one": {k: v for k, v in rates.items() if k != "curves"},
+        "one_to_many": ident,
+        "curves": rates["curves"],
+    }

@@ -170,6 +170,8 @@ def _fairness_section(f: dict[str, Any]) -> str:
         rows += "<tr>" + "".join(f"<td>{html.escape(c)}</td>" for c in cells) + "</tr>"
 
     def ratio(r: dict[str, Any]) -> str:
+        if r["ratio"] is None:
+            return "-" if r["lowest"] is None else f"unbounded ({r['lowest']}: none)"
         return f"{r['ratio']} ({r['highest']} / {r['lowest']})"
 
     summary = [
@@ -182,6 +184,14 @@ def _fairness_section(f: dict[str, Any]) -> str:
             rate(c["fmr"], c["false_matches"], c["impostor_pairs"]),
         )
         for c in one["cross_group"]
+    ]
+    summary += [
+        (
+            f"at threshold {p['threshold']} (pooled FMR {p['pooled_fmr_target']:g})",
+            ", ".join(f"{g} FMR {x}" for g, x in p["fmr"].items())
+            + f"; highest / lowest {p['fmr_max_over_min']}",
+        )
+        for p in one["at_pooled_fmr"]
     ]
     if many:
         summary.append(("highest / lowest group FPIR (1:N)", ratio(many["fpir_max_over_min"])))
