@@ -194,6 +194,8 @@ def test_given_lfw_then_eval_writes_every_figure_plots_and_a_report(
     assert sum(r["nonmated_probes"] for r in searched) == split["nonmated_probes"]
     assert sum(r["mated_probes"] for r in searched) == split["mated_probes"]
     assert "fpir_max_over_min" in fair["one_to_many"]
+    targets = [p["overall_fpir_target"] for p in fair["one_to_many"]["at_thresholds"]]
+    assert targets == [0.01, 0.003]
     curves = json.loads((out / "curves.json").read_text())
     assert set(curves["fairness"]["fmr"]) == {"early", "late"}
     assert "Error rates by group at threshold" in result.stdout

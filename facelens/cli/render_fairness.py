@@ -51,6 +51,17 @@ def print_fairness_summary(out: Console, f: dict[str, Any]) -> None:
             + f", highest/lowest {p['fmr_max_over_min']}",
             highlight=False,
         )
+    for p in many["at_thresholds"] if many else []:
+        out.print(
+            f"  1:N at threshold {p['threshold']} (overall FPIR {p['overall_fpir_target']:g}): "
+            + ", ".join(
+                f"{r['group']} FPIR {_pct(r['fpir'])} ({r['false_positives']} of "
+                f"{r['nonmated_probes']}), FNIR {_pct(r['fnir'])}"
+                for r in p["groups"]
+            )
+            + f", FPIR highest/lowest {_ratio(p['fpir_max_over_min'])}",
+            highlight=False,
+        )
     ratios = [("FMR", one["fmr_max_over_min"]), ("FNMR", one["fnmr_max_over_min"])]
     if many:
         ratios.append(("1:N FPIR", many["fpir_max_over_min"]))

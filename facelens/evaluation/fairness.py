@@ -346,7 +346,7 @@ def of_embeddings(
     threshold: float,
     *,
     searches: Searches | None = None,
-    fpir_thresholds: Sequence[float] = (),
+    fpir_thresholds: Sequence[tuple[float, float]] = (),
     seed: int = 0,
     impostor_count: int = DEFAULT_IMPOSTOR_PAIRS,
     scorer: Scorer | None = None,
@@ -355,7 +355,8 @@ def of_embeddings(
     """The JSON block over ``vectors`` (relative path ``images/Name/Name_0001.jpg`` ->
     embedding; the person is the folder's name), ``groups`` naming images by file name: both
     parts, what the scores are (``scores``), how they were measured; the 1:1 curves under
-    ``curves`` (curves.json). A ``scorer`` takes indices into the images sorted by path."""
+    ``curves`` (curves.json). A ``scorer`` takes indices into the images sorted by path.
+    ``fpir_thresholds``: (overall FPIR target, its threshold) pairs for the 1:N rates."""
     images = sorted(vectors)
     labels = [groups.get(Path(i).name) for i in images]
     rates = one_to_one(
@@ -375,6 +376,7 @@ def of_embeddings(
     counted["unlabelled"] = labels.count(None)
     counted["failure_to_enrol"] = {g: failed.count(g) for g in named}
     ident = None
+    targets = [(f, t) for f, t in fpir_thresholds if np.isfinite(t)]
     if searches is not None:
 
         def group(probes: list[str]) -> list[str | None]:
@@ -385,8 +387,10 @@ def of_embeddings(
             group(searches.nonmated_probes),
             searches.mate_scores,
             group(searches.mated_probes),
-            [threshold, *(t for t in fpir_thresholds if np.isfinite(t))],
+            [threshold, *(t for _, t in targets)],
         )
+        for point, (target, _) in zip(ident["at_thresholds"], targets, strict=True):
+            point["overall_fpir_target"] = target
     protocol = (
         "1:1 over every LFW image the eval embedded that the CSV labels, at one global "
         f"threshold: per group, FMR from {impostor_count:,} distinct different-person pairs "
@@ -396,8 +400,9 @@ def of_embeddings(
         "image of each group. Images that failed to enrol (a rejected face or the central "
         "region embedded) are kept and scored, as in every figure of the eval. 1:N: the "
         "identification protocol's searches, each probe counted in its own group: FPIR over "
-        "the non-mated probes, FNIR over the mated probes, at the engine threshold (then at "
-        "the thresholds of the overall FPIR targets)."
+        "the non-mated probes, FNIR over the mated probes, at the engine threshold and at the "
+        "thresholds of the overall FPIR targets; a group's FPIR rests on its few non-mated "
+        "probes: read the counts."
     )
     return {
         "scores": scores,

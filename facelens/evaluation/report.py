@@ -149,6 +149,12 @@ def _fairness_section(f: dict[str, Any]) -> str:
     def rate(x: float | None, hits: int, n: int) -> str:
         return "-" if x is None else f"{x:.4%} ({hits:,} of {n:,})"
 
+    def fpir(r: dict[str, Any]) -> str:
+        return rate(r["fpir"], r["false_positives"], r["nonmated_probes"])
+
+    def fnir(r: dict[str, Any]) -> str:
+        return rate(r["fnir"], r["false_negatives"], r["mated_probes"])
+
     one, many = f["one_to_one"], f["one_to_many"]
     searched = {r["group"]: r for r in many["groups"]} if many else {}
     head = (
@@ -164,8 +170,8 @@ def _fairness_section(f: dict[str, Any]) -> str:
             f"{r['images']:,}",
             rate(r["fmr"], r["false_matches"], r["impostor_pairs"]),
             rate(r["fnmr"], r["false_non_matches"], r["genuine_pairs"]),
-            rate(s["fpir"], s["false_positives"], s["nonmated_probes"]) if s else "-",
-            rate(s["fnir"], s["false_negatives"], s["mated_probes"]) if s else "-",
+            fpir(s) if s else "-",
+            fnir(s) if s else "-",
         ]
         rows += "<tr>" + "".join(f"<td>{html.escape(c)}</td>" for c in cells) + "</tr>"
 
@@ -188,13 +194,21 @@ def _fairness_section(f: dict[str, Any]) -> str:
     summary += [
         (
             f"at threshold {p['threshold']} (pooled FMR {p['pooled_fmr_target']:g})",
-            ", ".join(f"{g} FMR {x}" for g, x in p["fmr"].items())
+            ", ".join(f"{g} FMR {'-' if x is None else f'{x:.4%}'}" for g, x in p["fmr"].items())
             + f"; highest / lowest {p['fmr_max_over_min']}",
         )
         for p in one["at_pooled_fmr"]
     ]
     if many:
         summary.append(("highest / lowest group FPIR (1:N)", ratio(many["fpir_max_over_min"])))
+        summary += [
+            (
+                f"1:N at threshold {p['threshold']} (overall FPIR {p['overall_fpir_target']:g})",
+                "; ".join(f"{r['group']} FPIR {fpir(r)}, FNIR {fnir(r)}" for r in p["groups"])
+                + f"; FPIR highest / lowest {ratio(p['fpir_max_over_min'])}",
+            )
+            for p in many["at_thresholds"]
+        ]
     summary.append(("protocol", f["protocol"]))
     return (
         f"<h2>Error rates by group at threshold {one['threshold']} ({html.escape(f['scores'])} "

@@ -133,7 +133,8 @@ def evaluate_lfw(
             settings.match_threshold,
             searches=searches,
             fpir_thresholds=[
-                p["threshold"] for p in result.get("identification", {}).get("fnir_at_fpir", [])
+                (p["target_fpir"], p["threshold"])
+                for p in result.get("identification", {}).get("fnir_at_fpir", [])
             ],
             seed=options.seed,
             impostor_count=options.impostor_pairs,
