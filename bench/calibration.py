@@ -43,7 +43,7 @@ from facelens.scoring.calibration import (
 from facelens.scoring.normalisation import (
     Cohort,
     CohortStats,
-    as_norm,
+    normalise,
     sample_cohort,
     shortlist_stats,
 )
@@ -118,14 +118,17 @@ def run_size(
     started = time.perf_counter()
     stats = cohort_stats(gallery, cohort)
     stats_s = time.perf_counter() - started
-    normalised = as_norm(raw, cohort.stats(queries, probe_ids), shortlist_stats(stats, rows))
+    normalised = normalise(
+        settings.score_normalisation, raw, cohort.stats(queries, probe_ids),
+        shortlist_stats(stats, rows), settings.score_cohort_weight,
+    )  # fmt: skip
     out: dict[str, Any] = {
         "faces": len(gallery),
         "real_faces": int(np.sum(gallery_labels >= 0)),
         "search_s": round(search_s, 1),
         "cohort_stats_s": round(stats_s, 1),
     }
-    for name, scores in (("raw", raw), ("as_norm", normalised)):
+    for name, scores in (("raw", raw), ("normalised", normalised)):
         scores = np.where(strangers, scores, -np.inf)
         order = np.argsort(-scores, axis=1, kind="stable")
         scores = np.take_along_axis(scores, order, axis=1)
@@ -179,7 +182,7 @@ def plot(report: dict[str, Any], path: Path) -> None:
 
     fig, (left, right) = plt.subplots(1, 2, figsize=(11, 4.2))
     sizes = [row["faces"] for row in report["rows"]]
-    for name, style in (("raw", "--"), ("as_norm", "-")):
+    for name, style in (("raw", "--"), ("normalised", "-")):
         for i, target in enumerate(report["targets"]):
             oracle = [row[name]["targets"][i]["fnir_at_oracle"] for row in report["rows"]]
             calibrated = [row[name]["targets"][i]["fnir_at_calibrated"] for row in report["rows"]]
@@ -235,7 +238,7 @@ def main() -> None:
             vectors[parts["nonmated_rows"]], settings, args.targets, args.seed,
         )  # fmt: skip
         rows.append(row)
-        for name in ("raw", "as_norm"):
+        for name in ("raw", "normalised"):
             t = row[name]["targets"][0]
             print(
                 f"{faces:>9,} {name:>7}: rank-1 {row[name]['rank_1']:.4f}  target "
@@ -249,6 +252,8 @@ def main() -> None:
         "mated_queries": len(parts["mated_rows"]),
         "nonmated_queries": len(parts["nonmated_rows"]),
         "settings": {
+            "score_normalisation": settings.score_normalisation,
+            "score_cohort_weight": settings.score_cohort_weight,
             "score_cohort_size": settings.score_cohort_size,
             "score_cohort_top_k": settings.score_cohort_top_k,
             "score_shortlist": settings.score_shortlist,

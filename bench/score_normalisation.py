@@ -1,4 +1,4 @@
-"""AS-norm against raw similarity on LFW's open-set 1:N split, over cohort sizes and top-k.
+"""Score normalisation against raw similarity on LFW's open-set 1:N split: methods, cohorts.
 
     PYTHONPATH=. .venv/bin/python -m bench.score_normalisation --lfw ../shared/datasets/lfw \\
         --cache /tmp/eval-mtcnn.sqlite --out bench/results/score-normalisation.json
@@ -7,9 +7,10 @@ The split is ``facelens eval lfw``'s (``LfwDataset.identification_split``): 5,74
 gallery holds image 0001 of each person not held out, plus every single-image person. The
 embeddings come from the eval's cache (embedded with the default settings when missing). Both
 rows of every comparison are measured in this one process on the same embeddings: raw
-similarity (today's rule) and AS-norm with each cohort size and top-k asked for; the shortlist
-re-ranked is the same for all. To see that a setting is not tuned to the split, the probes are
-also split in two halves by a hash of the person's name and the figures given for each half.
+similarity (today's rule), AS-norm and cohort_mean (``facelens.scoring.normalisation``) with
+each cohort size, top-k and weight asked for; the shortlist re-ranked is the same for all. The
+probes are split in two halves by a hash of the person's name: settings are chosen on half 0
+(``dev``) and half 1 (``test``) says whether the choice holds.
 """
 
 from __future__ import annotations
@@ -90,8 +91,8 @@ def measure(
     if norm is not None:
         cohort = gallery_cohort(gallery, norm)
         stats = cohort.stats(gallery, np.arange(len(gallery)))
-        mated = normalised_ranking(mated, data["mated"], stats, cohort, candidates)
-        nonmated = normalised_ranking(nonmated, data["nonmated"], stats, cohort, candidates)
+        mated = normalised_ranking(mated, data["mated"], stats, cohort, candidates, norm)
+        nonmated = normalised_ranking(nonmated, data["nonmated"], stats, cohort, candidates, norm)
     else:
         mated = Ranked(mated.scores[:, :candidates], mated.rows[:, :candidates])
         nonmated = Ranked(nonmated.scores[:, :candidates], nonmated.rows[:, :candidates])
@@ -116,8 +117,9 @@ def main() -> None:
     parser.add_argument("--lfw", type=Path, required=True)
     parser.add_argument("--cache", type=Path, required=True)
     parser.add_argument("--out", type=Path, required=True)
-    parser.add_argument("--cohort-sizes", type=int, nargs="+", default=[500, 1000, 2000, 5000])
-    parser.add_argument("--top-k", type=int, nargs="+", default=[10, 30, 100, 300])
+    parser.add_argument("--cohort-sizes", type=int, nargs="+", default=[1000, 2000, 5000])
+    parser.add_argument("--top-k", type=int, nargs="+", default=[10, 20, 50, 100])
+    parser.add_argument("--weights", type=float, nargs="+", default=[0.5, 0.75, 1.0])
     parser.add_argument("--shortlist", type=int, default=200)
     parser.add_argument("--candidates", type=int, default=20)
     parser.add_argument("--workers", type=int, default=2)
@@ -128,25 +130,39 @@ def main() -> None:
     started = time.perf_counter()
     raw = measure(data, None, args.candidates, settings.match_threshold)
     rows.append({"scores": "raw", **raw})
+    methods = [("as_norm", 0.0)] + [("cohort_mean", w) for w in args.weights]
     for size in args.cohort_sizes:
         for k in args.top_k:
-            if k >= size:
-                continue
-            norm = Normalisation(cohort_size=size, top_k=k, shortlist=args.shortlist)
-            result = measure(data, norm, args.candidates, None)
-            rows.append({"scores": "as_norm", "cohort_size": size, "top_k": k, **result})
-            print(
-                f"as_norm cohort {size} top-{k}: rank-1 {result['rank_1']:.4f} "
-                + " ".join(
-                    f"FNIR@{p['target_fpir']} {p['fnir']:.4f}" for p in result["fnir_at_fpir"]
-                ),
-                flush=True,
-            )
+            for method, weight in methods:
+                norm = Normalisation(method, size, k, weight, args.shortlist)
+                result = measure(data, norm, args.candidates, None)
+                rows.append(
+                    {"scores": method, "cohort_size": size, "top_k": k, "weight": weight, **result}
+                )
+                print(
+                    f"{method} cohort {size} top-{k} weight {weight}: "
+                    f"rank-1 {result['rank_1']:.4f} "
+                    + " ".join(
+                        f"FNIR@{p['target_fpir']} {p['fnir']:.4f}" for p in result["fnir_at_fpir"]
+                    ),
+                    flush=True,
+                )
     print(
         f"raw: rank-1 {raw['rank_1']:.4f} "
         + " ".join(f"FNIR@{p['target_fpir']} {p['fnir']:.4f}" for p in raw["fnir_at_fpir"])
     )
+    # Chosen on the dev half: the lowest sum of FNIR at the two target FPIRs.
+    chosen = min(
+        (r for r in rows if r["scores"] != "raw"),
+        key=lambda r: sum(p["fnir"] for p in r["halves"][0]["fnir_at_fpir"]),
+    )
+    print(
+        f"chosen on dev: {chosen['scores']} cohort {chosen['cohort_size']} top-"
+        f"{chosen['top_k']} weight {chosen['weight']}: all probes rank-1 {chosen['rank_1']:.4f} "
+        + " ".join(f"FNIR@{p['target_fpir']} {p['fnir']:.4f}" for p in chosen["fnir_at_fpir"])
+    )
     report = {
+        "chosen_on_dev_half": {k: chosen[k] for k in ("scores", "cohort_size", "top_k", "weight")},
         "split": {
             "gallery": len(data["gallery"]),
             "mated_probes": len(data["mated"]),

@@ -196,17 +196,24 @@ class Settings(BaseSettings):
         description="Cosine similarity at or above which two faces are called the same person.",
     )
     default_top_k: int = Field(default=5, gt=0, le=1000)
-    score_normalisation: Literal["as_norm", "none"] = Field(
-        default="as_norm",
-        description="Scores searches decide on: as_norm (each similarity standardised by the "
-        "probe's and the gallery face's best scores against a cohort sampled from the "
-        "gallery) or none (raw similarity). Needs score_min_gallery_faces.",
+    score_normalisation: Literal["cohort_mean", "as_norm", "none"] = Field(
+        default="cohort_mean",
+        description="Scores searches decide on: cohort_mean (the similarity less "
+        "score_cohort_weight times the mean of both faces' best scores against a cohort "
+        "sampled from the gallery), as_norm (standardised by both sides' cohort scores) or "
+        "none (raw similarity). Needs score_min_gallery_faces.",
     )
     score_cohort_size: int = Field(
-        default=2000, ge=10, description="Gallery faces sampled (seeded) into the cohort."
+        default=5000, ge=10, description="Gallery faces sampled (seeded) into the cohort."
     )
     score_cohort_top_k: int = Field(
-        default=100, ge=1, description="Best cohort scores each face's statistics use."
+        default=50, ge=1, description="Best cohort scores each face's statistics use."
+    )
+    score_cohort_weight: float = Field(
+        default=0.5,
+        ge=0.0,
+        le=2.0,
+        description="Share of the two faces' cohort means cohort_mean takes off a similarity.",
     )
     score_shortlist: int = Field(
         default=200,

@@ -152,6 +152,7 @@ def test_given_lfw_then_eval_writes_every_figure_plots_and_a_report(
         "roc.png",
         "det.png",
         "cmc.png",
+        "fairness.png",
         "report.html",
     }
     figures = json.loads((out / "results.json").read_text())
@@ -177,9 +178,31 @@ def test_given_lfw_then_eval_writes_every_figure_plots_and_a_report(
     assert [p["target_fpir"] for p in ident["fnir_at_fpir"]] == [0.01, 0.003]
     rates = {r["group"]: r for r in figures["groups"]["rates"]}
     assert set(rates) == {"early", "late"}
+    # The NIST-style block: over every image embedded (the 1:N protocol embeds them all).
+    fair = figures["fairness"]
+    assert fair["scores"] == "raw" and "failed to enrol" in fair["protocol"]
+    images = sum(1 for _ in mini_lfw.glob("images/*/*.jpg"))
+    assert fair["images"]["early"] + fair["images"]["late"] == images
+    assert fair["images"]["unlabelled"] == 0
+    one = fair["one_to_one"]
+    assert {r["group"] for r in one["groups"]} == {"early", "late"}
+    for r in one["groups"]:  # few images: every different-person pair within the group
+        assert r["impostor_pairs"] == r["impostor_pairs_available"] > 0
+    assert {"ratio", "highest", "lowest"} <= set(one["fmr_max_over_min"])
+    assert one["cross_group"][0]["groups"] == ["early", "late"]
+    searched = fair["one_to_many"]["groups"]
+    assert sum(r["nonmated_probes"] for r in searched) == split["nonmated_probes"]
+    assert sum(r["mated_probes"] for r in searched) == split["mated_probes"]
+    assert "fpir_max_over_min" in fair["one_to_many"]
+    targets = [p["overall_fpir_target"] for p in fair["one_to_many"]["at_thresholds"]]
+    assert targets == [0.01, 0.003]
+    curves = json.loads((out / "curves.json").read_text())
+    assert set(curves["fairness"]["fmr"]) == {"early", "late"}
+    assert "Error rates by group at threshold" in result.stdout
     assert figures["settings"]["detect_upsample_times"] == 1
     html = (out / "report.html").read_text()
     assert "roc.png" in html and "cmc.png" in html and "Open-set identification" in html
+    assert "fairness.png" in html and "Error rates by group" in html
 
     # A rerun embeds nothing: every image comes from the cache.
     again = runner.invoke(app, [*args, "--protocol", "view2", "--json"])
@@ -187,6 +210,9 @@ def test_given_lfw_then_eval_writes_every_figure_plots_and_a_report(
     rerun = json.loads(again.stdout)
     assert rerun["view2"]["mean_accuracy"] == v2["mean_accuracy"]
     assert rerun["timing_s"]["embed_view2"] < 5
+    # View 2 alone: 1:1 over View 2's images, no 1:N.
+    assert rerun["fairness"]["one_to_many"] is None
+    assert sum(rerun["fairness"]["images"][g] for g in ("early", "late")) == len(pair_images)
 
 
 def test_given_a_folder_that_is_not_lfw_then_a_clear_error(tmp_path: Path) -> None:

@@ -429,6 +429,10 @@ def print_eval_summary(figures: dict[str, Any]) -> None:
         for r in g["rates"]:
             out.print(f"  group {r['group']}: FMR {r['fmr']}, FNMR {r['fnmr']}", highlight=False)
         out.print(f"  highest/lowest group FMR: {g['fmr_max_over_min']}", highlight=False)
+    if "fairness" in figures:
+        from facelens.cli.render_fairness import print_fairness_summary
+
+        print_fairness_summary(out, figures["fairness"])
     out.print(
         f"took {figures['elapsed_s']} s ({figures['images_embedded']} images embedded, "
         f"{figures['images_from_cache']} from the cache)",

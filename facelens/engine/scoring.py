@@ -30,7 +30,7 @@ from facelens.scoring.calibration import (
     sample_rows,
     threshold_for_fpir,
 )
-from facelens.scoring.normalisation import Cohort, CohortStats, as_norm, sample_cohort
+from facelens.scoring.normalisation import Cohort, CohortStats, normalise, sample_cohort
 from facelens.types import Caller, FloatArray, IdArray, SearchDecision
 
 #: Candidates kept per sampled face: enough for the expected false candidates of a top-k list.
@@ -128,7 +128,7 @@ class Scoring(Suppression):
         cohort = self.scoring_cohort()
         if cohort is None:
             return Ranked(raw=raw, normalised=None, ids=ids)
-        normalised = as_norm(raw, cohort.stats(queries), self._stats_of(cohort, ids))
+        normalised = self._normalise(raw, cohort.stats(queries), self._stats_of(cohort, ids))
         normalised = np.where(ids >= 0, normalised, -np.inf)
         if not by_normalised:
             return Ranked(raw=raw, normalised=normalised, ids=ids)
@@ -137,6 +137,16 @@ class Scoring(Suppression):
             raw=np.take_along_axis(raw, order, axis=1),
             normalised=np.take_along_axis(normalised, order, axis=1),
             ids=np.take_along_axis(ids, order, axis=1),
+        )
+
+    def scores_made(self) -> str:
+        """What this engine's searches score by now: the normalisation, or "raw"."""
+        return self.settings.score_normalisation if self.scoring_cohort() is not None else "raw"
+
+    def _normalise(self, raw: np.ndarray, probe: CohortStats, gallery: CohortStats) -> np.ndarray:
+        settings = self.settings
+        return normalise(
+            settings.score_normalisation, raw, probe, gallery, settings.score_cohort_weight
         )
 
     # --- the calibration -------------------------------------------------------------------
@@ -170,10 +180,9 @@ class Scoring(Suppression):
             return None
         self._reset_scoring()
         self._calibration_read = True
-        normalise = settings.score_normalisation == "as_norm"
         cohort_ids = sample_cohort(all_ids, settings.score_cohort_size, _SEED)
         self._set_cohort(cohort_ids, len(all_ids))
-        cohort = self._cohort if normalise else None
+        cohort = self._cohort if settings.score_normalisation != "none" else None
         rows = sample_rows(len(all_ids), settings.calibration_sample_faces, _SEED + 1)
         sample_ids, sample_vectors = self._stored_vectors(all_ids[rows])
         length = min(settings.score_shortlist + 1, len(all_ids))
@@ -183,14 +192,14 @@ class Scoring(Suppression):
         raw_sample = ImpostorSample(_best(raw, _SAMPLE_CANDIDATES))
         if cohort is not None:
             probe_stats = cohort.stats(sample_vectors, sample_ids)
-            normalised = as_norm(raw, probe_stats, self._stats_of(cohort, ids))
+            normalised = self._normalise(raw, probe_stats, self._stats_of(cohort, ids))
             sample = ImpostorSample(
                 _best(np.where(ids >= 0, normalised, -np.inf), _SAMPLE_CANDIDATES)
             )
         else:
             sample = raw_sample
         calibration = Calibration(
-            scores="as_norm" if cohort is not None else "raw",
+            scores=settings.score_normalisation if cohort is not None else "raw",
             target_fpir=settings.search_target_fpir,
             threshold=threshold_for_fpir(sample, settings.search_target_fpir),
             gallery_faces=len(all_ids),
@@ -288,7 +297,7 @@ class Scoring(Suppression):
         usable = (
             calibration is not None
             and settings.search_decision == "calibrated"
-            and calibration.scores == ("as_norm" if self.scoring_cohort() is not None else "raw")
+            and calibration.scores == self.scores_made()
         )
         if threshold is None and usable:
             assert calibration is not None

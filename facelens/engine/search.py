@@ -97,7 +97,7 @@ class Search(Probe, Scoring, Records):
         """The index's candidates, normalised and in the decision's order. With a cohort a
         shortlist is taken by raw similarity and re-ranked, so the top ``top_k`` by the
         normalised score are among it."""
-        calibrated = decision.scores == "as_norm"
+        calibrated = decision.scores != "raw"
         length = max(top_k, self.settings.score_shortlist) if calibrated else top_k
         scores, ids = self.index.search(queries, length, allowed_ids=allowed)
         ranked = self.rank(queries, scores, ids, by_normalised=calibrated)
@@ -236,7 +236,7 @@ class Search(Probe, Scoring, Records):
         normalised = (
             ranked.normalised if ranked.normalised is not None else np.full(ids.shape, np.nan)
         )
-        decided = normalised if decision.scores == "as_norm" else ranked.raw
+        decided = normalised if decision.scores != "raw" else ranked.raw
         return [
             [
                 Match(

@@ -24,7 +24,7 @@ from facelens.pipeline.analyse import FacePipeline
 from facelens.scoring.normalisation import (
     Cohort,
     CohortStats,
-    as_norm,
+    normalise,
     sample_cohort,
     shortlist_stats,
 )
@@ -34,10 +34,13 @@ TARGET_FPIRS = (1e-2, 3e-3)
 
 @dataclass(frozen=True, slots=True)
 class Normalisation:
-    """AS-norm's parameters: cohort size (sampled from the gallery), top-k, shortlist."""
+    """A normalisation's method and parameters: cohort size (sampled from the gallery),
+    top-k, the weight of cohort_mean, shortlist."""
 
+    method: str
     cohort_size: int
     top_k: int
+    weight: float
     shortlist: int
     seed: int = 0
 
@@ -61,10 +64,14 @@ def normalised_ranking(
     gallery_stats: CohortStats,
     cohort: Cohort,
     candidates: int,
+    norm: Normalisation,
 ) -> Ranked:
-    """The raw shortlist re-ranked by AS-norm, cut to ``candidates``."""
+    """The raw shortlist re-ranked by the normalised score, cut to ``candidates``."""
     probe_stats = cohort.stats(probes)
-    scores = as_norm(raw.scores, probe_stats, shortlist_stats(gallery_stats, raw.rows))
+    scores = normalise(
+        norm.method, raw.scores, probe_stats, shortlist_stats(gallery_stats, raw.rows),
+        norm.weight,
+    )  # fmt: skip
     scores = np.where(raw.rows >= 0, scores, -np.inf)
     order = np.argsort(-scores, axis=1, kind="stable")[:, :candidates]
     return Ranked(
@@ -144,12 +151,16 @@ def identification_report(
         _cut(mated_raw, candidates), _cut(nonmated_raw, candidates),
         gallery_people, probe_people, settings.match_threshold,
     )  # fmt: skip
-    norm = Normalisation(settings.score_cohort_size, settings.score_cohort_top_k, length)
+    norm = Normalisation(
+        settings.score_normalisation if settings.score_normalisation != "none" else "cohort_mean",
+        settings.score_cohort_size, settings.score_cohort_top_k, settings.score_cohort_weight,
+        length,
+    )  # fmt: skip
     cohort = gallery_cohort(gallery, norm)
     stats = cohort.stats(gallery, np.arange(len(gallery), dtype=np.int64))
     normalised = figures(
-        normalised_ranking(mated_raw, mated_vectors, stats, cohort, candidates),
-        normalised_ranking(nonmated_raw, nonmated_vectors, stats, cohort, candidates),
+        normalised_ranking(mated_raw, mated_vectors, stats, cohort, candidates, norm),
+        normalised_ranking(nonmated_raw, nonmated_vectors, stats, cohort, candidates, norm),
         gallery_people, probe_people, None,
     )  # fmt: skip
     all_probes = split.mated_probes + split.nonmated_probes
@@ -168,10 +179,10 @@ def identification_report(
         "candidate_list_length": candidates,
         **_public(raw),
         "normalised": {
-            "method": "AS-norm: each similarity standardised by the probe's and the gallery "
-            "face's top-k scores against a seeded cohort sampled from the gallery, averaged",
+            "method": norm.method,
             "cohort_size": cohort.size,
             "top_k": cohort.top_k,
+            "weight": norm.weight,
             "shortlist": length,
             **{k: v for k, v in _public(normalised).items() if k != "curves"},
         },
@@ -181,7 +192,10 @@ def identification_report(
         # For the per-group report: arrays, dropped before the JSON is written.
         "scores_by_probe": {
             "raw": {"mated": raw["mate_scores"], "nonmated": raw["nonmated_top"]},
-            "as_norm": {"mated": normalised["mate_scores"], "nonmated": normalised["nonmated_top"]},
+            "normalised": {
+                "mated": normalised["mate_scores"],
+                "nonmated": normalised["nonmated_top"],
+            },
         },
     }
 

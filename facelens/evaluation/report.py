@@ -49,12 +49,14 @@ def write_report(
         plots += [_roc(verification, out / "roc.png"), _det(verification, out / "det.png")]
     if "identification" in curves:
         plots.append(_cmc(curves["identification"]["cmc"], out / "cmc.png"))
-    extra = ""
+    if "fairness" in curves:
+        plots.append(_fairness_plot(figures["fairness"], curves["fairness"], out / "fairness.png"))
+    extra = _fairness_section(figures["fairness"]) if "fairness" in figures else ""
     if face_size is not None:
         (out / "face-size.json").write_text(json.dumps(face_size, indent=2) + "\n")
         written.append(out / "face-size.json")
         plots.append(plot_face_size(face_size, out / "face-size.png"))
-        extra = _face_size_section(face_size)
+        extra += _face_size_section(face_size)
     written += plots
     (out / "report.html").write_text(_html(figures, [p.name for p in plots], extra))
     written.append(out / "report.html")
@@ -115,6 +117,103 @@ def _cmc(cmc: list[float], path: Path) -> Path:
     ax.set_xticks(ranks)
     ax.grid(True, alpha=0.3)
     return _save(fig, path)
+
+
+def _fairness_plot(figures: dict[str, Any], curves: dict[str, Any], path: Path) -> Path:
+    """FMR (log scale) and FNMR against the threshold per group, as NISTIR 8280 plots them,
+    the engine threshold marked; cross-group FMR dashed."""
+    one = figures["one_to_one"]
+    floor = 0.5 / max([r["impostor_pairs"] for r in one["groups"]] + [1])
+    t = curves["thresholds"]
+    fig, (left, right) = plt.subplots(1, 2, figsize=(12, 4.5))
+    for group, fmr in curves["fmr"].items():
+        left.plot(t, [max(f, floor) for f in fmr], label=group)
+    for pair, fmr in curves["cross_fmr"].items():
+        left.plot(t, [max(f, floor) for f in fmr], linestyle="--", label=f"{pair} (cross)")
+    for group, fnmr in curves["fnmr"].items():
+        right.plot(t, fnmr, label=group)
+    for ax, label in ((left, "false match rate (FMR, log scale)"), (right, "FNMR")):
+        ax.axvline(one["threshold"], color="grey", linestyle=":", label="engine threshold")
+        ax.set_xlabel(f"threshold ({figures['scores']} scores)")
+        ax.set_ylabel(label)
+        ax.grid(True, which="both", alpha=0.3)
+        ax.legend()
+    left.set_yscale("log")
+    left.set_ylim(floor, 1)
+    left.set_title("FMR per group (impostor pairs within the group)")
+    right.set_title("FNMR per group (all genuine pairs within the group)")
+    return _save(fig, path)
+
+
+def _fairness_section(f: dict[str, Any]) -> str:
+    def rate(x: float | None, hits: int, n: int) -> str:
+        return "-" if x is None else f"{x:.4%} ({hits:,} of {n:,})"
+
+    def fpir(r: dict[str, Any]) -> str:
+        return rate(r["fpir"], r["false_positives"], r["nonmated_probes"])
+
+    def fnir(r: dict[str, Any]) -> str:
+        return rate(r["fnir"], r["false_negatives"], r["mated_probes"])
+
+    one, many = f["one_to_one"], f["one_to_many"]
+    searched = {r["group"]: r for r in many["groups"]} if many else {}
+    head = (
+        "<tr><th>group</th><th>images</th><th>FMR (false matches of impostor pairs)</th>"
+        "<th>FNMR (of genuine pairs)</th><th>1:N FPIR (of non-mated probes)</th>"
+        "<th>1:N FNIR (of mated probes)</th></tr>"
+    )
+    rows = ""
+    for r in one["groups"]:
+        s = searched.get(r["group"])
+        cells = [
+            r["group"],
+            f"{r['images']:,}",
+            rate(r["fmr"], r["false_matches"], r["impostor_pairs"]),
+            rate(r["fnmr"], r["false_non_matches"], r["genuine_pairs"]),
+            fpir(s) if s else "-",
+            fnir(s) if s else "-",
+        ]
+        rows += "<tr>" + "".join(f"<td>{html.escape(c)}</td>" for c in cells) + "</tr>"
+
+    def ratio(r: dict[str, Any]) -> str:
+        if r["ratio"] is None:
+            return "-" if r["lowest"] is None else f"unbounded ({r['lowest']}: none)"
+        return f"{r['ratio']} ({r['highest']} / {r['lowest']})"
+
+    summary = [
+        ("highest / lowest group FMR", ratio(one["fmr_max_over_min"])),
+        ("highest / lowest group FNMR", ratio(one["fnmr_max_over_min"])),
+    ]
+    summary += [
+        (
+            f"cross-group FMR, {' vs '.join(c['groups'])}",
+            rate(c["fmr"], c["false_matches"], c["impostor_pairs"]),
+        )
+        for c in one["cross_group"]
+    ]
+    summary += [
+        (
+            f"at threshold {p['threshold']} (pooled FMR {p['pooled_fmr_target']:g})",
+            ", ".join(f"{g} FMR {'-' if x is None else f'{x:.4%}'}" for g, x in p["fmr"].items())
+            + f"; highest / lowest {p['fmr_max_over_min']}",
+        )
+        for p in one["at_pooled_fmr"]
+    ]
+    if many:
+        summary.append(("highest / lowest group FPIR (1:N)", ratio(many["fpir_max_over_min"])))
+        summary += [
+            (
+                f"1:N at threshold {p['threshold']} (overall FPIR {p['overall_fpir_target']:g})",
+                "; ".join(f"{r['group']} FPIR {fpir(r)}, FNIR {fnir(r)}" for r in p["groups"])
+                + f"; FPIR highest / lowest {ratio(p['fpir_max_over_min'])}",
+            )
+            for p in many["at_thresholds"]
+        ]
+    summary.append(("protocol", f["protocol"]))
+    return (
+        f"<h2>Error rates by group at threshold {one['threshold']} ({html.escape(f['scores'])} "
+        f"scores, NISTIR 8280 style)</h2><table>{head}{rows}</table>" + _table(summary)
+    )
 
 
 def plot_face_size(curve: dict[str, Any], path: Path) -> Path:

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import csv
 import platform
 import time
 from collections.abc import Callable, Sequence
@@ -14,7 +13,7 @@ import numpy as np
 
 from facelens.config import Settings
 from facelens.errors import InvalidArgumentError
-from facelens.evaluation import metrics
+from facelens.evaluation import fairness, metrics
 from facelens.evaluation.embeddings import (
     FAILED_TO_ENROL,
     FALLBACK,
@@ -41,6 +40,9 @@ class EvalOptions:
     cache_path: Path
     groups_csv: Path | None = None
     candidate_list_length: int = 20
+    #: Different-person pairs per group for the fairness report's FMR (and its seed).
+    impostor_pairs: int = fairness.DEFAULT_IMPOSTOR_PAIRS
+    seed: int = 0
 
 
 def evaluate_lfw(
@@ -78,6 +80,9 @@ def evaluate_lfw(
             "python": platform.python_version(),
         },
     }
+    groups = fairness.load_groups(options.groups_csv) if options.groups_csv else None
+    every: dict[str, BenchmarkEmbedding] = {}  # every image embedded, for the fairness report
+    searches: dict[str, fairness.Searches] = {}
     try:
 
         def embed(label: str, relative: list[str]) -> dict[str, BenchmarkEmbedding]:
@@ -93,7 +98,9 @@ def evaluate_lfw(
             result.setdefault("timing_s", {})[f"embed_{label}"] = round(
                 time.perf_counter() - step_started, 1
             )
-            return {r: embedded[dataset.path(r)] for r in relative}
+            vectors = {r: embedded[dataset.path(r)] for r in relative}
+            every.update(vectors)
+            return vectors
 
         if "view1" in options.protocols:
             train = dataset.pairs(VIEW1_TRAIN)
@@ -104,10 +111,8 @@ def evaluate_lfw(
             pairs = dataset.pairs(VIEW2_PAIRS)
             vectors = embed("view2", pair_images(pairs))
             result["view2"] = _view2(pairs, vectors, settings.match_threshold)
-            if options.groups_csv is not None:
-                result["groups"] = _groups(
-                    pairs, vectors, options.groups_csv, settings.match_threshold
-                )
+            if groups is not None:
+                result["groups"] = _groups(pairs, vectors, groups, settings.match_threshold)
         if "identification" in options.protocols:
             split = dataset.identification_split()
             vectors = embed(
@@ -116,9 +121,32 @@ def evaluate_lfw(
             result["identification"] = identification_report(
                 split, vectors, settings, pipeline, options.candidate_list_length
             )
-            result["identification"].pop("scores_by_probe")
+            by_probe = result["identification"].pop("scores_by_probe")
+            searches = {
+                kind: fairness.Searches(
+                    split.nonmated_probes, scores["nonmated"], split.mated_probes, scores["mated"]
+                )
+                for kind, scores in by_probe.items()
+            }
     finally:
         cache.close()
+    if groups is not None and every:
+        fairness_started = time.perf_counter()
+        result["fairness"] = fairness.of_embeddings(
+            every,
+            groups,
+            settings.match_threshold,
+            searches=searches.get("raw"),
+            fpir_thresholds=[
+                (p["target_fpir"], p["threshold"])
+                for p in result.get("identification", {}).get("fnir_at_fpir", [])
+            ],
+            seed=options.seed,
+            impostor_count=options.impostor_pairs,
+        )
+        result.setdefault("timing_s", {})["fairness"] = round(
+            time.perf_counter() - fairness_started, 1
+        )
     result["elapsed_s"] = round(time.perf_counter() - started, 1)
     # A rerun is fast because nothing is embedded again: say so next to the time.
     result["images_embedded"] = cache.misses
@@ -283,17 +311,13 @@ def _errors(
 
 
 def _groups(
-    pairs: list[Pair], vectors: dict[str, BenchmarkEmbedding], csv_path: Path, threshold: float
+    pairs: list[Pair],
+    vectors: dict[str, BenchmarkEmbedding],
+    groups: dict[str, str],
+    threshold: float,
 ) -> dict[str, Any]:
-    """``csv_path``: a header ``image,group`` and one row per image, the image named by its
-    path under the dataset root (``images/Name/Name_0001.jpg``) or its file name."""
-    groups: dict[str, str] = {}
-    with csv_path.open(newline="") as handle:
-        reader = csv.DictReader(handle)
-        if reader.fieldnames is None or not {"image", "group"} <= set(reader.fieldnames):
-            raise InvalidArgumentError(f"{csv_path}: expected the columns image,group")
-        for row in reader:
-            groups[Path(row["image"]).name] = row["group"]
+    """View 2's pairs only (few impostor pairs per group): the NIST-style figures are the
+    ``fairness`` block's."""
     scores = pair_scores(pairs, vectors)
     same = np.array([p.same for p in pairs])
     rates = metrics.group_rates(
@@ -305,7 +329,8 @@ def _groups(
     )
     return {
         "threshold": threshold,
-        "protocol": "LFW View 2 pairs whose two images are both in the group",
+        "protocol": "LFW View 2 pairs whose two images are both in the group (too few "
+        "impostor pairs to resolve a group's FMR: see fairness for that)",
         "rates": [asdict(r) for r in rates],
         "fmr_max_over_min": metrics.fmr_ratio(rates),
     }

@@ -1,17 +1,17 @@
-"""Score normalisation against a cohort: adaptive symmetric normalisation (AS-norm).
+"""Score normalisation against a cohort.
 
 A raw cosine similarity means different things for different faces: some faces (and some
 groups of people) sit in a crowded part of the embedding space, where strangers score high
-against them, others in an empty one. AS-norm standardises each score twice, by the top-k
-cohort scores of the probe and by those of the gallery face, and averages the two:
+against them, others in an empty one. Each face's ``top_k`` highest similarities to a cohort
+(a seeded sample of the gallery) say how crowded its neighbourhood is: mean_x and std_x.
 
-    s' = ((s - mean_p) / std_p + (s - mean_g) / std_g) / 2
-
-where mean_x and std_x are over the ``top_k`` highest similarities of face x to the cohort.
-The result is in standard deviations above each face's own nearest strangers, so one
-threshold holds a similar false match rate for every face (Cumani et al., "Comparison of
-speaker recognition approaches for real applications", 2011; Matejka et al., "Analysis of
-score normalization in multilingual speaker recognition", Interspeech 2017).
+- ``cohort_mean`` (the default, measured best on LFW 1:N: docs/accuracy.md) takes a share of
+  both faces' cohort means off the score, ``s' = s - weight * (mean_p + mean_g) / 2``: a face
+  among close strangers must score higher to match.
+- ``as_norm``, adaptive symmetric normalisation, standardises the score by both sides,
+  ``s' = ((s - mean_p) / std_p + (s - mean_g) / std_g) / 2`` (Cumani et al., 2011; Matejka
+  et al., Interspeech 2017). Dividing by the spread of dlib's top-k scores, which is small
+  and noisy, made LFW's 1:N errors worse at every cohort size tried.
 
 The cohort is a seeded sample of the gallery itself; a face's own entry in the cohort is left
 out of its statistics. Pure numpy: the engine and the evaluation use the same functions.
@@ -85,6 +85,20 @@ def as_norm(
     result: npt.NDArray[np.float64] = 0.5 * (
         (s - p_mean) / p_std + (s - gallery.mean) / gallery.std
     )
+    return result
+
+
+def normalise(
+    method: str, raw: npt.ArrayLike, probe: CohortStats, gallery: CohortStats, weight: float
+) -> npt.NDArray[np.float64]:
+    """``raw`` normalised by ``method`` ("cohort_mean" or "as_norm"); shapes as ``as_norm``."""
+    if method == "as_norm":
+        return as_norm(raw, probe, gallery)
+    if method != "cohort_mean":
+        raise ValueError(f"unknown score normalisation {method!r}")
+    s = np.asarray(raw, dtype=np.float64)
+    p_mean = probe.mean[:, None] if s.ndim == 2 and probe.mean.ndim == 1 else probe.mean
+    result: npt.NDArray[np.float64] = s - weight * 0.5 * (p_mean + gallery.mean)
     return result
 
 

@@ -68,7 +68,7 @@ class SearchDecisionOut(Out):
         description="calibrated: the threshold measured on this gallery to hold target_fpir; "
         "fixed: a similarity threshold (given, or the engine's)."
     )
-    scores: Literal["as_norm", "raw"] = Field(
+    scores: Literal["cohort_mean", "as_norm", "raw"] = Field(
         description="What the threshold compares: normalised scores or cosine similarity."
     )
     threshold: float

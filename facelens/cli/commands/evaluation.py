@@ -34,6 +34,15 @@ def eval_lfw(
     groups: Annotated[
         Path | None, typer.Option("--groups", help="CSV image,group for a per-group breakdown.")
     ] = None,
+    impostor_pairs: Annotated[
+        int,
+        typer.Option(
+            "--impostor-pairs",
+            min=1,
+            help="With --groups: different-person pairs per group for its FMR (NISTIR 8280 "
+            "style, seeded).",
+        ),
+    ] = 2_000_000,
     workers: Annotated[
         int | None, typer.Option(min=1, help="Worker processes (default: one per core).")
     ] = None,
@@ -66,6 +75,7 @@ def eval_lfw(
         workers=workers or default_workers(settings),
         cache_path=cache or Path.home() / ".cache" / "facelens" / "eval-embeddings.sqlite",
         groups_csv=groups,
+        impostor_pairs=impostor_pairs,
     )
     try:
         face_size = load_curve(face_size_json) if face_size_json is not None else None
