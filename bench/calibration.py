@@ -114,7 +114,10 @@ def run_size(
     probe_ids = np.r_[np.full(n_mated + n_nonmated, -1), sample].astype(np.int64)
 
     cohort_rows = sample_cohort(np.arange(len(gallery)), settings.score_cohort_size, seed + 1)
-    cohort = Cohort(cohort_rows, gallery[cohort_rows], settings.score_cohort_top_k)
+    cohort = Cohort(
+        cohort_rows, gallery[cohort_rows], settings.score_cohort_top_k,
+        settings.score_cohort_max_similarity,
+    )  # fmt: skip
     started = time.perf_counter()
     stats = cohort_stats(gallery, cohort)
     stats_s = time.perf_counter() - started

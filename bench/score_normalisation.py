@@ -120,6 +120,10 @@ def main() -> None:
     parser.add_argument("--cohort-sizes", type=int, nargs="+", default=[1000, 2000, 5000])
     parser.add_argument("--top-k", type=int, nargs="+", default=[10, 20, 50, 100])
     parser.add_argument("--weights", type=float, nargs="+", default=[0.5, 0.75, 1.0])
+    parser.add_argument(
+        "--max-similarity", type=float, nargs="+", default=[1.0, 0.93],
+        help="cohort scores at or above are left out (1.0: none)",
+    )  # fmt: skip
     parser.add_argument("--shortlist", type=int, default=200)
     parser.add_argument("--candidates", type=int, default=20)
     parser.add_argument("--workers", type=int, default=2)
@@ -131,22 +135,21 @@ def main() -> None:
     raw = measure(data, None, args.candidates, settings.match_threshold)
     rows.append({"scores": "raw", **raw})
     methods = [("as_norm", 0.0)] + [("cohort_mean", w) for w in args.weights]
-    for size in args.cohort_sizes:
-        for k in args.top_k:
-            for method, weight in methods:
-                norm = Normalisation(method, size, k, weight, args.shortlist)
-                result = measure(data, norm, args.candidates, None)
-                rows.append(
-                    {"scores": method, "cohort_size": size, "top_k": k, "weight": weight, **result}
-                )
-                print(
-                    f"{method} cohort {size} top-{k} weight {weight}: "
-                    f"rank-1 {result['rank_1']:.4f} "
-                    + " ".join(
-                        f"FNIR@{p['target_fpir']} {p['fnir']:.4f}" for p in result["fnir_at_fpir"]
-                    ),
-                    flush=True,
-                )
+    grid = [(s, k, m, c) for s in args.cohort_sizes for k in args.top_k
+            for m in methods for c in args.max_similarity]  # fmt: skip
+    for size, k, (method, weight), cap in grid:
+        norm = Normalisation(method, size, k, weight, args.shortlist, cap)
+        result = measure(data, norm, args.candidates, None)
+        rows.append(
+                    {"scores": method, "cohort_size": size, "top_k": k, "weight": weight,
+                     "max_similarity": cap, **result}
+                )  # fmt: skip
+        print(
+            f"{method} cohort {size} top-{k} weight {weight} cap {cap}: "
+            f"rank-1 {result['rank_1']:.4f} "
+            + " ".join(f"FNIR@{p['target_fpir']} {p['fnir']:.4f}" for p in result["fnir_at_fpir"]),
+            flush=True,
+        )
     print(
         f"raw: rank-1 {raw['rank_1']:.4f} "
         + " ".join(f"FNIR@{p['target_fpir']} {p['fnir']:.4f}" for p in raw["fnir_at_fpir"])
@@ -158,11 +161,14 @@ def main() -> None:
     )
     print(
         f"chosen on dev: {chosen['scores']} cohort {chosen['cohort_size']} top-"
-        f"{chosen['top_k']} weight {chosen['weight']}: all probes rank-1 {chosen['rank_1']:.4f} "
+        f"{chosen['top_k']} weight {chosen['weight']} cap {chosen['max_similarity']}: "
+        f"all probes rank-1 {chosen['rank_1']:.4f} "
         + " ".join(f"FNIR@{p['target_fpir']} {p['fnir']:.4f}" for p in chosen["fnir_at_fpir"])
     )
     report = {
-        "chosen_on_dev_half": {k: chosen[k] for k in ("scores", "cohort_size", "top_k", "weight")},
+        "chosen_on_dev_half": {
+            k: chosen[k] for k in ("scores", "cohort_size", "top_k", "weight", "max_similarity")
+        },
         "split": {
             "gallery": len(data["gallery"]),
             "mated_probes": len(data["mated"]),

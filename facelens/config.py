@@ -209,6 +209,14 @@ class Settings(BaseSettings):
     score_cohort_top_k: int = Field(
         default=50, ge=1, description="Best cohort scores each face's statistics use."
     )
+    score_cohort_max_similarity: float = Field(
+        default=0.96,
+        ge=-1.0,
+        le=1.0,
+        description="Cohort scores at or above this are left out of a face's statistics: most "
+        "likely its own person's other photos, not strangers (faces assigned to its person "
+        "are left out whatever their score).",
+    )
     score_cohort_weight: float = Field(
         default=0.5,
         ge=0.0,

@@ -72,9 +72,17 @@ class Scoring(Suppression):
     def _set_cohort(self, ids: IdArray, faces: int) -> None:
         found_ids, vectors = self._stored_vectors(ids)
         keep = ~self.suppressed(vectors)  # someone who opted out is not measured against
+        owners = self.store.face_owners(found_ids.tolist())
+        people = np.array([_person(owners, i) for i in found_ids.tolist()], dtype=np.int64)
         top_k = min(self.settings.score_cohort_top_k, max(int(keep.sum()) - 1, 1))
         self._cohort = (
-            Cohort(ids=found_ids[keep], vectors=vectors[keep], top_k=top_k)
+            Cohort(
+                ids=found_ids[keep],
+                vectors=vectors[keep],
+                top_k=top_k,
+                max_similarity=self.settings.score_cohort_max_similarity,
+                person_ids=people[keep],
+            )
             if keep.sum() > top_k
             else None
         )
@@ -112,7 +120,9 @@ class Scoring(Suppression):
         if wanted:
             ids, vectors = self._stored_vectors(np.asarray(wanted, dtype=np.int64))
             if len(ids):
-                stats = cohort.stats(vectors, ids)
+                owners = self.store.face_owners(ids.tolist())
+                people = np.array([_person(owners, i) for i in ids.tolist()], dtype=np.int64)
+                stats = cohort.stats(vectors, ids, people)
                 for i, m, s in zip(ids.tolist(), stats.mean, stats.std, strict=True):
                     self._gallery_stats[i] = (float(m), float(s))
         pairs = [self._gallery_stats.get(int(i), (0.0, 1.0)) for i in flat]
@@ -191,7 +201,9 @@ class Scoring(Suppression):
         raw = np.where(ids >= 0, raw, -np.inf)
         raw_sample = ImpostorSample(_best(raw, _SAMPLE_CANDIDATES))
         if cohort is not None:
-            probe_stats = cohort.stats(sample_vectors, sample_ids)
+            owners = self.store.face_owners(sample_ids.tolist())
+            people = np.array([_person(owners, i) for i in sample_ids.tolist()], dtype=np.int64)
+            probe_stats = cohort.stats(sample_vectors, sample_ids, people)
             normalised = self._normalise(raw, probe_stats, self._stats_of(cohort, ids))
             sample = ImpostorSample(
                 _best(np.where(ids >= 0, normalised, -np.inf), _SAMPLE_CANDIDATES)
@@ -330,6 +342,11 @@ class Scoring(Suppression):
             calibrated_gallery_faces=calibration.gallery_faces if calibration else None,
             calibration_stale=calibration.is_stale(faces) if calibration else False,
         )
+
+
+def _person(owners: dict[int, tuple[int, int | None]], face_id: int) -> int:
+    person = owners.get(face_id, (0, None))[1]
+    return -1 if person is None else person
 
 
 def _best(scores: np.ndarray, keep: int) -> np.ndarray:

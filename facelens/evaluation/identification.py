@@ -42,6 +42,7 @@ class Normalisation:
     top_k: int
     weight: float
     shortlist: int
+    max_similarity: float = 1.0
     seed: int = 0
 
 
@@ -55,7 +56,9 @@ class Ranked:
 
 def gallery_cohort(gallery: npt.NDArray[np.float32], norm: Normalisation) -> Cohort:
     rows = sample_cohort(np.arange(len(gallery), dtype=np.int64), norm.cohort_size, norm.seed)
-    return Cohort(ids=rows, vectors=gallery[rows], top_k=norm.top_k)
+    return Cohort(
+        ids=rows, vectors=gallery[rows], top_k=norm.top_k, max_similarity=norm.max_similarity
+    )
 
 
 def normalised_ranking(
@@ -154,7 +157,7 @@ def identification_report(
     norm = Normalisation(
         settings.score_normalisation if settings.score_normalisation != "none" else "cohort_mean",
         settings.score_cohort_size, settings.score_cohort_top_k, settings.score_cohort_weight,
-        length,
+        length, settings.score_cohort_max_similarity,
     )  # fmt: skip
     cohort = gallery_cohort(gallery, norm)
     stats = cohort.stats(gallery, np.arange(len(gallery), dtype=np.int64))

@@ -49,9 +49,15 @@ def write_report(
         plots += [_roc(verification, out / "roc.png"), _det(verification, out / "det.png")]
     if "identification" in curves:
         plots.append(_cmc(curves["identification"]["cmc"], out / "cmc.png"))
-    if "fairness" in curves:
-        plots.append(_fairness_plot(figures["fairness"], curves["fairness"], out / "fairness.png"))
-    extra = _fairness_section(figures["fairness"]) if "fairness" in figures else ""
+    extra = ""
+    for key, name in (
+        ("fairness", "fairness.png"),
+        ("fairness_normalised", "fairness-normalised.png"),
+    ):
+        if key in curves:
+            plots.append(_fairness_plot(figures[key], curves[key], out / name))
+        if key in figures:
+            extra += _fairness_section(figures[key])
     if face_size is not None:
         (out / "face-size.json").write_text(json.dumps(face_size, indent=2) + "\n")
         written.append(out / "face-size.json")

@@ -23,6 +23,7 @@ from facelens.evaluation.embeddings import (
 )
 from facelens.evaluation.identification import identification_report
 from facelens.evaluation.lfw import VIEW1_TEST, VIEW1_TRAIN, VIEW2_PAIRS, LfwDataset, Pair
+from facelens.evaluation.normalised_fairness import normalised_report
 from facelens.pipeline.analyse import FacePipeline
 
 PROTOCOLS = ("view1", "view2", "identification")
@@ -140,6 +141,21 @@ def evaluate_lfw(
             fpir_thresholds=[
                 (p["target_fpir"], p["threshold"])
                 for p in result.get("identification", {}).get("fnir_at_fpir", [])
+            ],
+            seed=options.seed,
+            impostor_count=options.impostor_pairs,
+        )
+        result["fairness_normalised"] = normalised_report(
+            every,
+            groups,
+            settings,
+            result["fairness"],
+            searches=searches.get("normalised"),
+            fpir_thresholds=[
+                (p["target_fpir"], p["threshold"])
+                for p in result.get("identification", {})
+                .get("normalised", {})
+                .get("fnir_at_fpir", [])
             ],
             seed=options.seed,
             impostor_count=options.impostor_pairs,

@@ -47,10 +47,17 @@ class Cohort:
     ids: IdArray
     vectors: FloatArray
     top_k: int
+    #: Cohort scores at or above this are left out: most likely the face's own person (a
+    #: gallery holds many photos of some people), not the strangers the statistics are of.
+    max_similarity: float = 1.0
+    #: The person each entry is assigned to (-1: none or unknown); None: none known.
+    person_ids: IdArray | None = None
 
     def __post_init__(self) -> None:
         if len(self.ids) != len(self.vectors):
             raise ValueError("a cohort needs one id per vector")
+        if self.person_ids is not None and len(self.person_ids) != len(self.ids):
+            raise ValueError("a cohort needs one person id per vector")
         if not 1 <= self.top_k < len(self.ids):
             raise ValueError(f"top_k {self.top_k} needs a cohort larger than it")
 
@@ -58,18 +65,33 @@ class Cohort:
     def size(self) -> int:
         return len(self.ids)
 
-    def stats(self, vectors: FloatArray, face_ids: IdArray | None = None) -> CohortStats:
+    def stats(
+        self,
+        vectors: FloatArray,
+        face_ids: IdArray | None = None,
+        person_ids: IdArray | None = None,
+    ) -> CohortStats:
         """Cohort statistics of ``vectors`` (L2-normalised rows); the cohort entry of the
         same face id (when ``face_ids`` gives them) is left out, so a gallery face is not
-        normalised against itself."""
+        normalised against itself, and so are entries of the same person (``person_ids``,
+        -1 for none): they are not strangers."""
         vectors = np.asarray(vectors, dtype=np.float32).reshape(-1, self.vectors.shape[1])
         scores = vectors @ self.vectors.T
         if face_ids is not None:
             own = np.asarray(face_ids, dtype=np.int64)[:, None] == self.ids[None, :]
             scores[own & (self.ids[None, :] >= 0)] = -np.inf
+        if person_ids is not None and self.person_ids is not None:
+            people = np.asarray(person_ids, dtype=np.int64)[:, None]
+            scores[(people == self.person_ids[None, :]) & (people >= 0)] = -np.inf
+        scores[scores >= self.max_similarity] = -np.inf
         k = self.top_k
         top = np.partition(scores, scores.shape[1] - k, axis=1)[:, -k:].astype(np.float64)
-        return CohortStats(mean=top.mean(axis=1), std=np.maximum(top.std(axis=1), _MIN_STD))
+        finite = np.isfinite(top)
+        count = np.maximum(finite.sum(axis=1), 1)
+        values = np.where(finite, top, 0.0)
+        mean = values.sum(axis=1) / count
+        spread = np.sqrt(np.where(finite, (values - mean[:, None]) ** 2, 0.0).sum(axis=1) / count)
+        return CohortStats(mean=mean, std=np.maximum(spread, _MIN_STD))
 
 
 def as_norm(

@@ -11,7 +11,8 @@ from rich.progress import TaskID
 
 from facelens.cli.exit_codes import fail
 from facelens.cli.options import JsonOption
-from facelens.cli.render import err, print_eval_summary, progress_bar
+from facelens.cli.render import err, progress_bar
+from facelens.cli.render_eval import print_eval_summary
 from facelens.config import Settings
 from facelens.errors import FacelensError
 from facelens.pipeline.batch import default_workers
