@@ -196,6 +196,12 @@ class Settings(BaseSettings):
         description="Cosine similarity at or above which two faces are called the same person.",
     )
     default_top_k: int = Field(default=5, gt=0, le=1000)
+    person_fusion: Literal["max", "quality_mean"] = Field(
+        default="max",
+        description="How a per-person search (search --per-person) scores a person from all "
+        "their faces: the best of them (max), or the quality-weighted mean of their 3 best "
+        "(quality_mean). Chosen on LFW (bench/person_fusion.py).",
+    )
 
     # people (clustering unassigned faces into proposed persons)
     cluster_threshold: float = Field(

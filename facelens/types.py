@@ -12,13 +12,16 @@ import getpass
 import os
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 import numpy.typing as npt
 
 from facelens.face_sizes import SMALL_FACE_PX
 from facelens.ingest_report import IngestReport
+
+if TYPE_CHECKING:  # it builds on Match
+    from facelens.person_fusion import PersonCandidate
 
 FloatArray = npt.NDArray[np.float32]
 IdArray = npt.NDArray[np.int64]
@@ -202,6 +205,8 @@ class ProbeFaceMatches:
     #: SHA-256 of the probe face's embedding: ties a logged search to its probe without
     #: keeping the probe (the embedding cannot be recovered from it).
     probe_sha256: str = ""
+    #: Per-person searches: persons and lone faces, best first (``matches``: their best faces).
+    candidates: list[PersonCandidate] = field(default_factory=list)
     #: The short side of ``probe_box``, pixels, and whether it is under ``SMALL_FACE_PX``.
     probe_size_px: int = field(init=False)
     probe_small_face: bool = field(init=False)
@@ -221,6 +226,10 @@ class SearchResult:
     search_id: int | None = None
     #: Clockwise turn the probe needed for a face to be found; boxes are on it as given.
     probe_turned_degrees: int = 0
+    #: Per-person searches: how each person's faces were fused (None: face by face).
+    person_fusion: str | None = None
+    #: Several photos of one person searched as one: each photo's face's embedding hash.
+    fused_probe_sha256: list[str] = field(default_factory=list)
 
 
 @dataclass(frozen=True, slots=True)

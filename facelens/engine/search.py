@@ -20,6 +20,7 @@ from facelens.errors import (
     RefusedError,
 )
 from facelens.pipeline.analyse import FacePipeline
+from facelens.person_fusion import PersonCandidate
 from facelens.pipeline.embed.base import l2_normalise, similarity
 from facelens.privacy.policy import check_search_purpose
 from facelens.types import (
@@ -49,9 +50,12 @@ class Search(Probe, Suppression, Records):
         purpose: str | None = None,
         case_ref: str | None = None,
         caller: Caller | None = None,
+        per_person: bool = False,
     ) -> SearchResult:
         """For every usable face in ``image``, the ``top_k`` most similar gallery faces, best
-        first, each flagged ``is_match`` when its similarity is at least ``threshold``.
+        first, each flagged ``is_match`` when its similarity is at least ``threshold``; with
+        ``per_person``, the ``top_k`` best candidates instead: persons scored on all their
+        faces, and faces no person holds (``facelens.engine.person_search``).
 
         Every search says why: without a ``purpose`` and ``case_ref`` it is refused
         (``PurposeRequiredError``). It is logged (``log_search``) with ``caller`` (default:
@@ -62,7 +66,7 @@ class Search(Probe, Suppression, Records):
         analysis, faces = self.probe_faces(image, "probe image")
         return self.search_analysed(
             analysis, faces, top_k, threshold, collections,
-            purpose=purpose, case_ref=case_ref, caller=caller,
+            purpose=purpose, case_ref=case_ref, caller=caller, per_person=per_person,
         )  # fmt: skip
 
     def check_search_purpose(
@@ -101,10 +105,12 @@ class Search(Probe, Suppression, Records):
         purpose: str | None = None,
         case_ref: str | None = None,
         caller: Caller | None = None,
+        per_person: bool = False,
+        probes_logged: Sequence[str] | None = None,
     ) -> SearchResult:
         """``search`` for a probe already analysed (``probe_faces``): the index and store
         part only, the part that needs the engine to itself. Refused and logged as
-        ``search``."""
+        ``search`` (``probes_logged``: the probe hashes to log instead of the faces')."""
         caller = caller or Caller.python()
         purpose, case_ref = self.check_search_purpose(purpose, case_ref, caller)
         top_k, threshold = self.search_bounds(top_k, threshold)
@@ -116,22 +122,24 @@ class Search(Probe, Suppression, Records):
                 )
         allowed = self._face_ids_in(collections)
         queries = np.stack([e.vector for e in embeddings])
-        scores, ids = self.index.search(queries, top_k, allowed_ids=allowed)
+        ranked = self._ranked(queries, top_k, threshold, allowed, per_person=per_person)
         opted_out = self.suppressed(queries)  # someone who opted out is never found
         results = [
             ProbeFaceMatches(
                 probe_box=face.box,
                 matches=[] if hidden else matches,
                 probe_sha256=hashlib.sha256(embedding.vector.tobytes()).hexdigest(),
+                candidates=[] if hidden else candidates,
             )
-            for face, embedding, matches, hidden in zip(
-                faces, embeddings, self._matches(scores, ids, threshold), opted_out, strict=True
+            for face, embedding, (matches, candidates), hidden in zip(
+                faces, embeddings, ranked, opted_out, strict=True
             )
         ]
         rejected = [f.quality for f in analysis.faces if not f.accepted]
         search_id = self.log_search(
             caller, purpose, case_ref, list(collections or []),
-            [r.probe_sha256 for r in results], [m for r in results for m in r.matches], threshold,
+            list(probes_logged or [r.probe_sha256 for r in results]),
+            [m for r in results for m in r.matches], threshold,
         )  # fmt: skip
         return SearchResult(
             threshold=threshold,
@@ -140,7 +148,24 @@ class Search(Probe, Suppression, Records):
             faces_rejected=rejected,
             search_id=search_id,
             probe_turned_degrees=analysis.turned_degrees,
+            person_fusion=self.settings.person_fusion if per_person else None,
         )
+
+    def _ranked(
+        self,
+        queries: np.ndarray,
+        top_k: int,
+        threshold: float,
+        allowed: IdArray | None,
+        *,
+        per_person: bool = False,
+    ) -> list[tuple[list[Match], list[PersonCandidate]]]:
+        """Each probe's answer: its matches, and (``per_person``) its candidates, which
+        ``PersonSearch`` (``facelens.engine.person_search``) ranks."""
+        if per_person:
+            raise InvalidArgumentError("this engine has no per-person search")
+        scores, ids = self.index.search(queries, top_k, allowed_ids=allowed)
+        return [(matches, []) for matches in self._matches(scores, ids, threshold)]
 
     def log_search(
         self,
