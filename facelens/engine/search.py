@@ -19,8 +19,8 @@ from facelens.errors import (
     NoFaceFoundError,
     RefusedError,
 )
-from facelens.pipeline.analyse import FacePipeline
 from facelens.person_fusion import PersonCandidate
+from facelens.pipeline.analyse import FacePipeline
 from facelens.pipeline.embed.base import l2_normalise, similarity
 from facelens.privacy.policy import check_search_purpose
 from facelens.types import (

@@ -177,8 +177,9 @@ class Faces(Sealing):
         with self._session() as session:
             for chunk in _chunks(face_ids):
                 rows = session.execute(
-                    select(FaceRow.id, FaceRow.size_px, FaceRow.sharpness, FaceRow.rejection_reason)
-                    .where(FaceRow.id.in_(chunk))
+                    select(
+                        FaceRow.id, FaceRow.size_px, FaceRow.sharpness, FaceRow.rejection_reason
+                    ).where(FaceRow.id.in_(chunk))
                 )
                 for face_id, size_px, sharpness, reason in rows:
                     out[face_id] = FaceQuality(size_px, sharpness, reason)
