@@ -24,11 +24,15 @@ FNIR at FPIR 0.01 and 0.003 (``fnir_at_fpir``: the mate's score is their person'
 or their best face's); and at the engine threshold, FPIR (non-mated searches with a candidate
 at or over it), FNIR, and the false candidates a non-mated search shows at or over it (faces
 for ``face``, candidates per person: what more reference photos do to a stranger's chances).
+The ``enrolled`` figures leave the unassigned faces out: a stranger against the enrolled
+persons only (FPIR at the threshold, false candidates, and FNIR at FPIR 0.01 and 0.003 of a
+gallery of persons only).
 
 **Multi-probe.** Mated and non-mated probe pairs (two photos of the same probe person), at
-``R = 3`` per person with ``Settings().person_fusion``: one photo, the two embeddings fused
-(their normalised mean, as ``Engine.search_same_person``), and the two searched apart with the
-better score per candidate (score-level max).
+``R = 3`` per person with ``Settings().person_fusion``: one photo; the two embeddings' mean,
+normalised; the mean of the two photos' similarities (what ``Engine.search_same_person``
+shows: the same order within a search as the normalised mean, on the single-photo scale);
+and the better of the two similarities per candidate (score-level max).
 """
 
 from __future__ import annotations
@@ -122,6 +126,7 @@ def measure(
         mates = mated_sims[:, refs].max(axis=2)[np.arange(len(mated_persons)), mated_persons]
         nonmated_top = nonmated_sims.max(axis=1)
         false_shown = (nonmated_sims >= threshold).sum(axis=1)
+        enrolled = nonmated_sims[:, refs.ravel()]  # the enrolled persons' faces
     else:
         rows = []
         for sims in (mated_sims, nonmated_sims):
@@ -132,6 +137,7 @@ def measure(
         mates = mated_c[np.arange(len(mated_persons)), mated_persons]
         nonmated_top = nonmated_c.max(axis=1)
         false_shown = (nonmated_c >= threshold).sum(axis=1)
+        enrolled = nonmated_c[:, : len(refs)]
     row: dict[str, Any] = {"mode": mode, "rank1": round(float(rank1.mean()), 4)}
     for target in FPIRS:
         point = fnir_at_fpir(nonmated_top, mates, target)
@@ -140,6 +146,14 @@ def measure(
     row["fpir_at_threshold"] = round(float(np.mean(nonmated_top >= threshold)), 4)
     row["fnir_at_threshold"] = round(float(np.mean(mates < threshold)), 4)
     row["false_candidates_per_nonmated_search"] = round(float(false_shown.mean()), 4)
+    # Against the enrolled persons only (the lone faces left out): what their references do.
+    for target in FPIRS:
+        point = fnir_at_fpir(enrolled.max(axis=1), mates, target)
+        row[f"enrolled_only_fnir_at_fpir_{target}"] = round(point.fnir, 4)
+    row["fpir_enrolled_at_threshold"] = round(float(np.mean(enrolled.max(axis=1) >= threshold)), 4)
+    row["false_enrolled_per_nonmated_search"] = round(
+        float((enrolled >= threshold).sum(axis=1).mean()), 4
+    )
     return row
 
 
@@ -207,6 +221,9 @@ def evaluate(args: argparse.Namespace) -> dict[str, Any]:
         "mated_searches": len(mated_q),
         "nonmated_searches": len(nonmated_q),
         "strangers": len(parts["nonmated"]),
+        "reference_weights_under_1": round(
+            float(np.mean([w < 1 for p in enrolled for _, w in faces[p]])), 4
+        ),
         "rows": rows,
         "multi_probe": multi,
         "seconds": round(time.perf_counter() - started, 1),
@@ -244,8 +261,9 @@ def multi_probe(
     pairs = [
         (i, faces[p][a][0], faces[p][b][0])
         for i, p in enumerate(enrolled)
-        for a, b in zip(order[p][most:][0::2], order[p][most:][1::2], strict=False)
-    ][: len(parts["mated"])]
+        for probes in [order[p][most : most + args.mated_probes]]
+        for a, b in zip(probes[0::2], probes[1::2], strict=False)
+    ]
     stranger_pairs = [(vs[0], vs[1]) for vs in parts["nonmated"] if len(vs) >= 2]
     if not pairs or not stranger_pairs:
         return {"note": "too few people with two probe photos"}
@@ -255,20 +273,28 @@ def multi_probe(
     lone_n = 0 if lone is None else len(lone)
     mode = settings.person_fusion
     rows = []
-    for name in ("one photo", "two fused (mean embedding)", "two apart (max score)"):
+    names = (
+        "one photo",
+        "two fused: mean embedding, normalised",
+        "two fused: mean similarity (engine)",
+        "two apart (max score)",
+    )
+    for name in names:
         sims = []
         for k in range(2):
             a, b = firsts[k] @ gallery.T, seconds[k] @ gallery.T
             if name == "one photo":
                 sims.append(a)
-            elif name.startswith("two fused"):
+            elif name.startswith("two fused: mean embedding"):
                 fused = np.stack(
                     [
-                        fuse_probes(np.stack([x, y]))
+                        fuse_probes(np.stack([x, y]))[0]
                         for x, y in zip(firsts[k], seconds[k], strict=True)
                     ]
                 )
                 sims.append(fused @ gallery.T)
+            elif name.startswith("two fused: mean similarity"):
+                sims.append((a + b) / 2)
             else:
                 sims.append(np.maximum(a, b))
         row = measure(sims[0], persons, sims[1], refs, weights, lone_n, args.threshold, mode)
@@ -283,18 +309,21 @@ def main(argv: list[str] | None = None) -> int:
     args.out.parent.mkdir(parents=True, exist_ok=True)
     args.out.write_text(json.dumps(result, indent=2) + "\n")
     head = f"{'R':>2} {'mode':13} {'rank1':>7} {'FNIR@.01':>9} {'FNIR@.003':>10} {'FPIR@t':>7}"
-    print(head + f" {'FNIR@t':>7} {'false/srch':>10}")
+    print(head + f" {'FNIR@t':>7} {'false/srch':>10} {'FPIR@t enr':>10} {'false enr':>9}")
     for row in result["rows"]:
         print(
             f"{row['references']:>2} {row['mode']:13} {row['rank1']:7.4f} "
             f"{row['fnir_at_fpir_0.01']:9.4f} {row['fnir_at_fpir_0.003']:10.4f} "
             f"{row['fpir_at_threshold']:7.4f} {row['fnir_at_threshold']:7.4f} "
-            f"{row['false_candidates_per_nonmated_search']:10.4f}"
+            f"{row['false_candidates_per_nonmated_search']:10.4f} "
+            f"{row['fpir_enrolled_at_threshold']:10.4f} "
+            f"{row['false_enrolled_per_nonmated_search']:9.4f}"
         )
     for row in result["multi_probe"].get("rows", []):
         print(
-            f"multi {row['probes']:28} rank1 {row['rank1']:.4f} FNIR@.01 "
-            f"{row['fnir_at_fpir_0.01']:.4f} FPIR@t {row['fpir_at_threshold']:.4f} "
+            f"multi {row['probes']:38} rank1 {row['rank1']:.4f} FNIR@.01 "
+            f"{row['fnir_at_fpir_0.01']:.4f} FNIR@.003 {row['fnir_at_fpir_0.003']:.4f} "
+            f"FPIR@t {row['fpir_at_threshold']:.4f} "
             f"FNIR@t {row['fnir_at_threshold']:.4f}"
         )
     return 0

@@ -70,15 +70,17 @@ def fuse(scores: np.ndarray, weights: np.ndarray, rule: Fusion) -> tuple[float, 
     raise ValueError(f"unknown person fusion {rule!r}; one of {', '.join(FUSIONS)}")
 
 
-def fuse_probes(vectors: np.ndarray) -> FloatArray:
-    """One probe from several L2-normalised embeddings of the same person: their mean,
-    normalised again (ranks the gallery as the mean of the probes' similarities does)."""
+def fuse_probes(vectors: np.ndarray) -> tuple[FloatArray, float]:
+    """One probe from several L2-normalised embeddings of the same person: the direction of
+    their mean (unit length) and the mean's length. A gallery face's similarity to the
+    direction times the length is the mean of its similarities to the probes: the engine
+    ranks by the direction and shows that mean (``bench/person_fusion.py`` measured both)."""
     mean = np.asarray(vectors, dtype=np.float64).mean(axis=0)
     norm = float(np.linalg.norm(mean))
     if norm == 0.0:
         raise ValueError("the probes' embeddings cancel out")
-    fused: FloatArray = (mean / norm).astype(np.float32)
-    return fused
+    direction: FloatArray = (mean / norm).astype(np.float32)
+    return direction, norm
 
 
 @dataclass(frozen=True, slots=True)

@@ -146,12 +146,17 @@ def test_given_two_photos_of_one_person_then_they_are_searched_as_one_and_logged
         gallery.search(photos / n, **SEARCH_WHY).faces[0] for n in ("obama.jpg", "obama3.jpg")
     ]
     hashes = [s.probe_sha256 for s in single]
+    # Shown: the mean of the two photos' similarities (the single-photo scale).
+    alone = [{m.face_id: m.similarity for m in s.matches} for s in single]
+    for m in face.matches:
+        assert m.similarity == pytest.approx((alone[0][m.face_id] + alone[1][m.face_id]) / 2)
     assert result.fused_probe_sha256 == hashes and face.probe_sha256 not in hashes
     logged = searches(gallery)[before:]
     assert len(logged) == 3 and logged[0]["probe_sha256"] == hashes  # once, both probes
     [row] = [r for r in gallery.search_log() if r.id == result.search_id]
     assert row.probe_sha256 == hashes and row.probe_faces == 2
-    assert np.isclose(np.linalg.norm(fuse_probes(np.eye(2, dtype=np.float32))), 1.0)
+    direction, norm = fuse_probes(np.eye(2, dtype=np.float32))
+    assert np.isclose(np.linalg.norm(direction), 1.0) and np.isclose(norm, np.sqrt(0.5))
 
     per_person = gallery.search_same_person(
         [photos / "obama.jpg", photos / "obama3.jpg"], per_person=True, **SEARCH_WHY

@@ -70,15 +70,16 @@ class PersonSearch(Search):
         allowed: IdArray | None,
         *,
         per_person: bool = False,
+        scale: float = 1.0,
     ) -> list[tuple[list[Match], list[PersonCandidate]]]:
         if not per_person:
-            return super()._ranked(queries, top_k, threshold, allowed)
+            return super()._ranked(queries, top_k, threshold, allowed, scale=scale)
         scores, ids = self.index.search(queries, top_k * PERSON_POOL, allowed_ids=allowed)
-        pools = self._matches(scores, ids, threshold)  # opted-out people's faces left out
+        pools = self._matches(scores * scale, ids, threshold)  # opted-out people left out
         person_ids = {m.person_id for pool in pools for m in pool if m.person_id is not None}
         galleries = {p: g for p in person_ids if (g := self._counted_faces(p, allowed))}
         return [
-            self._candidates(query, pool, galleries, top_k, threshold)
+            self._candidates(query * scale, pool, galleries, top_k, threshold)
             for query, pool in zip(queries, pools, strict=True)
         ]
 
@@ -90,7 +91,8 @@ class PersonSearch(Search):
         top_k: int,
         threshold: float,
     ) -> tuple[list[Match], list[PersonCandidate]]:
-        """One probe's candidates, best first, and their best faces (the faces shown)."""
+        """One probe's candidates, best first, and their best faces (the faces shown);
+        ``query`` scaled as the similarities are (``search_analysed``)."""
         scored: list[tuple[float, int, int | None, int]] = []  # fused, best face, person, n
         persons: set[int] = set()
         for match in pool:
@@ -174,10 +176,12 @@ class PersonSearch(Search):
         per_person: bool = False,
     ) -> SearchResult:
         """Several photos of the same person searched as one probe: each photo's main
-        (largest accepted) face is embedded, the embeddings fused (their mean, normalised:
-        ``facelens.person_fusion.fuse_probes``) and searched once, as ``search`` searches
-        (``per_person`` too). One search is logged, with every photo's embedding hash
-        (``fused_probe_sha256``). A photo with no usable face refuses the whole search."""
+        (largest accepted) face is embedded, and the gallery ranked by the mean of the
+        photos' similarities (``facelens.person_fusion.fuse_probes``: their mean embedding),
+        which are the similarities shown, on the scale ``match_threshold`` was chosen on.
+        Searched once, as ``search`` searches (``per_person`` too), and logged once with
+        every photo's embedding hash (``fused_probe_sha256``). A photo with no usable face
+        refuses the whole search."""
         caller = caller or Caller.python()
         self.check_search_purpose(purpose, case_ref, caller)
         self.search_bounds(top_k, threshold)
@@ -214,14 +218,14 @@ class PersonSearch(Search):
             raise InvalidArgumentError("a same-person search needs a usable face in each photo")
         vectors = np.stack([e.vector for e in embeddings])
         hashes = [hashlib.sha256(v.tobytes()).hexdigest() for v in vectors]
-        fused = dataclasses.replace(
-            mains[0], embedding=Embedding(fuse_probes(vectors), embeddings[0].model)
-        )
+        direction, norm = fuse_probes(vectors)
+        fused = dataclasses.replace(mains[0], embedding=Embedding(direction, embeddings[0].model))
         first = analysed[0][0]
         analysis = ImageAnalysis(first.width, first.height, [fused], first.turned_degrees)
         result = self.search_analysed(
             analysis, [fused], top_k, threshold, collections, purpose=purpose,
             case_ref=case_ref, caller=caller, per_person=per_person, probes_logged=hashes,
+            similarity_scale=norm,
         )  # fmt: skip
         return dataclasses.replace(result, fused_probe_sha256=hashes)
 

@@ -107,10 +107,12 @@ class Search(Probe, Suppression, Records):
         caller: Caller | None = None,
         per_person: bool = False,
         probes_logged: Sequence[str] | None = None,
+        similarity_scale: float = 1.0,
     ) -> SearchResult:
         """``search`` for a probe already analysed (``probe_faces``): the index and store
         part only, the part that needs the engine to itself. Refused and logged as
-        ``search`` (``probes_logged``: the probe hashes to log instead of the faces')."""
+        ``search`` (``probes_logged``: the probe hashes to log instead of the faces';
+        ``similarity_scale``: what similarities are multiplied by, for fused probes)."""
         caller = caller or Caller.python()
         purpose, case_ref = self.check_search_purpose(purpose, case_ref, caller)
         top_k, threshold = self.search_bounds(top_k, threshold)
@@ -122,7 +124,9 @@ class Search(Probe, Suppression, Records):
                 )
         allowed = self._face_ids_in(collections)
         queries = np.stack([e.vector for e in embeddings])
-        ranked = self._ranked(queries, top_k, threshold, allowed, per_person=per_person)
+        ranked = self._ranked(
+            queries, top_k, threshold, allowed, per_person=per_person, scale=similarity_scale
+        )
         opted_out = self.suppressed(queries)  # someone who opted out is never found
         results = [
             ProbeFaceMatches(
@@ -159,13 +163,15 @@ class Search(Probe, Suppression, Records):
         allowed: IdArray | None,
         *,
         per_person: bool = False,
+        scale: float = 1.0,
     ) -> list[tuple[list[Match], list[PersonCandidate]]]:
         """Each probe's answer: its matches, and (``per_person``) its candidates, which
-        ``PersonSearch`` (``facelens.engine.person_search``) ranks."""
+        ``PersonSearch`` (``facelens.engine.person_search``) ranks; similarities times
+        ``scale``."""
         if per_person:
             raise InvalidArgumentError("this engine has no per-person search")
         scores, ids = self.index.search(queries, top_k, allowed_ids=allowed)
-        return [(matches, []) for matches in self._matches(scores, ids, threshold)]
+        return [(matches, []) for matches in self._matches(scores * scale, ids, threshold)]
 
     def log_search(
         self,
