@@ -126,6 +126,19 @@ def test_given_a_rejected_face_then_it_does_not_count_for_that_person(
     assert elsewhere.candidates == [] and elsewhere.matches == []
 
 
+def test_given_someone_who_opted_out_then_their_face_neither_stands_nor_counts(
+    gallery: Engine, photos: Path
+) -> None:
+    obama, obama3, biden = (face_of(gallery, n) for n in ("obama.jpg", "obama3.jpg", "biden.jpg"))
+    person = gallery.assign("Barack Obama", [obama, obama3, biden])  # Biden's by mistake
+    [(_, [template])] = list(gallery.store.embeddings(gallery.model, face_ids=[biden]))
+    gallery.erase([], suppress=template)  # Biden opts out; his face is still stored
+    [face] = gallery.search(photos / "obama2.jpg", per_person=True, **SEARCH_WHY).faces
+    [him] = face.candidates
+    assert (him.person_id, him.faces_compared) == (person.id, 2)
+    assert biden not in {m.face_id for m in face.matches}
+
+
 def test_given_two_photos_of_one_person_then_they_are_searched_as_one_and_logged_once(
     gallery: Engine, photos: Path
 ) -> None:
