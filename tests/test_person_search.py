@@ -118,12 +118,18 @@ def test_given_a_rejected_face_then_it_does_not_count_for_that_person(
     him, lone = after.candidates
     assert (him.person_id, him.faces_compared) == (person.id, 2)
     assert (lone.person_id, lone.best.face_id, lone.faces_compared) == (None, biden, 1)
-    # Only the collections searched count: none here, so no candidate at all.
+    # Only the faces of the collections searched count.
     gallery.create_collection("other", gallery.collection_policy(GALLERY))  # type: ignore[arg-type]
-    [elsewhere] = gallery.search(
-        photos / "obama2.jpg", per_person=True, collections=["other"], **SEARCH_WHY
-    ).faces
-    assert elsewhere.candidates == [] and elsewhere.matches == []
+    gallery.ingest([photos / "obama2.jpg"], "other", workers=1)
+    [obama2] = gallery.images("other")[0].face_ids
+    gallery.assign_faces(person.id, [obama2])
+    for searched, counted in ((["other"], 1), ([GALLERY], 2), ([GALLERY, "other"], 3)):
+        [face] = gallery.search(
+            photos / "obama2.jpg", per_person=True, collections=searched, **SEARCH_WHY
+        ).faces
+        him = face.candidates[0]
+        assert (him.person_id, him.faces_compared) == (person.id, counted), searched
+        assert {m.collection for m in face.matches} <= set(searched)
 
 
 def test_given_someone_who_opted_out_then_their_face_neither_stands_nor_counts(

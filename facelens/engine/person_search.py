@@ -109,18 +109,23 @@ class PersonSearch(Search):
         scored = scored[:top_k]
         faces = [face_id for _, face_id, _, _ in scored]
         shown = self._face_matches(query, faces, threshold)
-        candidates = [
-            PersonCandidate(
-                similarity=fused,
-                is_match=fused >= threshold,
-                best=shown[face_id],
-                faces_compared=n,
-                person_id=person_id,
-                person_name=shown[face_id].person_name if person_id is not None else None,
+        candidates = []
+        for fused, face_id, person_id, n in scored:
+            top = shown.get(face_id)
+            if top is None:  # gone from the store since it was scored
+                continue
+            # A person's fused score; a lone face's own similarity, as its match shows it.
+            score = fused if person_id is not None else top.similarity
+            candidates.append(
+                PersonCandidate(
+                    similarity=score,
+                    is_match=score >= threshold,
+                    best=top,
+                    faces_compared=n,
+                    person_id=person_id,
+                    person_name=top.person_name if person_id is not None else None,
+                )
             )
-            for fused, face_id, person_id, n in scored
-            if face_id in shown
-        ]
         return [c.best for c in candidates], candidates
 
     def _face_matches(
@@ -144,8 +149,7 @@ class PersonSearch(Search):
         rejected = {r.face_id for r in self.store.rejections(person_id)}
         face_ids = [f for f in face_ids if f not in rejected]
         if allowed is not None:
-            searched = set(allowed.tolist())
-            face_ids = [f for f in face_ids if f in searched]
+            face_ids = _within(face_ids, allowed)
         batches = list(self.store.embeddings(self.model, face_ids=face_ids)) if face_ids else []
         if not batches:
             return None
@@ -283,3 +287,12 @@ class PersonSearch(Search):
             outliers=[c.face_id for c in checks if c.outlier],
             low_quality=[c.face_id for c in checks if c.low_quality],
         )
+
+
+def _within(face_ids: list[int], allowed: IdArray) -> list[int]:
+    """Those of ``face_ids`` in ``allowed`` (ascending, possibly the whole gallery), found by
+    binary search."""
+    if not len(allowed):
+        return []
+    at = np.searchsorted(allowed, face_ids).clip(max=len(allowed) - 1)
+    return [f for f, i in zip(face_ids, at, strict=True) if allowed[i] == f]
