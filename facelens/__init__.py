@@ -24,6 +24,7 @@ from facelens.batch_search import BatchSearchSummary, ProbeError, ProbeOutcome
 from facelens.config import Settings
 from facelens.engine import Engine
 from facelens.ingest_report import IngestFailure, IngestReport
+from facelens.person_fusion import PersonCandidate, PersonReferences, ReferenceCheck
 from facelens.types import (
     Box,
     Match,
@@ -60,10 +61,13 @@ __all__ = [
     "Match",
     "ModelId",
     "Person",
+    "PersonCandidate",
+    "PersonReferences",
     "ProbeError",
     "ProbeFaceMatches",
     "ProbeOutcome",
     "Provenance",
+    "ReferenceCheck",
     "SearchResult",
     "Settings",
     "Stats",

@@ -12,13 +12,17 @@ import getpass
 import os
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 import numpy.typing as npt
 
 from facelens.face_sizes import SMALL_FACE_PX
 from facelens.ingest_report import IngestReport
+from facelens.scoring.decision import SearchDecision as SearchDecision
+
+if TYPE_CHECKING:  # it builds on Match
+    from facelens.person_fusion import PersonCandidate
 
 FloatArray = npt.NDArray[np.float32]
 IdArray = npt.NDArray[np.int64]
@@ -205,6 +209,8 @@ class ProbeFaceMatches:
     #: SHA-256 of the probe face's embedding: ties a logged search to its probe without
     #: keeping the probe (the embedding cannot be recovered from it).
     probe_sha256: str = ""
+    #: Per-person searches: persons and lone faces, best first (``matches``: their best faces).
+    candidates: list[PersonCandidate] = field(default_factory=list)
     #: The short side of ``probe_box``, pixels, and whether it is under ``SMALL_FACE_PX``.
     probe_size_px: int = field(init=False)
     probe_small_face: bool = field(init=False)
@@ -212,28 +218,6 @@ class ProbeFaceMatches:
     def __post_init__(self) -> None:
         object.__setattr__(self, "probe_size_px", self.probe_box.short_side)
         object.__setattr__(self, "probe_small_face", self.probe_box.short_side < SMALL_FACE_PX)
-
-
-@dataclass(frozen=True, slots=True)
-class SearchDecision:
-    """The rule that made candidates matches, and what it costs in strangers.
-
-    ``rule``: "calibrated" (the threshold measured on this gallery to hold ``target_fpir``)
-    or "fixed" (a similarity threshold: given, or ``match_threshold``). ``scores``: what the
-    threshold compares, "as_norm" (normalised scores) or "raw" (cosine similarity).
-    ``estimated_fpir`` and ``expected_false_candidates``: the share of searches for someone
-    absent that return a match, and the strangers a search returns at the threshold, as the
-    gallery's calibration measured them (None without a calibration)."""
-
-    rule: str
-    scores: str
-    threshold: float
-    target_fpir: float | None
-    estimated_fpir: float | None
-    expected_false_candidates: float | None
-    gallery_faces: int
-    calibrated_gallery_faces: int | None
-    calibration_stale: bool
 
 
 @dataclass(frozen=True, slots=True)
@@ -248,6 +232,10 @@ class SearchResult:
     probe_turned_degrees: int = 0
     #: How the matches were decided (None: not recorded, as in results made before it).
     decision: SearchDecision | None = None
+    #: Per-person searches: how each person's faces were fused (None: face by face).
+    person_fusion: str | None = None
+    #: Several photos of one person searched as one: each photo's face's embedding hash.
+    fused_probe_sha256: list[str] = field(default_factory=list)
 
 
 @dataclass(frozen=True, slots=True)

@@ -200,6 +200,7 @@ ROUTES: list[tuple[str, str, Action | None, dict[str, Any]]] = [
     ("GET", "/persons/1/rejections", Action.BROWSE, {}),
     ("POST", "/persons/1/rejections", Action.INGEST, {"json": {"face_id": 1}}),
     ("POST", "/persons/1/rejections/1/withdraw", Action.INGEST, {}),
+    ("GET", "/persons/1/references", Action.BROWSE, {}),
     ("DELETE", "/persons/1", Action.DELETE, {}),
     ("POST", "/clusterings", Action.INGEST, {"json": {}}),
     ("GET", "/proposals", Action.BROWSE, {}),

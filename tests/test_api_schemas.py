@@ -80,6 +80,7 @@ ROUTES_BY_TEST: dict[str, set[Route]] = {
         ("POST", "/persons/{person_id}/rejections"),
         ("GET", "/persons/{person_id}/rejections"),
         ("POST", "/persons/{person_id}/rejections/{face_id}/withdraw"),
+        ("GET", "/persons/{person_id}/references"),
         ("GET", "/persons"),
         ("POST", "/persons/{person_id}/searches"),
         ("POST", "/searches"),
@@ -367,6 +368,17 @@ def test_persons_searches_verification_and_search_jobs(
         json=PURPOSE | {"top_k": 5, "collections": ["people"]},
     )
     assert [m["face_id"] for m in like["matches"]] == [biden]
+    references = checked("GET", "/persons/{person_id}/references", person, headers=enroller)
+    assert [f["face_id"] for f in references["faces"]] == sorted([obama, obama3])
+    per_person = checked(
+        "POST",
+        "/searches",
+        headers=analyst,
+        files=[jpeg(photos / "obama2.jpg", "image")],
+        data={**PURPOSE, "per_person": "true"},
+    )
+    [him, _] = per_person["faces"][0]["candidates"]
+    assert (him["person_name"], him["faces_compared"]) == ("Obama", 2)
     found = checked(
         "POST",
         "/searches",
@@ -382,7 +394,11 @@ def test_persons_searches_verification_and_search_jobs(
         False,
     )
     logged = checked("GET", "/searches", headers=analyst)
-    assert [r["id"] for r in logged] == [found["search_id"], like["search_id"]]
+    assert [r["id"] for r in logged] == [
+        found["search_id"],
+        per_person["search_id"],
+        like["search_id"],
+    ]
     same = checked(
         "POST",
         "/verifications",
@@ -562,6 +578,8 @@ def test_given_every_model_as_a_response_model_then_openapi_describes_its_fields
         "faces",
         "faces_rejected",
         "probe_turned_degrees",
+        "person_fusion",
+        "fused_probe_sha256",
     } == set(fields)
     schemas = document["components"]["schemas"]
     assert {"size_px", "small_face"} <= set(schemas["MatchOut"]["properties"])

@@ -98,7 +98,16 @@ def test_given_a_probe_then_search_prints_the_person_first(cli_data: Path, photo
 
 def test_given_search_json_then_the_documented_shape(cli_data: Path, photos: Path) -> None:
     result = run_json("search", photos / "obama2.jpg", "--top-k", "2", *WHY, "--data", cli_data)
-    assert set(result) == {"threshold", "model", "faces", "faces_rejected", "probe_turned_degrees"}
+    assert set(result) == {
+        "threshold",
+        "model",
+        "faces",
+        "faces_rejected",
+        "probe_turned_degrees",
+        "person_fusion",
+        "fused_probe_sha256",
+    }
+    assert (result["person_fusion"], result["fused_probe_sha256"]) == (None, [])
     assert result["model"]["id"] == "dlib_face_recognition_resnet_model_v1@1/128"
     [face] = result["faces"]
     assert set(face["probe_box"]) == {"x1", "y1", "x2", "y2"}

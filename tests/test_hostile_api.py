@@ -71,6 +71,7 @@ HOSTILE: list[tuple[str, str, dict[str, Any]]] = [
     ("POST", "/persons/1/rejections", {"json": {"face_id": 2**70}}),
     ("POST", f"/persons/{HUGE}/rejections", {"json": {"face_id": 1}}),
     ("POST", f"/persons/1/rejections/{HUGE}/withdraw", {}),
+    ("GET", f"/persons/{HUGE}/references", {}),
     ("POST", f"/persons/{HUGE}/searches", {"json": {"purpose": "check", "case_ref": "C-1"}}),
     (
         "POST",

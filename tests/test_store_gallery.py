@@ -16,7 +16,7 @@ from facelens.errors import ConflictError, InvalidArgumentError, NotFoundError
 from facelens.security.crypto import TemplateCipher, generate_key
 from facelens.security.keys import KEY_ID_META
 from facelens.store import MetadataStore, available_stores, create_store
-from facelens.types import Provenance
+from facelens.types import FaceQuality, Provenance
 from tests.store_support import MODEL, POLICY, add, analysis, open_store
 
 
@@ -133,6 +133,13 @@ def test_given_faces_then_their_landmarks_come_back_opened(store: MetadataStore)
     assert set(landmarks) == set(faces.tolist()), "an unknown id is left out"
     assert landmarks[int(faces[0])] == [[0.5, 0.0]] * 5
     assert landmarks[int(faces[1])] == [[1.5, 2.0]] * 5
+
+
+def test_given_faces_then_their_quality_comes_back(store: MetadataStore) -> None:
+    faces = add(store, "q" * 64, n=2)
+    qualities = store.face_qualities([*faces.tolist(), 999])
+    assert set(qualities) == set(faces.tolist()), "an unknown id is left out"
+    assert qualities[int(faces[0])] == FaceQuality(50, 100.0, None)
 
 
 def test_given_an_image_location_then_it_is_found_in_use_until_deleted(

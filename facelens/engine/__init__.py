@@ -4,7 +4,8 @@
 ``index_sync`` (the index in step with the store), ``keys`` (template and audit keys),
 ``policy`` (legal basis, jurisdiction rules, consent), ``suppression`` (people who opted out),
 ``probe`` (analysing given images), ``ingest``, ``search``, ``batch_search`` (many probes
-at once), ``persons``, ``erasure``, ``records`` (what the doors read and record) and
+at once), ``person_search`` (answers per person, same-person probes, reference checks),
+``persons``, ``erasure``, ``records`` (what the doors read and record) and
 ``reindex`` (switching the embedding model); ``state`` is what they share.
 """
 

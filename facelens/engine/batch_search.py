@@ -35,6 +35,7 @@ class BatchSearch(Search):
         progress: ProgressCallback | None = None,
         pipeline: FacePipeline | None = None,
         lock: AbstractContextManager[Any] | None = None,
+        per_person: bool = False,
     ) -> Iterator[ProbeOutcome]:
         """One ``ProbeOutcome`` per probe photo, in order: ``probes`` are files and folders
         (walked recursively for image files, as ``ingest`` does). Each probe is analysed as
@@ -48,7 +49,8 @@ class BatchSearch(Search):
         Refused before any work without a purpose or case reference. The outcomes come as
         they are iterated; ``progress(done, total)`` counts probes analysed. Analysis needs no
         engine lock (give ``pipeline`` to run it on another); ``lock``, when given, is held
-        around each probe's index, store and log part only."""
+        around each probe's index, store and log part only. ``per_person``: each probe
+        answered per person, as ``search`` answers it."""
         caller = caller or Caller.python()
         purpose, case_ref = self.check_search_purpose(purpose, case_ref, caller)
         top_k, threshold = self.search_bounds(top_k, threshold)
@@ -58,6 +60,7 @@ class BatchSearch(Search):
             files, unreadable, top_k, threshold, list(collections or []),
             purpose=purpose, case_ref=case_ref, caller=caller, progress=progress,
             pipeline=pipeline or self.pipeline, lock=lock or nullcontext(),
+            per_person=per_person,
         )  # fmt: skip
 
     def _search_files(
@@ -74,6 +77,7 @@ class BatchSearch(Search):
         progress: ProgressCallback | None,
         pipeline: FacePipeline,
         lock: AbstractContextManager[Any],
+        per_person: bool = False,
     ) -> Iterator[ProbeOutcome]:
         summary = BatchSearchSummary()
         search_ids: list[int] = []
@@ -90,6 +94,7 @@ class BatchSearch(Search):
                             result = self.search_analysed(
                                 outcome, faces, top_k, threshold, collections,
                                 purpose=purpose, case_ref=case_ref, caller=caller,
+                                per_person=per_person,
                             )  # fmt: skip
                         found = ProbeOutcome(analysed.location, result=result)
                     except FacelensError as exc:

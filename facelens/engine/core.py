@@ -17,6 +17,7 @@ from facelens.engine.batch_search import BatchSearch
 from facelens.engine.clustering import Clustering
 from facelens.engine.ingest import Ingest
 from facelens.engine.keys import Keys
+from facelens.engine.person_search import PersonSearch
 from facelens.engine.reindex import Reindex
 from facelens.engine.state import log
 from facelens.errors import StoreDamagedError
@@ -38,7 +39,7 @@ from facelens.types import (
 )
 
 
-class Engine(Keys, Ingest, BatchSearch, Clustering, Reindex):
+class Engine(Keys, Ingest, BatchSearch, PersonSearch, Clustering, Reindex):
     """Open with ``facelens.open(path)``. Not safe for concurrent use from several threads.
 
     Each base is one part of the engine (``facelens.engine.<part>``); they share the state of

@@ -19,6 +19,7 @@ from facelens.errors import (
     NoFaceFoundError,
     RefusedError,
 )
+from facelens.person_fusion import PersonCandidate
 from facelens.pipeline.analyse import FacePipeline
 from facelens.pipeline.embed.base import l2_normalise, similarity
 from facelens.privacy.policy import check_search_purpose
@@ -50,9 +51,12 @@ class Search(Probe, Scoring, Records):
         purpose: str | None = None,
         case_ref: str | None = None,
         caller: Caller | None = None,
+        per_person: bool = False,
     ) -> SearchResult:
         """For every usable face in ``image``, the ``top_k`` most similar gallery faces, best
-        first, each flagged ``is_match`` when its similarity is at least ``threshold``.
+        first, each flagged ``is_match`` when its similarity is at least ``threshold``; with
+        ``per_person``, the ``top_k`` best candidates instead: persons scored on all their
+        faces, and faces no person holds (``facelens.engine.person_search``).
 
         Every search says why: without a ``purpose`` and ``case_ref`` it is refused
         (``PurposeRequiredError``). It is logged (``log_search``) with ``caller`` (default:
@@ -63,7 +67,7 @@ class Search(Probe, Scoring, Records):
         analysis, faces = self.probe_faces(image, "probe image")
         return self.search_analysed(
             analysis, faces, top_k, threshold, collections,
-            purpose=purpose, case_ref=case_ref, caller=caller,
+            purpose=purpose, case_ref=case_ref, caller=caller, per_person=per_person,
         )  # fmt: skip
 
     def check_search_purpose(
@@ -91,7 +95,7 @@ class Search(Probe, Scoring, Records):
             raise InvalidArgumentError(f"threshold must be in [-1, 1], got {threshold}")
         return top_k, threshold
 
-    def _candidates(
+    def _index_candidates(
         self, queries: np.ndarray, top_k: int, decision: SearchDecision, allowed: IdArray | None
     ) -> Ranked:
         """The index's candidates, normalised and in the decision's order. With a cohort a
@@ -118,14 +122,22 @@ class Search(Probe, Scoring, Records):
         purpose: str | None = None,
         case_ref: str | None = None,
         caller: Caller | None = None,
+        per_person: bool = False,
+        probes_logged: Sequence[str] | None = None,
+        similarity_scale: float = 1.0,
     ) -> SearchResult:
         """``search`` for a probe already analysed (``probe_faces``): the index and store
         part only, the part that needs the engine to itself. Refused and logged as
-        ``search``."""
+        ``search`` (``probes_logged``: the probe hashes to log instead of the faces';
+        ``similarity_scale``: what similarities are multiplied by, for fused probes)."""
         caller = caller or Caller.python()
         purpose, case_ref = self.check_search_purpose(purpose, case_ref, caller)
         top_k, _ = self.search_bounds(top_k, threshold)
         decision = self.decision(threshold)
+        if (per_person or similarity_scale != 1.0) and decision.rule != "fixed":
+            # Fused scores (of a person's faces, of several probes) have no calibration of
+            # their own: they are decided on raw similarity, as match_threshold was chosen.
+            decision = self.decision(self.settings.match_threshold)
         embeddings = [f.embedding for f in faces if f.embedding is not None]
         for embedding in embeddings:
             if embedding.model != self.model:
@@ -134,23 +146,26 @@ class Search(Probe, Scoring, Records):
                 )
         allowed = self._face_ids_in(collections)
         queries = np.stack([e.vector for e in embeddings])
-        ranked = self._candidates(queries, top_k, decision, allowed)
+        ranked = self._ranked(
+            queries, top_k, decision, allowed, per_person=per_person, scale=similarity_scale
+        )
         opted_out = self.suppressed(queries)  # someone who opted out is never found
         results = [
             ProbeFaceMatches(
                 probe_box=face.box,
                 matches=[] if hidden else matches,
                 probe_sha256=hashlib.sha256(embedding.vector.tobytes()).hexdigest(),
+                candidates=[] if hidden else candidates,
             )
-            for face, embedding, matches, hidden in zip(
-                faces, embeddings, self._matches(ranked, decision), opted_out, strict=True
+            for face, embedding, (matches, candidates), hidden in zip(
+                faces, embeddings, ranked, opted_out, strict=True
             )
         ]
         rejected = [f.quality for f in analysis.faces if not f.accepted]
         search_id = self.log_search(
             caller, purpose, case_ref, list(collections or []),
-            [r.probe_sha256 for r in results], [m for r in results for m in r.matches],
-            decision.threshold, decision=decision,
+            list(probes_logged or [r.probe_sha256 for r in results]),
+            [m for r in results for m in r.matches], decision.threshold, decision=decision,
         )  # fmt: skip
         return SearchResult(
             threshold=decision.threshold,
@@ -160,7 +175,35 @@ class Search(Probe, Scoring, Records):
             faces_rejected=rejected,
             search_id=search_id,
             probe_turned_degrees=analysis.turned_degrees,
+            person_fusion=self.settings.person_fusion if per_person else None,
         )
+
+    def _ranked(
+        self,
+        queries: np.ndarray,
+        top_k: int,
+        decision: SearchDecision,
+        allowed: IdArray | None,
+        *,
+        per_person: bool = False,
+        scale: float = 1.0,
+    ) -> list[tuple[list[Match], list[PersonCandidate]]]:
+        """Each probe's answer: its matches, and (``per_person``) its candidates, which
+        ``PersonSearch`` (``facelens.engine.person_search``) ranks; similarities times
+        ``scale`` (fused probes, decided on raw similarity)."""
+        if per_person:
+            raise InvalidArgumentError("this engine has no per-person search")
+        ranked = self._index_candidates(queries, top_k, decision, allowed)
+        if scale != 1.0:
+            ranked = Ranked(raw=ranked.raw * scale, normalised=None, ids=ranked.ids)
+        return [(matches, []) for matches in self._matches(ranked, decision)]
+
+    def raw_matches(
+        self, scores: np.ndarray, ids: np.ndarray, threshold: float, skip: set[int] | None = None
+    ) -> list[list[Match]]:
+        """``_matches`` of index answers decided on raw similarity against ``threshold``."""
+        ranked = Ranked(raw=scores, normalised=None, ids=ids)
+        return self._matches(ranked, self.decision(threshold), skip)
 
     def log_search(
         self,

@@ -14,6 +14,7 @@ from facelens.api.params import MAX_PAGE, Body, DbId
 from facelens.api.schemas import (
     FacesRemovedOut,
     PersonOut,
+    PersonReferencesOut,
     PersonSearchOut,
     RejectionOut,
     SplitOut,
@@ -154,6 +155,18 @@ def post_person_rejection_withdrawal(
     with svc.lock:
         rejection = svc.engine.withdraw_rejection(person_id, face_id, caller=caller_of(who))
         return dict(to_jsonable(rejection))
+
+
+@router.get("/persons/{person_id}/references", tags=["persons"], response_model=PersonReferencesOut)
+def get_person_references(
+    person_id: DbId, svc: ServiceDep, who: Annotated[Account, Depends(allowed(Action.BROWSE))]
+) -> dict[str, Any]:
+    """The person's faces checked against each other: each face's median similarity to the
+    others and its quality, and the faces that do not agree with the rest (``outlier``) or
+    are small or blurred (``low_quality``), for a reviewer. Audited."""
+    with svc.lock:
+        report = svc.engine.check_person_references(person_id, caller=caller_of(who))
+    return dict(with_links(to_jsonable(report)))
 
 
 @router.delete("/persons/{person_id}", tags=["persons"], response_model=FacesRemovedOut)

@@ -49,7 +49,13 @@ from facelens.api.schemas.common import (
     ProvenanceOut,
 )
 from facelens.api.schemas.people import ClusterSummaryOut, ProposalOut
-from facelens.api.schemas.persons import PersonOut, RejectionOut, SplitOut
+from facelens.api.schemas.persons import (
+    PersonOut,
+    PersonReferencesOut,
+    ReferenceCheckOut,
+    RejectionOut,
+    SplitOut,
+)
 from facelens.api.schemas.privacy import (
     AccessReportOut,
     CandidateOut,
@@ -65,6 +71,7 @@ from facelens.api.schemas.privacy import (
 from facelens.api.schemas.search import (
     BatchSearchSummaryOut,
     MatchOut,
+    PersonCandidateOut,
     PersonSearchOut,
     ProbeErrorOut,
     ProbeFaceOut,
@@ -116,6 +123,7 @@ RESPONSE_MODELS: dict[tuple[str, str], Any] = {
     ("GET", "/persons/{person_id}/rejections"): list[RejectionOut],
     ("POST", "/persons/{person_id}/rejections"): RejectionOut,
     ("POST", "/persons/{person_id}/rejections/{face_id}/withdraw"): RejectionOut,
+    ("GET", "/persons/{person_id}/references"): PersonReferencesOut,
     ("DELETE", "/persons/{person_id}"): FacesRemovedOut,
     ("POST", "/collections/{name}/enrolments"): PersonOut,
     # proposed persons (clustering)
@@ -178,7 +186,9 @@ __all__ = [
     "ModelIdOut",
     "NewAccountOut",
     "Out",
+    "PersonCandidateOut",
     "PersonOut",
+    "PersonReferencesOut",
     "PersonSearchOut",
     "PolicyOut",
     "ProbeErrorOut",
@@ -187,6 +197,7 @@ __all__ = [
     "ProposalOut",
     "ProvenanceOut",
     "ReadyOut",
+    "ReferenceCheckOut",
     "RejectedFaceOut",
     "RejectionOut",
     "RequestReviewOut",

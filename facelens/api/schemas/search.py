@@ -90,12 +90,28 @@ class SearchDecisionOut(Out):
     )
 
 
+class PersonCandidateOut(Out):
+    """A per-person search's candidate: a person scored on all their faces, or a lone face."""
+
+    similarity: Similarity = Field(description="Fused over the person's faces (person_fusion).")
+    is_match: bool = Field(description="similarity >= threshold.")
+    best: MatchOut = Field(description="The face that scored best, with its own similarity.")
+    faces_compared: int = Field(description="The person's faces scored (1: a lone face).")
+    person_id: int | None = Field(description="Null: a face no person holds.")
+    person_name: str | None
+
+
 class ProbeFaceOut(Out):
     """One face found in the probe photo and its matches, best first."""
 
     probe_box: BoxOut
-    matches: list[MatchOut]
+    matches: list[MatchOut] = Field(
+        description="Best first; in a per-person search, each candidate's best face."
+    )
     probe_sha256: str = Field(description="SHA-256 of the probe face's embedding, hex.")
+    candidates: list[PersonCandidateOut] = Field(
+        description="Per-person searches: persons and lone faces, best first (else empty)."
+    )
     probe_size_px: FaceSize
     probe_small_face: SmallFace
 
@@ -123,6 +139,13 @@ class SearchOut(Out):
         "(a sideways scan); 0 when it was upright. Boxes are on the photo as sent."
     )
     decision: SearchDecisionOut | None
+    person_fusion: Literal["max", "quality_mean"] | None = Field(
+        description="Per-person searches: how a person's faces were fused; null: per face."
+    )
+    fused_probe_sha256: list[str] = Field(
+        description="same_person: the SHA-256 of each photo's face embedding, fused into one "
+        "probe (empty otherwise)."
+    )
 
 
 class ProbeErrorOut(Out):

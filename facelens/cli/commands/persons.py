@@ -16,6 +16,7 @@ from facelens.cli.options import (
     engine_for,
 )
 from facelens.cli.render import emit_json, out, print_persons
+from facelens.cli.render_persons import print_references
 
 app = typer.Typer(
     help="Named persons and their faces; reviewers' feedback (not this person, merge, split).",
@@ -161,3 +162,20 @@ def person_split(
             f"person {person.id} {person.name!r} split off person {person_id}: "
             f"{len(person.face_ids)} face(s)"
         )
+
+
+@app.command("check")
+def person_check(
+    person_id: PersonId,
+    data: DataOption = DEFAULT_DATA,
+    json_output: JsonOption = False,
+) -> None:
+    """Check the person's reference faces against each other: each face's median similarity
+    to the others and its quality; faces that do not agree with the rest (outlier) or are
+    small or blurred (low quality) are flagged for review. Audited."""
+    with engine_for(data, json_output) as engine:
+        report = engine.check_person_references(person_id, caller=cli_caller())
+    if json_output:
+        emit_json(report)
+    else:
+        print_references(report)

@@ -12,7 +12,9 @@ from facelens.cli.batch_output import BatchOutput, print_batch_summary, probe_js
 from facelens.cli.exit_codes import EXIT_INGEST_FAILURES
 from facelens.cli.options import DEFAULT_DATA, DataOption, JsonOption, cli_caller, engine_for
 from facelens.cli.render import emit_json, out, print_search_result, progress_bar, turn_note
+from facelens.cli.render_persons import print_person_search
 from facelens.engine import Engine
+from facelens.errors import InvalidArgumentError
 from facelens.types import Caller
 
 
@@ -48,6 +50,22 @@ def search(
             "--csv", help="Write one row per probe face and match to this CSV file (UTF-8)."
         ),
     ] = None,
+    per_person: Annotated[
+        bool,
+        typer.Option(
+            "--per-person",
+            help="Answer with persons (each scored on all their faces, fused by the "
+            "person_fusion setting) and faces no person holds, instead of faces.",
+        ),
+    ] = False,
+    same_person: Annotated[
+        bool,
+        typer.Option(
+            "--same-person",
+            help="PHOTOS are all of one person: their main faces are fused into one probe, "
+            "searched and logged once.",
+        ),
+    ] = False,
     data: DataOption = DEFAULT_DATA,
     json_output: JsonOption = False,
 ) -> None:
@@ -56,29 +74,49 @@ def search(
 
     Several photos or a folder are searched in one go (models loaded once), each probe logged
     as a search of its own with the same purpose and case; one that cannot be read or has no
-    usable face is reported and the others go on (exit code 8)."""
-    batch = len(photos) > 1 or photos[0].is_dir() or jsonl is not None or csv_path is not None
+    usable face is reported and the others go on (exit code 8). With --same-person they are
+    photos of one person instead, searched as one probe."""
+    batch = not same_person and (
+        len(photos) > 1 or photos[0].is_dir() or jsonl is not None or csv_path is not None
+    )
     with engine_for(data, json_output) as engine:
         caller = cli_caller()
         # Checked (and a refusal logged) by the engine; named here as the options are.
         engine.check_search_purpose(purpose, case_ref, caller, ("--purpose", "--case-ref"))
-        if batch:
+        if same_person:
+            _check_same_person(photos, jsonl, csv_path)
+            result = engine.search_same_person(
+                photos, top_k=top_k, threshold=threshold, collections=collection,
+                purpose=purpose, case_ref=case_ref, caller=caller, per_person=per_person,
+            )  # fmt: skip
+        elif batch:
             summary = _search_many(
                 engine, caller, photos, top_k, threshold, collection, purpose, case_ref,
-                jsonl, csv_path, json_output,
+                jsonl, csv_path, json_output, per_person,
             )  # fmt: skip
         else:
             result = engine.search(
                 photos[0], top_k=top_k, threshold=threshold, collections=collection,
-                purpose=purpose, case_ref=case_ref, caller=caller,
+                purpose=purpose, case_ref=case_ref, caller=caller, per_person=per_person,
             )  # fmt: skip
     if batch:
         if summary.no_face or summary.failed:
             raise typer.Exit(EXIT_INGEST_FAILURES)
     elif json_output:
         emit_json(search_json(result))
+    elif result.person_fusion is not None or result.fused_probe_sha256:
+        print_person_search(result)
     else:
         print_search_result(result)
+
+
+def _check_same_person(photos: list[Path], jsonl: Path | None, csv_path: Path | None) -> None:
+    """--same-person takes photo files, and answers one search (no --jsonl or --csv)."""
+    if jsonl is not None or csv_path is not None:
+        raise InvalidArgumentError("--same-person answers one search: no --jsonl or --csv")
+    for photo in photos:
+        if photo.is_dir():
+            raise InvalidArgumentError(f"--same-person takes photos, not a folder: {photo}")
 
 
 def _search_many(
@@ -93,6 +131,7 @@ def _search_many(
     jsonl: Path | None,
     csv_path: Path | None,
     json_output: bool,
+    per_person: bool = False,
 ) -> BatchSearchSummary:
     """``search`` over many probes: a progress bar, the outcomes written as they come, then
     the summary (``--json``: the summary and every probe, as the lines of ``--jsonl``)."""
@@ -111,6 +150,7 @@ def _search_many(
         for outcome in engine.search_many(
             photos, top_k=top_k, threshold=threshold, collections=collection,
             purpose=purpose, case_ref=case_ref, caller=caller, progress=advance,
+            per_person=per_person,
         ):  # fmt: skip
             summary.count(outcome)
             output.write(outcome)

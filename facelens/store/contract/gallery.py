@@ -16,7 +16,15 @@ from facelens.store.records import (
     PersonRejection,
     StoreCounts,
 )
-from facelens.types import FloatArray, IdArray, ImageAnalysis, ModelId, Person, Provenance
+from facelens.types import (
+    FaceQuality,
+    FloatArray,
+    IdArray,
+    ImageAnalysis,
+    ModelId,
+    Person,
+    Provenance,
+)
 
 
 class GalleryStore(Protocol):
@@ -133,6 +141,11 @@ class GalleryStore(Protocol):
     def face_ids_in_collections(self, names: Sequence[str], model: ModelId) -> IdArray:
         """Accepted face ids of ``model`` in the named collections, ascending;
         ``NotFoundError`` for an unknown name."""
+        ...
+
+    def face_qualities(self, face_ids: Sequence[int]) -> dict[int, FaceQuality]:
+        """Each face's quality figures as measured at ingest (box short side, chip
+        sharpness, rejection reason), keyed by face id; unknown ids are left out."""
         ...
 
     def face_landmarks(self, face_ids: Sequence[int]) -> dict[int, list[list[float]]]:

@@ -13,7 +13,15 @@ from facelens.store.records import AddedImage, FaceRecord, ImageRecord
 from facelens.store.schema import CollectionRow, FaceRow, ImageRow, PersonRow
 from facelens.store.sql.rows import ACCEPTED, REJECTED, _chunks, _ids, _provenance
 from facelens.store.sql.sealing import Sealing
-from facelens.types import Box, FloatArray, IdArray, ImageAnalysis, ModelId, Provenance
+from facelens.types import (
+    Box,
+    FaceQuality,
+    FloatArray,
+    IdArray,
+    ImageAnalysis,
+    ModelId,
+    Provenance,
+)
 
 
 class Faces(Sealing):
@@ -175,6 +183,19 @@ class Faces(Sealing):
                 )
                 for face_id, image_id, person_id in rows:
                     out[face_id] = (image_id, person_id)
+        return out
+
+    def face_qualities(self, face_ids: Sequence[int]) -> dict[int, FaceQuality]:
+        out: dict[int, FaceQuality] = {}
+        with self._session() as session:
+            for chunk in _chunks(face_ids):
+                rows = session.execute(
+                    select(
+                        FaceRow.id, FaceRow.size_px, FaceRow.sharpness, FaceRow.rejection_reason
+                    ).where(FaceRow.id.in_(chunk))
+                )
+                for face_id, size_px, sharpness, reason in rows:
+                    out[face_id] = FaceQuality(size_px, sharpness, reason)
         return out
 
     def images(
