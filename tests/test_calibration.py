@@ -23,7 +23,7 @@ from facelens.pipeline.analyse import FacePipeline
 from facelens.scoring.calibration import ImpostorSample, threshold_for_fpir
 from facelens.scoring.normalisation import Cohort, as_norm
 from facelens.types import SearchResult
-from tests.conftest import SEARCH_WHY, _declare
+from tests.conftest import SEARCH_WHY, Cli, _declare
 
 pytestmark = pytest.mark.slow
 
@@ -215,3 +215,20 @@ def test_given_scores_then_as_norm_standardises_both_sides() -> None:
     )
     assert normalised.shape == (2, 8)
     assert normalised[1, 3] == pytest.approx(expected)
+
+
+def test_given_the_command_line_then_index_calibrate_reports_the_threshold(
+    gallery: Path, tmp_path: Path
+) -> None:
+    data = tmp_path / "data"
+    shutil.copytree(gallery, data)
+    env = {f"FACELENS_{k.upper()}": str(v) for k, v in SMALL.items()}
+    cli = Cli(data, env)
+    figures = cli.json("index", "calibrate")
+    assert figures["scores"] == "cohort_mean" and figures["target_fpir"] == 0.01
+    assert figures["estimated_fpir"] <= 0.01
+    assert "holds FPIR 0.01" in cli("index", "calibrate")
+    # Too small a gallery for this engine's rule: said, and searches decide on similarity.
+    assert "not calibrated" in cli(
+        "index", "calibrate", env={"FACELENS_SCORE_MIN_GALLERY_FACES": "100000"}
+    )

@@ -177,7 +177,7 @@ class Scoring(Suppression):
                     log.warning("calibration %s unreadable (%s): calibrate again", path, exc)
         return self._calibration
 
-    def calibrate(self, *, caller: Caller | None = None) -> Calibration | None:
+    def calibrate(self, *, caller: Caller | str | None = None) -> Calibration | None:
         """Measure the threshold that holds ``search_target_fpir`` on this gallery (see
         ``facelens.scoring.calibration``); None, and any old calibration removed, when the
         gallery is under ``score_min_gallery_faces``. Audited with its figures."""

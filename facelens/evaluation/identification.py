@@ -7,6 +7,7 @@ seeded cohort sampled from the gallery.
 
 from __future__ import annotations
 
+import math
 import tempfile
 from dataclasses import asdict, dataclass
 from pathlib import Path
@@ -42,7 +43,7 @@ class Normalisation:
     top_k: int
     weight: float
     shortlist: int
-    max_similarity: float = 1.0
+    max_similarity: float = math.inf
     seed: int = 0
 
 

@@ -70,10 +70,16 @@ def normalised_report(
     pooled_fmr = sum(g["false_matches"] for g in counted) / max(
         sum(g["impostor_pairs"] for g in counted), 1
     )
+    # The same pooling as the raw figure: pairs within each group, as many per group.
     rng = np.random.default_rng(seed)
-    a, b = rng.integers(0, len(images), size=(2, _THRESHOLD_PAIRS))
-    strangers = people[a] != people[b]
-    scores = np.sort(scorer(a[strangers], b[strangers]))[::-1]
+    labels = np.array([groups.get(Path(i).name, "") for i in images], dtype=object)
+    pooled: list[np.ndarray] = []
+    for label in sorted(set(labels.tolist()) - {""}):
+        members = np.flatnonzero(labels == label)
+        a, b = members[rng.integers(0, len(members), size=(2, _THRESHOLD_PAIRS))]
+        strangers = people[a] != people[b]
+        pooled.append(scorer(a[strangers], b[strangers]))
+    scores = np.sort(np.concatenate(pooled))[::-1]
     allowed = int(np.floor(pooled_fmr * len(scores)))
     threshold = float(np.nextafter(scores[min(allowed, len(scores) - 1)], np.inf))
     block = fairness.of_embeddings(
@@ -82,8 +88,9 @@ def normalised_report(
         impostor_count=impostor_count, scorer=scorer, scores=method,
     )  # fmt: skip
     block["threshold_rule"] = (
-        f"the {method} score at which random different-person pairs of all images have the "
-        f"pooled FMR ({pooled_fmr:.6f}) raw similarity has at {settings.match_threshold}"
+        f"the {method} score at which random different-person pairs within each group, "
+        f"pooled, have the FMR ({pooled_fmr:.6f}) raw similarity has at "
+        f"{settings.match_threshold}"
     )
     block["cohort"] = {
         "images": cohort.size,

@@ -19,6 +19,7 @@ out of its statistics. Pure numpy: the engine and the evaluation use the same fu
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass
 
 import numpy as np
@@ -49,7 +50,7 @@ class Cohort:
     top_k: int
     #: Cohort scores at or above this are left out: most likely the face's own person (a
     #: gallery holds many photos of some people), not the strangers the statistics are of.
-    max_similarity: float = 1.0
+    max_similarity: float = math.inf
     #: The person each entry is assigned to (-1: none or unknown); None: none known.
     person_ids: IdArray | None = None
 
