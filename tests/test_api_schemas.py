@@ -578,11 +578,15 @@ def test_given_every_model_as_a_response_model_then_openapi_describes_its_fields
         "faces",
         "faces_rejected",
         "probe_turned_degrees",
+        "decision",
         "person_fusion",
         "fused_probe_sha256",
     } == set(fields)
     schemas = document["components"]["schemas"]
-    assert {"size_px", "small_face"} <= set(schemas["MatchOut"]["properties"])
+    assert {"size_px", "small_face", "normalised_score"} <= set(schemas["MatchOut"]["properties"])
+    assert {"rule", "threshold", "target_fpir", "expected_false_candidates"} <= set(
+        schemas["SearchDecisionOut"]["properties"]
+    )
     assert {"probe_size_px", "probe_small_face"} <= set(schemas["ProbeFaceOut"]["properties"])
     report = schemas["IngestReportOut"]["properties"]
     assert "32-40px" in report["faces_indexed_by_size"]["description"]

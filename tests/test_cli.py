@@ -104,10 +104,13 @@ def test_given_search_json_then_the_documented_shape(cli_data: Path, photos: Pat
         "faces",
         "faces_rejected",
         "probe_turned_degrees",
+        "decision",
         "person_fusion",
         "fused_probe_sha256",
     }
     assert (result["person_fusion"], result["fused_probe_sha256"]) == (None, [])
+    # A gallery of three faces is too small to calibrate: decided on similarity.
+    assert result["decision"]["rule"] == "fixed" and result["decision"]["scores"] == "raw"
     assert result["model"]["id"] == "dlib_face_recognition_resnet_model_v1@1/128"
     [face] = result["faces"]
     assert set(face["probe_box"]) == {"x1", "y1", "x2", "y2"}
@@ -124,9 +127,11 @@ def test_given_search_json_then_the_documented_shape(cli_data: Path, photos: Pat
         "person_id",
         "person_name",
         "provenance",
+        "normalised_score",
         "size_px",
         "small_face",
     }
+    assert top["normalised_score"] is None  # too small a gallery to normalise against
     assert (face["probe_size_px"], face["probe_small_face"]) == (317, False)
     box = top["box"]
     assert top["size_px"] == min(box["x2"] - box["x1"], box["y2"] - box["y1"])

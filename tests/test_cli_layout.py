@@ -17,6 +17,10 @@ LAYERS = {
     "facelens.cli.exit_codes": {"facelens.cli.render"},
     "facelens.cli.options": {"facelens.cli.exit_codes", "facelens.cli.render"},
     "facelens.cli.batch_output": {"facelens.cli.render"},
+    # The summaries too long for render.py, each beside it.
+    "facelens.cli.render_persons": {"facelens.cli.render"},
+    "facelens.cli.render_fairness": set(),
+    "facelens.cli.render_eval": {"facelens.cli.render", "facelens.cli.render_fairness"},
 }
 SHARED = set(LAYERS)
 

@@ -131,6 +131,15 @@ def test_given_a_person_then_faces_are_assigned_and_deleted_with_them(
     [listed] = store.persons()
     assert listed.name == "Ada" and listed.face_ids == faces.tolist()
     assert store.face_records([int(faces[0])])[int(faces[0])].person_name == "Ada"
+    # Owners (photo, person) without opening anything sealed: what calibration needs.
+    owners = store.face_owners([*faces.tolist(), int(other[0]), 999])
+    image = store.face_records([int(faces[0])])[int(faces[0])].image_id
+    assert owners == {
+        int(faces[0]): (image, person),
+        int(faces[1]): (image, person),
+        int(other[0]): (owners[int(other[0])][0], None),
+    }
+    assert owners[int(other[0])][0] != image
     with pytest.raises(NotFoundError, match="no face with id 999"):
         store.assign_faces(person, [999])
     assert store.delete_person(person).face_ids.tolist() == faces.tolist()

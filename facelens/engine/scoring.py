@@ -30,6 +30,7 @@ from facelens.scoring.calibration import (
     sample_rows,
     threshold_for_fpir,
 )
+from facelens.scoring.decision import CALIBRATED, FIXED
 from facelens.scoring.normalisation import Cohort, CohortStats, normalise, sample_cohort
 from facelens.types import Caller, FloatArray, IdArray, SearchDecision
 
@@ -316,7 +317,7 @@ class Scoring(Suppression):
             # From the sample, so a changed search_target_fpir needs no new calibration.
             calibrated = threshold_for_fpir(calibration.sample, settings.search_target_fpir)
             return SearchDecision(
-                rule="calibrated",
+                rule=CALIBRATED,
                 scores=calibration.scores,
                 threshold=calibrated,
                 target_fpir=settings.search_target_fpir,
@@ -330,7 +331,7 @@ class Scoring(Suppression):
         if not -1.0 <= used <= 1.0:
             raise InvalidArgumentError(f"threshold must be in [-1, 1], got {used}")
         return SearchDecision(
-            rule="fixed",
+            rule=FIXED,
             scores="raw",
             threshold=used,
             target_fpir=None,

@@ -46,7 +46,7 @@ def normalised_report(
     cohort = Cohort(
         ids=rows,
         vectors=embeddings[rows],
-        top_k=settings.score_cohort_top_k,
+        top_k=min(settings.score_cohort_top_k, len(rows) - 1),  # tiny sets (tests)
         max_similarity=settings.score_cohort_max_similarity,
         person_ids=people[rows],
     )

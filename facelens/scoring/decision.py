@@ -4,6 +4,10 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+#: The decision rules: a threshold measured on the gallery, or a fixed similarity threshold.
+CALIBRATED = "calibrated"
+FIXED = "fixed"
+
 
 @dataclass(frozen=True, slots=True)
 class SearchDecision:
