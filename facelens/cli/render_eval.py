@@ -52,12 +52,7 @@ def print_eval_summary(figures: dict[str, Any]) -> None:
             f"non-mated probes, gallery {ident['split']['gallery_images']})",
             highlight=False,
         )
-        for p in ident["fnir_at_fpir"]:
-            out.print(
-                f"  FNIR @ FPIR={p['target_fpir']:g}: {p['fnir']:.4%} "
-                f"(threshold {p['threshold']:.4f})",
-                highlight=False,
-            )
+        _print_fnir(ident["fnir_at_fpir"], "  ")
         if "normalised" in ident:
             norm = ident["normalised"]
             out.print(
@@ -65,12 +60,7 @@ def print_eval_summary(figures: dict[str, Any]) -> None:
                 f"{norm['top_k']}): rank-1 {norm['rank_1']:.4%}, rank-5 {norm['rank_5']:.4%}",
                 highlight=False,
             )
-            for p in norm["fnir_at_fpir"]:
-                out.print(
-                    f"    FNIR @ FPIR={p['target_fpir']:g}: {p['fnir']:.4%} "
-                    f"(threshold {p['threshold']:.4f})",
-                    highlight=False,
-                )
+            _print_fnir(norm["fnir_at_fpir"], "    ")
     if "groups" in figures:
         g = figures["groups"]
         for r in g["rates"]:
@@ -84,3 +74,12 @@ def print_eval_summary(figures: dict[str, Any]) -> None:
         f"{figures['images_from_cache']} from the cache)",
         highlight=False,
     )
+
+
+def _print_fnir(points: list[dict[str, Any]], indent: str) -> None:
+    for p in points:
+        out.print(
+            f"{indent}FNIR @ FPIR={p['target_fpir']:g}: {p['fnir']:.4%} "
+            f"(threshold {p['threshold']:.4f})",
+            highlight=False,
+        )
