@@ -232,3 +232,56 @@ def test_given_the_command_line_then_index_calibrate_reports_the_threshold(
     assert "not calibrated" in cli(
         "index", "calibrate", env={"FACELENS_SCORE_MIN_GALLERY_FACES": "100000"}
     )
+
+
+def test_given_the_http_api_then_a_search_answers_with_its_calibrated_decision(
+    gallery: Path, lfw: Path, pipeline: FacePipeline, tmp_path: Path
+) -> None:
+    from fastapi.testclient import TestClient
+
+    from facelens.api.app import create_app
+    from facelens.security.accounts import Role, create_account
+
+    data = tmp_path / "data"
+    shutil.copytree(gallery, data)
+    settings = Settings.model_validate({"data_dir": data, **SMALL})
+    probe = image(lfw, people(lfw)[0][0], 1)
+    with TestClient(create_app(settings, pipeline)) as client:
+        store = client.app.state.service.engine.store  # type: ignore[attr-defined]
+        key = {"X-API-Key": create_account(store, "analyst-1", Role.ANALYST)[1]}
+        found = client.post(
+            "/searches",
+            headers=key,
+            files={"image": (probe.name, probe.read_bytes(), "image/jpeg")},
+            data=dict(SEARCH_WHY),
+        )
+        given = client.post(
+            "/searches",
+            headers=key,
+            files={"image": (probe.name, probe.read_bytes(), "image/jpeg")},
+            data={**SEARCH_WHY, "threshold": "0.93"},
+        )
+    assert found.status_code == 200, found.text
+    body = found.json()
+    assert body["decision"]["rule"] == "calibrated"
+    assert body["decision"]["target_fpir"] == 0.01
+    assert body["threshold"] == body["decision"]["threshold"]
+    top = body["faces"][0]["matches"][0]
+    assert top["is_match"] and top["normalised_score"] >= body["threshold"]
+    assert given.json()["decision"]["rule"] == "fixed" and given.json()["threshold"] == 0.93
+
+
+def test_given_a_batch_then_each_probe_is_decided_as_a_single_search_is(
+    gallery: Path, lfw: Path, pipeline: FacePipeline
+) -> None:
+    probes = strangers(lfw, Path("/nonexistent"))[:6]
+    with open_engine(gallery, pipeline) as engine:
+        batch = [o for o in engine.search_many(probes, top_k=3, **SEARCH_WHY) if o.result]
+        assert len(batch) >= 3
+        for outcome in batch:
+            single = engine.search(outcome.probe, top_k=3, **SEARCH_WHY)
+            assert outcome.result is not None and outcome.result.decision == single.decision
+            assert outcome.result.decision is not None
+            assert outcome.result.decision.rule == "calibrated"
+            got = [(m.face_id, m.is_match) for m in outcome.result.faces[0].matches]
+            assert got == [(m.face_id, m.is_match) for m in single.faces[0].matches]

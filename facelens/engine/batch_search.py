@@ -53,7 +53,7 @@ class BatchSearch(Search):
         answered per person, as ``search`` answers it."""
         caller = caller or Caller.python()
         purpose, case_ref = self.check_search_purpose(purpose, case_ref, caller)
-        top_k, threshold = self.search_bounds(top_k, threshold)
+        top_k, _ = self.search_bounds(top_k, threshold)  # threshold None: the decision's
         unreadable: list[IngestFailure] = []
         files = discover([Path(p) for p in probes], unreadable)
         return self._search_files(
@@ -68,7 +68,7 @@ class BatchSearch(Search):
         files: list[Path],
         unreadable: list[IngestFailure],
         top_k: int,
-        threshold: float,
+        threshold: float | None,
         collections: list[str],
         *,
         purpose: str,

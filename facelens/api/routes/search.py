@@ -118,7 +118,8 @@ def _search(
     """A search in the thread pool: the probe analysed on a pipeline of its own, outside the
     engine lock; the index, the store and the log (by the engine) under it."""
     started = time.perf_counter()
-    top_k, threshold = svc.engine.search_bounds(top_k, threshold)
+    # Checked here; a threshold not given stays None, so that the engine's decision applies.
+    top_k, _ = svc.engine.search_bounds(top_k, threshold)
     with svc.pipelines.borrow() as pipeline:
         analysed = [
             svc.engine.probe_faces(
