@@ -23,6 +23,7 @@ CSV_COLUMNS = (
     "probe_face",
     "rank",
     "similarity",
+    "normalised_score",
     "is_match",
     "face_id",
     "person_name",
@@ -63,6 +64,8 @@ def csv_rows(outcome: ProbeOutcome) -> list[dict[str, Any]]:
                     "probe_face": n,
                     "rank": rank,
                     "similarity": round(m.similarity, 6),
+                    # Empty when the gallery is too small to normalise against.
+                    "normalised_score": "" if m.normalised_score is None else m.normalised_score,
                     "is_match": "true" if m.is_match else "false",
                     "face_id": m.face_id,
                     "person_name": m.person_name or "",
