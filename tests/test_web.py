@@ -108,6 +108,10 @@ def test_given_a_browser_then_upload_search_and_the_person_is_first(
     expect(page.locator(".grid .match").nth(1)).to_contain_text("below threshold")
     expect(page.locator("#boxes .box")).to_have_count(1)
     expect(page.locator("#results h3").first).to_contain_text("Face 1 (317 px): ")
+    # The rule in words: a gallery of two faces is decided on similarity, not calibrated.
+    expect(page.locator("#results .decision").first).to_contain_text(
+        "MATCH: similarity at or above 0.93"
+    )
     expect(first.locator("img")).to_have_js_property("complete", True)
     assert first.locator("img").evaluate("img => img.naturalWidth") > 0, "thumbnail shown"
     ARTIFACTS.mkdir(exist_ok=True)

@@ -97,6 +97,24 @@ $("#probe").addEventListener("change", () => {
   $("#probe-name").textContent = file ? file.name : "";
 });
 
+// What made a candidate a MATCH, in words a reviewer can weigh (issue 16: calibrated).
+function decisionInWords(result) {
+  const d = result.decision;
+  if (!d || d.rule !== "calibrated") {
+    let text = `MATCH: similarity at or above ${result.threshold}.`;
+    if (d && d.expected_false_candidates !== null) {
+      text += ` At this threshold a search returns about ` +
+        `${d.expected_false_candidates.toFixed(2)} strangers.`;
+    }
+    return text;
+  }
+  return `MATCH: normalised score at or above ${d.threshold.toFixed(3)}, calibrated on this ` +
+    `gallery (${d.calibrated_gallery_faces.toLocaleString()} faces) so that at most ` +
+    `${(d.target_fpir * 100).toFixed(1)}% of searches for someone not in it return a match; ` +
+    `about ${d.expected_false_candidates.toFixed(2)} strangers per search score above it.` +
+    (d.calibration_stale ? " (Calibration stale: the gallery has changed by over a tenth.)" : "");
+}
+
 function matchCard(match) {
   const card = document.createElement("figure");
   card.className = `match ${match.is_match ? "is-match" : "below"}`;
@@ -106,7 +124,9 @@ function matchCard(match) {
     <img alt="face ${match.face_id}" src="/faces/${match.face_id}/thumbnail">
     <figcaption>
       <span class="badge">${match.is_match ? "MATCH" : "below threshold"}</span>
-      <span class="similarity">${match.similarity.toFixed(3)}</span>
+      <span class="similarity">${match.similarity.toFixed(3)}</span>${
+        match.normalised_score === null ? "" :
+        ` <span class="normalised" title="normalised score: the similarity less half the mean of both faces' nearest strangers in the gallery">normalised ${match.normalised_score.toFixed(3)}</span>`}
       <span class="size">${match.size_px} px${match.small_face ? ", small face: weigh with care" : ""}</span><br>
       <span class="person"></span>
       <a class="source" target="_blank" href="/faces/${match.face_id}/source"></a><br>
@@ -168,12 +188,15 @@ $("#search-form").addEventListener("submit", async (event) => {
       const heading = document.createElement("h3");
       heading.textContent = `Face ${index + 1} (${face.probe_size_px} px` +
         `${face.probe_small_face ? ", small: weigh its matches with care" : ""}): ` +
-        `${face.matches.length} results, threshold ${result.threshold}`;
+        `${face.matches.length} results`;
+      const rule = document.createElement("p");
+      rule.className = "decision";
+      rule.textContent = decisionInWords(result);
       const grid = document.createElement("div");
       grid.className = "grid";
       grid.dataset.face = index + 1;
       face.matches.forEach((match) => grid.append(matchCard(match)));
-      results.append(heading, grid);
+      results.append(heading, rule, grid);
     });
     if (result.faces_rejected.length) {
       const note = document.createElement("p");
