@@ -339,3 +339,23 @@ def test_given_the_web_page_then_a_calibrated_search_says_its_rule_in_words(
     finally:
         running.should_exit = True
         thread.join(timeout=10)
+
+
+def test_given_an_enrolled_person_with_many_photos_then_their_new_photos_still_match(
+    gallery: Path, lfw: Path, pipeline: FacePipeline, tmp_path: Path
+) -> None:
+    """A person's own photos are no strangers to a probe of them: left out of the probe's
+    statistics for the comparison with that person's faces, they do not lower its scores."""
+    data = tmp_path / "data"
+    shutil.copytree(gallery, data)
+    name = "George_W_Bush"
+    with open_engine(data, pipeline) as engine:
+        engine.enrol("George W Bush", [image(lfw, name, n) for n in range(2, 42)], collection="lfw")
+        assert engine.calibrate() is not None
+        found = 0
+        for n in range(100, 110):
+            result = engine.search(image(lfw, name, n), top_k=1, **SEARCH_WHY)
+            assert result.decision is not None and result.decision.rule == "calibrated"
+            best = result.faces[0].matches[0]
+            found += best.is_match and best.person_name == "George W Bush"
+    assert found >= 9, found

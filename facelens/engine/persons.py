@@ -98,6 +98,7 @@ class Persons(Policy, Probe, Suppression, Erasure, Records):
             )
             self.store.set_face_consent(face_ids, consent.id)
         self.store.assign_faces(person_id, face_ids)
+        self.persons_changed()
         return self.person(person_id)
 
     def _refuse_rejected(self, name: str, face_ids: Sequence[int]) -> None:
@@ -162,6 +163,7 @@ class Persons(Policy, Probe, Suppression, Erasure, Records):
     def assign(self, person_name: str, face_ids: Sequence[int]) -> Person:
         person_id = self.store.get_or_create_person(person_name)
         self.store.assign_faces(person_id, list(face_ids))
+        self.persons_changed()
         return self.person(person_id)
 
     def create_person(self, name: str) -> Person:
@@ -175,6 +177,7 @@ class Persons(Policy, Probe, Suppression, Erasure, Records):
     def assign_faces(self, person_id: int, face_ids: Sequence[int]) -> Person:
         """Assign faces to the person ``person_id``."""
         self.store.assign_faces(person_id, list(face_ids))
+        self.persons_changed()
         return self.person(person_id)
 
     def merge_persons(self, into_id: int, other_id: int, *, caller: Caller | None = None) -> Person:
@@ -183,6 +186,7 @@ class Persons(Policy, Probe, Suppression, Erasure, Records):
         either person has a standing rejection of a face of the other."""
         moved = self.person(other_id).face_ids
         self.store.merge_persons(into_id, other_id)
+        self.persons_changed()
         self.audit(
             caller or Caller.python(), PERSON_MERGE_AUDIT_ACTION, f"person {into_id}",
             {"other_person_id": other_id, "face_ids": moved},
@@ -198,6 +202,7 @@ class Persons(Policy, Probe, Suppression, Erasure, Records):
         if not name.strip():
             raise InvalidArgumentError("a person needs a non-empty name")
         new_id = self.store.split_person(person_id, list(face_ids), name.strip())
+        self.persons_changed()
         self.audit(
             caller or Caller.python(), PERSON_SPLIT_AUDIT_ACTION, f"person {person_id}",
             {"new_person_id": new_id, "face_ids": sorted(set(face_ids))},

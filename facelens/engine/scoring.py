@@ -31,7 +31,13 @@ from facelens.scoring.calibration import (
     threshold_for_fpir,
 )
 from facelens.scoring.decision import CALIBRATED, FIXED
-from facelens.scoring.normalisation import Cohort, CohortStats, normalise, sample_cohort
+from facelens.scoring.normalisation import (
+    Cohort,
+    CohortStats,
+    normalise,
+    probe_stats,
+    sample_cohort,
+)
 from facelens.types import Caller, FloatArray, IdArray, SearchDecision
 
 #: Candidates kept per sampled face: enough for the expected false candidates of a top-k list.
@@ -124,12 +130,30 @@ class Scoring(Suppression):
                 owners = self.store.face_owners(ids.tolist())
                 people = np.array([_person(owners, i) for i in ids.tolist()], dtype=np.int64)
                 stats = cohort.stats(vectors, ids, people)
-                for i, m, s in zip(ids.tolist(), stats.mean, stats.std, strict=True):
-                    self._gallery_stats[i] = (float(m), float(s))
-        pairs = [self._gallery_stats.get(int(i), (0.0, 1.0)) for i in flat]
+                for i, m, s, p in zip(
+                    ids.tolist(), stats.mean, stats.std, people.tolist(), strict=True
+                ):
+                    self._gallery_stats[i] = (float(m), float(s), int(p))
+        return self._cached_stats(face_ids)
+
+    def _cached_stats(self, face_ids: np.ndarray) -> CohortStats:
+        flat = np.asarray(face_ids, dtype=np.int64).ravel()
+        pairs = [self._gallery_stats.get(int(i), (0.0, 1.0, -1)) for i in flat]
         mean = np.array([p[0] for p in pairs]).reshape(np.shape(face_ids))
         std = np.array([p[1] for p in pairs]).reshape(np.shape(face_ids))
         return CohortStats(mean=mean, std=std)
+
+    def _persons_of(self, face_ids: np.ndarray) -> np.ndarray:
+        """The person of each face (-1: none; after ``_stats_of`` has seen them)."""
+        flat = [self._gallery_stats.get(int(i), (0.0, 1.0, -1))[2] for i in np.ravel(face_ids)]
+        return np.array(flat, dtype=np.int64).reshape(np.shape(face_ids))
+
+    def _pair_stats(
+        self, cohort: Cohort, queries: FloatArray, ids: np.ndarray, own: IdArray | None = None
+    ) -> tuple[CohortStats, CohortStats]:
+        """Both sides' statistics of each (probe, candidate) comparison."""
+        gallery = self._stats_of(cohort, ids)
+        return probe_stats(cohort, queries, self._persons_of(ids), own), gallery
 
     def rank(
         self, queries: FloatArray, raw: np.ndarray, ids: np.ndarray, by_normalised: bool
@@ -139,7 +163,8 @@ class Scoring(Suppression):
         cohort = self.scoring_cohort()
         if cohort is None:
             return Ranked(raw=raw, normalised=None, ids=ids)
-        normalised = self._normalise(raw, cohort.stats(queries), self._stats_of(cohort, ids))
+        probe, gallery = self._pair_stats(cohort, queries, ids)
+        normalised = self._normalise(raw, probe, gallery)
         normalised = np.where(ids >= 0, normalised, -np.inf)
         if not by_normalised:
             return Ranked(raw=raw, normalised=normalised, ids=ids)
@@ -202,10 +227,12 @@ class Scoring(Suppression):
         raw = np.where(ids >= 0, raw, -np.inf)
         raw_sample = ImpostorSample(_best(raw, _SAMPLE_CANDIDATES))
         if cohort is not None:
-            owners = self.store.face_owners(sample_ids.tolist())
-            people = np.array([_person(owners, i) for i in sample_ids.tolist()], dtype=np.int64)
-            probe_stats = cohort.stats(sample_vectors, sample_ids, people)
-            normalised = self._normalise(raw, probe_stats, self._stats_of(cohort, ids))
+            # Each sampled face is scored as a probe is: only its own entry and the person of
+            # the candidate it is compared with leave its statistics, never its own person
+            # (a probe's is not known); leaving that out too made enrolled people's sampled
+            # faces score strangers higher than any probe does, and raised the threshold.
+            probe, gallery = self._pair_stats(cohort, sample_vectors, ids, sample_ids)
+            normalised = self._normalise(raw, probe, gallery)
             sample = ImpostorSample(
                 _best(np.where(ids >= 0, normalised, -np.inf), _SAMPLE_CANDIDATES)
             )

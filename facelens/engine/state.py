@@ -90,11 +90,17 @@ class EngineState:
     _cohort_faces: int
     _calibration: Calibration | None
     _calibration_read: bool
-    _gallery_stats: dict[int, tuple[float, float]]
+    _gallery_stats: dict[int, tuple[float, float, int]]  # mean, std, person (-1: none)
 
     def _reset_scoring(self) -> None:
         self._cohort, self._cohort_faces = None, -1
         self._calibration, self._calibration_read = None, False
+        self._gallery_stats = {}
+
+    def persons_changed(self) -> None:
+        """Faces changed person: the cohort's and the cached statistics' person ids are
+        read again (a face's own person is left out of its statistics)."""
+        self._cohort, self._cohort_faces = None, -1
         self._gallery_stats = {}
 
     def calibrate_if_stale(self) -> None:

@@ -95,6 +95,41 @@ class Cohort:
         return CohortStats(mean=mean, std=np.maximum(spread, _MIN_STD))
 
 
+def probe_stats(
+    cohort: Cohort,
+    probes: FloatArray,
+    candidate_persons: npt.NDArray[np.int64],
+    probe_ids: IdArray | None = None,
+) -> CohortStats:
+    """The probe side of each comparison, shape (q, L): probe i's statistics when compared
+    with a face of person ``candidate_persons[i, j]`` (-1: unassigned) leave that person's
+    cohort entries out. The comparison asks whether the probe is that person, so their faces
+    are not strangers to it; a probe of someone with many photos in the gallery would
+    otherwise be measured against their own photos and miss them. ``probe_ids``: the
+    probes' own face ids (gallery faces searched in calibration), left out too."""
+    base = cohort.stats(probes, probe_ids)
+    mean = np.repeat(base.mean[:, None], candidate_persons.shape[1], axis=1)
+    std = np.repeat(base.std[:, None], candidate_persons.shape[1], axis=1)
+    if cohort.person_ids is None or not (candidate_persons >= 0).any():
+        return CohortStats(mean=mean, std=std)
+    rows, cols = np.nonzero(candidate_persons >= 0)
+    pairs = np.unique(np.stack([rows, candidate_persons[rows, cols]], axis=1), axis=0)
+    for row, person in pairs.tolist():
+        keep = cohort.person_ids != person
+        if keep.sum() <= cohort.top_k:
+            continue
+        narrowed = Cohort(
+            ids=cohort.ids[keep], vectors=cohort.vectors[keep], top_k=cohort.top_k,
+            max_similarity=cohort.max_similarity,
+        )  # fmt: skip
+        own = None if probe_ids is None else probe_ids[row : row + 1]
+        stats = narrowed.stats(probes[row : row + 1], own)
+        at = (rows == row) & (candidate_persons[rows, cols] == person)
+        mean[row, cols[at]] = stats.mean[0]
+        std[row, cols[at]] = stats.std[0]
+    return CohortStats(mean=mean, std=std)
+
+
 def as_norm(
     raw: npt.ArrayLike, probe: CohortStats, gallery: CohortStats
 ) -> npt.NDArray[np.float64]:
