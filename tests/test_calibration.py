@@ -25,8 +25,8 @@ from facelens.scoring.calibration import ImpostorSample, threshold_for_fpir
 from facelens.scoring.normalisation import Cohort, as_norm
 from facelens.types import SearchResult
 from tests.conftest import SEARCH_WHY, Cli, _declare
-from tests.test_web import free_port, sign_in
 from tests.test_web import page as browser  # noqa: F401 (the fixture)
+from tests.test_web import serving, sign_in
 
 pytestmark = pytest.mark.slow
 
@@ -297,36 +297,21 @@ def test_given_the_web_page_then_a_calibrated_search_says_its_rule_in_words(
     tmp_path: Path,
     browser: Page,  # noqa: F811
 ) -> None:
-    import threading
-    import time
-
-    import uvicorn
     from playwright.sync_api import expect
 
-    from facelens.api.app import create_app
     from facelens.security.accounts import Role, create_account
-    from facelens.security.crypto import TemplateCipher
     from facelens.store import create_store
 
     data = tmp_path / "data"
     shutil.copytree(gallery, data)
     settings = Settings.model_validate({"data_dir": data, **SMALL})
     with Engine(settings, pipeline=pipeline) as engine:  # opened once: the folder's own key
-        cipher: TemplateCipher = engine.cipher
+        cipher = engine.cipher
     store = create_store(settings, cipher)
     key = create_account(store, "analyst-web", Role.ANALYST)[1]
     store.close()
-    port = free_port()
-    running = uvicorn.Server(
-        uvicorn.Config(create_app(settings, pipeline), port=port, log_level="warning")
-    )
-    thread = threading.Thread(target=running.run, daemon=True)
-    thread.start()
-    deadline = time.monotonic() + 30
-    while not running.started and time.monotonic() < deadline:
-        time.sleep(0.05)
-    try:
-        browser.goto(f"http://127.0.0.1:{port}/")
+    with serving(settings, pipeline) as url:
+        browser.goto(f"{url}/")
         sign_in(browser, key)
         browser.set_input_files("#probe", str(image(lfw, people(lfw)[0][0], 1)))
         browser.fill("#purpose", "identity check")
@@ -336,9 +321,6 @@ def test_given_the_web_page_then_a_calibrated_search_says_its_rule_in_words(
         expect(rule).to_contain_text("calibrated on this gallery")
         expect(rule).to_contain_text("at most 1.0% of searches for someone not in it")
         expect(browser.locator(".grid .match .normalised").first).to_contain_text("normalised")
-    finally:
-        running.should_exit = True
-        thread.join(timeout=10)
 
 
 def test_given_an_enrolled_person_with_many_photos_then_their_new_photos_still_match(

@@ -9,6 +9,7 @@ import socket
 import threading
 import time
 from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 import pytest
@@ -46,6 +47,13 @@ def server(
     for name in ("press", "archive"):
         store.create_collection(name, TEST_POLICY)
     store.close()
+    with serving(settings, pipeline) as url:
+        yield url, keys
+
+
+@contextmanager
+def serving(settings: Settings, pipeline: FacePipeline) -> Iterator[str]:
+    """The real server on a free local port, in a thread; its address."""
     port = free_port()
     running = uvicorn.Server(
         uvicorn.Config(create_app(settings, pipeline), port=port, log_level="warning")
@@ -56,9 +64,11 @@ def server(
     while not running.started and time.monotonic() < deadline:
         time.sleep(0.05)
     assert running.started, "the server did not start"
-    yield f"http://127.0.0.1:{port}", keys
-    running.should_exit = True
-    thread.join(timeout=10)
+    try:
+        yield f"http://127.0.0.1:{port}"
+    finally:
+        running.should_exit = True
+        thread.join(timeout=10)
 
 
 @pytest.fixture
