@@ -211,3 +211,20 @@ def test_given_a_face_under_the_size_gate_then_the_upload_summary_says_it_was_no
     expect(report).to_contain_text("1 images ingested, 1 faces indexed (1 at >=128px)")
     expect(report).to_contain_text("not indexed:")
     expect(report).to_contain_text("too small: 1 at <24px")
+
+
+def test_given_the_hidden_attribute_then_the_stylesheet_does_not_show_the_element(
+    server: tuple[str, dict[Role, str]], page: Page
+) -> None:
+    """Issue 17: `display` given to nav, form and #probe-view overrode `hidden`, so the
+    navigation showed before sign-in, the collection form to analysts and a broken image
+    before any search."""
+    url, keys = server
+    page.goto(url)
+    expect(page.locator("#signin-page")).to_be_visible()
+    expect(page.locator("#nav")).to_be_hidden()
+    sign_in(page, keys[Role.ANALYST])
+    expect(page.locator("#probe-view")).to_be_hidden()  # no search yet: no empty image
+    page.click("#nav a[href='#collections']")
+    expect(page.locator("#collections-page")).to_be_visible()
+    expect(page.locator("#collection-form")).to_be_hidden()  # analysts make no collections
