@@ -1,19 +1,24 @@
 #!/usr/bin/env bash
-# Install Debian's chromium for the browser tests (tests/test_web.py), unless it is there.
-# Playwright's own browser download cannot work here; the tests launch this one by its path.
+# Install what the browser tests (tests/web) need, unless it is there: Debian's chromium
+# (Playwright's own browser download cannot work here; the tests launch this one by its
+# path) and axe-core from the npm registry (pinned in package-lock.json), for the
+# accessibility check run inside the tests.
 set -euo pipefail
-if [ -x /usr/lib/chromium/chromium ]; then
-  exit 0
+cd "$(dirname "${BASH_SOURCE[0]}")/.."
+if [ ! -x /usr/lib/chromium/chromium ] || ! command -v npm >/dev/null 2>&1; then
+  sudo=""
+  if [ "$(id -u)" -ne 0 ]; then
+    command -v sudo >/dev/null 2>&1 || {
+      echo "installing chromium and npm needs root: run 'apt-get install chromium npm' as root" >&2
+      exit 1
+    }
+    sudo="sudo"
+  fi
+  $sudo apt-get update -qq
+  DEBIAN_FRONTEND=noninteractive $sudo apt-get install -y -qq --no-install-recommends \
+    chromium fonts-dejavu-core npm >/dev/null
+  /usr/lib/chromium/chromium --version
 fi
-sudo=""
-if [ "$(id -u)" -ne 0 ]; then
-  command -v sudo >/dev/null 2>&1 || {
-    echo "installing chromium needs root: run 'apt-get install chromium' as root" >&2
-    exit 1
-  }
-  sudo="sudo"
+if [ ! -f node_modules/axe-core/axe.min.js ]; then
+  npm ci --no-audit --no-fund --loglevel=error
 fi
-$sudo apt-get update -qq
-DEBIAN_FRONTEND=noninteractive $sudo apt-get install -y -qq --no-install-recommends \
-  chromium fonts-dejavu-core >/dev/null
-/usr/lib/chromium/chromium --version
