@@ -9,8 +9,12 @@ let entries = []; // loaded so far, oldest first
 let more = true; // the last page was full: there may be more after it
 
 const HEADINGS = ["Id", "When", "Actor", "Action", "Subject", "Details"];
-const cells = (e) => [String(e.id), when(e.at), e.actor, e.action, e.subject, details(e.details)];
+const cells = (e) => [String(e.id), when(e.at), e.actor, e.action, e.subject, words(e.details)];
+// For the CSV, as stored; on the page, "key: value; ..." (wraps at its spaces).
 const details = (d) => (d && Object.keys(d).length ? JSON.stringify(d) : "");
+const words = (d) => Object.entries(d || {}).map(([key, value]) => `${key}: ${
+  Array.isArray(value) ? value.join(", ") : typeof value === "object" && value !== null
+    ? JSON.stringify(value) : String(value)}`).join("; ");
 
 function filtered(section) {
   const actor = $("#audit-actor", section).value;
@@ -27,6 +31,7 @@ function render(section) {
   options($("#audit-actor", section), entries.map((e) => e.actor), "Every actor");
   options($("#audit-action", section), entries.map((e) => e.action), "Every action");
   const rows = filtered(section);
+  if ($("#audit-newest", section).checked) rows.reverse();
   $("#audit-count", section).textContent = `${rows.length} of the ${entries.length} entries `
     + `loaded match${more ? "; there are more to load" : " (the whole log)"}.`;
   $("#audit-more", section).hidden = !more;
@@ -74,7 +79,9 @@ export default {
       onsubmit: (event) => event.preventDefault() },
     el("fieldset", {}, el("legend", {}, "Filter"),
       field("Actor", actor), field("Action", action), field("Subject contains", subject),
-      field("From (day)", from), field("To (day)", to)));
+      field("From (day)", from), field("To (day)", to),
+      el("label", { class: "inline" }, el("input", { id: "audit-newest", type: "checkbox" }),
+        "Newest first")));
     section.append(
       el("h1", { id: "audit-title" }, "Audit log"),
       el("p", { class: "hint" }, "Every change and every look at the gallery, oldest first, each "
@@ -85,7 +92,8 @@ export default {
       filters,
       el("p", { id: "audit-count", class: "hint", "aria-live": "polite" }),
       el("p", {}, exportButton, " ", moreButton),
-      el("div", { id: "audit-table", class: "table-wrap" }));
+      el("div", { id: "audit-table", class: "table-wrap log", tabindex: "0", role: "region",
+        "aria-label": "Audit entries" }));
     filters.addEventListener("input", () => render(section));
     filters.addEventListener("change", () => render(section));
     moreButton.addEventListener("click", () => busy(moreButton, () => loadPage(section)));

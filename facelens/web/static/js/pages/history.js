@@ -62,7 +62,8 @@ export default {
       filters,
       el("p", { id: "history-count", class: "hint", "aria-live": "polite" }),
       el("p", {}, exportButton),
-      el("div", { id: "history-table", class: "table-wrap" }));
+      el("div", { id: "history-table", class: "table-wrap log", tabindex: "0", role: "region",
+        "aria-label": "Searches" }));
     filters.addEventListener("input", () => render(section));
     filters.addEventListener("change", () => render(section));
     exportButton.addEventListener("click", () => busy(exportButton, async () => {

@@ -91,7 +91,7 @@ function renderList(section) {
   holder.replaceChildren(
     el("p", { class: "hint", id: "persons-count" },
       `${shown.length} of ${persons.length} persons shown.`),
-    el("div", { class: "table-wrap" }, table(["Name", "Faces", ""], shown.map((p) => [
+    el("div", { class: "table-wrap" }, table(["Name", "Faces", "Open"], shown.map((p) => [
       p.name,
       String(p.face_ids.length),
       el("button", { type: "button", class: "secondary", onclick: () => openPerson(section, p.id) },
@@ -120,7 +120,7 @@ async function openPerson(section, id, focus = true) {
   const detail = $("#person-detail", section);
   const edit = may("ingest");
   const heading = el("h2", { id: "person-detail-title", tabindex: "-1" }, person.name);
-  detail.replaceChildren(
+  detail.replaceChildren(...[
     heading,
     el("p", { class: "hint" }, `Person ${person.id}, ${person.face_ids.length} faces.`),
     facesTable(section, person, faces, edit),
@@ -132,7 +132,8 @@ async function openPerson(section, id, focus = true) {
     referencesBlock(person),
     may("delete") ? deleteBlock(section, person) : null,
     el("p", {}, el("button", { type: "button", class: "secondary",
-      onclick: () => { closePerson(section); $("#persons-title", section).focus(); } }, "Close")));
+      onclick: () => { closePerson(section); $("#persons-title", section).focus(); } }, "Close")),
+  ].filter(Boolean));
   detail.hidden = false;
   if (focus) heading.focus();
 }
@@ -143,14 +144,14 @@ function facesTable(section, person, faces, edit) {
     String(face.face_id),
     imageName(face.image_location),
     face.collection,
-    edit ? el("label", { class: "inline" },
+    ...(edit ? [el("label", { class: "inline" },
       el("input", { type: "checkbox", class: "split-face", value: String(face.face_id) }),
-      `Move face ${face.face_id}`) : "",
-    edit ? el("button", { type: "button", class: "secondary", onclick: (event) =>
+      `Move face ${face.face_id}`),
+    el("button", { type: "button", class: "secondary", onclick: (event) =>
       busy(event.currentTarget, () => reject(section, person, face.face_id)) },
-    "Not this person", el("span", { class: "visually-hidden" }, ` (face ${face.face_id})`)) : "",
+    "Not this person", el("span", { class: "visually-hidden" }, ` (face ${face.face_id})`))] : []),
   ]);
-  const headings = ["Face", "Image", "Collection", edit ? "Split off" : "", edit ? "Review" : ""];
+  const headings = ["Face", "Image", "Collection", ...(edit ? ["Split off", "Review"] : [])];
   return el("div", {},
     el("h3", {}, "Faces"),
     el("div", { class: "table-wrap", id: "person-faces" }, table(headings, rows)));
@@ -241,16 +242,16 @@ function rejectionsBlock(section, person, edit) {
       return;
     }
     holder.replaceChildren(el("div", { class: "table-wrap" }, table(
-      ["Face", "Said by", "When", "Withdrawn", ""],
+      ["Face", "Said by", "When", "Withdrawn", ...(edit ? ["Withdraw"] : [])],
       list.map((r) => [
         String(r.face_id), r.rejected_by, when(r.rejected_at),
         r.withdrawn_at ? `${when(r.withdrawn_at)} by ${r.withdrawn_by}` : "",
-        edit && !r.withdrawn_at ? el("button", { type: "button", class: "secondary",
+        ...(!edit ? [] : [r.withdrawn_at ? "" : el("button", { type: "button", class: "secondary",
           onclick: (event) => busy(event.currentTarget, async () => {
             await api(`/persons/${person.id}/rejections/${r.face_id}/withdraw`, { method: "POST" });
             await load();
             say(`"Not ${person.name}" withdrawn for face ${r.face_id}.`, "notice");
-          }) }, "Withdraw", el("span", { class: "visually-hidden" }, ` (face ${r.face_id})`)) : "",
+          }) }, "Withdraw", el("span", { class: "visually-hidden" }, ` (face ${r.face_id})`))]),
       ]))));
   };
   withdrawn.addEventListener("change", () => load().catch((error) => say(error.message)));
@@ -353,7 +354,8 @@ export default {
         + "they were found in: seeing a face's pixels takes the search permission."),
       may("ingest") ? createForm(section) : null,
       el("h2", {}, "All persons"),
-      field("Find by name", filter),
+      el("form", { role: "search", "aria-label": "Find a person",
+        onsubmit: (event) => event.preventDefault() }, field("Find by name", filter)),
       el("div", { id: "persons-list" }),
       el("div", { id: "person-detail", class: "panel", "aria-labelledby": "person-detail-title",
         role: "region", hidden: true }));
