@@ -19,7 +19,8 @@ function faceIds(text) {
 /** The image's own name: the last part of its location. */
 const imageName = (location) => String(location || "").split(/[\\/]/).pop() || "(no name)";
 
-const faceLabel = (face) => `Face ${face.face_id} (${imageName(face.image_location)})`;
+/** A table's scrolling box, reachable by keyboard when a narrow screen makes it scroll. */
+const wrap = (label) => ({ class: "table-wrap", tabindex: "0", role: "region", "aria-label": label });
 
 /**
  * Choosing faces from a collection's images: a checkbox for each face, kept in step with
@@ -91,7 +92,7 @@ function renderList(section) {
   holder.replaceChildren(
     el("p", { class: "hint", id: "persons-count" },
       `${shown.length} of ${persons.length} persons shown.`),
-    el("div", { class: "table-wrap" }, table(["Name", "Faces", "Open"], shown.map((p) => [
+    el("div", wrap("Persons"), table(["Name", "Faces", "Open"], shown.map((p) => [
       p.name,
       String(p.face_ids.length),
       el("button", { type: "button", class: "secondary", onclick: () => openPerson(section, p.id) },
@@ -154,7 +155,7 @@ function facesTable(section, person, faces, edit) {
   const headings = ["Face", "Image", "Collection", ...(edit ? ["Split off", "Review"] : [])];
   return el("div", {},
     el("h3", {}, "Faces"),
-    el("div", { class: "table-wrap", id: "person-faces" }, table(headings, rows)));
+    el("div", { ...wrap("Their faces"), id: "person-faces" }, table(headings, rows)));
 }
 
 async function reject(section, person, faceId) {
@@ -241,7 +242,7 @@ function rejectionsBlock(section, person, edit) {
       holder.replaceChildren(el("p", { class: "hint" }, `No "not this person" on ${person.name}.`));
       return;
     }
-    holder.replaceChildren(el("div", { class: "table-wrap" }, table(
+    holder.replaceChildren(el("div", wrap("Not this person"), table(
       ["Face", "Said by", "When", "Withdrawn", ...(edit ? ["Withdraw"] : [])],
       list.map((r) => [
         String(r.face_id), r.rejected_by, when(r.rejected_at),
@@ -283,7 +284,7 @@ function referencesBlock(person) {
         ? `${report.outliers.length} outliers and ${report.low_quality.length} low-quality faces `
           + `(match threshold ${report.threshold}).`
         : `All ${report.faces.length} faces agree and are of fair quality (match threshold ${report.threshold}).`),
-      el("div", { class: "table-wrap" }, table(
+      el("div", { ...wrap("Reference check"), class: "table-wrap wide" }, table(
         ["Face", "Image", "Median similarity", "Matches others", "Size (px)", "Sharpness", "Flag", "Why"],
         report.faces.map((c) => [
           String(c.face_id), imageName(c.image_location),
