@@ -228,12 +228,16 @@ def test_delete_asks_first(
     confirm = page.locator("#delete-confirm")
     expect(confirm).to_be_hidden()
 
-    # Asked, then cancelled: nothing deleted.
-    detail(page).get_by_role("button", name="Delete person").click()
+    # Asked (by keyboard), then cancelled: nothing deleted, focus back on the button.
+    ask = detail(page).get_by_role("button", name="Delete person")
+    ask.focus()
+    page.keyboard.press("Enter")
     expect(confirm).to_be_visible()
+    expect(confirm.get_by_role("button", name="Cancel")).to_be_focused()
     expect(confirm).to_contain_text("cannot be undone")
-    confirm.get_by_role("button", name="Cancel").click()
+    page.keyboard.press("Enter")
     expect(confirm).to_be_hidden()
+    expect(ask).to_be_focused()
     assert "To be deleted" in persons(enroller_api)
 
     # Asked, then confirmed: the person and their face are gone.
