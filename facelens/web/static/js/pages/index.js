@@ -6,4 +6,8 @@
 //   shown   runs each time it is opened (to load lists afresh);
 //   forget  drops anything held outside the section (object URLs, timers) at sign-out.
 
-export const PAGES = [];
+import audit from "./audit.js";
+import history from "./history.js";
+import persons from "./persons.js";
+
+export const PAGES = [persons, history, audit];
