@@ -6,4 +6,10 @@
 //   shown   runs each time it is opened (to load lists afresh);
 //   forget  drops anything held outside the section (object URLs, timers) at sign-out.
 
-export const PAGES = [];
+import accounts from "./accounts.js";
+import consent from "./consent.js";
+import requests from "./requests.js";
+import retention from "./retention.js";
+import transparency from "./transparency.js";
+
+export const PAGES = [accounts, requests, consent, retention, transparency];
