@@ -137,6 +137,8 @@ def decision_note(decision: SearchDecision) -> str:
         )
     else:
         text = f"matches: similarity >= {decision.threshold:.4f} (fixed)"
+        if decision.measured_fmr is not None:
+            text += f", false match rate {decision.measured_fmr:.3%} per comparison on LFW"
     if decision.expected_false_candidates is not None:
         text += f"; about {decision.expected_false_candidates:.2f} strangers per search above it"
     if decision.calibration_stale:

@@ -30,7 +30,7 @@ from facelens.scoring.calibration import (
     sample_rows,
     threshold_for_fpir,
 )
-from facelens.scoring.decision import CALIBRATED, FIXED
+from facelens.scoring.decision import CALIBRATED, FIXED, measured_fmr
 from facelens.scoring.normalisation import (
     Cohort,
     CohortStats,
@@ -369,6 +369,7 @@ class Scoring(Suppression):
             gallery_faces=faces,
             calibrated_gallery_faces=calibration.gallery_faces if calibration else None,
             calibration_stale=calibration.is_stale(faces) if calibration else False,
+            measured_fmr=measured_fmr(used),
         )
 
 

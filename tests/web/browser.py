@@ -108,6 +108,12 @@ def go(page: Page, page_id: str) -> None:
     expect(page.locator(f"#{page_id}-page")).to_be_visible()
 
 
+def no_page_scrolls_sideways(page: Page) -> None:
+    width = page.evaluate("() => document.documentElement.scrollWidth")
+    assert page.viewport_size is not None
+    assert width <= page.viewport_size["width"], width
+
+
 def screenshot(page: Page, name: str) -> Path:
     ARTIFACTS.mkdir(exist_ok=True)
     path = ARTIFACTS / f"{name}.png"

@@ -5,7 +5,10 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
 
+import httpx
 import pytest
 
 from facelens.config import Settings
@@ -24,6 +27,20 @@ class Web:
     url: str
     keys: dict[Role, str]
     settings: Settings
+
+    def client(self, who: Role | str) -> httpx.Client:
+        """The API as the role's account (or the account of a key) calls it."""
+        key = self.keys[who] if isinstance(who, Role) else who
+        return httpx.Client(base_url=self.url, headers={"X-API-Key": key}, timeout=120)
+
+    def upload(self, collection: str, *files: Path, **provenance: str) -> dict[str, Any]:
+        """Photos uploaded by the enroller, by the API; its report."""
+        with self.client(Role.ENROLLER) as api:
+            sent = [("files", (f.name, f.read_bytes(), "image/jpeg")) for f in files]
+            answer = api.post(f"/collections/{collection}/images", files=sent, data=provenance)
+        assert answer.status_code in (200, 201), answer.text
+        report: dict[str, Any] = answer.json()
+        return report
 
 
 @pytest.fixture(scope="module")

@@ -11,7 +11,6 @@ from datetime import date, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
-import httpx
 import pytest
 from playwright.sync_api import Page, expect
 
@@ -30,12 +29,8 @@ class Logged:
     searches: list[dict[str, Any]]
 
 
-def client(web: Web, key: str) -> httpx.Client:
-    return httpx.Client(base_url=web.url, headers={"X-API-Key": key}, timeout=120)
-
-
 def search(web: Web, key: str, photo: Path, purpose: str, case_ref: str) -> None:
-    with client(web, key) as api:
+    with web.client(key) as api:
         files = {"image": (photo.name, photo.read_bytes(), "image/jpeg")}
         data = {"purpose": purpose, "case_ref": case_ref}
         api.post("/searches", files=files, data=data).raise_for_status()
@@ -43,20 +38,20 @@ def search(web: Web, key: str, photo: Path, purpose: str, case_ref: str) -> None
 
 @pytest.fixture(scope="module")
 def logged(web: Web, photos: Path) -> Logged:
-    with client(web, web.keys[Role.ENROLLER]) as enroller:
+    with web.client(web.keys[Role.ENROLLER]) as enroller:
         files = [
             ("files", (n, (photos / n).read_bytes(), "image/jpeg"))
             for n in ("obama.jpg", "biden.jpg")
         ]
         enroller.post("/collections/press/images", files=files).raise_for_status()
-    with client(web, web.keys[Role.ADMIN]) as admin:
+    with web.client(web.keys[Role.ADMIN]) as admin:
         made = admin.post("/accounts", json={"name": "second-analyst", "role": "analyst"})
         other = str(made.raise_for_status().json()["key"])
     analyst = web.keys[Role.ANALYST]
     search(web, analyst, photos / "obama2.jpg", "press photo check", "CASE-A1")
     search(web, analyst, photos / "obama3.jpg", "identify a speaker", "CASE-B2")
     search(web, other, photos / "biden.jpg", "press photo check", "CASE-C3")
-    with client(web, web.keys[Role.AUDITOR]) as auditor:
+    with web.client(web.keys[Role.AUDITOR]) as auditor:
         every: list[dict[str, Any]] = auditor.get("/searches").raise_for_status().json()
     assert len(every) == 3
     return Logged(other, every)
@@ -89,7 +84,7 @@ def test_analyst_sees_own_searches_filters_and_exports(
     expect(shown).not_to_contain_text("CASE-C3")
     expect(shown).not_to_contain_text("second-analyst")
     expect(history.get_by_label("Account")).to_have_count(0)  # their own searches only
-    with client(web, web.keys[Role.ANALYST]) as api:
+    with web.client(web.keys[Role.ANALYST]) as api:
         own = api.get("/searches").raise_for_status().json()
     assert sorted(s["case_ref"] for s in own) == ["CASE-A1", "CASE-B2"]
     assert_accessible(page, "analyst-history")
@@ -141,7 +136,7 @@ def test_auditor_sees_everyones_searches(
 
 
 def audit_entries(web: Web) -> list[dict[str, Any]]:
-    with client(web, web.keys[Role.AUDITOR]) as api:
+    with web.client(web.keys[Role.AUDITOR]) as api:
         found: list[dict[str, Any]] = api.get("/audit?limit=1000").raise_for_status().json()
     return found
 

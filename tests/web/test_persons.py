@@ -22,13 +22,9 @@ pytestmark = pytest.mark.slow
 PHOTOS = ("obama.jpg", "obama2.jpg", "obama3.jpg", "biden.jpg")
 
 
-def client(web: Web, role: Role) -> httpx.Client:
-    return httpx.Client(base_url=web.url, headers={"X-API-Key": web.keys[role]}, timeout=120)
-
-
 @pytest.fixture(scope="module")
 def enroller_api(web: Web) -> Iterator[httpx.Client]:
-    with client(web, Role.ENROLLER) as api:
+    with web.client(Role.ENROLLER) as api:
         yield api
 
 

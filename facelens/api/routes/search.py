@@ -21,6 +21,7 @@ from facelens.api.service import Service
 from facelens.api.uploads import read_upload
 from facelens.engine.person_search import MAX_SAME_PERSON_PHOTOS
 from facelens.errors import InvalidArgumentError
+from facelens.scoring.decision import measured_fmr
 from facelens.security.accounts import Action, authorise, may
 from facelens.types import Account, to_jsonable
 
@@ -150,4 +151,4 @@ def _verify(
     own appends)."""
     with svc.pipelines.borrow() as pipeline:
         result = svc.engine.verify(a, b, threshold, pipeline=pipeline, caller=caller_of(who))
-        return dict(to_jsonable(result))
+        return {**to_jsonable(result), "measured_fmr": measured_fmr(result.threshold)}

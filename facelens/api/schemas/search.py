@@ -88,6 +88,10 @@ class SearchDecisionOut(Out):
     calibration_stale: bool = Field(
         description="The gallery changed by over a tenth since; the next ingest calibrates."
     )
+    measured_fmr: float | None = Field(
+        description="A fixed threshold's false match rate per comparison where it was "
+        "measured (the default threshold, on LFW View 2); else null."
+    )
 
 
 class PersonCandidateOut(Out):
@@ -231,4 +235,8 @@ class VerificationOut(Out):
     )
     turned_degrees_b: TurnDegrees = Field(
         description="How far the second photo was turned, clockwise, for its face to be found."
+    )
+    measured_fmr: float | None = Field(
+        description="The threshold's false match rate per comparison where it was measured "
+        "(the default threshold, on LFW View 2); else null."
     )

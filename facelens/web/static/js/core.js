@@ -7,6 +7,9 @@ export const $$ = (selector, root = document) => [...root.querySelectorAll(selec
 /** The signed-in account and what its role may do; null when signed out. */
 export const session = { me: null };
 
+/** What one page hands the next (a person to search by), for this sign-in only. */
+export const handoff = { personId: null };
+
 export const may = (action) => Boolean(session.me && session.me.may.includes(action));
 
 export function csrfToken() {
@@ -35,6 +38,8 @@ export function browserMessage(code, detail) {
   // A path on the server tells the user nothing and reveals the server's layout.
   let text = String(detail || "")
     .replace(/(^|[\s'"(=])(?:[A-Za-z]:)?(?:\/[\w.@+-]+){2,}\/?/g, "$1(a file on the server)");
+  // A server setting is the operator's to change, not the browser user's.
+  text = text.replace(/,? or (?:raise|lower|set) FACELENS_[A-Z_]+[^;.]*/g, "");
   const unhinted = text.replace(CLI_HINT, "");
   if (unhinted !== text) text = unhinted + (PAGE_FOR_CODE[code] ? `. ${PAGE_FOR_CODE[code]}` : "");
   return text;
@@ -112,6 +117,18 @@ export function csv(headings, rows) {
     return /[",\n]/.test(safe) ? `"${safe.replaceAll('"', '""')}"` : safe;
   };
   return [headings, ...rows].map((r) => r.map(quote).join(",")).join("\r\n") + "\r\n";
+}
+
+/** Fills a fieldset with a checkbox per collection (name="collections"), once. */
+export async function collectionChoices(box) {
+  if (box.dataset.loaded) return;
+  const names = await api("/collections");
+  if (box.dataset.loaded) return; // a second opening got there first
+  box.dataset.loaded = "yes";
+  for (const name of names) {
+    box.append(el("label", { class: "inline" },
+      el("input", { type: "checkbox", name: "collections", value: name }), name));
+  }
 }
 
 export const when = (iso) => (iso ? new Date(iso).toLocaleString() : "");

@@ -1,15 +1,23 @@
 // A match as evidence: its face, score and what the rule means, where the image came from,
 // a stable identifier; the larger view marks the face; a search exported as a case record.
 
-import { $, el, session, when } from "./core.js";
+import { $, download, el, handoff, may, session, when } from "./core.js";
 
 export const fileName = (location) => String(location || "").split(/[\\/]/).pop();
+
+const LEAD = "A MATCH is a lead for a person to check, never an identification on its own.";
+
+/** A false match rate per comparison, as a reviewer reads it. */
+export const fmrInWords = (fmr) => `Two photos of different people reach it about once in ` +
+  `${Number((1 / fmr).toPrecision(2)).toLocaleString()} comparisons (false match rate ` +
+  `${(fmr * 100).toFixed(3)}%, measured on LFW).`;
 
 /** What made a candidate a MATCH, in words a reviewer can weigh. */
 export function ruleInWords(threshold, d) {
   if (!d || d.rule !== "calibrated") {
     let text = `MATCH means a similarity of at least ${threshold.toFixed(2)} (a fixed threshold, ` +
       "not calibrated on this gallery).";
+    if (d && d.measured_fmr !== null) text += ` ${fmrInWords(d.measured_fmr)}`;
     if (d && d.estimated_fpir !== null) {
       text += ` On this gallery about ${(d.estimated_fpir * 100).toFixed(1)}% of searches ` +
         "for someone not in it return a stranger at or above it";
@@ -18,7 +26,7 @@ export function ruleInWords(threshold, d) {
       }
       text += ".";
     }
-    return text;
+    return `${text} ${LEAD}`;
   }
   return `MATCH means a normalised score of at least ${d.threshold.toFixed(3)}, calibrated on ` +
     `this gallery (${d.calibrated_gallery_faces.toLocaleString()} faces, now ` +
@@ -26,8 +34,7 @@ export function ruleInWords(threshold, d) {
     "of searches for someone not in it return a match (its false positive identification " +
     `rate); about ${d.expected_false_candidates.toFixed(2)} strangers per search score above it.` +
     (d.calibration_stale ? " The calibration is stale: the gallery has changed by over a " +
-      "tenth since, and the next ingest calibrates again." : "") +
-    " A MATCH is a lead for a person to check, never an identification on its own.";
+      "tenth since, and the next ingest calibrates again." : "") + ` ${LEAD}`;
 }
 
 const PROVENANCE = [
@@ -68,8 +75,26 @@ export function matchCard(match) {
         title: "the similarity less half the mean of both faces' nearest strangers in the gallery",
       }, ` · normalised ${match.normalised_score.toFixed(3)}`),
       match.small_face ? el("span", { class: "small" }, " · small face: weigh with care") : null,
-      match.person_name ? el("p", { class: "person" }, `Person: ${match.person_name}`) : null,
+      match.person_id === null ? null : el("p", { class: "person" },
+        `Person #${match.person_id}${match.person_name ? `: ${match.person_name}` : ""} `,
+        may("search") ? el("a", { href: "#by-person", class: "by-person",
+          onclick: () => {
+            handoff.personId = match.person_id;
+            // Already there: no hashchange comes, so the page is opened again by hand.
+            if (location.hash === "#by-person") dispatchEvent(new HashChangeEvent("hashchange"));
+          } }, "search by this person")
+          : null),
       provenanceList(match)));
+}
+
+/** Puts `box` (absolutely placed over `image`) on a face box given in image pixels. */
+export function placeBox(box, b, image) {
+  const scale = image.clientWidth / image.naturalWidth;
+  Object.assign(box.style, {
+    left: `${b.x1 * scale}px`, top: `${b.y1 * scale}px`,
+    width: `${(b.x2 - b.x1) * scale}px`, height: `${(b.y2 - b.y1) * scale}px`,
+  });
+  return box;
 }
 
 /** The whole source image in the dialog, the matched face marked by its box. */
@@ -83,12 +108,7 @@ export function showSource(match) {
     `${match.collection} / ${fileName(match.image_location)} (image #${match.image_id})`;
   image.alt = `source image #${match.image_id}, face #${match.face_id} marked`;
   image.onload = () => {
-    const scale = image.clientWidth / image.naturalWidth;
-    const b = match.box;
-    Object.assign(box.style, {
-      left: `${b.x1 * scale}px`, top: `${b.y1 * scale}px`,
-      width: `${(b.x2 - b.x1) * scale}px`, height: `${(b.y2 - b.y1) * scale}px`,
-    });
+    placeBox(box, match.box, image);
     box.hidden = false;
   };
   image.src = match.source_url;
@@ -138,7 +158,8 @@ export async function caseRecord(search) {
     }
     const b = face.probe_box;
     faces.push(`<h2>Probe face ${index + 1}</h2>` +
-      `<p>Box (${b.x1}, ${b.y1})–(${b.x2}, ${b.y2}), ${face.probe_size_px} px. ` +
+      (b ? `<p>Box (${b.x1}, ${b.y1})–(${b.x2}, ${b.y2}), ${face.probe_size_px} px. `
+        : `<p>${escape(face.probe_description)}. `) +
       `Embedding SHA-256 <code>${escape(face.probe_sha256)}</code></p>` +
       `<table><thead><tr><th>Rank</th><th>Face</th><th>Decision</th><th>Similarity</th>` +
       `<th>Normalised</th><th>Identifiers</th><th>Collection / image</th><th>Person</th>` +
@@ -152,12 +173,14 @@ export async function caseRecord(search) {
     ["Purpose", purpose], ["Case reference", caseRef],
     ["Collections", collections.length ? collections.join(", ") : "all"],
     ["Results per face", String(topK)],
-    ["Probe file SHA-256", probeFileSha256 || "not computed (needs a secure context)"],
+    ...(probeFileSha256 === undefined ? [] : [["Probe file SHA-256",
+      probeFileSha256 || "not computed (needs a secure context)"]]),
     ["Model", `${result.model.id} (${result.model.dim}-dimensional embeddings)`],
     ["Rule", d ? `${d.rule} on ${d.scores} scores, threshold ${d.threshold}` : `fixed, ${result.threshold}`],
     ["What a MATCH means", ruleInWords(result.threshold, d)],
-    ["Probe turned", `${result.probe_turned_degrees}° clockwise`],
-    ["Probe faces not usable", String(result.faces_rejected.length)],
+    ...(result.faces_rejected ? [
+      ["Probe turned", `${result.probe_turned_degrees}° clockwise`],
+      ["Probe faces not usable", String(result.faces_rejected.length)]] : []),
     ["Record made", new Date().toISOString()],
   ];
   return "<!doctype html>\n<html lang=\"en\"><head><meta charset=\"utf-8\">" +
@@ -169,4 +192,12 @@ export async function caseRecord(search) {
     faces.join("") +
     "<p>The probe photo itself is not part of this record; its hashes identify it.</p>" +
     "</body></html>\n";
+}
+
+/** Downloads the search as its case record, case-record-search-<id>.html. */
+export async function exportRecord(search) {
+  if (!search) return;
+  const html = await caseRecord(search);
+  download(`case-record-search-${search.result.search_id}.html`,
+    new Blob([html], { type: "text/html" }));
 }

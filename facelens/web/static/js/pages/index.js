@@ -6,8 +6,21 @@
 //   shown   runs each time it is opened (to load lists afresh);
 //   forget  drops anything held outside the section (object URLs, timers) at sign-out.
 
+import accounts from "./accounts.js";
 import audit from "./audit.js";
+import collections from "./collections.js";
+import consent from "./consent.js";
 import history from "./history.js";
+import byPerson from "./by-person.js";
 import persons from "./persons.js";
+import requests from "./requests.js";
+import retention from "./retention.js";
+import search from "./search.js";
+import transparency from "./transparency.js";
+import upload from "./upload.js";
+import verify from "./verify.js";
 
-export const PAGES = [persons, history, audit];
+export const PAGES = [
+  search, verify, byPerson, upload, persons, collections, accounts,
+  requests, consent, retention, history, audit, transparency,
+];

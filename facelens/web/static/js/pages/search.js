@@ -1,8 +1,8 @@
 // Search by photo: the probe with its faces boxed, each face's candidates as evidence, and
 // the search exported as a case record.
 
-import { $, api, busy, download, el, field, reasonWords, say } from "../core.js";
-import { caseRecord, matchCard, ruleInWords } from "../evidence.js";
+import { $, api, busy, collectionChoices, el, field, reasonWords, say } from "../core.js";
+import { exportRecord, matchCard, placeBox, ruleInWords } from "../evidence.js";
 
 let probeUrl = null; // the probe photo, in this tab's memory only
 let generation = 0; // a later search makes an earlier one's late answers stale
@@ -20,16 +20,9 @@ async function sha256Hex(file) {
 
 function drawBoxes(section, result, image) {
   const boxes = $(".boxes", section);
-  const scale = image.clientWidth / image.naturalWidth;
-  boxes.replaceChildren(...result.faces.map((face, index) => {
-    const b = face.probe_box;
-    const box = el("div", { class: "box" }, el("span", {}, String(index + 1)));
-    Object.assign(box.style, {
-      left: `${b.x1 * scale}px`, top: `${b.y1 * scale}px`,
-      width: `${(b.x2 - b.x1) * scale}px`, height: `${(b.y2 - b.y1) * scale}px`,
-    });
-    return box;
-  }));
+  boxes.replaceChildren(...result.faces.map((face, index) =>
+    placeBox(el("div", { class: "box" }, el("span", {}, String(index + 1))), face.probe_box,
+      image)));
 }
 
 function showResult(section, result) {
@@ -39,7 +32,6 @@ function showResult(section, result) {
     out.append(el("p", { id: "probe-turn" }, "No face stood upright in this photo: it was " +
       `searched turned ${result.probe_turned_degrees}° clockwise.`));
   }
-  if (!result.faces.length) out.append(el("p", {}, "No usable face in this photo."));
   out.append(el("p", { class: "decision" }, ruleInWords(result.threshold, result.decision)));
   result.faces.forEach((face, index) => {
     out.append(
@@ -152,22 +144,11 @@ function build(section) {
       exportButton.hidden = false;
     });
   });
-  exportButton.addEventListener("click", () => busy(exportButton, async () => {
-    if (!last) return;
-    const html = await caseRecord(last);
-    const name = `case-record-search-${last.result.search_id}.html`;
-    download(name, new Blob([html], { type: "text/html" }));
-  }));
+  exportButton.addEventListener("click", () => busy(exportButton, () => exportRecord(last)));
 }
 
 async function shown(section) {
-  const box = $(".collections", section);
-  if (box.dataset.loaded) return;
-  box.dataset.loaded = "yes";
-  for (const name of await api("/collections")) {
-    box.append(el("label", { class: "inline" },
-      el("input", { type: "checkbox", name: "collections", value: name }), name));
-  }
+  await collectionChoices($(".collections", section));
 }
 
 export default {
