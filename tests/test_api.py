@@ -559,6 +559,12 @@ def test_given_an_upload_then_each_file_is_reported_and_only_stored_ones_stay_in
         ("again.jpg", "duplicate"),
     ]
     assert answer.json()["files"][1]["error"] == "unsupported_image"
+    # The uploader is told of their file by its name, never by the server's path (issue 17).
+    [failure] = answer.json()["failures"]
+    assert failure["location"] == "notes.jpg"
+    for told in (failure["message"], answer.json()["files"][1]["message"]):
+        assert told.startswith("notes.jpg: not an image format"), told
+        assert str(client.app.state.service.uploads) not in told  # type: ignore[attr-defined]
     uploads = client.app.state.service.uploads  # type: ignore[attr-defined]
     kept = sorted(p.relative_to(uploads) for p in uploads.rglob("*") if p.is_file())
     obama = hashlib.sha256((photos / "obama.jpg").read_bytes()).hexdigest()

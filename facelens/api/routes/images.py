@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from dataclasses import replace
 from pathlib import Path
 from typing import Annotated, Any
 
@@ -13,7 +14,7 @@ from facelens.api.params import DbId, PageLimit, PageOffset
 from facelens.api.schemas import FacesRemovedOut, ImageOut, UploadReportOut
 from facelens.api.service import Service
 from facelens.api.uploads import save_upload
-from facelens.ingest_report import IngestReport
+from facelens.ingest_report import IngestFailure, IngestReport
 from facelens.security.accounts import Action
 from facelens.types import Account, Provenance, to_jsonable
 
@@ -66,6 +67,12 @@ def delete_image(
         return {"faces_removed": svc.engine.delete(image=image_id)}
 
 
+def _named(failure: IngestFailure, name: str | None) -> IngestFailure:
+    if name is None:
+        return failure
+    return replace(failure, location=name, message=failure.message.replace(failure.location, name))
+
+
 def _ingest_uploads(
     svc: Service,
     who: Account,
@@ -84,7 +91,11 @@ def _ingest_uploads(
             actor=actor_name(who),
         )
         after = svc.engine.known_image_hashes(collection)
-    failed = {f.location: f for f in report.failures}
+    # The uploader knows a file by its name: the server's path tells them nothing and shows
+    # the server's layout, so failures name the upload instead.
+    names = {str(p): name for name, path in uploads for p in (path.absolute(), path.resolve())}
+    failed = {f.location: _named(f, names.get(f.location)) for f in report.failures}
+    report.failures = list(failed.values())
     seen: set[str] = set()
     outcomes: list[dict[str, Any]] = []
     for filename, path in uploads:

@@ -58,6 +58,16 @@ function policyBody(form) {
   };
 }
 
+/** What the form lacks before the server is asked (the server checks it all again). */
+function policyProblem(body) {
+  if (body.basis === "other" && !body.basis_text) {
+    return "The basis 'other' needs a text saying what the basis is.";
+  }
+  if (!body.jurisdictions.length) return "Give at least one jurisdiction (GB, US-IL, EU).";
+  if (body.purpose.length < 3) return "Say the collection's purpose (at least 3 characters).";
+  return null;
+}
+
 function editPolicy(name, policy, returnTo) {
   const holder = $("#collection-detail", section);
   const button = el("button", { type: "submit", id: "policy-save" }, "Save the policy");
@@ -72,8 +82,10 @@ function editPolicy(name, policy, returnTo) {
   form.addEventListener("submit", (event) => {
     event.preventDefault();
     busy(button, async () => {
-      await api(`/collections/${encodeURIComponent(name)}/policy`,
-        { method: "PUT", json: policyBody(form) });
+      const body = policyBody(form);
+      const problem = policyProblem(body);
+      if (problem) return say(problem);
+      await api(`/collections/${encodeURIComponent(name)}/policy`, { method: "PUT", json: body });
       holder.replaceChildren();
       say(`The legal basis of ${name} is saved (logged).`, "notice");
       await loadList();
@@ -187,7 +199,10 @@ function build(root) {
     busy(button, async () => {
       const name = form.name.value.trim();
       if (!name) return say("Give the new collection a name.");
-      await api("/collections", { method: "POST", json: { name, ...policyBody(form) } });
+      const body = policyBody(form);
+      const problem = policyProblem(body);
+      if (problem) return say(problem);
+      await api("/collections", { method: "POST", json: { name, ...body } });
       form.reset();
       say(`Collection ${name} created.`, "notice");
       await loadList();

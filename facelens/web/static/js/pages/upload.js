@@ -3,7 +3,7 @@
 // of what became of every file and face: indexed, not indexed by reason, skipped as a
 // duplicate, suppressed (its faces had opted out), or failed and why.
 
-import { $, api, busy, el, field, reasonWords, say } from "../core.js";
+import { $, api, browserMessage, busy, el, field, reasonWords, say } from "../core.js";
 import { count, tableBox } from "./admin-parts.js";
 
 // A failure of one file (too large, not an image, unreadable) leaves the others to go on;
@@ -112,8 +112,9 @@ function build(section) {
         total.faces += answer.faces_indexed;
         total.suppressed += answer.faces_suppressed;
         addCounts(total.rejected, answer.faces_rejected);
-        row.status.textContent = OUTCOME_WORDS[outcome.outcome] +
-          (outcome.outcome === "failed" ? `: ${outcome.message}` : "") +
+        const why = outcome.outcome === "failed"
+          ? `: ${browserMessage(outcome.error, outcome.message)}` : "";
+        row.status.textContent = OUTCOME_WORDS[outcome.outcome] + why +
           (answer.faces_suppressed ? ` (${count(answer.faces_suppressed, "face")} suppressed)` : "");
         row.faces.textContent = String(answer.faces_indexed);
         row.rejected.textContent = words(answer.faces_rejected) || "none";
