@@ -18,7 +18,8 @@ from facelens.pipeline.analyse import FacePipeline
 from facelens.privacy.policy import CollectionPolicy, LegalBasis
 from facelens.samples import sample_photos
 
-#: Test files marked ``slow``: LFW, the browser, crash loops, fuzzing, load and hostile corpora.
+#: Test files marked ``slow``: LFW, crash loops, fuzzing, load and hostile corpora (the
+#: browser tests under tests/web mark themselves).
 #: ``pytest -m "not slow"`` runs the rest in a couple of minutes while working.
 SLOW_TEST_FILES = frozenset(
     {
@@ -29,7 +30,6 @@ SLOW_TEST_FILES = frozenset(
         "test_lfw.py",
         "test_privacy_probe.py",
         "test_subject_rights.py",
-        "test_web.py",
     }
 )
 

@@ -376,7 +376,8 @@ def test_given_the_home_page_then_the_web_interface_is_served_without_a_key(
 ) -> None:
     page = client.get("/")
     assert page.status_code == 200 and "<title>facelens</title>" in page.text
-    assert client.get("/ui/app.js").status_code == 200
+    assert client.get("/ui/js/app.js").status_code == 200
+    assert client.get("/ui/favicon.svg").headers["content-type"].startswith("image/svg+xml")
 
 
 def test_given_images_then_they_are_listed_shown_and_deleted_with_their_faces(

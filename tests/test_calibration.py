@@ -25,8 +25,8 @@ from facelens.scoring.calibration import ImpostorSample, threshold_for_fpir
 from facelens.scoring.normalisation import Cohort, as_norm
 from facelens.types import SearchResult
 from tests.conftest import SEARCH_WHY, Cli, _declare
-from tests.test_web import page as browser  # noqa: F401 (the fixture)
-from tests.test_web import serving, sign_in
+from tests.web.browser import page as browser  # noqa: F401 (the fixture)
+from tests.web.browser import serving, sign_in
 
 pytestmark = pytest.mark.slow
 

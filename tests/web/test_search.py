@@ -11,7 +11,7 @@ from pathlib import Path
 
 import pytest
 from PIL import Image
-from playwright.sync_api import Page, expect
+from playwright.sync_api import FileChooser, Page, expect
 
 from facelens.security.accounts import Role
 from tests.web.browser import ConsoleErrors, assert_accessible, go, sign_in, sign_out
@@ -134,8 +134,13 @@ def test_given_only_a_keyboard_then_a_photo_is_chosen_and_searched(
     """Issue 17: Enter and Space did nothing on the drop zone and the file input was hidden,
     so a keyboard user could not choose a photo."""
     # Listened to from the start: a chooser asked for only when awaited can open unseen.
-    chosen: list[str] = []
-    page.on("filechooser", lambda c: (c.set_files(str(photos / "obama2.jpg")), chosen.append("")))
+    chosen: list[FileChooser] = []
+
+    def choose(chooser: FileChooser) -> None:
+        chooser.set_files(str(photos / "obama2.jpg"))
+        chosen.append(chooser)
+
+    page.on("filechooser", choose)
     page.goto(web.url)
     page.focus("#key")
     page.keyboard.type(web.keys[Role.ANALYST])

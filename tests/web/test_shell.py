@@ -5,7 +5,7 @@ nothing logged to the console (the 401 on GET /session and the missing favicon i
 from __future__ import annotations
 
 import pytest
-from playwright.sync_api import Page, Response, expect
+from playwright.sync_api import Page, expect
 
 from facelens.security.accounts import PERMISSIONS, Action, Role
 from tests.web.browser import (
@@ -56,8 +56,8 @@ def test_given_no_session_then_the_sign_in_page_loads_without_an_error(web: Web)
         page.wait_for_load_state("networkidle")
         icon = page.locator("link[rel=icon]").get_attribute("href")
         assert icon
-        answer: Response | None = page.request.get(f"{web.url}/ui/{icon}")
-        assert answer is not None and answer.status == 200
+        answer = page.request.get(f"{web.url}/ui/{icon}")
+        assert answer.status == 200
         assert answer.headers["content-type"].startswith("image/svg+xml")
         assert errors == [] and failed == []
         assert_accessible(page, "signin")
@@ -70,6 +70,9 @@ def test_given_no_session_then_the_sign_in_page_loads_without_an_error(web: Web)
 def test_given_a_role_then_it_has_every_page_it_may_use_and_no_other(
     web: Web, page: Page, console_errors: ConsoleErrors, role: Role
 ) -> None:
+    elsewhere: list[str] = []  # nothing from a CDN or any other server
+    page.on("request", lambda r: None if r.url.startswith((web.url, "blob:", "data:"))
+            else elsewhere.append(r.url))  # fmt: skip
     page.goto(web.url)
     sign_in(page, web.keys[role])
     expected = pages_of(role)
@@ -92,6 +95,7 @@ def test_given_a_role_then_it_has_every_page_it_may_use_and_no_other(
         expect(page.locator(f"#{expected[0]}-page")).to_be_visible()
         expect(page.locator(f"#{page_id}-page")).to_have_count(0)
     assert console_errors == []
+    assert elsewhere == []
 
 
 @pytest.mark.parametrize("role", list(Role))

@@ -75,8 +75,8 @@ def test_given_photos_of_every_kind_then_the_upload_reports_each_file_and_face(
     expect(rows.nth(3)).to_contain_text("1 too small")
     expect(page.locator("#upload-report")).to_have_text(
         "2 images stored, 2 faces indexed; 1 duplicate skipped (already in the collection); "
-        "faces not indexed: 1 too blurry, 1 too small; 0 faces suppressed (people who opted out: not "
-        "stored); 1 file failed."
+        "faces not indexed: 1 too blurry, 1 too small; 0 faces suppressed (people who opted "
+        "out: not stored); 1 file failed."
     )
     text = page.locator("#upload-page").inner_text()
     for server_side in (str(web.settings.data_dir), "/tmp/", "/work/"):
