@@ -3,7 +3,6 @@ real engine and models, with real photos. Health checks must not queue behind se
 
 from __future__ import annotations
 
-import socket
 import statistics
 import threading
 import time
@@ -12,13 +11,14 @@ from pathlib import Path
 
 import httpx
 import pytest
-import uvicorn
+from fastapi import FastAPI
 
 from facelens.api.app import create_app
 from facelens.config import Settings
 from facelens.pipeline.analyse import FacePipeline
 from facelens.security.accounts import Role, create_account
 from tests.conftest import TEST_POLICY
+from tests.live_server import serving_app
 
 PURPOSE = {"purpose": "load test", "case_ref": "LOAD-1"}
 SEARCHERS = 8
@@ -32,42 +32,30 @@ HEALTHZ_P50_S = 0.1
 HEALTHZ_P99_S = 1.5
 
 
-def free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        port: int = probe.getsockname()[1]
-        return port
-
-
 @pytest.fixture
 def server(
     tmp_path: Path, pipeline: FacePipeline, photos: Path
 ) -> Iterator[tuple[str, dict[Role, dict[str, str]]]]:
     settings = Settings(data_dir=tmp_path / "data")
     app = create_app(settings, pipeline)
-    port = free_port()
-    running = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=port, log_level="warning"))
-    thread = threading.Thread(target=running.run, daemon=True)
-    thread.start()
-    deadline = time.monotonic() + 30
-    while not running.started and time.monotonic() < deadline:
-        time.sleep(0.05)
-    assert running.started, "the server did not start"
+    with serving_app(app) as url:
+        yield url, prepared(app, photos, url)
+
+
+def prepared(app: FastAPI, photos: Path, url: str) -> dict[Role, dict[str, str]]:
+    """A collection with Obama in it, and the keys of an enroller and an analyst."""
     engine = app.state.service.engine
     engine.create_collection("people", TEST_POLICY)
     keys = {
         role: {"X-API-Key": create_account(engine.store, f"{role}-load", role)[1]}
         for role in (Role.ENROLLER, Role.ANALYST)
     }
-    url = f"http://127.0.0.1:{port}"
     files = [("files", (p.name, p.read_bytes(), "image/jpeg")) for p in (photos / "obama.jpg",)]
     stored = httpx.post(
         f"{url}/collections/people/images", headers=keys[Role.ENROLLER], files=files, timeout=60
     )
     assert stored.status_code == 201, stored.text
-    yield url, keys
-    running.should_exit = True
-    thread.join(timeout=30)
+    return keys
 
 
 def test_given_concurrent_searches_then_healthz_still_answers_at_once(

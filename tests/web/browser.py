@@ -5,21 +5,18 @@ the accessibility check, and a screenshot of each page saved as a test artifact.
 from __future__ import annotations
 
 import os
-import socket
-import threading
-import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
 import pytest
-import uvicorn
 from playwright.sync_api import ConsoleMessage, Page, expect, sync_playwright
 
 from facelens.api.app import create_app
 from facelens.config import Settings
 from facelens.pipeline.analyse import FacePipeline
+from tests.live_server import serving_app
 
 ROOT = Path(__file__).resolve().parents[2]
 CHROMIUM = Path(os.environ.get("FACELENS_CHROMIUM", "/usr/lib/chromium/chromium"))
@@ -27,31 +24,11 @@ AXE = ROOT / "node_modules" / "axe-core" / "axe.min.js"
 ARTIFACTS = ROOT / "test-artifacts"
 
 
-def free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        port: int = probe.getsockname()[1]
-        return port
-
-
 @contextmanager
 def serving(settings: Settings, pipeline: FacePipeline) -> Iterator[str]:
-    """The real server on a free local port, in a thread; its address."""
-    port = free_port()
-    running = uvicorn.Server(
-        uvicorn.Config(create_app(settings, pipeline), port=port, log_level="warning")
-    )
-    thread = threading.Thread(target=running.run, daemon=True)
-    thread.start()
-    deadline = time.monotonic() + 30
-    while not running.started and time.monotonic() < deadline:
-        time.sleep(0.05)
-    assert running.started, "the server did not start"
-    try:
-        yield f"http://127.0.0.1:{port}"
-    finally:
-        running.should_exit = True
-        thread.join(timeout=10)
+    """The real server on the real engine, on a free local port; its address."""
+    with serving_app(create_app(settings, pipeline)) as url:
+        yield url
 
 
 class ConsoleErrors(list[str]):

@@ -9,7 +9,7 @@ import shutil
 from pathlib import Path
 
 import pytest
-from playwright.sync_api import Page, Request, expect
+from playwright.sync_api import Locator, Page, Request, expect
 
 from facelens.security.accounts import Role
 from tests.test_not_indexed import hopper_and_small_obama
@@ -111,6 +111,17 @@ def test_given_a_collection_gone_then_the_upload_says_so_without_a_cli_command(
     expect(page.locator("#upload-table tbody tr")).to_contain_text("not sent")
 
 
+def create_collection(
+    form: Locator, name: str, basis: str, jurisdictions: str, purpose: str, days: int
+) -> None:
+    form.locator("[name=name]").fill(name)
+    form.locator("[name=basis]").select_option(basis)
+    form.locator("[name=jurisdictions]").fill(jurisdictions)
+    form.locator("[name=purpose]").fill(purpose)
+    form.locator("[name=retention_days]").fill(str(days))
+    form.locator("button").click()
+
+
 def test_given_an_admin_then_a_collection_is_made_its_policy_edited_and_it_is_deleted(
     web: Web, page: Page, photos: Path, console_errors: ConsoleErrors
 ) -> None:
@@ -118,22 +129,12 @@ def test_given_an_admin_then_a_collection_is_made_its_policy_edited_and_it_is_de
     sign_in(page, web.keys[Role.ADMIN])
     go(page, "collections")
     form = page.locator("#collection-form")
-    form.locator("[name=name]").fill("fraud-2026")
-    form.locator("[name=basis]").select_option("contract")
-    form.locator("[name=jurisdictions]").fill("gb, ie")
-    form.locator("[name=purpose]").fill("fraud prevention")
-    form.locator("[name=retention_days]").fill("180")
-    form.locator("button").click()
+    create_collection(form, "fraud-2026", "contract", "gb, ie", "fraud prevention", 180)
     row = page.locator("#collections-table tr", has_text="fraud-2026")
     expect(row).to_contain_text("contract; GB, IE; fraud prevention; kept 180 days")
     assert_accessible(page, "collections")
     # Without a text, the basis "other" is refused with the reason shown, before it is sent.
-    form.locator("[name=name]").fill("misc")
-    form.locator("[name=basis]").select_option("other")
-    form.locator("[name=jurisdictions]").fill("GB")
-    form.locator("[name=purpose]").fill("anything")
-    form.locator("[name=retention_days]").fill("30")
-    form.locator("button").click()
+    create_collection(form, "misc", "other", "GB", "anything", 30)
     expect(page.locator("#message")).to_contain_text("needs a text")
 
     page.click("#edit-fraud-2026")
