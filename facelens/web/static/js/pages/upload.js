@@ -72,8 +72,8 @@ function build(section) {
       if (!chosen.length) return say("Choose one or more photos to upload.");
       const total = { stored: 0, faces: 0, duplicate: 0, suppressed: 0, failed: 0,
         notSent: 0, rejected: {} };
-      const rows = chosen.map((file) => ({ file, status: el("td", {}, "waiting"),
-        faces: el("td", {}, ""), rejected: el("td", {}, "") }));
+      const rows = chosen.map((file) => ({ file, status: el("span", {}, "waiting"),
+        faces: el("span", {}, ""), rejected: el("span", {}, "") }));
       perFile.replaceChildren(tableBox("What became of each file",
         ["File", "Outcome", "Faces indexed", "Faces not indexed"],
         rows.map((r) => [r.file.name, r.status, r.faces, r.rejected]), "upload-table"));
