@@ -129,8 +129,9 @@ function build(section) {
 
 async function shown(section) {
   const select = $("#upload-collection", section);
-  const before = select.value;
   const names = await api("/collections");
+  // Read after the answer: a choice made while the list loaded is kept.
+  const before = select.value;
   select.replaceChildren(el("option", { value: "" }, "choose a collection"),
     ...names.map((name) => el("option", { value: name }, name)));
   if (names.includes(before)) select.value = before;
