@@ -269,6 +269,13 @@ class Settings(BaseSettings, ScoringSettings):
         description="Vector index backend: faiss-tiered (exact, then approximate past "
         "ann_min_faces) or faiss-flat (always exact).",
     )
+    index_check_on_open: bool = Field(
+        default=False,
+        description="Read every face id when a data folder opens to check the index against "
+        "the store (seconds at 10 million faces). Off: only when the index was not written "
+        "at the store's present gallery generation (after a crash, or by a process that "
+        "shared the folder with another).",
+    )
 
     # approximate search (faiss-tiered)
     ann_min_faces: int = Field(

@@ -301,3 +301,30 @@ def test_given_a_sealed_row_moved_to_another_id_then_it_does_not_open(
     (tmp_path / SEALED_NAME).write_bytes(bytes(data))
     with pytest.raises(DecryptionError):
         VectorFile(tmp_path / SEALED_NAME, MODEL.dim, key).read(np.array([3]))
+
+
+def test_given_a_collection_searched_again_then_its_vectors_come_from_memory_until_a_change(
+    key: TemplateCipher, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A search within a small collection scans it exactly; sealed, it opened every row on
+    every search (45.7 ms against 8.8 ms plain at 20,000 faces). Kept opened in memory, the
+    next search opens none; any change to the index empties what was kept."""
+    index = filled("tiered-approximate", tmp_path, key)
+    ids, _, queries = face_like(1)
+    allowed = ids[100:1100]
+    expected = index.search(queries, 10, allowed_ids=allowed)
+    opened: list[int] = []
+    read = VectorFile.read
+
+    def counting(self: VectorFile, which: IdArray) -> FloatArray:
+        opened.append(which.size)
+        return read(self, which)
+
+    monkeypatch.setattr(VectorFile, "read", counting)
+    again = index.search(queries, 10, allowed_ids=allowed)
+    assert opened == [] and np.array_equal(again[1], expected[1])
+    gone = int(expected[1][0][0])
+    assert index.remove(np.array([gone])) == 1
+    after = index.search(queries, 10, allowed_ids=allowed)
+    assert opened, "removed: read afresh"
+    assert gone not in after[1]

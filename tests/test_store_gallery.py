@@ -290,3 +290,40 @@ def test_given_faces_of_many_sizes_then_counts_give_them_by_band_and_reason(
         "too_blurry": {"32-40px": 1},
         "too_small": {"<24px": 2, "24-32px": 2, "32-40px": 2},
     }
+
+
+def test_given_changes_to_the_faces_then_the_gallery_generation_rises_and_only_then(
+    store: MetadataStore, tmp_path: Path
+) -> None:
+    seen = [store.gallery_generation()]
+
+    def rose() -> bool:
+        seen.append(store.gallery_generation())
+        return seen[-1] > seen[-2]
+
+    faces = add(store, "a" * 64, n=2)
+    assert rose(), "faces added"
+    image = store.images("c", 0, 10)[0].image_id
+    store.set_collection_policy("c", POLICY)
+    store.set_meta("unrelated", "x")
+    person = store.get_or_create_person("Ada")
+    store.assign_faces(person, [int(faces[1])])
+    assert not rose(), "a policy, a meta value or a person changes no indexed face"
+    store.delete_faces([int(faces[0])])
+    assert rose(), "a face deleted"
+    add(store, "b" * 64, n=1)
+    assert rose()
+    store.delete_images([image])
+    assert rose(), "an image deleted, its faces with it"
+    other = other_key_store(store, tmp_path)
+    try:
+        add(other, "c" * 64, n=1)
+    finally:
+        other.close()
+    assert rose()
+    store.scan_templates(MODEL)
+    assert rose(), "a template quarantined"
+    store.rename_person(person, "Ada L.")
+    assert not rose()
+    store.delete_collection("c")
+    assert rose(), "a collection deleted"

@@ -83,6 +83,7 @@ class Engine(Keys, Ingest, BatchSearch, PersonSearch, Clustering, Reindex):
         self.jurisdiction_policy = JurisdictionPolicy.load(settings.jurisdiction_policy_file)
         self._note_policy_change()
         self._suppressed: FloatArray | None = None  # the suppression list, opened, in memory
+        self._collection_faces = {}
         self._reset_scoring()
         self.index: VectorIndex = create_index(
             settings.index_backend,

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import json
 from dataclasses import dataclass
+from pathlib import Path
 
 import numpy as np
 
@@ -17,6 +18,10 @@ from facelens.engine.state import (
 )
 from facelens.errors import ModelMismatchError
 from facelens.index import IndexOptions
+
+#: Beside the index: the gallery generation (``MetadataStore.gallery_generation``) and face
+#: count the index was last written at, by the folder's only holder.
+GENERATION_FILE = "index-generation.json"
 
 
 @dataclass(frozen=True, slots=True)
@@ -48,6 +53,7 @@ class IndexSync(EngineState):
     def _persist_index(self) -> None:
         """Write the index, and record in the store how its approximate tier was built."""
         self.index.persist()
+        self._record_generation()
         params = self._persisted_index_params = self.index.params()
         if params.get("kind") == "ivfpq":
             described = json.dumps(params, sort_keys=True)
@@ -75,8 +81,50 @@ class IndexSync(EngineState):
         # The same names as reindex.environment (which imports this module, not the reverse).
         return " ".join(f"FACELENS_{key.upper()}={value}" for key, value in sorted(source.items()))
 
+    # --- the gallery generation the index was written at ---------------------------------
+
+    @property
+    def _generation_file(self) -> Path:
+        return self.settings.data_dir / GENERATION_FILE
+
+    def _generation_record(self) -> dict[str, object]:
+        return {
+            "generation": self.store.gallery_generation(),
+            "faces": self.index.count(),
+            "model": str(self.model),
+            "index": self.settings.index_backend,
+        }
+
+    def _record_generation(self) -> None:
+        """Note the store's gallery generation the index just written holds, so that the next
+        open can skip reading every face id. Only when this process is the folder's one
+        holder: another process's writes would be counted as ours (then nothing is noted, and
+        the next open checks every face)."""
+        path = self._generation_file
+        if self.folder_lock.others():
+            path.unlink(missing_ok=True)
+            return
+        partial = path.with_name(path.name + ".tmp")
+        partial.write_text(json.dumps(self._generation_record()))
+        partial.replace(path)
+
+    def _index_is_current(self) -> bool:
+        """Whether the index holds what the store holds, known without reading the faces:
+        it was written at the store's present gallery generation and still counts as many."""
+        if self.settings.index_check_on_open:
+            return False
+        try:
+            recorded = json.loads(self._generation_file.read_text())
+        except (OSError, ValueError):
+            return False
+        return bool(recorded == self._generation_record())
+
     def repair_index(self) -> IndexRepair:
-        """Make the index hold exactly the store's accepted faces (the store wins)."""
+        """Make the index hold exactly the store's accepted faces (the store wins). Skipped
+        when the index was written at the store's present gallery generation."""
+        if self._index_is_current():
+            return IndexRepair(added=0, removed=0)
+        self._generation_file.unlink(missing_ok=True)  # until the index is known whole again
         stored = self.store.indexed_face_ids(self.model)
         indexed = self.index.ids()
         extra = np.setdiff1d(indexed, stored, assume_unique=True)
@@ -93,6 +141,8 @@ class IndexSync(EngineState):
                 removed,
             )
             self._persist_index()
+        else:
+            self._record_generation()  # what is on disk is whole: only the note is new
         return IndexRepair(added=added, removed=removed)
 
     def rebuild_index(self) -> int:

@@ -37,6 +37,9 @@ from facelens.types import (
     VerifyResult,
 )
 
+#: Sets of collections whose face ids a search keeps (the oldest dropped first).
+COLLECTION_CACHE_ENTRIES = 64
+
 
 class Search(Probe, Scoring, Records):
     """Search and verification, refused and logged."""
@@ -261,7 +264,18 @@ class Search(Probe, Scoring, Records):
         """The indexed faces of ``collections``; None (all faces) when none are named."""
         if not collections:
             return None
-        return self.store.face_ids_in_collections(list(collections), self.model)
+        # Kept while the gallery generation stands (one read of the store a search): at 10
+        # million faces a collection's ids cost more to read than the search itself.
+        key = tuple(sorted(set(collections)))
+        generation = self.store.gallery_generation()
+        cached = self._collection_faces.get(key)
+        if cached is not None and cached[0] == generation:
+            return cached[1]
+        ids = self.store.face_ids_in_collections(list(key), self.model)
+        if len(self._collection_faces) >= COLLECTION_CACHE_ENTRIES:
+            self._collection_faces.pop(next(iter(self._collection_faces)))
+        self._collection_faces[key] = (generation, ids)
+        return ids
 
     def _matches(
         self, ranked: Ranked, decision: SearchDecision, skip: set[int] | None = None

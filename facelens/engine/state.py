@@ -91,6 +91,9 @@ class EngineState:
     _calibration: Calibration | None
     _calibration_read: bool
     _gallery_stats: dict[int, tuple[float, float, int]]  # mean, std, person (-1: none)
+    #: The indexed faces of each set of collections searched, with the gallery generation
+    #: they were read at (``Search._face_ids_in``).
+    _collection_faces: dict[tuple[str, ...], tuple[int, IdArray]]
 
     def _reset_scoring(self) -> None:
         self._cohort, self._cohort_faces = None, -1

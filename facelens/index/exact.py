@@ -32,10 +32,10 @@ def search_flat(
 
 
 def search_subset(
-    vectors: VectorFile, queries: FloatArray, k: int, allowed: IdArray
+    vectors: FloatArray, queries: FloatArray, k: int, allowed: IdArray
 ) -> tuple[FloatArray, IdArray]:
-    """Exact search over a few faces (a small collection), straight from the vectors."""
-    scores = np.clip(queries @ vectors.read(allowed).T, -1.0, 1.0)
+    """Exact search over a few faces (a small collection): ``vectors`` are ``allowed``'s."""
+    scores = np.clip(queries @ vectors.T, -1.0, 1.0)
     order = np.argsort(-scores, axis=1, kind="stable")[:, :k]
     top_scores = np.take_along_axis(scores, order, axis=1).astype(np.float32)
     top_ids = allowed[order]

@@ -42,6 +42,7 @@ from facelens.errors import DecryptionError
 from facelens.index.base import MISSING_SCORE, IndexOptions, VectorIndex, register_index
 from facelens.index.exact import rerank, search_flat, search_subset
 from facelens.index.ivfpq import GROWTH_RETRAIN_FACTOR, AnnParams, fill_ivfpq, search_parameters
+from facelens.index.subset_cache import SubsetCache
 from facelens.index.tiered_files import TieredFiles, Tiers
 from facelens.index.vector_file import (
     PLAIN_NAME,
@@ -67,6 +68,7 @@ class FaissTieredIndex(VectorIndex):
     def __init__(self, model: ModelId, folder: Path, options: IndexOptions | None = None) -> None:
         super().__init__(model, folder, options)
         self._lock = threading.RLock()
+        self._subsets = SubsetCache()  # emptied by every change (``_mark``, ``_reset``)
         self._vectors = self._open_vectors(self.options.cipher)
         self._files = TieredFiles(folder)
         self._live = np.zeros(0, dtype=bool)  # live[id]: id is indexed (1 byte a face)
@@ -93,6 +95,7 @@ class FaissTieredIndex(VectorIndex):
     # --- state -------------------------------------------------------------------------
 
     def _reset(self) -> None:
+        self._subsets.clear()
         self._live = np.zeros(0, dtype=bool)
         self._count = 0
         self._exact = faiss.IndexIDMap2(faiss.IndexFlatIP(self.dim))
@@ -130,9 +133,11 @@ class FaissTieredIndex(VectorIndex):
     def _discard_files(self) -> None:
         """Remove every persisted file (``state.json`` first) and start a new vector file."""
         self._files.discard()
+        self._subsets.clear()
         self._vectors = self._open_vectors(self.options.cipher)
 
     def _mark(self, ids: IdArray, live: bool) -> None:
+        self._subsets.clear()
         if live and len(ids) and int(ids.max()) >= len(self._live):
             grown = np.zeros(max(int(ids.max()) + 1, 2 * len(self._live)), dtype=bool)
             grown[: len(self._live)] = self._live
@@ -214,7 +219,8 @@ class FaissTieredIndex(VectorIndex):
             if self._ivf is None:
                 return search_flat(self._exact, array, k, allowed)
             if allowed is not None and len(allowed) <= EXACT_FILTER_MAX_FACES:
-                return search_subset(self._vectors, array, k, allowed)
+                subset = self._subsets.vectors(allowed, self._vectors.read)
+                return search_subset(subset, array, k, allowed)
             assert self._ann is not None
             shortlist = max(k, self._ann.rerank_candidates)
             if allowed is not None:  # fast scan takes no id selector: widen, then filter
@@ -391,6 +397,7 @@ class FaissTieredIndex(VectorIndex):
         self.wait_for_build()  # a build reads the vector file that is replaced here
         with self._lock:
             old_path = self._vectors.path
+            self._subsets.clear()
             self._vectors = self._vectors.resealed(self.folder / vector_file_name(cipher), cipher)
             self.options = replace(self.options, cipher=cipher)
             self._ivf_dirty = True

@@ -303,6 +303,12 @@ class GalleryStore(Protocol):
         """Store ``value`` under ``key``, replacing any value there."""
         ...
 
+    def gallery_generation(self) -> int:
+        """A number that rises whenever the faces an index should hold may have changed (a
+        face added, deleted, accepted or rejected, re-embedded, quarantined), and only then:
+        an index that recorded it can tell in one read whether it is still whole."""
+        ...
+
     def integrity_problems(self) -> list[str]:
         """What the database's own integrity check finds wrong (empty: nothing)."""
         ...

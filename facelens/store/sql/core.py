@@ -5,7 +5,7 @@ from __future__ import annotations
 import threading
 from typing import Any
 
-from sqlalchemy import create_engine, event, select
+from sqlalchemy import Integer, String, cast, create_engine, event, select, update
 from sqlalchemy.exc import DatabaseError
 from sqlalchemy.orm import Session, sessionmaker
 
@@ -15,7 +15,7 @@ from facelens.security.crypto import TemplateCipher
 from facelens.store.base import MigrationGuard
 from facelens.store.schema import CollectionRow, FaceRow, MetaRow, ModelRow
 from facelens.store.sql.connection import _damaged, _sqlite_pragmas, migrate, schema_pending
-from facelens.store.sql.rows import ACCEPTED
+from facelens.store.sql.rows import ACCEPTED, GENERATION_META, QUARANTINE_META
 from facelens.types import ModelId
 
 
@@ -96,6 +96,15 @@ class SqlCore:
     def set_meta(self, key: str, value: str) -> None:
         with self._session.begin() as session:
             session.merge(MetaRow(key=key, value=value))
+            if key == QUARANTINE_META:  # a quarantined face is not indexed
+                session.execute(
+                    update(MetaRow)
+                    .where(MetaRow.key == GENERATION_META)
+                    .values(value=cast(cast(MetaRow.value, Integer) + 1, String))
+                )
+
+    def gallery_generation(self) -> int:
+        return int(self.get_meta(GENERATION_META) or 0)
 
     def checkpoint(self) -> None:
         """Fold the write-ahead log into the database and empty it, so that erased rows do

@@ -17,6 +17,9 @@ from facelens.types import Account, Consent, IdArray, Provenance, SubjectRequest
 #: and search, listed by stats and doctor, deletable. Computed where templates are opened, so
 #: the schema needs no column for it.
 QUARANTINE_META = "quarantined_faces"
+#: Raised by the database's own triggers (migration 0011) whenever faces or their templates
+#: change, and by the store when the quarantine changes: which faces are indexed then moves.
+GENERATION_META = "gallery_generation"
 ACCEPTED = "accepted"
 REJECTED = "rejected"
 # SQLite's default limit on bound parameters is 32766; stay well below it per IN (...) clause.
