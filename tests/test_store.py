@@ -24,7 +24,7 @@ from tests.store_support import MODEL, add, analysis, open_store
 
 @pytest.fixture(params=available_stores())
 def store(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[MetadataStore]:
-    yield from open_store(request.param, tmp_path)
+    yield from open_store(request, tmp_path)
 
 
 def test_given_a_migrated_database_then_it_matches_the_orm_schema(tmp_path: Path) -> None:
