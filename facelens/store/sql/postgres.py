@@ -63,7 +63,7 @@ def engine_options(url: URL) -> dict[str, Any]:
 
 def where(url: URL) -> str:
     """The server and database, without the password: for messages and logs."""
-    return f"{url.host or 'localhost'}:{url.port or 5432}/{url.database} as {url.username}"
+    return f"{url.host or 'localhost'}:{url.port or 5432}/{url.database} as user {url.username}"
 
 
 def postgres_error(url: URL, exc: DatabaseError) -> StoreError:
@@ -73,8 +73,8 @@ def postgres_error(url: URL, exc: DatabaseError) -> StoreError:
         reason = reason.replace(url.password, "***")
     if isinstance(exc, OperationalError):
         return StoreUnreachableError(
-            f"cannot open the PostgreSQL store at {where(url)}: {reason}. Check that the server "
-            "runs and accepts connections from this host, that the database exists, and "
-            f"store_url ({URL_FORM})"
+            f"cannot open the PostgreSQL store at {where(url)}; check that the server runs and "
+            "accepts connections from this host, that the database exists, and store_url "
+            f"({URL_FORM}). The server said: {reason}"
         )
     return StoreError(f"the PostgreSQL store at {where(url)} failed to open: {reason}")
