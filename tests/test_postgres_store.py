@@ -15,8 +15,10 @@ from facelens.store import create_store
 from tests.postgres_server import USER, PostgresServer
 
 
-def open_with(url: str | None, data_dir: Path, **fields: str) -> None:
-    settings = Settings(data_dir=data_dir, store_url=url, **fields)
+def open_with(url: str | None, data_dir: Path, backend: str | None = None) -> None:
+    settings = Settings(data_dir=data_dir, store_url=url)
+    if backend is not None:
+        settings = Settings(data_dir=data_dir, store_url=url, store_backend=backend)
     create_store(settings, TemplateCipher(generate_key())).close()
 
 
@@ -66,7 +68,7 @@ def test_given_a_store_url_of_the_wrong_form_then_the_error_shows_the_right_one(
 
 def test_given_postgresql_without_a_url_then_the_error_names_the_setting(tmp_path: Path) -> None:
     with pytest.raises(StoreError, match="FACELENS_STORE_URL"):
-        open_with(None, tmp_path, store_backend="postgresql")
+        open_with(None, tmp_path, backend="postgresql")
 
 
 def test_given_a_plain_postgresql_url_then_psycopg_is_used_and_the_store_opens(
