@@ -263,7 +263,16 @@ class Settings(BaseSettings, ScoringSettings):
     )
 
     # backends
-    store_backend: str = Field(default="sqlite", description="Metadata store backend.")
+    store_backend: str = Field(
+        default="sqlite",
+        description="Metadata store backend: sqlite (facelens.db in data_dir) or postgresql.",
+    )
+    store_url: SecretStr | None = Field(
+        default=None,
+        description="PostgreSQL server for the store, as "
+        "postgresql+psycopg://user:password@host:port/dbname; given, store_backend defaults "
+        "to postgresql. Secret: it may hold a password.",
+    )
     index_backend: str = Field(
         default="faiss-tiered",
         description="Vector index backend: faiss-tiered (exact, then approximate past "
@@ -322,6 +331,12 @@ class Settings(BaseSettings, ScoringSettings):
                 f"cluster_floor_threshold ({self.cluster_floor_threshold}) must be at most "
                 f"cluster_threshold ({self.cluster_threshold})"
             )
+        return self
+
+    @model_validator(mode="after")
+    def _store_url_means_postgresql(self) -> Settings:
+        if self.store_url is not None and "store_backend" not in self.model_fields_set:
+            self.store_backend = "postgresql"
         return self
 
     @field_validator("ann_pq_subquantizers")

@@ -166,6 +166,13 @@ class StoreDamagedError(StoreError):
     code = "store_damaged"
 
 
+class StoreUnreachableError(StoreError):
+    """The PostgreSQL server named by ``store_url`` cannot be reached, or refuses the
+    connection (wrong user, password or database)."""
+
+    code = "store_unreachable"
+
+
 class QuarantinedTemplatesError(FacelensError):
     """Some stored templates do not open (damaged bytes) and block an operation that must
     handle every template, such as re-sealing them with a new key."""

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import itertools
 import json
 from collections.abc import Callable, Iterator
 from pathlib import Path
@@ -9,6 +10,7 @@ from typing import Any, TypedDict
 
 import pytest
 from PIL import Image
+from sqlalchemy import create_engine
 from typer.testing import CliRunner, Result
 
 from facelens.cli.main import app
@@ -17,6 +19,8 @@ from facelens.engine import Engine
 from facelens.pipeline.analyse import FacePipeline
 from facelens.privacy.policy import CollectionPolicy, LegalBasis
 from facelens.samples import sample_photos
+from facelens.store.sql import migrate
+from tests.postgres_server import PostgresServer, postgres_server
 
 #: Test files marked ``slow``: LFW, crash loops, fuzzing, load and hostile corpora (the
 #: browser tests under tests/web mark themselves).
@@ -39,6 +43,10 @@ def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
         if item.path.name in SLOW_TEST_FILES:
             item.add_marker(pytest.mark.slow)
 
+
+#: The migrated database each test's PostgreSQL database is a copy of.
+PG_TEMPLATE = "facelens_template"
+_databases = itertools.count(1)
 
 LFW_ROOT = Path(__file__).resolve().parents[2] / "shared" / "datasets" / "lfw"
 
@@ -164,3 +172,22 @@ def lfw() -> Path:
     if not (LFW_ROOT / "pairs.txt").is_file():
         pytest.skip(f"LFW not found at {LFW_ROOT}")
     return LFW_ROOT
+
+
+@pytest.fixture(scope="session")
+def postgres() -> Iterator[PostgresServer]:
+    """A throwaway PostgreSQL server for the session (``tests/postgres_server.py``), with a
+    migrated template database that each test's database is copied from."""
+    with postgres_server() as server:
+        engine = create_engine(server.create_database(PG_TEMPLATE))
+        migrate(engine)
+        engine.dispose()
+        yield server
+
+
+@pytest.fixture
+def postgres_url(postgres: PostgresServer) -> Iterator[str]:
+    """The URL of a new database holding the migrated, empty schema, dropped after the test."""
+    name = f"test_{next(_databases)}"
+    yield postgres.create_database(name, template=PG_TEMPLATE)
+    postgres.drop_database(name)

@@ -8,12 +8,14 @@ from datetime import UTC, datetime
 from pathlib import Path
 
 import numpy as np
+import pytest
 
 from facelens.config import Settings
 from facelens.pipeline.embed.base import l2_normalise
 from facelens.privacy.policy import CollectionPolicy, LegalBasis
 from facelens.security.crypto import TemplateCipher, generate_key
 from facelens.store import MetadataStore, create_store
+from facelens.store.sql import STORE_FILE
 from facelens.types import (
     AnalysedFace,
     Box,
@@ -40,13 +42,43 @@ POLICY = CollectionPolicy(
 )
 
 
-def open_store(backend: str, data_dir: Path) -> Iterator[MetadataStore]:
-    """A new store of ``backend`` in ``data_dir`` (for a fixture: closed after the test)."""
-    opened = create_store(
-        Settings(data_dir=data_dir, store_backend=backend), TemplateCipher(generate_key())
-    )
+def store_settings(request: pytest.FixtureRequest, data_dir: Path) -> Settings:
+    """Settings for a new, empty store of the backend ``request.param`` names: SQLite in
+    ``data_dir``, or a fresh database on the session's PostgreSQL server (``postgres_url``,
+    started at its first use)."""
+    backend = str(request.param)
+    if backend == "postgresql":
+        url = request.getfixturevalue("postgres_url")
+        return Settings(data_dir=data_dir, store_backend=backend, store_url=url)
+    return Settings(data_dir=data_dir, store_backend=backend)
+
+
+def open_store(request: pytest.FixtureRequest, data_dir: Path) -> Iterator[MetadataStore]:
+    """A new store of the backend ``request.param`` names (for a fixture: closed after the
+    test)."""
+    settings = store_settings(request, data_dir)
+    opened = create_store(settings, TemplateCipher(generate_key()))
+    _OPENED[id(opened)] = settings
     yield opened
     opened.close()
+    del _OPENED[id(opened)]
+
+
+#: The settings each store the fixtures opened was made with, by the store's id.
+_OPENED: dict[int, Settings] = {}
+
+
+def settings_of(store: MetadataStore) -> Settings:
+    """The settings ``store`` (from ``open_store``) was opened with: to open its data again."""
+    return _OPENED[id(store)]
+
+
+def database_url(store: MetadataStore) -> str:
+    """An SQLAlchemy URL of ``store``'s database, to read its tables past the store."""
+    settings = settings_of(store)
+    if settings.store_url is not None:
+        return settings.store_url.get_secret_value()
+    return f"sqlite:///{settings.data_dir / STORE_FILE}"
 
 
 def vectors(n: int, seed: int = 0) -> FloatArray:

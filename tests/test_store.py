@@ -19,12 +19,13 @@ from facelens.security.crypto import TemplateCipher, generate_key
 from facelens.store import MetadataStore, available_stores, create_store
 from facelens.store.schema import Base
 from facelens.types import Box, ModelId, Provenance
+from tests.postgres_server import PostgresServer
 from tests.store_support import MODEL, add, analysis, open_store
 
 
 @pytest.fixture(params=available_stores())
 def store(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[MetadataStore]:
-    yield from open_store(request.param, tmp_path)
+    yield from open_store(request, tmp_path)
 
 
 def test_given_a_migrated_database_then_it_matches_the_orm_schema(tmp_path: Path) -> None:
@@ -34,6 +35,22 @@ def test_given_a_migrated_database_then_it_matches_the_orm_schema(tmp_path: Path
     with engine.connect() as connection:
         diff = compare_metadata(MigrationContext.configure(connection), Base.metadata)
     assert diff == []
+
+
+def test_given_a_migrated_postgresql_database_then_it_matches_the_orm_schema(
+    postgres: PostgresServer, tmp_path: Path
+) -> None:
+    url = postgres.create_database("schema_check")  # empty: every migration runs
+    try:
+        settings = Settings(data_dir=tmp_path, store_url=url)
+        create_store(settings, TemplateCipher(generate_key())).close()
+        engine = create_engine(url)
+        with engine.connect() as connection:
+            diff = compare_metadata(MigrationContext.configure(connection), Base.metadata)
+        engine.dispose()
+        assert diff == []
+    finally:
+        postgres.drop_database("schema_check")
 
 
 def test_given_an_image_with_provenance_then_it_comes_back_with_its_faces(

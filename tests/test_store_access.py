@@ -17,7 +17,7 @@ from tests.store_support import open_store, search_record
 
 @pytest.fixture(params=available_stores())
 def store(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[MetadataStore]:
-    yield from open_store(request.param, tmp_path)
+    yield from open_store(request, tmp_path)
 
 
 def test_given_accounts_then_they_are_listed_with_their_key_hash(store: MetadataStore) -> None:

@@ -16,7 +16,7 @@ from tests.store_support import MODEL, add, open_store
 
 @pytest.fixture(params=available_stores())
 def store(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[MetadataStore]:
-    yield from open_store(request.param, tmp_path)
+    yield from open_store(request, tmp_path)
 
 
 def test_given_clusters_then_they_are_listed_with_their_faces_and_take_more(

@@ -11,23 +11,22 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from facelens.config import Settings
 from facelens.errors import ConflictError, InvalidArgumentError, NotFoundError
 from facelens.security.crypto import TemplateCipher, generate_key
 from facelens.security.keys import KEY_ID_META
 from facelens.store import MetadataStore, available_stores, create_store
 from facelens.types import FaceQuality, Provenance
-from tests.store_support import MODEL, POLICY, add, analysis, open_store
+from tests.store_support import MODEL, POLICY, add, analysis, open_store, settings_of
 
 
 @pytest.fixture(params=available_stores())
 def store(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[MetadataStore]:
-    yield from open_store(request.param, tmp_path)
+    yield from open_store(request, tmp_path)
 
 
 def other_key_store(store: MetadataStore, data_dir: Path) -> MetadataStore:
     """The same data folder opened with another template key."""
-    settings = Settings(data_dir=data_dir, store_backend=store.backend)
+    settings = settings_of(store).model_copy(update={"data_dir": data_dir})
     return create_store(settings, TemplateCipher(generate_key()))
 
 
@@ -36,8 +35,7 @@ def test_given_a_closed_store_then_the_folder_reopens_with_its_data(
 ) -> None:
     faces = add(store, "a" * 64, n=2)
     store.close()
-    settings = Settings(data_dir=tmp_path, store_backend=store.backend)
-    reopened = create_store(settings, store.cipher)
+    reopened = create_store(settings_of(store), store.cipher)
     try:
         assert reopened.collection_names() == ["c"]
         assert reopened.indexed_face_ids(MODEL).tolist() == faces.tolist()

@@ -5,31 +5,35 @@ registered backend."""
 
 from __future__ import annotations
 
-import sqlite3
 from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import pytest
+from sqlalchemy import create_engine, text
 
 from facelens.errors import ConflictError, InvalidArgumentError, MatchRejectedError, NotFoundError
 from facelens.store import MetadataStore, available_stores
-from tests.store_support import add, open_store
+from tests.store_support import add, database_url, open_store
 
 REVIEWER = "account:7 reviewer"
 
 
 @pytest.fixture(params=available_stores())
 def store(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[MetadataStore]:
-    yield from open_store(request.param, tmp_path)
+    yield from open_store(request, tmp_path)
 
 
-def rejection_rows(store: MetadataStore, data_dir: Path) -> list[tuple[int, int]]:
+def rejection_rows(store: MetadataStore) -> list[tuple[int, int]]:
     """(person_id, face_id) of every row of the rejections table, read past the store."""
-    if store.backend != "sqlite":
-        pytest.skip("reads the SQLite file")
-    with sqlite3.connect(data_dir / "facelens.db") as connection:
-        return list(connection.execute("SELECT person_id, face_id FROM person_rejections"))
+    engine = create_engine(database_url(store))
+    try:
+        with engine.connect() as connection:
+            query = "SELECT person_id, face_id FROM person_rejections ORDER BY id"
+            rows = connection.execute(text(query))
+            return [(int(person), int(face)) for person, face in rows]
+    finally:
+        engine.dispose()
 
 
 def test_given_a_rejection_then_it_is_recorded_the_face_unassigned_and_not_assigned_again(
@@ -151,15 +155,15 @@ def test_given_a_deletion_or_erasure_then_its_rejections_are_gone(
     store.reject_face(bob, faces[0], REVIEWER)
     store.withdraw_rejection(bob, faces[0], REVIEWER)  # withdrawn rows go too
     store.delete_faces([faces[1]])
-    assert faces[1] not in {f for _, f in rejection_rows(store, tmp_path)}
+    assert faces[1] not in {f for _, f in rejection_rows(store)}
     store.erase_faces([faces[0]])
-    assert rejection_rows(store, tmp_path) == [(ada, faces[2]), (ada, faces[3])]
+    assert rejection_rows(store) == [(ada, faces[2]), (ada, faces[3])]
     store.delete_collection("d")
-    assert rejection_rows(store, tmp_path) == []
+    assert rejection_rows(store) == []
     store.reject_face(bob, add(store, "c" * 64).tolist()[0], REVIEWER)
     store.delete_person(bob)
-    assert rejection_rows(store, tmp_path) == [] and store.rejections() == []
+    assert rejection_rows(store) == [] and store.rejections() == []
     [face] = add(store, "e" * 64).tolist()
     store.reject_face(ada, face, REVIEWER)
     store.delete_images([store.face_records([face])[face].image_id])
-    assert rejection_rows(store, tmp_path) == []
+    assert rejection_rows(store) == []

@@ -19,7 +19,7 @@ GIVEN = datetime(2024, 1, 10, 9, 30, tzinfo=UTC)
 
 @pytest.fixture(params=available_stores())
 def store(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[MetadataStore]:
-    yield from open_store(request.param, tmp_path)
+    yield from open_store(request, tmp_path)
 
 
 def test_given_a_consent_then_it_is_recorded_updated_and_linked_to_faces(

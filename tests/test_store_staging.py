@@ -21,7 +21,7 @@ NEW = ModelId("other-model", "2", 6)
 
 @pytest.fixture(params=available_stores())
 def store(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[MetadataStore]:
-    yield from open_store(request.param, tmp_path)
+    yield from open_store(request, tmp_path)
 
 
 def new_vectors(n: int, seed: int = 1) -> np.ndarray:

@@ -1,8 +1,9 @@
-"""SQLAlchemy implementation of the metadata store (SQLite here; any SQLAlchemy URL in time).
+"""SQLAlchemy implementation of the metadata store: SQLite (embedded, the default) or PostgreSQL.
 
 ``SqlStore`` is composed of one part per area of the contract, each in its own module:
 
-- ``core``: the engine, sessions and migrations (``connection``), meta values, integrity
+- ``core``: the engine, sessions and migrations (``connection``), meta values, integrity;
+  ``postgres``: what differs on a PostgreSQL server (URL, errors, erasure)
 - ``sealing``: names, landmarks and locations sealed at rest, key rotation
 - ``gallery``: collections and their legal basis, counts
 - ``persons``: persons and their faces, merge and split, reviewers' "not this person"
@@ -17,7 +18,7 @@
 from __future__ import annotations
 
 from facelens.config import Settings
-from facelens.errors import StoreMissingError
+from facelens.errors import StoreError, StoreMissingError
 from facelens.security.crypto import TemplateCipher
 from facelens.store.base import MigrationGuard, register_store
 from facelens.store.sql.access import Access
@@ -32,6 +33,7 @@ from facelens.store.sql.connection import (
 from facelens.store.sql.faces import Faces
 from facelens.store.sql.gallery import Catalogue
 from facelens.store.sql.persons import PersonRecords
+from facelens.store.sql.postgres import URL_FORM, postgres_url
 from facelens.store.sql.privacy import Privacy
 from facelens.store.sql.rows import ACCEPTED, QUARANTINE_META, REJECTED
 from facelens.store.sql.staging import Staging
@@ -72,4 +74,19 @@ def _sqlite(
     return SqlStore(f"sqlite:///{path}", cipher, backend="sqlite", guard=guard)
 
 
+def _postgresql(
+    settings: Settings, cipher: TemplateCipher, *, guard: MigrationGuard | None = None
+) -> SqlStore:
+    if settings.store_url is None:
+        raise StoreError(
+            f"store_backend is postgresql but store_url is not set: set FACELENS_STORE_URL "
+            f"to {URL_FORM}"
+        )
+    # The data folder still holds the keys and the index; the rows live on the server.
+    settings.data_dir.mkdir(parents=True, exist_ok=True)
+    url = postgres_url(settings.store_url.get_secret_value())
+    return SqlStore(url, cipher, backend="postgresql", guard=guard)
+
+
 register_store("sqlite", _sqlite)
+register_store("postgresql", _postgresql)

@@ -110,6 +110,7 @@ class Access(SqlCore):
         self, actor: str, action: str, subject: str, details: dict[str, Any]
     ) -> AuditEntry:
         with self._audit_lock, self._session.begin() as session:
+            self._serialise(session, "audit")  # other processes append to the chain too
             last = session.execute(
                 select(AuditRow.id, AuditRow.hash).order_by(AuditRow.id.desc()).limit(1)
             ).first()
@@ -147,6 +148,7 @@ class Access(SqlCore):
 
     def key_audit_chain(self, folder_id: str, key: AuditKey) -> None:
         with self._audit_lock, self._session.begin() as session:
+            self._serialise(session, "audit")
             if session.get(MetaRow, AUDIT_CHAIN_META) is None:
                 last = session.execute(
                     select(AuditRow.id, AuditRow.hash).order_by(AuditRow.id.desc()).limit(1)

@@ -2,11 +2,15 @@
 
 from __future__ import annotations
 
+import hashlib
 import threading
 from typing import Any
 
-from sqlalchemy import Integer, String, cast, create_engine, event, select, update
-from sqlalchemy.exc import DatabaseError
+from sqlalchemy import Integer, String, cast, create_engine, event, func, select, update
+from sqlalchemy.dialects.postgresql import insert as pg_insert
+from sqlalchemy.dialects.sqlite import insert as sqlite_insert
+from sqlalchemy.engine import URL, make_url
+from sqlalchemy.exc import DatabaseError, IntegrityError
 from sqlalchemy.orm import Session, sessionmaker
 
 from facelens.errors import NotFoundError
@@ -15,6 +19,7 @@ from facelens.security.crypto import TemplateCipher
 from facelens.store.base import MigrationGuard
 from facelens.store.schema import CollectionRow, FaceRow, MetaRow, ModelRow
 from facelens.store.sql.connection import _damaged, _sqlite_pragmas, migrate, schema_pending
+from facelens.store.sql.postgres import engine_options, postgres_error
 from facelens.store.sql.rows import ACCEPTED, GENERATION_META, QUARANTINE_META
 from facelens.types import ModelId
 
@@ -24,7 +29,7 @@ class SqlCore:
 
     def __init__(
         self,
-        url: str,
+        url: str | URL,
         cipher: TemplateCipher,
         backend: str = "sqlite",
         *,
@@ -32,8 +37,10 @@ class SqlCore:
     ) -> None:
         self.backend = backend
         self.cipher = cipher
-        self._engine = create_engine(url)
-        if url.startswith("sqlite"):
+        url = make_url(url)
+        self._postgres = url.get_backend_name() == "postgresql"
+        self._engine = create_engine(url, **(engine_options(url) if self._postgres else {}))
+        if url.get_backend_name() == "sqlite":
             event.listen(self._engine, "connect", _sqlite_pragmas)
         try:
             if schema_pending(self._engine):
@@ -44,7 +51,9 @@ class SqlCore:
                         migrate(self._engine)
         except DatabaseError as exc:
             self._engine.dispose()
-            raise _damaged(url, exc) from exc
+            if self._postgres:
+                raise postgres_error(url, exc) from exc
+            raise _damaged(url.render_as_string(), exc) from exc
         self._session = sessionmaker(self._engine, expire_on_commit=False)
         self._model_ids: dict[ModelId, int] = {}
         self._audit_lock = threading.Lock()
@@ -60,16 +69,40 @@ class SqlCore:
         return found
 
     def _model_id(self, session: Session, model: ModelId) -> int:
-        """The row id of ``model``, created on first use."""
+        """The row id of ``model``, created on first use (by whichever of two writers racing
+        to create it commits first: the other's insert fails on the unique constraint, in a
+        savepoint, and it reads the winner's row)."""
         if model not in self._model_ids:
             found = self._known_model_id(session, model)
             if found is None:
                 row = ModelRow(name=model.name, version=model.version, dim=model.dim)
-                session.add(row)
-                session.flush()
-                found = row.id
+                try:
+                    with session.begin_nested():
+                        session.add(row)
+                except IntegrityError:
+                    found = self._known_model_id(session, model)
+                    if found is None:
+                        raise
+                else:
+                    found = row.id
             self._model_ids[model] = found
         return self._model_ids[model]
+
+    def _serialise(self, session: Session, name: str) -> None:
+        """Writers of ``name`` (the audit chain) take turns until this transaction ends: a
+        transaction-scoped advisory lock on PostgreSQL, where many processes may write at once.
+        (SQLite has one writer at a time already, and this process's threads a lock.)"""
+        if self._postgres:
+            session.execute(select(func.pg_advisory_xact_lock(_lock_key(name))))
+
+    def _upsert_meta(self, session: Session, key: str, value: str) -> None:
+        """Set ``key`` in one statement (a merge would read, then insert, and two writers could
+        both insert)."""
+        insert = pg_insert if self._postgres else sqlite_insert
+        statement = insert(MetaRow).values(key=key, value=value)
+        session.execute(
+            statement.on_conflict_do_update(index_elements=[MetaRow.key], set_={"value": value})
+        )
 
     def _known_model_id(self, session: Session, model: ModelId) -> int | None:
         if model in self._model_ids:
@@ -95,7 +128,7 @@ class SqlCore:
 
     def set_meta(self, key: str, value: str) -> None:
         with self._session.begin() as session:
-            session.merge(MetaRow(key=key, value=value))
+            self._upsert_meta(session, key, value)
             if key == QUARANTINE_META:  # a quarantined face is not indexed
                 session.execute(
                     update(MetaRow)
@@ -108,12 +141,14 @@ class SqlCore:
 
     def checkpoint(self) -> None:
         """Fold the write-ahead log into the database and empty it, so that erased rows do
-        not linger in the log file."""
+        not linger in the log file. Nothing on PostgreSQL: erased rows are deleted, and VACUUM
+        (autovacuum) frees their space (``facelens.store.sql.postgres``)."""
         if self.backend == "sqlite":
             with self._engine.connect() as connection:
                 connection.exec_driver_sql("PRAGMA wal_checkpoint(TRUNCATE)")
 
     def integrity_problems(self) -> list[str]:
+        """SQLite's integrity check; none on PostgreSQL (the server keeps its own files)."""
         if self.backend != "sqlite":
             return []
         try:
@@ -123,3 +158,8 @@ class SqlCore:
             return [str(exc.orig or exc)]
         found = [str(r[0]) for r in rows]
         return [] if found == ["ok"] else found
+
+
+def _lock_key(name: str) -> int:
+    """A stable 63-bit key for ``pg_advisory_xact_lock`` (Python's ``hash`` is salted)."""
+    return int.from_bytes(hashlib.sha256(f"facelens:{name}".encode()).digest()[:8], "big") >> 1

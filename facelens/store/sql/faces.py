@@ -128,10 +128,21 @@ class Faces(Sealing):
                     ),
                 )
         except IntegrityError:
-            # Another writer stored the same content in this collection first. Model ids made
-            # in the rolled-back transaction are gone too, so forget them.
+            # Model ids made in the rolled-back transaction are gone too: forget them.
             self._model_ids.clear()
+            if self._stored_image_id(collection, sha256) is None:
+                raise  # not the unique (collection, sha256): a real failure, not a duplicate
+            # Another writer (thread or process) stored the same content here first.
             return None
+
+    def _stored_image_id(self, collection: str, sha256: str) -> int | None:
+        """The id of the image of ``sha256`` in ``collection``, if stored."""
+        with self._session() as session:
+            return session.scalar(
+                select(ImageRow.id)
+                .join(CollectionRow, ImageRow.collection_id == CollectionRow.id)
+                .where(CollectionRow.name == collection, ImageRow.sha256 == sha256)
+            )
 
     def image_face_ids(self, collection: str, sha256: str) -> IdArray:
         with self._session() as session:

@@ -18,15 +18,24 @@ class Catalogue(Sealing):
     """Collections and counts."""
 
     def ensure_collection(self, name: str) -> int:
-        """Id of the collection named ``name``, created if missing."""
-        with self._session.begin() as session:
-            found = session.scalar(select(CollectionRow.id).where(CollectionRow.name == name))
-            if found is not None:
-                return found
-            row = CollectionRow(name=name)
-            session.add(row)
-            session.flush()
-            return row.id
+        """Id of the collection named ``name``, created if missing (once, when two writers
+        make it at the same time: the second's insert fails on the unique name, and it reads
+        the first's row)."""
+        try:
+            with self._session.begin() as session:
+                found = session.scalar(select(CollectionRow.id).where(CollectionRow.name == name))
+                if found is not None:
+                    return found
+                row = CollectionRow(name=name)
+                session.add(row)
+                session.flush()
+                return row.id
+        except IntegrityError:
+            with self._session() as session:
+                found = session.scalar(select(CollectionRow.id).where(CollectionRow.name == name))
+            if found is None:
+                raise
+            return found
 
     def create_collection(self, name: str, policy: CollectionPolicy) -> None:
         # One transaction: a policy the database refuses leaves no collection without one.

@@ -19,7 +19,6 @@ from facelens.store.schema import (
     CollectionRow,
     FaceRow,
     ImageRow,
-    MetaRow,
     PersonRow,
     StagedEmbeddingRow,
     SubjectRequestRow,
@@ -169,6 +168,6 @@ class Sealing(SqlCore):
             if old is not None:  # names, landmarks, locations: the same key, the same step
                 resealed += self._reseal_identifying_data(session, old, new)
             # The fingerprint changes with the templates, never apart from them.
-            session.merge(MetaRow(key=KEY_ID_META, value=new.key_id))
+            self._upsert_meta(session, KEY_ID_META, new.key_id)
         self.cipher = new
         return resealed

@@ -96,5 +96,5 @@ class Staging(SqlCore):
                 if value is None:
                     session.execute(delete(MetaRow).where(MetaRow.key == key))
                 else:
-                    session.merge(MetaRow(key=key, value=value))
+                    self._upsert_meta(session, key, value)
         return int(switched or 0)

@@ -1,0 +1,36 @@
+#!/usr/bin/env bash
+# Install PostgreSQL's server binaries (Debian's postgresql-15, or the release's default
+# postgresql where 15 is not packaged) unless they are there. The store tests start a
+# throwaway server of their own from them (tests/postgres_server.py: initdb into a temporary
+# folder, a free 127.0.0.1 port); no cluster or service of the package is used or started.
+set -euo pipefail
+have_postgres() {
+  [ -n "${FACELENS_PG_BIN:-}" ] && [ -x "$FACELENS_PG_BIN/initdb" ] && return 0
+  for bin in /usr/lib/postgresql/*/bin; do
+    [ -x "$bin/initdb" ] && [ -x "$bin/postgres" ] && return 0
+  done
+  return 1
+}
+if ! have_postgres; then
+  sudo=""
+  if [ "$(id -u)" -ne 0 ]; then
+    command -v sudo >/dev/null 2>&1 || {
+      echo "installing PostgreSQL needs root: run 'apt-get install postgresql-15' as root" >&2
+      exit 1
+    }
+    sudo="sudo"
+  fi
+  $sudo apt-get update -qq
+  package=postgresql-15
+  apt-cache show "$package" >/dev/null 2>&1 || package=postgresql
+  # (The package may create and start its own "main" cluster; the tests do not use it.)
+  DEBIAN_FRONTEND=noninteractive $sudo apt-get install -y -qq --no-install-recommends \
+    "$package" >/dev/null
+  have_postgres || {
+    echo "PostgreSQL was installed, but no initdb is under /usr/lib/postgresql" >&2
+    exit 1
+  }
+fi
+for bin in /usr/lib/postgresql/*/bin; do
+  [ -x "$bin/postgres" ] && "$bin/postgres" --version && break
+done
