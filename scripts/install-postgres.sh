@@ -23,9 +23,15 @@ if ! have_postgres; then
   $sudo apt-get update -qq
   package=postgresql-15
   apt-cache show "$package" >/dev/null 2>&1 || package=postgresql
-  # (The package may create and start its own "main" cluster; the tests do not use it.)
   DEBIAN_FRONTEND=noninteractive $sudo apt-get install -y -qq --no-install-recommends \
     "$package" >/dev/null
+  # The package makes (and may start) a "main" cluster of its own; the tests never use it,
+  # and nothing is left running: the cluster this install just made is stopped and dropped.
+  if command -v pg_lsclusters >/dev/null 2>&1; then
+    pg_lsclusters --no-header 2>/dev/null | while read -r version name _; do
+      $sudo pg_dropcluster --stop "$version" "$name" || true
+    done
+  fi
   have_postgres || {
     echo "PostgreSQL was installed, but no initdb is under /usr/lib/postgresql" >&2
     exit 1
