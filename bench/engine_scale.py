@@ -4,10 +4,11 @@
     .venv/bin/python bench/engine_scale.py --data /tmp/facelens-scale --faces 10000000 \\
         --gallery /tmp/facelens-gallery --out bench/results/engine-scale.json
 
-Fill. A new data folder (``--data``, refused if it exists) is filled through the store's own
-``add_image``, one single-face image a row, with the embeddings of ``--gallery`` (the folder
-``bench/gallery.py`` writes: real LFW faces first, then its synthetic distractors) or, without
-one, seeded random unit vectors (a smoke run: say so when quoting). The last
+Fill. A new data folder (``--data``, refused if it exists) is filled through the store's bulk
+path (``add_images``, 5,000 single-face images a transaction), with the embeddings of
+``--gallery`` (the folder ``bench/gallery.py`` writes: real LFW faces first, then its
+synthetic distractors) or, without one, seeded random unit vectors (a smoke run: say so when
+quoting). The last
 ``--collection-faces`` rows go to the collection ``small``, the rest to ``bulk``; then the
 probe photo ``--photo`` (default: the ``face_recognition`` sample ``obama.jpg``, 1.03 MP, one
 face) is ingested into ``small`` by the real pipeline, and the index is built from the store.
@@ -44,6 +45,7 @@ from facelens.pipeline.embed.base import l2_normalise
 from facelens.privacy.policy import CollectionPolicy, LegalBasis
 from facelens.samples import sample_photos
 from facelens.security.accounts import Role, create_account
+from facelens.store import NewImage
 from facelens.types import (
     AnalysedFace,
     Box,
@@ -56,6 +58,7 @@ from facelens.types import (
 )
 
 POLICY = CollectionPolicy(LegalBasis.OTHER, ["US"], "scale benchmark", 30, "benchmark data")
+BATCH = 5000  # images a transaction of the store's bulk path
 WHY = {"purpose": "scale benchmark", "case_ref": "BENCH-SCALE"}
 FACELENS = Path(sys.executable).parent / "facelens"
 
@@ -87,14 +90,16 @@ def fill(settings: Settings, pipeline: FacePipeline, args: argparse.Namespace) -
             engine.create_collection(name, POLICY)
         rows = embeddings(args.gallery, args.faces, engine.model.dim, args.seed)
         small_from = args.faces - args.collection_faces
-        for row, vector in enumerate(rows):
-            engine.store.add_image(
-                collection="small" if row >= small_from else "bulk",
-                location=f"/bench/{row}.jpg",
-                sha256=f"{row:064x}",
-                analysis=one_face(vector, engine.model),
-                provenance=Provenance(),
-            )
+        for start in range(0, args.faces, BATCH):
+            stop = min(start + BATCH, args.faces)
+            for name, lo, hi in (("bulk", start, min(stop, small_from)),
+                                 ("small", max(start, small_from), stop)):  # fmt: skip
+                if lo < hi:
+                    engine.store.add_images(name, [
+                        NewImage(f"/bench/{row}.jpg", f"{row:064x}",
+                                 one_face(rows[row], engine.model), Provenance())
+                        for row in range(lo, hi)
+                    ])  # fmt: skip
         filled_s = time.perf_counter() - started
         engine.ingest([args.photo], "small", workers=1)
         built = time.perf_counter()

@@ -14,7 +14,7 @@ import pytest
 from facelens.errors import ConflictError, InvalidArgumentError, NotFoundError
 from facelens.security.crypto import TemplateCipher, generate_key
 from facelens.security.keys import KEY_ID_META
-from facelens.store import MetadataStore, available_stores, create_store
+from facelens.store import MetadataStore, NewImage, available_stores, create_store
 from facelens.types import FaceQuality, Provenance
 from tests.store_support import MODEL, POLICY, add, analysis, open_store, settings_of
 
@@ -325,3 +325,22 @@ def test_given_changes_to_the_faces_then_the_gallery_generation_rises_and_only_t
     assert not rose()
     store.delete_collection("c")
     assert rose(), "a collection deleted"
+
+
+def test_given_images_in_bulk_then_each_is_stored_as_one_by_one_and_repeats_are_skipped(
+    store: MetadataStore,
+) -> None:
+    add(store, "a" * 64, n=1)
+    new = [NewImage(f"/photos/{c}.jpg", c * 64, analysis(n, seed=n), Provenance())
+           for n, c in ((2, "b"), (1, "a"), (1, "c"), (3, "b"))]  # fmt: skip
+    added = store.add_images("c", new)
+    assert [a is None for a in added] == [False, True, False, True]
+    b, c = added[0], added[2]
+    assert b is not None and c is not None
+    assert len(b.face_ids) == 2 and len(c.face_ids) == 1
+    assert store.image_face_ids("c", "b" * 64).tolist() == b.face_ids.tolist()
+    [(_, vectors)] = list(store.embeddings(MODEL, face_ids=[*b.face_ids, *c.face_ids]))
+    assert np.allclose(vectors, np.vstack([b.vectors, c.vectors]), atol=1e-6)
+    assert store.counts().images == 3
+    with pytest.raises(NotFoundError):
+        store.add_images("nowhere", new[:1])

@@ -22,6 +22,7 @@ from facelens.store.records import (
     ErasedFaces,
     FaceRecord,
     ImageRecord,
+    NewImage,
     PersonRejection,
     StoreCounts,
 )
@@ -36,6 +37,7 @@ __all__ = [
     "ImageRecord",
     "MetadataStore",
     "MigrationGuard",
+    "NewImage",
     "PersonRejection",
     "PrivacyStore",
     "StoreCounts",

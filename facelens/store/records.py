@@ -5,7 +5,17 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from datetime import datetime
 
-from facelens.types import Box, FloatArray, IdArray, Provenance
+from facelens.types import Box, FloatArray, IdArray, ImageAnalysis, Provenance
+
+
+@dataclass(frozen=True, slots=True)
+class NewImage:
+    """An image to add (``MetadataStore.add_images``)."""
+
+    location: str
+    sha256: str
+    analysis: ImageAnalysis
+    provenance: Provenance
 
 
 @dataclass(frozen=True, slots=True)

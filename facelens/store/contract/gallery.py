@@ -13,6 +13,7 @@ from facelens.store.records import (
     ErasedFaces,
     FaceRecord,
     ImageRecord,
+    NewImage,
     PersonRejection,
     StoreCounts,
 )
@@ -87,6 +88,11 @@ class GalleryStore(Protocol):
         """Store an image and all its faces in one transaction (``NotFoundError`` unless the
         collection exists); ``None`` if the collection already holds an image with this
         sha256."""
+        ...
+
+    def add_images(self, collection: str, images: Sequence[NewImage]) -> list[AddedImage | None]:
+        """The bulk path: ``images`` stored in one transaction, each as ``add_image`` stores
+        it; ``None`` for content the collection holds already (or earlier in ``images``)."""
         ...
 
     def image_face_ids(self, collection: str, sha256: str) -> IdArray:

@@ -7,9 +7,10 @@ from collections.abc import Sequence
 import numpy as np
 from sqlalchemy import func, select
 from sqlalchemy.exc import IntegrityError
+from sqlalchemy.orm import Session
 
 from facelens.errors import NotFoundError
-from facelens.store.records import AddedImage, FaceRecord, ImageRecord
+from facelens.store.records import AddedImage, FaceRecord, ImageRecord, NewImage
 from facelens.store.schema import CollectionRow, FaceRow, ImageRow, PersonRow
 from facelens.store.sql.rows import ACCEPTED, REJECTED, _chunks, _ids, _provenance
 from facelens.store.sql.sealing import Sealing
@@ -58,75 +59,10 @@ class Faces(Sealing):
         analysis: ImageAnalysis,
         provenance: Provenance,
     ) -> AddedImage | None:
+        image = NewImage(location, sha256, analysis, provenance)
         try:
             with self._session.begin() as session:
-                collection_id = self._collection_id(session, collection)
-                model_ids = {
-                    f.embedding.model: self._model_id(session, f.embedding.model)
-                    for f in analysis.faces
-                    if f.embedding is not None
-                }
-                seal_location = bool(
-                    session.scalar(
-                        select(CollectionRow.seal_locations).where(
-                            CollectionRow.id == collection_id
-                        )
-                    )
-                )
-                image = ImageRow(
-                    collection_id=collection_id,
-                    # Sealed locations are written once the row has its id (bound to it), so
-                    # the plain path never reaches the database.
-                    location="" if seal_location else location,
-                    location_index=self._location_index(location),
-                    sha256=sha256,
-                    width=analysis.width,
-                    height=analysis.height,
-                    origin_url=provenance.origin_url,
-                    page_url=provenance.page_url,
-                    captured_at=provenance.captured_at,
-                    licence_ref=provenance.licence_ref,
-                    fetched_at=provenance.fetched_at,
-                )
-                session.add(image)
-                accepted: list[tuple[FaceRow, FloatArray]] = []
-                rows: list[tuple[FaceRow, np.ndarray]] = []
-                for face in analysis.faces:
-                    row = FaceRow(
-                        image=image,
-                        x1=face.box.x1,
-                        y1=face.box.y1,
-                        x2=face.box.x2,
-                        y2=face.box.y2,
-                        landmarks=None,  # sealed below, bound to the row id
-                        detector=face.detection.detector,
-                        detector_score=face.detection.score,
-                        size_px=face.quality.size_px,
-                        sharpness=face.quality.sharpness,
-                        status=ACCEPTED if face.embedding is not None else REJECTED,
-                        rejection_reason=face.quality.rejection_reason,
-                    )
-                    if face.embedding is not None:
-                        row.model_id = model_ids[face.embedding.model]
-                        row.embedding = self.cipher.seal_vector(face.embedding.vector)
-                        accepted.append((row, face.embedding.vector))
-                    session.add(row)
-                    rows.append((row, face.landmarks))
-                session.flush()
-                if seal_location:
-                    image.location_sealed = self._seal_location(image.id, location)
-                for row, landmarks in rows:
-                    row.landmarks_sealed = self._seal_landmarks(row.id, landmarks)
-                dim = accepted[0][1].shape[0] if accepted else 0
-                return AddedImage(
-                    image_id=image.id,
-                    face_ids=np.array([r.id for r, _ in accepted], dtype=np.int64),
-                    vectors=(
-                        np.stack([v for _, v in accepted]).astype(np.float32)
-                        if accepted
-                        else np.zeros((0, dim), dtype=np.float32)
-                    ),
-                )
+                return self._add_image(session, self._collection_id(session, collection), image)
         except IntegrityError:
             # Model ids made in the rolled-back transaction are gone too: forget them.
             self._model_ids.clear()
@@ -134,6 +70,110 @@ class Faces(Sealing):
                 raise  # not the unique (collection, sha256): a real failure, not a duplicate
             # Another writer (thread or process) stored the same content here first.
             return None
+
+    def add_images(self, collection: str, images: Sequence[NewImage]) -> list[AddedImage | None]:
+        # One transaction for the lot (the bulk path: thousands of images a second); content
+        # already stored, or twice in the lot, is skipped as add_image skips it.
+        try:
+            with self._session.begin() as session:
+                collection_id = self._collection_id(session, collection)
+                shas = list({image.sha256 for image in images})
+                seen: set[str] = set()
+                for start in range(0, len(shas), 500):
+                    chunk = shas[start : start + 500]
+                    seen |= set(
+                        session.scalars(
+                            select(ImageRow.sha256).where(
+                                ImageRow.collection_id == collection_id, ImageRow.sha256.in_(chunk)
+                            )
+                        )
+                    )
+                added: list[AddedImage | None] = []
+                for image in images:
+                    if image.sha256 in seen:
+                        added.append(None)
+                        continue
+                    seen.add(image.sha256)
+                    added.append(self._add_image(session, collection_id, image))
+                return added
+        except IntegrityError:
+            # Another writer stored some of the same content meanwhile: one at a time, then.
+            self._model_ids.clear()
+            return [
+                self.add_image(collection=collection, location=i.location, sha256=i.sha256,
+                               analysis=i.analysis, provenance=i.provenance)
+                for i in images
+            ]  # fmt: skip
+
+    def _add_image(self, session: Session, collection_id: int, new: NewImage) -> AddedImage:
+        """The image and its faces added in ``session``."""
+        location, sha256, analysis, provenance = (
+            new.location, new.sha256, new.analysis, new.provenance
+        )  # fmt: skip
+        model_ids = {
+            f.embedding.model: self._model_id(session, f.embedding.model)
+            for f in analysis.faces
+            if f.embedding is not None
+        }
+        seal_location = bool(
+            session.scalar(
+                select(CollectionRow.seal_locations).where(CollectionRow.id == collection_id)
+            )
+        )
+        image = ImageRow(
+            collection_id=collection_id,
+            # Sealed locations are written once the row has its id (bound to it), so
+            # the plain path never reaches the database.
+            location="" if seal_location else location,
+            location_index=self._location_index(location),
+            sha256=sha256,
+            width=analysis.width,
+            height=analysis.height,
+            origin_url=provenance.origin_url,
+            page_url=provenance.page_url,
+            captured_at=provenance.captured_at,
+            licence_ref=provenance.licence_ref,
+            fetched_at=provenance.fetched_at,
+        )
+        session.add(image)
+        accepted: list[tuple[FaceRow, FloatArray]] = []
+        rows: list[tuple[FaceRow, np.ndarray]] = []
+        for face in analysis.faces:
+            row = FaceRow(
+                image=image,
+                x1=face.box.x1,
+                y1=face.box.y1,
+                x2=face.box.x2,
+                y2=face.box.y2,
+                landmarks=None,  # sealed below, bound to the row id
+                detector=face.detection.detector,
+                detector_score=face.detection.score,
+                size_px=face.quality.size_px,
+                sharpness=face.quality.sharpness,
+                status=ACCEPTED if face.embedding is not None else REJECTED,
+                rejection_reason=face.quality.rejection_reason,
+            )
+            if face.embedding is not None:
+                row.model_id = model_ids[face.embedding.model]
+                row.embedding = self.cipher.seal_vector(face.embedding.vector)
+                accepted.append((row, face.embedding.vector))
+            session.add(row)
+            rows.append((row, face.landmarks))
+        session.flush()
+        if seal_location:
+            image.location_sealed = self._seal_location(image.id, location)
+        for row, landmarks in rows:
+            row.landmarks_sealed = self._seal_landmarks(row.id, landmarks)
+        dim = accepted[0][1].shape[0] if accepted else 0
+        return AddedImage(
+            image_id=image.id,
+            face_ids=np.array([r.id for r, _ in accepted], dtype=np.int64),
+            vectors=(
+                np.stack([v for _, v in accepted]).astype(np.float32)
+                if accepted
+                else np.zeros((0, dim), dtype=np.float32)
+            ),
+        )
 
     def _stored_image_id(self, collection: str, sha256: str) -> int | None:
         """The id of the image of ``sha256`` in ``collection``, if stored."""
