@@ -62,7 +62,9 @@ class Faces(Sealing):
         image = NewImage(location, sha256, analysis, provenance)
         try:
             with self._session.begin() as session:
-                return self._add_image(session, self._collection_id(session, collection), image)
+                collection_id = self._collection_id(session, collection)
+                [added] = self._add_all(session, collection_id, [image])
+                return added
         except IntegrityError:
             # Model ids made in the rolled-back transaction are gone too: forget them.
             self._model_ids.clear()
@@ -88,14 +90,16 @@ class Faces(Sealing):
                             )
                         )
                     )
-                added: list[AddedImage | None] = []
-                for image in images:
-                    if image.sha256 in seen:
-                        added.append(None)
-                        continue
-                    seen.add(image.sha256)
-                    added.append(self._add_image(session, collection_id, image))
-                return added
+                fresh: list[int] = []  # positions in ``images`` of content new here
+                for position, image in enumerate(images):
+                    if image.sha256 not in seen:
+                        seen.add(image.sha256)
+                        fresh.append(position)
+                stored = self._add_all(session, collection_id, [images[p] for p in fresh])
+                out: list[AddedImage | None] = [None] * len(images)
+                for position, added in zip(fresh, stored, strict=True):
+                    out[position] = added
+                return out
         except IntegrityError:
             # Another writer stored some of the same content meanwhile: one at a time, then.
             self._model_ids.clear()
@@ -105,28 +109,55 @@ class Faces(Sealing):
                 for i in images
             ]  # fmt: skip
 
-    def _add_image(self, session: Session, collection_id: int, new: NewImage) -> AddedImage:
-        """The image and its faces added in ``session``."""
-        location, sha256, analysis, provenance = (
-            new.location, new.sha256, new.analysis, new.provenance
-        )  # fmt: skip
-        model_ids = {
-            f.embedding.model: self._model_id(session, f.embedding.model)
-            for f in analysis.faces
-            if f.embedding is not None
-        }
+    def _add_all(
+        self, session: Session, collection_id: int, images: Sequence[NewImage]
+    ) -> list[AddedImage]:
+        """The images and their faces added in ``session``, with one flush for them all (the
+        rows' ids are known only then, and the sealed values are bound to them)."""
         seal_location = bool(
             session.scalar(
                 select(CollectionRow.seal_locations).where(CollectionRow.id == collection_id)
             )
         )
+        pending = [self._rows_of(session, collection_id, image, seal_location) for image in images]
+        session.flush()
+        added = []
+        for (image_row, accepted, rows), new in zip(pending, images, strict=True):
+            if seal_location:
+                image_row.location_sealed = self._seal_location(image_row.id, new.location)
+            for row, landmarks in rows:
+                row.landmarks_sealed = self._seal_landmarks(row.id, landmarks)
+            dim = accepted[0][1].shape[0] if accepted else 0
+            added.append(
+                AddedImage(
+                    image_id=image_row.id,
+                    face_ids=np.array([r.id for r, _ in accepted], dtype=np.int64),
+                    vectors=(
+                        np.stack([v for _, v in accepted]).astype(np.float32)
+                        if accepted
+                        else np.zeros((0, dim), dtype=np.float32)
+                    ),
+                )
+            )
+        return added
+
+    def _rows_of(
+        self, session: Session, collection_id: int, new: NewImage, seal_location: bool
+    ) -> tuple[ImageRow, list[tuple[FaceRow, FloatArray]], list[tuple[FaceRow, np.ndarray]]]:
+        """The image's row and its faces' rows, added to ``session`` (not yet flushed)."""
+        location, analysis, provenance = new.location, new.analysis, new.provenance
+        model_ids = {
+            f.embedding.model: self._model_id(session, f.embedding.model)
+            for f in analysis.faces
+            if f.embedding is not None
+        }
         image = ImageRow(
             collection_id=collection_id,
             # Sealed locations are written once the row has its id (bound to it), so
             # the plain path never reaches the database.
             location="" if seal_location else location,
             location_index=self._location_index(location),
-            sha256=sha256,
+            sha256=new.sha256,
             width=analysis.width,
             height=analysis.height,
             origin_url=provenance.origin_url,
@@ -159,21 +190,7 @@ class Faces(Sealing):
                 accepted.append((row, face.embedding.vector))
             session.add(row)
             rows.append((row, face.landmarks))
-        session.flush()
-        if seal_location:
-            image.location_sealed = self._seal_location(image.id, location)
-        for row, landmarks in rows:
-            row.landmarks_sealed = self._seal_landmarks(row.id, landmarks)
-        dim = accepted[0][1].shape[0] if accepted else 0
-        return AddedImage(
-            image_id=image.id,
-            face_ids=np.array([r.id for r, _ in accepted], dtype=np.int64),
-            vectors=(
-                np.stack([v for _, v in accepted]).astype(np.float32)
-                if accepted
-                else np.zeros((0, dim), dtype=np.float32)
-            ),
-        )
+        return image, accepted, rows
 
     def _stored_image_id(self, collection: str, sha256: str) -> int | None:
         """The id of the image of ``sha256`` in ``collection``, if stored."""
