@@ -46,6 +46,13 @@ class CorruptImageError(ImageError):
     code = "corrupt_image"
 
 
+class ImageChangedError(ImageError):
+    """The file changed between being hashed and being analysed (a distributed ingest reads
+    it twice: once to skip known content, once on the worker)."""
+
+    code = "image_changed"
+
+
 class NoFaceFoundError(FacelensError):
     code = "no_face_found"
 
