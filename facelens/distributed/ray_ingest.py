@@ -36,7 +36,6 @@ import pyarrow as pa
 import ray
 import ray.data
 
-import facelens
 from facelens.config import Settings
 from facelens.distributed.options import LOCAL_CLUSTER, RayOptions
 from facelens.errors import ImageChangedError
@@ -105,7 +104,7 @@ def worker_pythonpath() -> str:
     """The workers' PYTHONPATH: the folder this process imported facelens from first, so that
     a worker on a node with the same layout imports the same code (a folder a node lacks is
     passed over by Python)."""
-    own = str(Path(facelens.__file__).resolve().parents[1])
+    own = str(Path(__file__).resolve().parents[2])  # the folder holding facelens/
     inherited = os.environ.get("PYTHONPATH", "")
     return os.pathsep.join(p for p in (own, inherited) if p)
 
