@@ -12,6 +12,7 @@ the end (never ``ray stop``, which would stop every Ray on the machine).
 
 from __future__ import annotations
 
+import contextlib
 import os
 import signal
 import socket
@@ -67,22 +68,25 @@ def _start(*args: str, temp_dir: str) -> subprocess.Popen[bytes]:
 
 
 def _stop(process: subprocess.Popen[bytes]) -> None:
-    """``ray start --block`` stops its node's processes on SIGTERM (in about 2 s); should it
-    not, its process group (the node's processes) is killed."""
+    """``ray start --block`` stops its node's processes on SIGTERM (about 2 s, but a head that
+    has had a driver can linger); then its process group, the node's processes, is stopped."""
     process.terminate()
-    try:
-        process.wait(30)
-    except subprocess.TimeoutExpired:
-        os.killpg(process.pid, signal.SIGKILL)
-        process.wait(10)
+    for sig in (signal.SIGTERM, signal.SIGKILL):
+        try:
+            process.wait(5)
+            return
+        except subprocess.TimeoutExpired:
+            with contextlib.suppress(ProcessLookupError):
+                os.killpg(process.pid, sig)
+    process.wait(10)
 
 
 def _nodes(address: str) -> int:
     """Alive nodes of the cluster, asked from a process of its own (the tests' process stays
     unconnected until an ingest connects it)."""
     probe = (
-        "import ray; ray.init(address=%r, logging_level='ERROR');"
-        "print(sum(n['Alive'] for n in ray.nodes()))" % address
+        f"import ray; ray.init(address={address!r}, logging_level='ERROR');"
+        "print(sum(n['Alive'] for n in ray.nodes()))"
     )
     done = subprocess.run(
         [sys.executable, "-c", probe],
@@ -214,9 +218,8 @@ def test_given_an_interrupted_ray_ingest_when_run_again_then_it_resumes_to_the_s
         if done == 2:
             raise Interrupted
 
-    with Engine(Settings(data_dir=data), pipeline=pipeline) as engine:
-        with pytest.raises(Interrupted):
-            engine.ingest([photos], COLLECTION, ray=options, progress=stop_after_two)
+    with Engine(Settings(data_dir=data), pipeline=pipeline) as engine, pytest.raises(Interrupted):
+        engine.ingest([photos], COLLECTION, ray=options, progress=stop_after_two)
     partial = snapshot(data, pipeline)
     assert 1 <= len(partial) < len(local)
     assert_same(partial, {k: v for k, v in local.items() if k in partial})
