@@ -90,6 +90,9 @@ def main() -> None:
         raise SystemExit("no photos found")
 
     os.environ.setdefault("RAY_USAGE_STATS_ENABLED", "0")
+    # The throwaway folders' keys with them, never in ~/.config.
+    keys = tempfile.TemporaryDirectory(prefix="facelens-ray-bench-keys-")
+    os.environ["FACELENS_KEY_DIR"] = keys.name
     ray.init(
         num_cpus=args.cpus,
         include_dashboard=False,
@@ -107,6 +110,7 @@ def main() -> None:
             print(f"repeat {repeat + 1}: local {local[-1]}, ray {on_ray[-1]}", flush=True)
     finally:
         ray.shutdown()
+        keys.cleanup()
     results = {
         "images": len(paths),
         "source": str(args.folder or args.lfw),
