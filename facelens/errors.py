@@ -147,6 +147,12 @@ class UnsafeModelFileError(ModelIntegrityError):
 # --- the data folder ----------------------------------------------------------------------
 
 
+class ClusterUnavailableError(FacelensError):
+    """The Ray cluster an ingest was to run on cannot be reached (``ingest --ray``)."""
+
+    code = "cluster_unavailable"
+
+
 class DataFolderInUseError(FacelensError):
     """Another process holds the data folder (see ``facelens.store.lock``) in a way that excludes
     what was asked: rotating the key or rebuilding the index while a server runs."""

@@ -28,9 +28,7 @@ import pytest
 
 from facelens.config import Settings
 from facelens.distributed.options import RayOptions
-from facelens.distributed.ray_ingest import prepare_path
 from facelens.engine import Engine
-from facelens.ingest_report import IngestFailure
 from facelens.pipeline.analyse import FacePipeline
 from tests.conftest import TEST_POLICY, Cli, Declare
 
@@ -170,14 +168,6 @@ def local(
         report = engine.ingest([photos], COLLECTION, workers=1)
     assert report.images_ingested == len(list(photos.iterdir())) and not report.failures
     return snapshot(data, pipeline)
-
-
-def test_given_a_changed_file_then_a_worker_reports_it_and_analyses_nothing(
-    photos: Path, pipeline: FacePipeline
-) -> None:
-    prepared = prepare_path(pipeline, str(photos / "obama.jpg"), "0" * 64)
-    assert isinstance(prepared.outcome, IngestFailure)
-    assert prepared.outcome.error == "image_changed"
 
 
 def test_given_a_ray_cluster_when_the_cli_ingests_on_it_then_faces_match_local_ingest(

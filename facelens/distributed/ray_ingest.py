@@ -27,6 +27,7 @@ import hashlib
 import logging
 import os
 import pickle
+import socket
 from collections.abc import Callable, Iterable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
@@ -38,7 +39,7 @@ import ray.data
 
 from facelens.config import Settings
 from facelens.distributed.options import LOCAL_CLUSTER, RayOptions
-from facelens.errors import ImageChangedError
+from facelens.errors import ClusterUnavailableError, ImageChangedError
 from facelens.ingest_report import IngestFailure
 from facelens.pipeline.analyse import FacePipeline
 from facelens.pipeline.batch import (
@@ -126,7 +127,15 @@ def connected(options: RayOptions) -> Iterator[None]:
     }
     if options.address == LOCAL_CLUSTER:
         arguments["include_dashboard"] = False
-    ray.init(address=options.address, **arguments)
+    else:
+        _check_reachable(options.address)
+    try:
+        ray.init(address=options.address, **arguments)
+    except (ConnectionError, RuntimeError, ValueError) as exc:
+        raise ClusterUnavailableError(
+            f"cannot join the Ray cluster at {options.address!r} ({exc}); start it "
+            "(ray start --head) or give the head's HOST:PORT"
+        ) from exc
     try:
         yield
     finally:
@@ -148,6 +157,21 @@ def _quiet(name: str) -> Iterator[None]:
 
 #: ``ray.cluster_resources``, typed (Ray leaves it unannotated).
 _cluster_resources: Callable[[], dict[str, float]] = ray.cluster_resources
+
+
+def _check_reachable(address: str) -> None:
+    """Fails at once where a ``HOST:PORT`` refuses connections (``ray.init`` would retry for
+    minutes); ``auto`` and other forms are left to Ray."""
+    host, _, port = address.rpartition(":")
+    if not host or not port.isdigit():
+        return
+    try:
+        socket.create_connection((host.strip("[]"), int(port)), timeout=10).close()
+    except OSError as exc:
+        raise ClusterUnavailableError(
+            f"no Ray head answers at {address} ({exc.strerror or exc}); start it with "
+            f"ray start --head --port {port}, or give the head's HOST:PORT"
+        ) from None
 
 
 def _cluster_cpus() -> int:
