@@ -29,7 +29,7 @@ SLOW_TEST_FILES = frozenset(
         "test_hostile_files.py",
         "test_lfw.py",
         "test_privacy_probe.py",
-        "test_ray_ingest.py",  # a two-node Ray cluster started and stopped (about 60 s)
+        "test_ray_ingest.py",  # a two-node Ray cluster started and stopped (about 80 s)
         "test_subject_rights.py",
     }
 )

@@ -25,9 +25,11 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+import ray
 
 from facelens.config import Settings
 from facelens.distributed.options import RayOptions
+from facelens.distributed.ray_ingest import connected
 from facelens.engine import Engine
 from facelens.pipeline.analyse import FacePipeline
 from tests.conftest import TEST_POLICY, Cli, Declare
@@ -168,6 +170,19 @@ def local(
         report = engine.ingest([photos], COLLECTION, workers=1)
     assert report.images_ingested == len(list(photos.iterdir())) and not report.failures
     return snapshot(data, pipeline)
+
+
+def test_given_nodes_started_elsewhere_then_their_workers_import_the_drivers_facelens(
+    ray_cluster: str,
+) -> None:
+    def where() -> str:
+        import facelens
+
+        return str(Path(facelens.__file__).resolve())
+
+    with connected(RayOptions(ray_cluster)):
+        found = ray.get(ray.remote(where).remote())
+    assert found == str(ROOT / "facelens" / "__init__.py")
 
 
 def test_given_a_ray_cluster_when_the_cli_ingests_on_it_then_faces_match_local_ingest(
