@@ -113,7 +113,9 @@ def worker_pythonpath() -> str:
 @contextmanager
 def connected(options: RayOptions) -> Iterator[None]:
     """Connected to the cluster ``options.address`` names for the block (and disconnected
-    after it: the cluster goes on); ``""``: the connection this process already has."""
+    after it: the cluster goes on). A process already connected (``ray.init`` called by the
+    caller, with its own runtime environment) keeps its connection whatever the address, and
+    ``""`` requires one."""
     if not options.address or ray.is_initialized():
         if not ray.is_initialized():
             raise RuntimeError("no Ray connection: call ray.init first or give an address")
@@ -155,6 +157,18 @@ def _quiet(name: str) -> Iterator[None]:
         logger.setLevel(level)
 
 
+@contextmanager
+def _no_progress_bars() -> Iterator[None]:
+    """Ray Data's progress bars off (the command shows its own), as they were after."""
+    context = ray.data.DataContext.get_current()
+    before = context.enable_progress_bars, context.print_on_execution_start
+    context.enable_progress_bars = context.print_on_execution_start = False
+    try:
+        yield
+    finally:
+        context.enable_progress_bars, context.print_on_execution_start = before
+
+
 #: ``ray.cluster_resources``, typed (Ray leaves it unannotated).
 _cluster_resources: Callable[[], dict[str, float]] = ray.cluster_resources
 
@@ -192,10 +206,7 @@ def analyse_on_ray(
             yield item
     if not rows:
         return
-    with connected(options), _quiet("ray.data"):
-        context = ray.data.DataContext.get_current()
-        context.enable_progress_bars = False
-        context.print_on_execution_start = False
+    with connected(options), _quiet("ray.data"), _no_progress_bars():
         actors = options.actors or _cluster_cpus()
         dataset = (
             ray.data.from_items(rows)
