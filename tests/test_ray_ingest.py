@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import contextlib
 import os
+import shutil
 import signal
 import socket
 import subprocess
@@ -121,6 +122,7 @@ def ray_cluster() -> Iterator[str]:
     finally:
         for process in reversed(started):
             _stop(process)
+        shutil.rmtree(temp_dir, ignore_errors=True)  # the nodes' sessions and logs
 
 
 def snapshot(data: Path, pipeline: FacePipeline) -> Snapshot:
