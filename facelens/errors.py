@@ -46,6 +46,13 @@ class CorruptImageError(ImageError):
     code = "corrupt_image"
 
 
+class ImageChangedError(ImageError):
+    """The file changed between being hashed and being analysed (a distributed ingest reads
+    it twice: once to skip known content, once on the worker)."""
+
+    code = "image_changed"
+
+
 class NoFaceFoundError(FacelensError):
     code = "no_face_found"
 
@@ -138,6 +145,12 @@ class UnsafeModelFileError(ModelIntegrityError):
 
 
 # --- the data folder ----------------------------------------------------------------------
+
+
+class ClusterUnavailableError(FacelensError):
+    """The Ray cluster an ingest was to run on cannot be reached (``ingest --ray``)."""
+
+    code = "cluster_unavailable"
 
 
 class DataFolderInUseError(FacelensError):

@@ -22,7 +22,7 @@ from facelens.samples import sample_photos
 from facelens.store.sql import migrate
 from tests.postgres_server import PostgresServer, postgres_server
 
-#: Test files marked ``slow``: LFW, crash loops, fuzzing, load and hostile corpora (the
+#: Test files marked ``slow``: LFW, crash loops, fuzzing, load, hostile corpora, Ray (the
 #: browser tests under tests/web mark themselves).
 #: ``pytest -m "not slow"`` runs the rest in a couple of minutes while working.
 SLOW_TEST_FILES = frozenset(
@@ -33,6 +33,7 @@ SLOW_TEST_FILES = frozenset(
         "test_hostile_files.py",
         "test_lfw.py",
         "test_privacy_probe.py",
+        "test_ray_ingest.py",  # a two-node Ray cluster started and stopped (about 80 s)
         "test_subject_rights.py",
     }
 )

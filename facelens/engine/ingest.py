@@ -4,12 +4,13 @@ from __future__ import annotations
 
 import ipaddress
 import time
-from collections.abc import Iterable
+from collections.abc import Iterable, Iterator
 from dataclasses import replace
 from pathlib import Path
 
 import httpx
 
+from facelens.distributed.options import RayOptions
 from facelens.engine.erasure import Erasure
 from facelens.engine.policy import Policy
 from facelens.engine.state import INGEST_AUDIT_ACTION, ProgressCallback
@@ -83,6 +84,7 @@ class Ingest(Policy, Suppression, Erasure):
         workers: int | None = None,
         progress: ProgressCallback | None = None,
         actor: str | None = None,
+        ray: RayOptions | None = None,
     ) -> IngestReport:
         """Ingest image files and folders (recursively) into ``collection``.
 
@@ -90,6 +92,11 @@ class Ingest(Policy, Suppression, Erasure):
         reported in ``IngestReport.failures`` and the rest go on. With ``actor``, the ids of
         the images stored are attributed to them in the audit log as they are stored (every
         ``ATTRIBUTE_EVERY_IMAGES``), so an ingest that is killed leaves few unattributed.
+
+        With ``ray``, the files are analysed on a Ray cluster
+        (``facelens.distributed.ray_ingest``: every path must be readable on every node) and
+        ``workers`` is not used; what is known is skipped before anything is sent, and the
+        results are stored here, exactly as a local ingest stores its own.
         """
         self.check_bulk_ingest(collection)
         started = time.perf_counter()
@@ -104,9 +111,7 @@ class Ingest(Policy, Suppression, Erasure):
         done = 0
         attribution = _Attribution(self.store, actor, collection)
         try:
-            for outcome in analyse_files(
-                read_files(files, self.settings, known), self.settings, worker_count, self.pipeline
-            ):
+            for outcome in self._analysed(files, known, worker_count, ray):
                 if outcome is None:
                     report.duplicates_skipped += 1
                 elif isinstance(outcome, IngestFailure):
@@ -132,6 +137,16 @@ class Ingest(Policy, Suppression, Erasure):
         self._remove_owned_files([location for f in files if (location := _resolved(f))])
         self.calibrate_if_stale()
         return report
+
+    def _analysed(
+        self, files: list[Path], known: set[str], workers: int, ray: RayOptions | None
+    ) -> Iterator[AnalysedFile | IngestFailure | None]:
+        items = read_files(files, self.settings, known)
+        if ray is None:
+            return analyse_files(items, self.settings, workers, self.pipeline)
+        from facelens.distributed.ray_ingest import analyse_on_ray  # Ray loads only if asked
+
+        return analyse_on_ray(items, self.settings, ray)
 
     def ingest_manifest(
         self,

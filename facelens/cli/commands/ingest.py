@@ -10,6 +10,7 @@ import typer
 from facelens.cli.exit_codes import EXIT_INGEST_FAILURES
 from facelens.cli.options import DEFAULT_DATA, DataOption, JsonOption, cli_actor, engine_for
 from facelens.cli.render import emit_json, print_ingest_report, progress_bar
+from facelens.distributed.options import RayOptions
 from facelens.types import Provenance
 
 
@@ -22,10 +23,26 @@ def ingest(
     workers: Annotated[
         int | None, typer.Option(min=1, help="Worker processes (default: one per core).")
     ] = None,
+    ray: Annotated[
+        str | None,
+        typer.Option(
+            "--ray",
+            metavar="ADDRESS",
+            help="Analyse on a Ray cluster: auto, HOST:PORT of its head, or local (a new one "
+            "on this machine). Every path must be readable from every node.",
+        ),
+    ] = None,
+    ray_actors: Annotated[
+        int, typer.Option(min=0, help="Ray detection actors, a CPU each (0: one per CPU).")
+    ] = 0,
+    ray_gpus: Annotated[
+        float, typer.Option(min=0, help="GPUs of the Ray embedding actor (0: on CPU).")
+    ] = 0.0,
     data: DataOption = DEFAULT_DATA,
     json_output: JsonOption = False,
 ) -> None:
     """Detect, embed and index every face in PATHS; files already ingested are skipped."""
+    options = None if ray is None else RayOptions(ray, actors=ray_actors, embed_gpus=ray_gpus)
     with (
         engine_for(data, json_output) as engine,
         progress_bar(disable=json_output) as progress,
@@ -42,6 +59,7 @@ def ingest(
             workers=workers,
             progress=advance,
             actor=cli_actor(),
+            ray=options,
         )
         engine.audit(
             cli_actor(),
@@ -51,6 +69,7 @@ def ingest(
                 "images": report.images_ingested,
                 "faces": report.faces_indexed,
                 "faces_suppressed": report.faces_suppressed,
+                **({"ray": ray} if ray is not None else {}),
             },
         )
     if json_output:
