@@ -180,6 +180,8 @@ def main() -> None:
     args = parser.parse_args()
     if args.data.exists():
         raise SystemExit(f"{args.data} exists: give a new folder")
+    # The benchmark folder's keys beside it, never in the user's key folder.
+    os.environ["FACELENS_KEY_DIR"] = str(args.data.with_name(args.data.name + "-keys"))
     settings = Settings(data_dir=args.data)
     pipeline = FacePipeline(settings)
     filled = fill(settings, pipeline, args)

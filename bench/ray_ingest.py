@@ -21,6 +21,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import logging
 import os
 import platform
 import statistics
@@ -97,7 +98,7 @@ def main() -> None:
         num_cpus=args.cpus,
         include_dashboard=False,
         object_store_memory=args.object_store_mb * 2**20,
-        logging_level="ERROR",
+        logging_level=logging.ERROR,
         log_to_driver=False,
     )
     options = RayOptions(address="", actors=args.cpus)  # this process's cluster
