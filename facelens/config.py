@@ -12,6 +12,7 @@ from typing import Literal
 from pydantic import Field, SecretStr, field_validator, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
+from facelens.index_settings import MilvusSettings, milvus_lite_problem
 from facelens.scoring.settings import ScoringSettings
 
 # Cosine similarity of L2-normalised dlib ResNet embeddings at or above which two faces are
@@ -26,7 +27,7 @@ DEFAULT_MATCH_THRESHOLD = 0.93
 DEFAULT_MAX_DECODE_BYTES = 512 * 1024 * 1024
 
 
-class Settings(BaseSettings, ScoringSettings):
+class Settings(BaseSettings, ScoringSettings, MilvusSettings):
     """Everything an engine needs to know; nothing is read from the environment elsewhere."""
 
     model_config = SettingsConfigDict(env_prefix="FACELENS_", extra="forbid")
@@ -267,7 +268,8 @@ class Settings(BaseSettings, ScoringSettings):
     index_backend: str = Field(
         default="faiss-tiered",
         description="Vector index backend: faiss-tiered (exact, then approximate past "
-        "ann_min_faces) or faiss-flat (always exact).",
+        "ann_min_faces), faiss-flat (always exact) or milvus (a Milvus server or Milvus Lite "
+        "file: index_url and the milvus_* settings).",
     )
 
     # approximate search (faiss-tiered)
@@ -315,6 +317,13 @@ class Settings(BaseSettings, ScoringSettings):
                 f"cluster_floor_threshold ({self.cluster_floor_threshold}) must be at most "
                 f"cluster_threshold ({self.cluster_threshold})"
             )
+        return self
+
+    @model_validator(mode="after")
+    def _milvus_index_buildable(self) -> Settings:
+        problem = milvus_lite_problem(self.index_url, self.milvus_index_type)
+        if self.index_backend == "milvus" and problem:
+            raise ValueError(problem)
         return self
 
     @field_validator("ann_pq_subquantizers")
