@@ -12,6 +12,7 @@ from typing import Literal
 from pydantic import Field, SecretStr, field_validator, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
+from facelens.index_settings import MilvusSettings, milvus_lite_problem
 from facelens.scoring.settings import ScoringSettings
 
 # Cosine similarity of L2-normalised dlib ResNet embeddings at or above which two faces are
@@ -26,7 +27,7 @@ DEFAULT_MATCH_THRESHOLD = 0.93
 DEFAULT_MAX_DECODE_BYTES = 512 * 1024 * 1024
 
 
-class Settings(BaseSettings, ScoringSettings):
+class Settings(BaseSettings, ScoringSettings, MilvusSettings):
     """Everything an engine needs to know; nothing is read from the environment elsewhere."""
 
     model_config = SettingsConfigDict(env_prefix="FACELENS_", extra="forbid")
@@ -276,14 +277,13 @@ class Settings(BaseSettings, ScoringSettings):
     index_backend: str = Field(
         default="faiss-tiered",
         description="Vector index backend: faiss-tiered (exact, then approximate past "
-        "ann_min_faces) or faiss-flat (always exact).",
+        "ann_min_faces), faiss-flat (always exact) or milvus (a Milvus server or Milvus Lite "
+        "file: index_url and the milvus_* settings).",
     )
     index_check_on_open: bool = Field(
         default=False,
-        description="Read every face id when a data folder opens to check the index against "
-        "the store (seconds at 10 million faces). Off: only when the index was not written "
-        "at the store's present gallery generation (after a crash, or by a process that "
-        "shared the folder with another).",
+        description="Check every face id against the store on open (seconds at 10M faces). "
+        "Off: only when the index was not written at the store's gallery generation.",
     )
 
     # approximate search (faiss-tiered)
@@ -337,6 +337,13 @@ class Settings(BaseSettings, ScoringSettings):
     def _store_url_means_postgresql(self) -> Settings:
         if self.store_url is not None and "store_backend" not in self.model_fields_set:
             self.store_backend = "postgresql"
+        return self
+
+    @model_validator(mode="after")
+    def _milvus_index_buildable(self) -> Settings:
+        problem = milvus_lite_problem(self.index_url, self.milvus_index_type)
+        if self.index_backend == "milvus" and problem:
+            raise ValueError(problem)
         return self
 
     @field_validator("ann_pq_subquantizers")

@@ -14,7 +14,7 @@ import numpy as np
 import pytest
 
 from facelens.errors import DecryptionError
-from facelens.index import IndexOptions, VectorIndex, create_index
+from facelens.index import IndexOptions, VectorIndex, available_indexes, create_index
 from facelens.index.faiss_tiered import FaissTieredIndex
 from facelens.index.vector_file import PLAIN_NAME, SEALED_NAME, VectorFile
 from facelens.pipeline.embed.base import l2_normalise
@@ -102,6 +102,18 @@ def same_results(a: VectorIndex, b: VectorIndex, queries: FloatArray) -> None:
     b_scores, b_ids = b.search(queries, k=5)
     np.testing.assert_array_equal(a_ids, b_ids)
     np.testing.assert_allclose(a_scores, b_scores, atol=1e-6)
+
+
+def test_every_backend_is_sealed_here_or_says_that_it_keeps_no_files_of_its_own(
+    tmp_path: Path,
+) -> None:
+    """A backend keeping its vectors in files of its own runs these tests (it seals them); one
+    whose vectors live in a database facelens does not seal (milvus) says so with
+    ``owns_files``, and tests/test_index_milvus.py states what it does instead."""
+    sealed_here = {backend for backend, _ in CONFIGS.values()}
+    for backend in available_indexes():
+        index = create_index(backend, MODEL, tmp_path / backend)
+        assert index.owns_files == (backend in sealed_here), backend
 
 
 @pytest.fixture

@@ -48,6 +48,12 @@ class IndexSync(EngineState):
             ann_max_dead_share=s.ann_max_dead_share,
             recorded_params=json.loads(recorded) if recorded else None,
             cipher=self.cipher,
+            milvus_url=s.index_url,
+            milvus_token=s.milvus_token.get_secret_value() if s.milvus_token else None,
+            milvus_collection_prefix=s.milvus_collection_prefix,
+            milvus_index_type=s.milvus_index_type,
+            milvus_index_params=dict(s.milvus_index_params),
+            milvus_search_params=dict(s.milvus_search_params),
         )
 
     def _persist_index(self) -> None:

@@ -17,7 +17,7 @@ import struct
 from abc import ABC, abstractmethod
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
-from dataclasses import dataclass, replace
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
@@ -41,7 +41,8 @@ SEALED_CHUNK_BYTES = 64 << 20
 
 @dataclass(frozen=True, slots=True)
 class IndexOptions:
-    """How an index scales, from the ``ann_*`` settings (see ``facelens.config``)."""
+    """How an index scales, from the ``ann_*`` and ``milvus_*`` settings (see
+    ``facelens.config``)."""
 
     ann_min_faces: int = 100_000
     ann_nlist: int = 0  # 0: chosen from the gallery size when the index is built
@@ -56,10 +57,23 @@ class IndexOptions:
     recorded_params: dict[str, Any] | None = None
     #: Seals every file holding templates (None: plain files).
     cipher: TemplateCipher | None = None
+    #: The milvus backend: where Milvus is ("": a Milvus Lite file in the index folder), its
+    #: credentials, the collection names' prefix, and how it indexes and searches.
+    milvus_url: str = ""
+    milvus_token: str | None = None
+    milvus_collection_prefix: str = "facelens"
+    milvus_index_type: str = "FLAT"
+    milvus_index_params: dict[str, Any] = field(default_factory=dict)
+    milvus_search_params: dict[str, Any] = field(default_factory=dict)
 
 
 class VectorIndex(ABC):
     backend: str = ""
+    #: Whether the backend keeps its vectors in files of its own in ``folder``, written by
+    #: facelens and sealed with ``options.cipher`` (so damage to them is detected, and another
+    #: key opens them empty). False for a backend whose vectors live in a database facelens
+    #: neither writes nor seals (milvus): the tests of damaged and sealed files do not apply.
+    owns_files: bool = True
 
     def __init__(self, model: ModelId, folder: Path, options: IndexOptions | None = None) -> None:
         self.model = model
