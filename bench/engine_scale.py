@@ -19,6 +19,9 @@ Measure, each a median of ``--repeats``:
 - serve: ``facelens serve`` started until ``/readyz`` answers 200;
 - API: ``--searches`` ``POST /searches`` of the photo one at a time, p50 and p99, without a
   filter and with ``collections=small``.
+
+``--store-url postgresql+psycopg://...`` puts the store on a PostgreSQL server (an empty
+database) instead of SQLite in the data folder.
 """
 
 from __future__ import annotations
@@ -176,8 +179,11 @@ def main() -> None:
     parser.add_argument("--searches", type=int, default=30)
     parser.add_argument("--port", type=int, default=8797)
     parser.add_argument("--seed", type=int, default=20261203)
+    parser.add_argument("--store-url", help="a PostgreSQL store (default: SQLite in --data)")
     parser.add_argument("--out", type=Path, required=True, help="JSON file to write")
     args = parser.parse_args()
+    if args.store_url:  # read by Settings here and by the CLI and server started below
+        os.environ["FACELENS_STORE_URL"] = args.store_url
     if args.data.exists():
         raise SystemExit(f"{args.data} exists: give a new folder")
     # The benchmark folder's keys beside it, never in the user's key folder.
@@ -194,6 +200,7 @@ def main() -> None:
         "command": " ".join(["python", *sys.argv]),
         "faces": args.faces + 1,
         "embeddings": "bench/gallery.py (LFW + distractors)" if args.gallery else "random",
+        "store": "postgresql" if args.store_url else "sqlite",
         "collection_faces": args.collection_faces + 1,
         **filled,
         "open_s_median": round(statistics.median(opens), 3),
