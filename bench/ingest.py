@@ -39,6 +39,7 @@ from typing import Any
 
 import facelens
 from facelens.config import Settings
+from facelens.ingest_report import IngestReport
 from facelens.pipeline.analyse import FacePipeline
 from facelens.pipeline.decode import RgbImage
 from facelens.pipeline.quality import assess
@@ -56,6 +57,11 @@ def run_once(paths: list[Path], workers: int, settings: Settings) -> dict[str, f
     ):
         engine.create_collection("lfw", LFW_POLICY)
         report = engine.ingest(paths, "lfw", workers=workers)
+    return rates(report)
+
+
+def rates(report: IngestReport) -> dict[str, float]:
+    """An ingest's rates, for a benchmark's JSON; a failed image fails the benchmark."""
     if report.failures:
         raise SystemExit(f"{len(report.failures)} images failed: {report.failures[:3]}")
     return {

@@ -32,6 +32,7 @@ from typing import Any
 import ray
 
 import facelens
+from bench.ingest import photos, rates
 from facelens.distributed.options import RayOptions
 from facelens.privacy.policy import CollectionPolicy, LegalBasis
 
@@ -47,23 +48,7 @@ def run_once(paths: list[Path], cpus: int, options: RayOptions | None) -> dict[s
     ):
         engine.create_collection("bench", POLICY)
         report = engine.ingest(paths, "bench", workers=cpus, ray=options)
-    if report.failures:
-        raise SystemExit(f"{len(report.failures)} images failed: {report.failures[:3]}")
-    return {
-        "seconds": round(report.elapsed_s, 2),
-        "images_per_s": round(report.images_per_s, 2),
-        "faces_per_s": round(report.faces_indexed / report.elapsed_s, 2),
-        "faces_indexed": report.faces_indexed,
-    }
-
-
-def photos(args: argparse.Namespace) -> list[Path]:
-    if args.folder is not None:
-        suffixes = {".jpg", ".jpeg", ".png"}
-        found = sorted(p for p in args.folder.iterdir() if p.suffix.lower() in suffixes)
-    else:
-        found = sorted((args.lfw / "images").glob("*/*.jpg"))
-    return found[: args.images]
+    return rates(report)
 
 
 def summary(runs: list[dict[str, float]]) -> dict[str, Any]:

@@ -159,6 +159,14 @@ class VectorIndex(ABC):
             )
         return array
 
+    def _check_added(self, ids: IdArray, vectors: FloatArray) -> tuple[IdArray, FloatArray]:
+        """What ``add`` was given, checked: as many int64 ids as vectors of the model's shape."""
+        array = self._check(vectors, "vectors")
+        id_array = np.ascontiguousarray(ids, dtype=np.int64)
+        if len(id_array) != len(array):
+            raise ValueError(f"{len(id_array)} ids for {len(array)} vectors")
+        return id_array, array
+
 
 def write_sealed_file(path: Path, data: npt.NDArray[np.uint8], cipher: TemplateCipher) -> None:
     """Seal ``data`` (a serialised index) with ``cipher`` into ``path``, atomically (tmp +

@@ -143,10 +143,7 @@ class MilvusIndex(VectorIndex):
     # --- the contract ----------------------------------------------------------------------
 
     def add(self, ids: IdArray, vectors: FloatArray) -> None:
-        array = self._check(vectors, "vectors")
-        id_array = np.ascontiguousarray(ids, dtype=np.int64)
-        if len(id_array) != len(array):
-            raise ValueError(f"{len(id_array)} ids for {len(array)} vectors")
+        id_array, array = self._check_added(ids, vectors)
         if len(id_array):
             self._milvus.insert(id_array, array)
 
