@@ -5,15 +5,9 @@
 # accessibility check run inside the tests.
 set -euo pipefail
 cd "$(dirname "${BASH_SOURCE[0]}")/.."
+. scripts/root.sh
 if [ ! -x /usr/lib/chromium/chromium ] || ! command -v npm >/dev/null 2>&1; then
-  sudo=""
-  if [ "$(id -u)" -ne 0 ]; then
-    command -v sudo >/dev/null 2>&1 || {
-      echo "installing chromium and npm needs root: run 'apt-get install chromium npm' as root" >&2
-      exit 1
-    }
-    sudo="sudo"
-  fi
+  need_root "chromium npm"
   $sudo apt-get update -qq
   DEBIAN_FRONTEND=noninteractive $sudo apt-get install -y -qq --no-install-recommends \
     chromium fonts-dejavu-core npm >/dev/null

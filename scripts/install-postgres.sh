@@ -4,6 +4,7 @@
 # throwaway server of their own from them (tests/postgres_server.py: initdb into a temporary
 # folder, a free 127.0.0.1 port); no cluster or service of the package is used or started.
 set -euo pipefail
+. "$(dirname "${BASH_SOURCE[0]}")/root.sh"
 have_postgres() {
   [ -n "${FACELENS_PG_BIN:-}" ] && [ -x "$FACELENS_PG_BIN/initdb" ] && return 0
   for bin in /usr/lib/postgresql/*/bin; do
@@ -12,14 +13,7 @@ have_postgres() {
   return 1
 }
 if ! have_postgres; then
-  sudo=""
-  if [ "$(id -u)" -ne 0 ]; then
-    command -v sudo >/dev/null 2>&1 || {
-      echo "installing PostgreSQL needs root: run 'apt-get install postgresql-15' as root" >&2
-      exit 1
-    }
-    sudo="sudo"
-  fi
+  need_root postgresql-15
   $sudo apt-get update -qq
   package=postgresql-15
   apt-cache show "$package" >/dev/null 2>&1 || package=postgresql

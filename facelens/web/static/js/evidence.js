@@ -1,7 +1,7 @@
 // A match as evidence: its face, score and what the rule means, where the image came from,
 // a stable identifier; the larger view marks the face; a search exported as a case record.
 
-import { $, download, el, handoff, may, session, when } from "./core.js";
+import { $, busy, download, el, handoff, may, session, when } from "./core.js";
 
 export const fileName = (location) => String(location || "").split(/[\\/]/).pop();
 
@@ -194,10 +194,29 @@ export async function caseRecord(search) {
     "</body></html>\n";
 }
 
-/** Downloads the search as its case record, case-record-search-<id>.html. */
-export async function exportRecord(search) {
-  if (!search) return;
-  const html = await caseRecord(search);
-  download(`case-record-search-${search.result.search_id}.html`,
-    new Blob([html], { type: "text/html" }));
+/**
+ * The "Export case record" button of a results page: hidden until a search is held, and
+ * holding only the search shown (dropped when the next one starts).
+ */
+export function recordExport(id) {
+  let held = null;
+  const button = el("button", { type: "button", id, class: "secondary", hidden: true },
+    "Export case record (HTML)");
+  button.addEventListener("click", () => busy(button, async () => {
+    if (!held) return;
+    const html = await caseRecord(held);
+    download(`case-record-search-${held.result.search_id}.html`,
+      new Blob([html], { type: "text/html" }));
+  }));
+  return {
+    button,
+    hold(search) {
+      held = search;
+      button.hidden = false;
+    },
+    drop() {
+      held = null;
+      button.hidden = true;
+    },
+  };
 }

@@ -2,7 +2,7 @@
 // theirs. Logged like a search by photo, with a purpose and a case reference.
 
 import { $, api, busy, collectionChoices, el, field, handoff, say } from "../core.js";
-import { exportRecord, matchCard } from "../evidence.js";
+import { matchCard, recordExport } from "../evidence.js";
 
 let generation = 0;
 
@@ -20,22 +20,19 @@ function build(section) {
       min: "1", max: "100", value: "10" })),
     el("fieldset", { class: "collections" }, el("legend", {}, "Collections (none ticked: all)")),
     button);
-  const exportButton = el("button", { type: "button", id: "by-person-export",
-    class: "secondary", hidden: true }, "Export case record (HTML)");
+  const record = recordExport("by-person-export");
   const results = el("div", { id: "by-person-results", class: "results",
     "aria-live": "polite" });
   section.append(el("h1", { id: "by-person-title" }, "Search by person"),
     el("p", { class: "hint" }, "Finds faces like those already assigned to a person, " +
       "other than theirs. Logged with your account, its purpose and case reference."),
-    form, exportButton, results);
+    form, record.button, results);
 
-  let last = null;
   form.addEventListener("submit", (event) => {
     event.preventDefault();
     busy(button, async () => {
       const mine = ++generation;
-      last = null;
-      exportButton.hidden = true;
+      record.drop();
       results.replaceChildren();
       const id = Number(person.value);
       if (!Number.isInteger(id) || id < 1) return say("Give the person's number (1 or more).");
@@ -60,18 +57,16 @@ function build(section) {
         el("h2", {}, `${matches} MATCH of ${r.matches.length} results`),
         r.matches.length ? el("div", { class: "grid" }, r.matches.map(matchCard))
           : el("p", {}, "No other face in the searched collections."));
-      last = {
+      record.hold({
         result: { search_id: r.search_id, model: r.model, threshold: r.threshold, decision: null,
           faces: [{ probe_box: null, probe_sha256: r.query_sha256, matches: r.matches,
             probe_description: `The mean of person #${r.person.id} (${r.person.name})'s ` +
               `${r.person.face_ids.length} face(s): #${r.person.face_ids.join(", #")}` }] },
         purpose: body.purpose, caseRef: body.case_ref, collections, topK: body.top_k,
         searchedAt: new Date().toISOString(),
-      };
-      exportButton.hidden = false;
+      });
     });
   });
-  exportButton.addEventListener("click", () => busy(exportButton, () => exportRecord(last)));
 }
 
 async function shown(section) {

@@ -2,7 +2,7 @@
 // the search exported as a case record.
 
 import { $, api, busy, collectionChoices, el, field, reasonWords, say } from "../core.js";
-import { exportRecord, matchCard, placeBox, ruleInWords } from "../evidence.js";
+import { matchCard, recordExport, placeBox, ruleInWords } from "../evidence.js";
 
 let probeUrl = null; // the probe photo, in this tab's memory only
 let generation = 0; // a later search makes an earlier one's late answers stale
@@ -94,21 +94,18 @@ function build(section) {
   const image = el("img", { id: "probe-image", alt: "the photo searched with" });
   const view = el("figure", { id: "probe-view", class: "probe-view", hidden: true },
     image, el("div", { id: "boxes", class: "boxes" }));
-  const exportButton = el("button", { type: "button", id: "export-record", class: "secondary",
-    hidden: true }, "Export case record (HTML)");
+  const record = recordExport("export-record");
   const results = el("div", { id: "results", class: "results", "aria-live": "polite" });
   section.append(el("h1", { id: "search-title" }, "Search by photo"),
     el("p", { class: "hint" }, "Every search is logged with your account, its purpose and " +
-      "case reference, and what it showed."), form, view, exportButton, results);
+      "case reference, and what it showed."), form, view, record.button, results);
 
-  let last = null; // the search shown, for its case record
   form.addEventListener("submit", (event) => {
     event.preventDefault();
     busy(button, async () => {
       const mine = ++generation;
       // Nothing of the last search stays on screen with the new photo: no box, no result.
-      last = null;
-      exportButton.hidden = true;
+      record.drop();
       results.replaceChildren();
       $(".boxes", section).replaceChildren();
       view.hidden = true;
@@ -139,12 +136,11 @@ function build(section) {
       image.src = probeUrl;
       view.hidden = false;
       showResult(section, result);
-      last = { result, purpose, caseRef, collections: picked, topK: Number(form.top_k.value),
-        probeFileSha256: await fileSha256, searchedAt: new Date().toISOString() };
-      exportButton.hidden = false;
+      record.hold({ result, purpose, caseRef, collections: picked,
+        topK: Number(form.top_k.value), probeFileSha256: await fileSha256,
+        searchedAt: new Date().toISOString() });
     });
   });
-  exportButton.addEventListener("click", () => busy(exportButton, () => exportRecord(last)));
 }
 
 async function shown(section) {
