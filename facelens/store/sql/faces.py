@@ -7,7 +7,7 @@ from datetime import datetime
 from typing import Any
 
 import numpy as np
-from sqlalchemy import Table, bindparam, func, insert, select, update
+from sqlalchemy import Column, Table, bindparam, func, insert, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
@@ -170,26 +170,15 @@ class Faces(Sealing):
                 ids_of_image.setdefault(image_id, []).append(face_id)
         face_ids = [face_id for image_id in image_ids for face_id in ids_of_image.get(image_id, [])]
         faces = [face for image in images for face in image.analysis.faces]
-        if face_ids:
-            session.execute(
-                update(faces_table)
-                .where(faces_table.c.id == bindparam("row_id"))
-                .values(landmarks_sealed=bindparam("sealed")),
-                [
-                    {"row_id": face_id, "sealed": self._seal_landmarks(face_id, face.landmarks)}
-                    for face_id, face in zip(face_ids, faces, strict=True)
-                ],
-            )
+        _set_by_id(session, faces_table.c.landmarks_sealed, {
+            face_id: self._seal_landmarks(face_id, face.landmarks)
+            for face_id, face in zip(face_ids, faces, strict=True)
+        })  # fmt: skip
         if seal_location:
-            session.execute(
-                update(images_table)
-                .where(images_table.c.id == bindparam("row_id"))
-                .values(location_sealed=bindparam("sealed")),
-                [
-                    {"row_id": image_id, "sealed": self._seal_location(image_id, image.location)}
-                    for image_id, image in zip(image_ids, images, strict=True)
-                ],
-            )
+            _set_by_id(session, images_table.c.location_sealed, {
+                image_id: self._seal_location(image_id, image.location)
+                for image_id, image in zip(image_ids, images, strict=True)
+            })  # fmt: skip
         added, next_face = [], 0
         for image_id, image in zip(image_ids, images, strict=True):
             ids, vectors = [], []
@@ -409,3 +398,16 @@ def _table(row: type[Base]) -> Table:
     table = row.__table__
     assert isinstance(table, Table)
     return table
+
+
+def _set_by_id(session: Session, column: Column[bytes | None], values: dict[int, bytes]) -> None:
+    """Set ``column`` of each row id to its value: one executemany UPDATE (values sealed
+    bound to row ids can only be written once the rows exist)."""
+    if values:
+        table = column.table
+        session.execute(
+            update(table)
+            .where(table.c.id == bindparam("row_id"))
+            .values({column: bindparam("value")}),
+            [{"row_id": row_id, "value": value} for row_id, value in values.items()],
+        )
