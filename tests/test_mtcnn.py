@@ -30,7 +30,8 @@ from facelens.pipeline.analyse import FacePipeline
 from facelens.pipeline.decode import RgbImage
 from facelens.pipeline.detect import Detector, create_detector
 from facelens.pipeline.detect.mtcnn.detector import MtcnnDetector, upright
-from facelens.pipeline.detect.mtcnn.graphs import HEADS, INPUT_NAME, LAYERS, graph_files
+from facelens.pipeline.detect.mtcnn.graph_cache import graph_files
+from facelens.pipeline.detect.mtcnn.graphs import HEADS, INPUT_NAME, LAYERS
 from facelens.pipeline.detect.mtcnn.torch_file import read_state_dict
 from facelens.pipeline.detect.mtcnn.weights import (
     NETWORKS,

@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import os
+import subprocess
+import sys
 from pathlib import Path
 
 import numpy as np
@@ -174,3 +176,20 @@ def test_given_ingest_workers_then_they_share_the_cores_out_among_their_onnx_thr
     # A number the operator chose, and a single in-process analysis, are left as they are.
     assert worker_settings(Settings(onnx_intra_op_threads=3), 2).onnx_intra_op_threads == 3
     assert worker_settings(Settings(), 1).onnx_intra_op_threads == 0
+
+
+def test_given_the_models_cached_then_analysing_a_photo_never_imports_the_onnx_package(
+    pipeline: FacePipeline, photos: Path
+) -> None:
+    """The onnx package only builds graphs, and costs about a second of every start-up
+    (``facelens search`` has 3 s in all): a process reading the cached models must not load it."""
+    photo = photos / "obama.jpg"
+    assert pipeline.analyse(pipeline.load(photo)).faces  # the session's cache is filled
+    script = (
+        "import sys; from facelens.config import Settings;"
+        "from facelens.pipeline.analyse import FacePipeline; from pathlib import Path;"
+        f"p = FacePipeline(Settings()); faces = p.analyse(p.load(Path({str(photo)!r}))).faces;"
+        "print(bool(faces), 'onnx' in sys.modules)"
+    )
+    ran = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, check=True)
+    assert ran.stdout.split() == ["True", "False"]

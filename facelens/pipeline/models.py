@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import hashlib
 import importlib.util
+import json
 import os
 import tempfile
 from pathlib import Path
@@ -33,6 +34,16 @@ def cache_folder(cache_dir: Path | None = None) -> Path:
 
 def sha256_hex(data: bytes) -> str:
     return hashlib.sha256(data).hexdigest()
+
+
+def read_manifest(path: Path) -> dict[str, object] | None:
+    """The JSON object a cached model's manifest holds; None when it is missing or unreadable
+    (the model is then made again)."""
+    try:
+        loaded = json.loads(path.read_text())
+    except (OSError, ValueError):
+        return None
+    return loaded if isinstance(loaded, dict) else None
 
 
 def write_atomically(path: Path, data: bytes) -> None:

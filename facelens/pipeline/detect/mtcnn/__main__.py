@@ -8,7 +8,7 @@ import sys
 
 from facelens.config import Settings
 from facelens.errors import FacelensError
-from facelens.pipeline.detect.mtcnn.graphs import graph_files
+from facelens.pipeline.detect.mtcnn.graph_cache import graph_files
 
 
 def main() -> int:

@@ -43,7 +43,7 @@ from facelens.pipeline.decode import RgbImage
 from facelens.pipeline.detect.base import Detector, RawFace
 from facelens.pipeline.detect.mtcnn import cascade
 from facelens.pipeline.detect.mtcnn.cascade import Candidates, Floats
-from facelens.pipeline.detect.mtcnn.graphs import INPUT_NAME, graph_files
+from facelens.pipeline.detect.mtcnn.graph_cache import graph_files
 from facelens.pipeline.embed.onnx_session import make_session
 
 #: facenet-pytorch's defaults: P-Net, R-Net and O-Net thresholds and the pyramid's factor.
@@ -213,7 +213,7 @@ class MtcnnDetector(Detector):
     def _run(self, network: str, batch: np.ndarray) -> list[Floats]:
         session = self.sessions()[network]
         parts = [
-            session.run(None, {INPUT_NAME: batch[start : start + BATCH]})
+            session.run(None, {_input(session): batch[start : start + BATCH]})
             for start in range(0, len(batch), BATCH)
         ]
         return [np.concatenate([p[i] for p in parts]) for i in range(len(parts[0]))]
@@ -224,7 +224,8 @@ class MtcnnDetector(Detector):
         for scale in cascade.pyramid_scales(height, width, self.min_face_px, SCALE_FACTOR):
             h, w = cascade.scaled_size(height, width, scale)
             level = cascade.resized(picture, h, w)[None]
-            regression, probability = self.sessions()["pnet"].run(None, {INPUT_NAME: level})
+            pnet = self.sessions()["pnet"]
+            regression, probability = pnet.run(None, {_input(pnet): level})
             found = cascade.pnet_candidates(regression[0], probability[0, 1], scale, THRESHOLDS[0])
             per_scale.append(found.take(cascade.nms(found.boxes, found.scores, 0.5)))
         found = Candidates.concat(per_scale)
@@ -270,6 +271,12 @@ class MtcnnDetector(Detector):
         )
         keep = cascade.nms(final.boxes, final.scores, 0.7, overlap="min")
         return final.take(keep), points[keep]
+
+
+def _input(session: Any) -> str:
+    """The name of a network's one input, as its graph (``graphs.INPUT_NAME``) gives it."""
+    name: str = session.get_inputs()[0].name
+    return name
 
 
 def from_settings(settings: Settings) -> MtcnnDetector:

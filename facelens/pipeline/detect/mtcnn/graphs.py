@@ -17,16 +17,11 @@ convolutional (any H, W >= 12); R-Net takes 24 x 24 crops, O-Net 48 x 48. Output
 - O-Net: ``regression`` (N, 4), ``landmarks`` (N, 10: five x, then five y, as shares of the
   box) and ``probability`` (N, 2).
 
-The graphs are written to the weights' cache folder beside a ``graphs.json`` recording the
-sha256 of the weights and of each graph and the builder's version; they are built again when
-any of these no longer matches.
+``graph_cache`` keeps the built graphs; only a build imports this module (and onnx).
 """
 
 from __future__ import annotations
 
-import json
-import logging
-from pathlib import Path
 from typing import Any
 
 import numpy as np
@@ -35,19 +30,8 @@ from onnx import TensorProto, helper, numpy_helper
 
 from facelens.errors import ModelIntegrityError
 from facelens.pipeline.detect.mtcnn.torch_file import StateDict
-from facelens.pipeline.detect.mtcnn.weights import (
-    NETWORKS,
-    WEIGHTS_SHA256,
-    load_weights,
-    weights_folder,
-)
-from facelens.pipeline.models import sha256_hex, write_atomically
-
-log = logging.getLogger(__name__)
 
 OPSET = 17
-#: Bump when the graphs built here change, so cached ones are rebuilt.
-BUILDER_VERSION = 1
 INPUT_NAME = "images"
 #: Each network's layers before its heads: ("conv", name), ("prelu", name), ("pool", kernel,
 #: stride), ("flatten",) (torch's permute(0, 3, 2, 1) and view), ("dense", name).
@@ -180,50 +164,3 @@ def build_graph(network: str, weights: StateDict) -> onnx.ModelProto:
     model.ir_version = 8  # what onnxruntime releases since 1.15 read
     onnx.checker.check_model(model)
     return model
-
-
-def _manifest(path: Path) -> dict[str, Any] | None:
-    try:
-        loaded = json.loads(path.read_text())
-    except (OSError, ValueError):
-        return None
-    return loaded if isinstance(loaded, dict) else None
-
-
-def graph_files(cache_dir: Path | None = None) -> dict[str, Path]:
-    """Each network's ONNX file in the cache, built from the (fetched, checked) weights
-    when there is no up-to-date copy."""
-    folder = weights_folder(cache_dir)
-    files = {name: folder / f"{name}.onnx" for name in NETWORKS}
-    manifest_path = folder / "graphs.json"
-    manifest = _manifest(manifest_path)
-    if (
-        manifest is not None
-        and manifest.get("builder_version") == BUILDER_VERSION
-        and manifest.get("weights_sha256") == WEIGHTS_SHA256
-        and all(
-            files[name].is_file()
-            and sha256_hex(files[name].read_bytes()) == manifest.get("onnx_sha256", {}).get(name)
-            for name in NETWORKS
-        )
-    ):
-        return files
-    weights = load_weights(cache_dir)
-    log.info("building MTCNN's ONNX graphs in %s", folder)
-    built = {name: build_graph(name, weights[name]).SerializeToString() for name in NETWORKS}
-    try:
-        for name, model in built.items():
-            write_atomically(files[name], model)
-        record = {
-            "source": "facenet-pytorch 2.6.0, facenet_pytorch/data/{pnet,rnet,onet}.pt",
-            "weights_sha256": WEIGHTS_SHA256,
-            "onnx_sha256": {name: sha256_hex(model) for name, model in built.items()},
-            "builder_version": BUILDER_VERSION,
-        }
-        write_atomically(manifest_path, json.dumps(record, indent=2).encode())
-    except OSError as error:
-        raise ModelIntegrityError(
-            f"cannot write MTCNN's graphs to {folder}: {error.strerror}; set onnx_model_dir "
-            "(FACELENS_ONNX_MODEL_DIR) to a writable folder"
-        ) from error
-    return files

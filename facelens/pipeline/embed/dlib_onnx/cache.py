@@ -14,12 +14,11 @@ import logging
 from pathlib import Path
 
 from facelens.errors import ModelConversionError
-from facelens.pipeline.embed.dlib_onnx.resnet import build_model
-from facelens.pipeline.embed.dlib_onnx.serialize import read_network
 from facelens.pipeline.models import (
     RESNET_EMBEDDER_FILE,
     cache_folder,
     model_path,
+    read_manifest,
     sha256_hex,
     write_atomically,
 )
@@ -28,14 +27,6 @@ log = logging.getLogger(__name__)
 
 #: Bump when the graph the converter builds changes, so cached models are rebuilt.
 CONVERTER_VERSION = 1
-
-
-def _manifest(path: Path) -> dict[str, object] | None:
-    try:
-        loaded = json.loads(path.read_text())
-    except (OSError, ValueError):
-        return None
-    return loaded if isinstance(loaded, dict) else None
 
 
 def converted_model(cache_dir: Path | None = None, source: Path | None = None) -> Path:
@@ -48,7 +39,7 @@ def converted_model(cache_dir: Path | None = None, source: Path | None = None) -
     onnx_path, manifest_path = folder / f"{stem}.onnx", folder / f"{stem}.json"
     source_bytes = source.read_bytes()
     source_sha = sha256_hex(source_bytes)
-    manifest = _manifest(manifest_path)
+    manifest = read_manifest(manifest_path)
     if (
         manifest is not None
         and manifest.get("source_sha256") == source_sha
@@ -57,6 +48,10 @@ def converted_model(cache_dir: Path | None = None, source: Path | None = None) -
         and sha256_hex(onnx_path.read_bytes()) == manifest.get("onnx_sha256")
     ):
         return onnx_path
+    # Only a conversion needs the onnx package, a second of every start-up if imported above.
+    from facelens.pipeline.embed.dlib_onnx.resnet import build_model
+    from facelens.pipeline.embed.dlib_onnx.serialize import read_network
+
     log.info("converting %s to ONNX in %s", source.name, folder)
     model = build_model(read_network(source_bytes, source=str(source))).SerializeToString()
     try:

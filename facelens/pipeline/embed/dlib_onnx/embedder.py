@@ -13,7 +13,6 @@ from facelens.config import Settings
 from facelens.pipeline.decode import RgbImage
 from facelens.pipeline.embed.base import Embedder
 from facelens.pipeline.embed.dlib_onnx.cache import converted_model
-from facelens.pipeline.embed.dlib_onnx.resnet import INPUT_NAME
 from facelens.pipeline.embed.dlib_resnet import DlibResNetEmbedder
 from facelens.pipeline.embed.onnx_session import (
     PROVIDERS,
@@ -54,7 +53,8 @@ class OnnxResNetEmbedder(Embedder):
         self._session: Any = None
 
     def _network(self, chips: list[RgbImage]) -> FloatArray:
-        return run_in_batches(self.session(), INPUT_NAME, chips, self.batch_size)
+        session = self.session()
+        return run_in_batches(session, session.get_inputs()[0].name, chips, self.batch_size)
 
     def session(self) -> Any:
         """The ONNX Runtime session, made (and the model converted) on first use."""
