@@ -211,14 +211,13 @@ def main() -> None:
     cli = cli_times(args.data, args.photo, args.repeats)
     served = api(args.data, args.photo, key, args)
     p = served["latency_ms"]
+    source = "bench/gallery.py (LFW + distractors)" if args.gallery else "random"
+    if args.measure_only:
+        source = "as filled before"
     result = {
         "command": " ".join(["python", *sys.argv]),
         "faces": filled["faces_indexed"],
-        "embeddings": "as filled before"
-        if args.measure_only
-        else "bench/gallery.py (LFW + distractors)"
-        if args.gallery
-        else "random",
+        "embeddings": source,
         "store": "postgresql" if args.store_url else "sqlite",
         "collection_faces": args.collection_faces + 1,
         **filled,  # (measured, with --measure-only)
