@@ -18,6 +18,7 @@ import numpy as np
 import numpy.typing as npt
 
 from facelens.face_sizes import SMALL_FACE_PX
+from facelens.ids import IdArray as IdArray
 from facelens.ingest_report import IngestReport
 from facelens.scoring.decision import SearchDecision as SearchDecision
 
@@ -25,7 +26,6 @@ if TYPE_CHECKING:  # it builds on Match
     from facelens.person_fusion import PersonCandidate
 
 FloatArray = npt.NDArray[np.float32]
-IdArray = npt.NDArray[np.int64]
 
 
 @dataclass(frozen=True, slots=True)

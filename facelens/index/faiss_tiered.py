@@ -39,6 +39,7 @@ import faiss
 import numpy as np
 
 from facelens.errors import DecryptionError
+from facelens.ids import unique_ids
 from facelens.index.base import MISSING_SCORE, IndexOptions, VectorIndex, register_index
 from facelens.index.exact import rerank, search_flat, search_subset
 from facelens.index.ivfpq import GROWTH_RETRAIN_FACTOR, AnnParams, fill_ivfpq, search_parameters
@@ -146,7 +147,7 @@ class FaissTieredIndex(VectorIndex):
 
     def _present(self, ids: IdArray) -> IdArray:
         inside = ids[(ids >= 0) & (ids < len(self._live))]
-        return np.unique(inside[self._live[inside]])
+        return unique_ids(inside[self._live[inside]])
 
     # --- the contract ------------------------------------------------------------------
 
@@ -156,7 +157,7 @@ class FaissTieredIndex(VectorIndex):
             return
         check_ids(id_array)
         with self._lock:
-            if len(self._present(id_array)) or len(np.unique(id_array)) < len(id_array):
+            if len(self._present(id_array)) or len(unique_ids(id_array)) < len(id_array):
                 raise ValueError("ids must be new to the index and distinct")
             self._vectors.write(id_array, array)
             self._mark(id_array, True)

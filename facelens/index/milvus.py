@@ -27,6 +27,7 @@ from typing import Any, get_args
 import numpy as np
 
 from facelens.errors import InvalidArgumentError
+from facelens.ids import unique_ids
 from facelens.index.base import MISSING_SCORE, IndexOptions, VectorIndex
 from facelens.index.milvus_client import (
     FILTER_MAX_IDS,
@@ -165,7 +166,7 @@ class MilvusIndex(VectorIndex):
         if allowed_ids is None:
             chunks: list[str] = [""]
         else:
-            allowed = np.unique(np.asarray(allowed_ids, dtype=np.int64))
+            allowed = unique_ids(allowed_ids)
             chunks = [
                 id_filter(allowed[start : start + FILTER_MAX_IDS].tolist())
                 for start in range(0, len(allowed), FILTER_MAX_IDS)
@@ -178,7 +179,7 @@ class MilvusIndex(VectorIndex):
         return scores.astype(np.float32), ids
 
     def remove(self, ids: IdArray) -> int:
-        id_array = np.unique(np.asarray(ids, dtype=np.int64))
+        id_array = unique_ids(ids)
         if not len(id_array):
             return 0
         present = self._milvus.present(id_array.tolist())
@@ -191,7 +192,7 @@ class MilvusIndex(VectorIndex):
 
     def ids(self) -> IdArray:
         batches = [np.array(batch, dtype=np.int64) for batch in self._milvus.iter_ids()]
-        return np.unique(np.concatenate(batches)) if batches else np.zeros(0, dtype=np.int64)
+        return unique_ids(np.concatenate(batches)) if batches else np.zeros(0, dtype=np.int64)
 
     def persist(self) -> None:
         """Flush: Milvus seals the growing segments into its storage. (A row is durable in

@@ -17,6 +17,7 @@ from typing import Any
 import numpy as np
 from pymilvus import DataType, MilvusClient  # type: ignore[import-untyped]
 
+from facelens.ids import unique_ids
 from facelens.types import FloatArray, IdArray
 
 ID_FIELD = "id"
@@ -145,7 +146,7 @@ class MilvusCollection:
                 self.name, filter=id_filter(chunk), output_fields=[ID_FIELD], limit=len(chunk)
             )
             found.extend(int(row[ID_FIELD]) for row in rows)
-        return np.unique(np.array(found, dtype=np.int64))
+        return unique_ids(found)
 
     def count(self) -> int:
         rows = self._client.query(self.name, filter="", output_fields=["count(*)"])

@@ -25,8 +25,9 @@ from dataclasses import dataclass
 import numpy as np
 import numpy.typing as npt
 
+from facelens.ids import IdArray, unique_ids
+
 FloatArray = npt.NDArray[np.float32]
-IdArray = npt.NDArray[np.int64]
 
 #: Below this spread a face's cohort scores carry no scale (a cohort of near duplicates).
 _MIN_STD = 1e-3
@@ -169,7 +170,7 @@ def shortlist_stats(stats: CohortStats, rows: npt.ArrayLike) -> CohortStats:
 
 def sample_cohort(face_ids: IdArray, size: int, seed: int) -> IdArray:
     """A seeded sample of ``size`` of ``face_ids`` (all of them when fewer), sorted."""
-    face_ids = np.unique(np.asarray(face_ids, dtype=np.int64))
+    face_ids = unique_ids(face_ids)
     if len(face_ids) <= size:
         return face_ids
     chosen = np.random.default_rng(seed).choice(face_ids, size=size, replace=False)
