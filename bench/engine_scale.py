@@ -24,7 +24,9 @@ Measure, each a median of ``--repeats``:
 with a new analyst account; the fill figures are then absent.
 
 ``--store-url postgresql+psycopg://...`` puts the store on a PostgreSQL server (an empty
-database) instead of SQLite in the data folder.
+database) instead of SQLite in the data folder; ``--throwaway-postgres`` on a server started
+for the run and removed after it (``tests/postgres_server.py``: PostgreSQL 15 from Debian's
+packages, ``scripts/install-postgres.sh``, on 127.0.0.1 with durability off, as in the tests).
 """
 
 from __future__ import annotations
@@ -37,6 +39,7 @@ import statistics
 import subprocess
 import sys
 import time
+from contextlib import ExitStack
 from pathlib import Path
 from typing import Any
 
@@ -193,8 +196,21 @@ def main() -> None:
     parser.add_argument("--seed", type=int, default=20261203)
     parser.add_argument("--measure-only", action="store_true", help="measure a filled --data")
     parser.add_argument("--store-url", help="a PostgreSQL store (default: SQLite in --data)")
+    parser.add_argument("--throwaway-postgres", action="store_true", help="a new PostgreSQL")
     parser.add_argument("--out", type=Path, required=True, help="JSON file to write")
     args = parser.parse_args()
+    if args.throwaway_postgres and (args.store_url or args.measure_only):
+        raise SystemExit("--throwaway-postgres fills a new server: not with --store-url or "
+                         "--measure-only")  # fmt: skip
+    with ExitStack() as stack:
+        if args.throwaway_postgres:
+            from tests.postgres_server import postgres_server
+
+            args.store_url = stack.enter_context(postgres_server()).create_database("scale")
+        measure(args)
+
+
+def measure(args: argparse.Namespace) -> None:
     if args.store_url:  # read by Settings here and by the CLI and server started below
         os.environ["FACELENS_STORE_URL"] = args.store_url
     if args.data.exists() and not args.measure_only:
