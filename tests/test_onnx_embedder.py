@@ -139,6 +139,18 @@ def test_given_a_cached_model_then_it_is_reused_and_rebuilt_when_stale(tmp_path:
     assert json.loads(manifest_path.read_text())["source_sha256"] == manifest["source_sha256"]
 
 
+def test_given_a_cache_folder_that_cannot_be_written_then_a_typed_error_names_the_setting(
+    tmp_path: Path,
+) -> None:
+    in_the_way = tmp_path / "a-file"  # a file where the folder should be: root cannot either
+    in_the_way.write_text("not a folder")
+    with pytest.raises(
+        ModelConversionError, match=r"cannot write the converted model.*onnx_model_dir"
+    ):
+        converted_model(in_the_way / "cache")
+    assert in_the_way.read_text() == "not a folder"
+
+
 def test_given_a_file_that_is_not_the_network_then_the_reader_says_so(tmp_path: Path) -> None:
     data = model_path(RESNET_EMBEDDER_FILE).read_bytes()
     network = read_network(data)

@@ -15,7 +15,7 @@ import os
 import tempfile
 from pathlib import Path
 
-from facelens.errors import ModelNotAvailableError
+from facelens.errors import FacelensError, ModelNotAvailableError
 
 RESNET_EMBEDDER_FILE = "dlib_face_recognition_resnet_model_v1.dat"
 FIVE_POINT_LANDMARKS_FILE = "shape_predictor_5_face_landmarks.dat"
@@ -57,6 +57,29 @@ def write_atomically(path: Path, data: bytes) -> None:
     except BaseException:
         Path(temporary).unlink(missing_ok=True)
         raise
+
+
+def write_cached_model(
+    files: dict[Path, bytes],
+    manifest_path: Path,
+    record: dict[str, object],
+    *,
+    what: str,
+    error: type[FacelensError],
+) -> None:
+    """Write a made model's ``files``, then the manifest ``record`` that vouches for them
+    (each atomically, the manifest last); a folder that cannot be written raises ``error``
+    naming ``what`` and the setting to change."""
+    try:
+        manifest_path.parent.mkdir(parents=True, exist_ok=True)
+        for path, data in files.items():
+            write_atomically(path, data)
+        write_atomically(manifest_path, json.dumps(record, indent=2).encode())
+    except OSError as exc:
+        raise error(
+            f"cannot write {what} to {manifest_path.parent}: {exc.strerror}; set onnx_model_dir "
+            "(FACELENS_ONNX_MODEL_DIR) to a writable folder"
+        ) from exc
 
 
 def model_path(filename: str) -> Path:

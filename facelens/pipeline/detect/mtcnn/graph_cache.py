@@ -8,7 +8,6 @@ a second of every start-up, is imported for a build alone.
 
 from __future__ import annotations
 
-import json
 import logging
 from pathlib import Path
 
@@ -19,7 +18,7 @@ from facelens.pipeline.detect.mtcnn.weights import (
     load_weights,
     weights_folder,
 )
-from facelens.pipeline.models import read_manifest, sha256_hex, write_atomically
+from facelens.pipeline.models import read_manifest, sha256_hex, write_cached_model
 
 log = logging.getLogger(__name__)
 
@@ -51,19 +50,13 @@ def graph_files(cache_dir: Path | None = None) -> dict[str, Path]:
     weights = load_weights(cache_dir)
     log.info("building MTCNN's ONNX graphs in %s", folder)
     built = {name: build_graph(name, weights[name]).SerializeToString() for name in NETWORKS}
-    try:
-        for name, model in built.items():
-            write_atomically(files[name], model)
-        record = {
-            "source": "facenet-pytorch 2.6.0, facenet_pytorch/data/{pnet,rnet,onet}.pt",
-            "weights_sha256": WEIGHTS_SHA256,
-            "onnx_sha256": {name: sha256_hex(model) for name, model in built.items()},
-            "builder_version": BUILDER_VERSION,
-        }
-        write_atomically(manifest_path, json.dumps(record, indent=2).encode())
-    except OSError as error:
-        raise ModelIntegrityError(
-            f"cannot write MTCNN's graphs to {folder}: {error.strerror}; set onnx_model_dir "
-            "(FACELENS_ONNX_MODEL_DIR) to a writable folder"
-        ) from error
+    record = {
+        "source": "facenet-pytorch 2.6.0, facenet_pytorch/data/{pnet,rnet,onet}.pt",
+        "weights_sha256": WEIGHTS_SHA256,
+        "onnx_sha256": {name: sha256_hex(model) for name, model in built.items()},
+        "builder_version": BUILDER_VERSION,
+    }
+    written = {files[name]: model for name, model in built.items()}
+    write_cached_model(written, manifest_path, record, what="MTCNN's graphs",
+                       error=ModelIntegrityError)  # fmt: skip
     return files

@@ -9,7 +9,6 @@ file.
 
 from __future__ import annotations
 
-import json
 import logging
 from pathlib import Path
 
@@ -20,7 +19,7 @@ from facelens.pipeline.models import (
     model_path,
     read_manifest,
     sha256_hex,
-    write_atomically,
+    write_cached_model,
 )
 
 log = logging.getLogger(__name__)
@@ -54,19 +53,12 @@ def converted_model(cache_dir: Path | None = None, source: Path | None = None) -
 
     log.info("converting %s to ONNX in %s", source.name, folder)
     model = build_model(read_network(source_bytes, source=str(source))).SerializeToString()
-    try:
-        folder.mkdir(parents=True, exist_ok=True)
-        write_atomically(onnx_path, model)
-        record = {
-            "source": source.name,
-            "source_sha256": source_sha,
-            "onnx_sha256": sha256_hex(model),
-            "converter_version": CONVERTER_VERSION,
-        }
-        write_atomically(manifest_path, json.dumps(record, indent=2).encode())
-    except OSError as error:
-        raise ModelConversionError(
-            f"cannot write the converted model to {folder}: {error.strerror}; "
-            "set onnx_model_dir (FACELENS_ONNX_MODEL_DIR) to a writable folder"
-        ) from error
+    record = {
+        "source": source.name,
+        "source_sha256": source_sha,
+        "onnx_sha256": sha256_hex(model),
+        "converter_version": CONVERTER_VERSION,
+    }
+    write_cached_model({onnx_path: model}, manifest_path, record, what="the converted model",
+                       error=ModelConversionError)  # fmt: skip
     return onnx_path
