@@ -20,6 +20,8 @@ QUARANTINE_META = "quarantined_faces"
 #: Raised by the database's own triggers (migration 0011) whenever faces or their templates
 #: change, and by the store when the quarantine changes: which faces are indexed then moves.
 GENERATION_META = "gallery_generation"
+#: "1" once a sweep for plain names, landmarks and locations left none (``seal_identifying_data``).
+IDENTIFYING_SEALED_META = "identifying_data_sealed"
 ACCEPTED = "accepted"
 REJECTED = "rejected"
 # SQLite's default limit on bound parameters is 32766; stay well below it per IN (...) clause.
