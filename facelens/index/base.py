@@ -181,20 +181,28 @@ def write_sealed_file(path: Path, data: npt.NDArray[np.uint8], cipher: TemplateC
     os.replace(tmp, path)
 
 
-def read_sealed_file(path: Path, cipher: TemplateCipher) -> npt.NDArray[np.uint8]:
-    """The plaintext of a file written by ``write_sealed_file``; raises ``DecryptionError`` when
+def read_sealed_file(
+    path: Path,
+    cipher: TemplateCipher,
+    allocate: Callable[[int], npt.NDArray[np.uint8]] = lambda size: np.empty(size, np.uint8),
+) -> npt.NDArray[np.uint8]:
+    """The plaintext of a file written by ``write_sealed_file``, opened chunk by chunk into
+    ``allocate(size)`` (a faiss buffer, say, to spare a copy); raises ``DecryptionError`` when
     it does not open with ``cipher`` (another key, altered or truncated)."""
     size = path.stat().st_size
     sealed_chunk = SEALED_CHUNK_BYTES + OVERHEAD_BYTES
     chunks = max(1, -(-size // sealed_chunk))
     if size < chunks * OVERHEAD_BYTES:
         raise DecryptionError(f"{path.name} is too short to be a sealed file")
-    out = np.empty(size - chunks * OVERHEAD_BYTES, dtype=np.uint8)
+    out = allocate(size - chunks * OVERHEAD_BYTES)
+    plain = out.data.cast("B")
+    buffer = bytearray(min(size, sealed_chunk))
     with path.open("rb") as source:
         for number in range(chunks):
-            plain = cipher.open(source.read(sealed_chunk), _chunk_aad(number, chunks))
+            read = source.readinto(buffer)
             start = number * SEALED_CHUNK_BYTES
-            out[start : start + len(plain)] = np.frombuffer(plain, dtype=np.uint8)
+            target = plain[start : start + read - OVERHEAD_BYTES]
+            cipher.open_into(memoryview(buffer)[:read], target, _chunk_aad(number, chunks))
     return out
 
 

@@ -22,9 +22,23 @@ from facelens.index.base import (
     register_index,
     write_sealed_file,
 )
+from facelens.security.crypto import TemplateCipher
 from facelens.types import FloatArray, IdArray, ModelId
 
 log = logging.getLogger(__name__)
+
+
+def read_sealed_index(path: Path, cipher: TemplateCipher) -> Any:
+    """A FAISS index from a sealed file, opened straight into the buffer FAISS reads it from
+    (``faiss.deserialize_index`` would copy the plaintext once more: 0.3 s at 10 million)."""
+    reader = faiss.VectorIOReader()
+
+    def allocate(size: int) -> np.ndarray:
+        reader.data.resize(size)
+        return faiss.rev_swig_ptr(reader.data.data(), size)
+
+    read_sealed_file(path, cipher, allocate)
+    return faiss.read_index(reader)
 
 
 class FaissFlatIndex(VectorIndex):
@@ -58,7 +72,7 @@ class FaissFlatIndex(VectorIndex):
                 if cipher is None:
                     index = faiss.read_index(str(self._file))
                 else:
-                    index = faiss.deserialize_index(read_sealed_file(self._file, cipher))
+                    index = read_sealed_index(self._file, cipher)
             except DecryptionError:
                 problem = "does not open with the configured key"
             except Exception as exc:  # derived files: any damage means rebuild

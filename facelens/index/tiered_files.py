@@ -22,7 +22,8 @@ import numpy as np
 import numpy.typing as npt
 
 from facelens.errors import DecryptionError
-from facelens.index.base import read_sealed_file, write_sealed_file
+from facelens.index.base import write_sealed_file
+from facelens.index.faiss_flat import read_sealed_index
 from facelens.index.ivfpq import ADD_CHUNK, AnnParams, search_parameters
 from facelens.index.vector_file import PLAIN_NAME, SEALED_NAME, VectorFile
 from facelens.security.crypto import TemplateCipher
@@ -98,7 +99,7 @@ class TieredFiles:
             if cipher is None:
                 ivf = faiss.read_index(str(self.ivf))
             else:
-                ivf = faiss.deserialize_index(read_sealed_file(self.ivf, cipher))
+                ivf = read_sealed_index(self.ivf, cipher)
         ids = np.flatnonzero(live).astype(np.int64)
         # The vector file must hold the faces the state names, under this key: a crash in
         # the middle of ``rekey`` leaves one re-sealed and the state not yet (a sample of

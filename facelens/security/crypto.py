@@ -81,6 +81,18 @@ class TemplateCipher:
                 "the bytes were altered)"
             ) from exc
 
+    def open_into(self, blob: bytes | bytearray | memoryview, out: memoryview, aad: bytes) -> None:
+        """``open`` written into ``out`` (``len(blob) - OVERHEAD_BYTES`` bytes), copying
+        nothing: for the chunks of a sealed index, hundreds of MB at 10 million faces."""
+        sealed = memoryview(blob)
+        try:
+            self._aead.decrypt_into(sealed[:NONCE_BYTES], sealed[NONCE_BYTES:], aad, out)
+        except (InvalidTag, ValueError) as exc:
+            raise DecryptionError(
+                "a sealed template does not open with the configured key (another key, or "
+                "the bytes were altered)"
+            ) from exc
+
     def blind_index(self, kind: str, value: str) -> str:
         """HMAC-SHA256 (hex) of ``value`` under the blind-index key: equal values, equal
         indexes; nothing else can be learnt from it without the key."""
