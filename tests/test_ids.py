@@ -10,7 +10,7 @@ from facelens.ids import unique_ids
 
 @pytest.mark.parametrize(
     "ids",
-    [[], [7], [3, 3, 3], [5, -1, 5, 0, 2**40, -1], list(range(10, 0, -1)) * 2],
+    [[], [7], [3, 3, 3], [1, 2, 5, 9], [5, -1, 5, 0, 2**40, -1], list(range(10, 0, -1)) * 2],
 )
 def test_given_ids_with_repeats_then_each_comes_once_in_order(ids: list[int]) -> None:
     got = unique_ids(ids)
