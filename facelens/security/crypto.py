@@ -34,6 +34,10 @@ NONCE_BYTES = 12
 TAG_BYTES = 16
 #: Bytes a sealed blob adds to its plaintext.
 OVERHEAD_BYTES = NONCE_BYTES + TAG_BYTES
+NOT_OPENED = (
+    "a sealed template does not open with the configured key (another key, or the bytes were "
+    "altered)"
+)
 TEMPLATE_AAD = b"facelens/template/v1"
 #: HKDF ``info`` of the key of blind indexes (lookups of sealed names and paths by equality).
 BLIND_INDEX_INFO = b"facelens/blind-index/v1"
@@ -76,10 +80,7 @@ class TemplateCipher:
         try:
             return self._aead.decrypt(blob[:NONCE_BYTES], blob[NONCE_BYTES:], aad)
         except (InvalidTag, ValueError) as exc:
-            raise DecryptionError(
-                "a sealed template does not open with the configured key (another key, or "
-                "the bytes were altered)"
-            ) from exc
+            raise DecryptionError(NOT_OPENED) from exc
 
     def open_into(self, blob: bytes | bytearray | memoryview, out: memoryview, aad: bytes) -> None:
         """``open`` written into ``out`` (``len(blob) - OVERHEAD_BYTES`` bytes), copying
@@ -88,10 +89,7 @@ class TemplateCipher:
         try:
             self._aead.decrypt_into(sealed[:NONCE_BYTES], sealed[NONCE_BYTES:], aad, out)
         except (InvalidTag, ValueError) as exc:
-            raise DecryptionError(
-                "a sealed template does not open with the configured key (another key, or "
-                "the bytes were altered)"
-            ) from exc
+            raise DecryptionError(NOT_OPENED) from exc
 
     def blind_index(self, kind: str, value: str) -> str:
         """HMAC-SHA256 (hex) of ``value`` under the blind-index key: equal values, equal
