@@ -17,6 +17,7 @@ import pytest
 from facelens.errors import DecryptionError
 from facelens.index import IndexOptions, VectorIndex, available_indexes, create_index
 from facelens.index.faiss_tiered import FaissTieredIndex
+from facelens.index.tiered_files import spread_sample
 from facelens.index.vector_file import PLAIN_NAME, SEALED_NAME, VectorFile
 from facelens.pipeline.embed.base import l2_normalise
 from facelens.security.crypto import TemplateCipher, generate_key
@@ -369,3 +370,12 @@ def test_given_a_collection_searched_again_then_its_vectors_come_from_memory_unt
     assert opened, "removed: read afresh"
     assert gone not in after[1]
 
+
+def test_given_live_ids_then_the_sample_read_on_open_is_spread_over_them() -> None:
+    live = np.zeros(1000, dtype=bool)
+    live[[3, 500, 501, 998]] = True
+    assert spread_sample(live, 4).tolist() == [3, 500, 998]  # 250 and 750: the next live
+    assert spread_sample(np.zeros(5, dtype=bool), 16).tolist() == []
+    assert spread_sample(np.zeros(0, dtype=bool), 16).tolist() == []
+    every = np.ones(10_000, dtype=bool)
+    assert spread_sample(every, 16).tolist() == [625 * i for i in range(16)]

@@ -27,7 +27,7 @@ from facelens.index.faiss_flat import read_sealed_index
 from facelens.index.ivfpq import ADD_CHUNK, AnnParams, search_parameters
 from facelens.index.vector_file import PLAIN_NAME, SEALED_NAME, VectorFile
 from facelens.security.crypto import TemplateCipher
-from facelens.types import ModelId
+from facelens.types import IdArray, ModelId
 
 STATE_NAME = "state.json"
 LIVE_NAME = "live.npy"
@@ -100,16 +100,16 @@ class TieredFiles:
                 ivf = faiss.read_index(str(self.ivf))
             else:
                 ivf = read_sealed_index(self.ivf, cipher)
-        ids = np.flatnonzero(live).astype(np.int64)
         # The vector file must hold the faces the state names, under this key: a crash in
         # the middle of ``rekey`` leaves one re-sealed and the state not yet (a sample of
         # rows is read; DecryptionError when they do not open).
-        sample = ids[np.linspace(0, len(ids) - 1, num=min(len(ids), 16)).astype(np.int64)]
+        sample = spread_sample(live, 16)
         if len(sample) and int(sample.max()) >= vectors.capacity:
             raise ValueError("the vector file holds fewer faces than the state names")
         vectors.read(sample)
         exact = None
         if ivf is None:
+            ids = np.flatnonzero(live).astype(np.int64)
             exact = faiss.IndexIDMap2(faiss.IndexFlatIP(dim))
             for start in range(0, len(ids), ADD_CHUNK):
                 chunk = ids[start : start + ADD_CHUNK]
@@ -172,3 +172,16 @@ class TieredFiles:
             self.folder / (SEALED_NAME + ".tmp"),
         ):
             path.unlink(missing_ok=True)
+
+
+def spread_sample(live: LiveArray, n: int) -> IdArray:
+    """Up to ``n`` live ids spread over ``live``: the first at or after each of ``n`` evenly
+    spaced places. Listing every live id to pick them cost 0.15 s of each open at 10 million."""
+    picked: set[int] = set()
+    if not len(live):
+        return np.zeros(0, dtype=np.int64)
+    for place in np.linspace(0, len(live), num=n, endpoint=False).astype(np.int64).tolist():
+        offset = int(np.argmax(live[place:]))  # the first True; 0 when there is none
+        if live[place + offset]:
+            picked.add(place + offset)
+    return np.array(sorted(picked), dtype=np.int64)
