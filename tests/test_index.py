@@ -150,6 +150,25 @@ def test_given_vectors_of_the_wrong_dimension_then_refused(backend: str, tmp_pat
         index.search(np.zeros((1, 8), dtype=np.float32), k=1)
 
 
+@backends
+def test_given_stored_vectors_then_they_are_those_of_the_faces_held(
+    backend: str, tmp_path: Path
+) -> None:
+    """A backend gives the vectors it keeps (the score cohort reads them) or None (then the
+    engine reads the store); what it gives is what was added, of ids still held."""
+    index = create_index(backend, MODEL, tmp_path)
+    vectors = unit_vectors(50, seed=11)
+    index.add(np.arange(10, 60, dtype=np.int64), vectors)
+    index.remove(np.array([20], dtype=np.int64))
+    held = index.stored_vectors(np.array([30, 20, 12, 999], dtype=np.int64))
+    if held is None:
+        assert backend != "faiss-tiered", "it keeps every vector in its vector file"
+        return  # this backend leaves it to the store
+    ids, found = held
+    assert ids.tolist() == [12, 30]
+    np.testing.assert_allclose(found, vectors[[2, 20]], atol=1e-6)
+
+
 def test_given_an_unknown_backend_then_the_error_lists_the_known_ones(tmp_path: Path) -> None:
     with pytest.raises(UnknownBackendError, match="faiss-flat"):
         create_index("annoy", MODEL, tmp_path)

@@ -97,6 +97,9 @@ class Scoring(Suppression):
         self._gallery_stats = {}
 
     def _stored_vectors(self, face_ids: IdArray) -> tuple[IdArray, FloatArray]:
+        held = self.index.stored_vectors(face_ids)  # the index holds the store's vectors
+        if held is not None:
+            return held
         ids: list[np.ndarray] = []
         vectors: list[np.ndarray] = []
         for batch_ids, batch in self.store.embeddings(self.model, face_ids=face_ids.tolist()):

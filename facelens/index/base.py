@@ -110,6 +110,12 @@ class VectorIndex(ABC):
     @abstractmethod
     def clear(self) -> None: ...
 
+    def stored_vectors(self, ids: IdArray) -> tuple[IdArray, FloatArray] | None:
+        """The ids of ``ids`` held (ascending) and their vectors, from a backend that keeps
+        them where thousands read faster than from the store (the score cohort's 5,000 at 10
+        million faces: 0.12 s from the vector file, 1.2 s from SQLite). None: read the store."""
+        return None
+
     def params(self) -> dict[str, Any]:
         """What the index is and how it was built, for the store and ``stats``."""
         return {"backend": self.backend}

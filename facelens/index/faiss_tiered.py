@@ -234,6 +234,14 @@ class FaissTieredIndex(VectorIndex):
     def ids(self) -> IdArray:
         return np.flatnonzero(self._live).astype(np.int64)
 
+    def stored_vectors(self, ids: IdArray) -> tuple[IdArray, FloatArray] | None:
+        with self._lock:
+            present = self._present(np.ascontiguousarray(ids, dtype=np.int64))
+            try:
+                return present, self._vectors.read(present)
+            except DecryptionError:
+                return None  # the store's read quarantines what does not open
+
     def clear(self) -> None:
         self.wait_for_build()
         with self._lock:
