@@ -7,8 +7,7 @@ import time
 from collections.abc import Iterable, Iterator
 from dataclasses import replace
 from pathlib import Path
-
-import httpx
+from typing import TYPE_CHECKING
 
 from facelens.distributed.options import RayOptions
 from facelens.engine.erasure import Erasure
@@ -26,15 +25,13 @@ from facelens.pipeline.batch import (
     failure,
     read_files,
 )
-from facelens.privacy.fetch import (
-    FetchOptions,
-    ManifestEntry,
-    fetch_image,
-    new_client,
-    read_manifest,
-)
 from facelens.store import MetadataStore
 from facelens.types import Provenance
+
+if TYPE_CHECKING:
+    import httpx
+
+    from facelens.privacy.fetch import FetchOptions, ManifestEntry
 
 #: Write the index to disk after this many ingested images, so a crash costs little repair.
 PERSIST_EVERY_IMAGES = 500
@@ -159,6 +156,9 @@ class Ingest(Policy, Suppression, Erasure):
         is ever fetched or followed) and ingest them, each with its page URL and fetch time as
         provenance. Bad rows, refused and failed URLs are reported; the rest go on. URLs
         already in the collection are not fetched again, so a rerun resumes."""
+        # Imported here: httpx costs every other command 0.16 s of start-up (``facelens search``).
+        from facelens.privacy.fetch import FetchOptions, new_client, read_manifest
+
         self.check_bulk_ingest(collection)
         started = time.perf_counter()
         parsed = read_manifest(manifest)
@@ -201,6 +201,8 @@ class Ingest(Policy, Suppression, Erasure):
         known: set[str],
         report: IngestReport,
     ) -> None:
+        from facelens.privacy.fetch import fetch_image  # see ingest_manifest
+
         url = entry.image_url
         if url in fetched_urls:
             report.duplicates_skipped += 1
