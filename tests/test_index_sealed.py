@@ -283,9 +283,10 @@ def test_given_an_altered_sealed_index_file_then_empty_without_error(
     assert "does not open with the configured key" in caplog.text
 
 
-def test_given_an_index_file_of_several_chunks_then_it_round_trips_and_truncation_is_caught(
-    tmp_path: Path, key: TemplateCipher, monkeypatch: pytest.MonkeyPatch
-) -> None:
+def test_given_an_index_file_of_several_chunks_then_it_round_trips_and_damage_is_caught(
+    tmp_path: Path, key: TemplateCipher, monkeypatch: pytest.MonkeyPatch,
+    caplog: pytest.LogCaptureFixture,
+) -> None:  # fmt: skip
     monkeypatch.setattr("facelens.index.base.SEALED_CHUNK_BYTES", 4096)
     _, _, queries = face_like(seed=7)
     index = filled("flat", tmp_path, key, seed=7)
@@ -293,7 +294,16 @@ def test_given_an_index_file_of_several_chunks_then_it_round_trips_and_truncatio
     path = tmp_path / "faiss-flat.faiss"
     assert path.stat().st_size > 100 * (4096 + 28)
     same_results(index, open_index("flat", tmp_path, key), queries)
-    path.write_bytes(path.read_bytes()[: 4096 + 28])  # one whole chunk left
+    whole = path.read_bytes()
+    altered = bytearray(whole)
+    altered[50 * (4096 + 28) + 100] ^= 1  # in a chunk in the middle, opened as FAISS reads
+    path.write_bytes(bytes(altered))
+    with caplog.at_level(logging.WARNING, logger="facelens.index"):
+        assert open_index("flat", tmp_path, key).count() == 0
+    assert "does not open with the configured key" in caplog.text
+    path.write_bytes(whole + whole[-(4096 + 28) :])  # a chunk too many: it does not open
+    assert open_index("flat", tmp_path, key).count() == 0
+    path.write_bytes(whole[: 4096 + 28])  # one whole chunk left
     assert open_index("flat", tmp_path, key).count() == 0
 
 

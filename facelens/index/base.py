@@ -15,7 +15,7 @@ from __future__ import annotations
 import os
 import struct
 from abc import ABC, abstractmethod
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Generator, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field, replace
 from pathlib import Path
@@ -187,29 +187,23 @@ def write_sealed_file(path: Path, data: npt.NDArray[np.uint8], cipher: TemplateC
     os.replace(tmp, path)
 
 
-def read_sealed_file(
-    path: Path,
-    cipher: TemplateCipher,
-    allocate: Callable[[int], npt.NDArray[np.uint8]] = lambda size: np.empty(size, np.uint8),
-) -> npt.NDArray[np.uint8]:
-    """The plaintext of a file written by ``write_sealed_file``, opened chunk by chunk into
-    ``allocate(size)`` (a faiss buffer, say, to spare a copy); raises ``DecryptionError`` when
-    it does not open with ``cipher`` (another key, altered or truncated)."""
+def sealed_chunks(path: Path, cipher: TemplateCipher) -> Generator[memoryview, None, None]:
+    """The plaintext of a file written by ``write_sealed_file``, chunk by chunk: each a view of
+    one buffer, good until the next is asked for. Raises ``DecryptionError`` when a chunk does
+    not open with ``cipher`` (another key, altered, truncated or reordered)."""
     size = path.stat().st_size
     sealed_chunk = SEALED_CHUNK_BYTES + OVERHEAD_BYTES
     chunks = max(1, -(-size // sealed_chunk))
     if size < chunks * OVERHEAD_BYTES:
         raise DecryptionError(f"{path.name} is too short to be a sealed file")
-    out = allocate(size - chunks * OVERHEAD_BYTES)
-    plain = out.data.cast("B")
-    buffer = bytearray(min(size, sealed_chunk))
+    sealed = bytearray(min(size, sealed_chunk))
+    plain = memoryview(bytearray(len(sealed) - OVERHEAD_BYTES))
     with path.open("rb") as source:
         for number in range(chunks):
-            read = source.readinto(buffer)
-            start = number * SEALED_CHUNK_BYTES
-            target = plain[start : start + read - OVERHEAD_BYTES]
-            cipher.open_into(memoryview(buffer)[:read], target, _chunk_aad(number, chunks))
-    return out
+            read = source.readinto(sealed)
+            opened = plain[: read - OVERHEAD_BYTES]
+            cipher.open_into(memoryview(sealed)[:read], opened, _chunk_aad(number, chunks))
+            yield opened
 
 
 def _chunk_aad(number: int, chunks: int) -> bytes:

@@ -7,6 +7,7 @@ from __future__ import annotations
 import json
 import logging
 import os
+from contextlib import closing
 from pathlib import Path
 from typing import Any
 
@@ -18,8 +19,8 @@ from facelens.index.base import (
     MISSING_SCORE,
     IndexOptions,
     VectorIndex,
-    read_sealed_file,
     register_index,
+    sealed_chunks,
     write_sealed_file,
 )
 from facelens.security.crypto import TemplateCipher
@@ -27,18 +28,41 @@ from facelens.types import FloatArray, IdArray, ModelId
 
 log = logging.getLogger(__name__)
 
+#: What FAISS asks of a sealed file at a time.
+READ_BYTES = 1 << 20
+
 
 def read_sealed_index(path: Path, cipher: TemplateCipher) -> Any:
-    """A FAISS index from a sealed file, opened straight into the buffer FAISS reads it from
-    (``faiss.deserialize_index`` would copy the plaintext once more: 0.3 s at 10 million)."""
-    reader = faiss.VectorIOReader()
+    """A FAISS index from a sealed file, each chunk opened as FAISS reads on: no buffer of the
+    whole plaintext, which FAISS copies once more (0.48 s against 0.28 s at 10 million faces).
+    Raises ``DecryptionError`` when a chunk does not open, ``ValueError`` on trailing data."""
+    failed: list[Exception] = []
+    pending = memoryview(b"")
+    with closing(sealed_chunks(path, cipher)) as chunks:
 
-    def allocate(size: int) -> np.ndarray:
-        reader.data.resize(size)
-        return faiss.rev_swig_ptr(reader.data.data(), size)
+        def read(size: int) -> bytes:
+            nonlocal pending
+            try:
+                while not pending:
+                    pending = next(chunks)
+            except StopIteration:
+                return b""  # FAISS reports a short read
+            except Exception as exc:  # raised in FAISS's call: kept, and raised below
+                failed.append(exc)
+                return b""
+            piece, pending = pending[:size], pending[size:]
+            return piece.tobytes()
 
-    read_sealed_file(path, cipher, allocate)
-    return faiss.read_index(reader)
+        try:
+            reader = faiss.PyCallbackIOReader(read, READ_BYTES)  # type: ignore[attr-defined]
+            index = faiss.read_index(reader)  # (faiss's stubs lack the callback reader)
+        except RuntimeError:
+            if failed:
+                raise failed[0] from None
+            raise
+        if pending or next(chunks, None) is not None:  # the rest is read, so it is opened
+            raise ValueError(f"{path.name} holds more than one index")
+    return index
 
 
 class FaissFlatIndex(VectorIndex):
