@@ -259,6 +259,43 @@ def test_given_the_console_script_then_help_lists_the_commands() -> None:
         assert command in done.stdout
 
 
+def test_given_the_console_script_then_it_ends_without_teardown_but_as_a_normal_exit_would(
+    cli_data: Path, photos: Path
+) -> None:
+    """``main`` skips the interpreter's teardown (0.4 s of every command, after the answer):
+    the answer is whole, the exit code kept, exit handlers run, and a thread still at work is
+    waited for, as a normal exit does."""
+    script = Path(sys.executable).parent / "facelens"
+    searched = subprocess.run(
+        [script, "search", photos / "obama2.jpg", *WHY, "--data", cli_data, "--json"],
+        capture_output=True, text=True, check=False,
+    )  # fmt: skip
+    assert searched.returncode == 0, searched.stderr
+    assert json.loads(searched.stdout)["faces"][0]["matches"]
+    missing = subprocess.run(
+        [script, "search", cli_data / "no-such.jpg", *WHY, "--data", cli_data],
+        capture_output=True, text=True, check=False,
+    )  # fmt: skip
+    assert missing.returncode == EXIT_BAD_IMAGE and "no such file" in missing.stderr
+    thread = "threading.Thread(target=lambda: (time.sleep(0.5), print('thread done'))).start()"
+    for started in ("", thread):
+        program = (
+            "import atexit, os, sys, threading, time\n"
+            "atexit.register(lambda: print('handler ran', flush=True))\n"
+            "class Torn:\n    def __del__(self, write=os.write): write(1, b'torn down\\n')\n"
+            "kept = Torn()\n"
+            "sys.argv = ['facelens', '--help']\n"
+            "from facelens.cli.main import main\n"
+            f"{started}\n"
+            "main()\n"
+        )
+        helped = subprocess.run([sys.executable, "-c", program], capture_output=True, text=True)
+        assert helped.returncode == 0, helped.stderr
+        assert "search" in helped.stdout and "handler ran" in helped.stdout
+        assert ("thread done" in helped.stdout) == bool(started)
+        assert ("torn down" in helped.stdout) == bool(started), "teardown only to wait"
+
+
 def test_given_stored_times_then_the_cli_json_gives_them_with_their_utc_offset(
     cli_data: Path, photos: Path, tmp_path: Path
 ) -> None:

@@ -13,10 +13,13 @@ reindex's switch); 13 the store (facelens.db) is missing or damaged; 130 interru
 
 from __future__ import annotations
 
+import atexit
 import json
+import os
 import sys
+import threading
 from collections.abc import Iterator
-from contextlib import contextmanager
+from contextlib import contextmanager, suppress
 from typing import NoReturn
 
 import typer
@@ -96,3 +99,30 @@ def interrupt_exits() -> Iterator[None]:
     except KeyboardInterrupt:
         err.print("interrupted; rerun the same command to resume")
         sys.exit(EXIT_INTERRUPTED)
+
+
+def exit_status(code: object) -> int:
+    """The process's exit status for ``SystemExit(code)``, as the interpreter would make it: a
+    message is printed and means 1."""
+    if code is None:
+        return 0
+    if isinstance(code, int):
+        return code
+    print(code, file=sys.stderr)
+    return 1
+
+
+def exit_without_teardown(status: int) -> NoReturn:
+    """End the process as ``sys.exit(status)`` does, less the interpreter's teardown: freeing
+    every module's objects took 0.4 s after ``facelens search`` had answered (3 s in all at 10
+    million faces). What matters of a normal exit runs first: the exit handlers (logging's
+    flush among them) and the flush of the standard streams. A thread still at work gets a
+    normal exit, which waits for it."""
+    main = threading.main_thread()
+    if any(t is not main and t.is_alive() and not t.daemon for t in threading.enumerate()):
+        sys.exit(status)
+    atexit._run_exitfuncs()  # the interpreter's own first step of an exit
+    for stream in (sys.stdout, sys.stderr):
+        with suppress(OSError, ValueError):  # a closed pipe: nothing more can be said
+            stream.flush()
+    os._exit(status)

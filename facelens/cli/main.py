@@ -42,6 +42,8 @@ from facelens.cli.exit_codes import (
     EXIT_UNEXPECTED,
     EXIT_UNHEALTHY,
     EXIT_USAGE,
+    exit_status,
+    exit_without_teardown,
     interrupt_exits,
     settings_or_exit,
 )
@@ -98,8 +100,13 @@ def main() -> None:
         format="%(name)s: %(message)s",
         handlers=[RichHandler(console=err, show_path=False)],
     )
-    with interrupt_exits():
-        app()
+    try:
+        with interrupt_exits():
+            app()  # ends in SystemExit, as every Click command does
+        status = 0
+    except SystemExit as done:
+        status = exit_status(done.code)
+    exit_without_teardown(status)
 
 
 if __name__ == "__main__":
