@@ -166,6 +166,24 @@ def test_given_a_deleted_face_then_its_id_is_never_reused(store: MetadataStore) 
     assert int(second[0]) > int(first[0])
 
 
+def test_given_faces_of_persons_then_face_persons_names_each_one_whichever_way_it_reads(
+    store: MetadataStore,
+) -> None:
+    """Read from the person index when few faces have a person, face by face when many do:
+    the same answer."""
+    faces = add(store, "a" * 64, n=6).tolist()
+    ada, bob = store.get_or_create_person("Ada"), store.get_or_create_person("Bob")
+    store.assign_faces(ada, faces[:2])
+    store.assign_faces(bob, faces[2:3])
+    asked = [*faces, 999]  # 3 faces with a person, under 4 per id asked about: the index
+    assert store.face_persons(asked) == {faces[0]: ada, faces[1]: ada, faces[2]: bob}
+    assert store.face_persons([faces[1]]) == {faces[1]: ada}
+    store.assign_faces(bob, faces[3:6])  # 6 faces with a person, over 4 per id: one by one
+    assert store.face_persons([faces[4]]) == {faces[4]: bob}
+    assert store.face_persons([faces[0], 999]) == {faces[0]: ada}
+    assert store.face_persons([]) == {}
+
+
 def test_given_a_person_then_faces_are_assigned_and_deleted_with_them(
     store: MetadataStore,
 ) -> None:

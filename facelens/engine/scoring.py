@@ -79,8 +79,7 @@ class Scoring(Suppression):
     def _set_cohort(self, ids: IdArray, faces: int) -> None:
         found_ids, vectors = self._stored_vectors(ids)
         keep = ~self.suppressed(vectors)  # someone who opted out is not measured against
-        owners = self.store.face_owners(found_ids.tolist())
-        people = np.array([_person(owners, i) for i in found_ids.tolist()], dtype=np.int64)
+        people = self._people(found_ids)
         top_k = min(self.settings.score_cohort_top_k, max(int(keep.sum()) - 1, 1))
         self._cohort = (
             Cohort(
@@ -95,6 +94,11 @@ class Scoring(Suppression):
         )
         self._cohort_faces = faces
         self._gallery_stats = {}
+
+    def _people(self, face_ids: IdArray) -> IdArray:
+        """The person of each face, -1 for none."""
+        persons = self.store.face_persons(face_ids.tolist())
+        return np.array([persons.get(i, -1) for i in face_ids.tolist()], dtype=np.int64)
 
     def _stored_vectors(self, face_ids: IdArray) -> tuple[IdArray, FloatArray]:
         held = self.index.stored_vectors(face_ids)  # the index holds the store's vectors
@@ -130,8 +134,7 @@ class Scoring(Suppression):
         if wanted:
             ids, vectors = self._stored_vectors(np.asarray(wanted, dtype=np.int64))
             if len(ids):
-                owners = self.store.face_owners(ids.tolist())
-                people = np.array([_person(owners, i) for i in ids.tolist()], dtype=np.int64)
+                people = self._people(ids)
                 stats = cohort.stats(vectors, ids, people)
                 for i, m, s, p in zip(
                     ids.tolist(), stats.mean, stats.std, people.tolist(), strict=True
@@ -374,11 +377,6 @@ class Scoring(Suppression):
             calibration_stale=calibration.is_stale(faces) if calibration else False,
             measured_fmr=measured_fmr(used),
         )
-
-
-def _person(owners: dict[int, tuple[int, int | None]], face_id: int) -> int:
-    person = owners.get(face_id, (0, None))[1]
-    return -1 if person is None else person
 
 
 def _best(scores: np.ndarray, keep: int) -> np.ndarray:

@@ -254,6 +254,11 @@ class GalleryStore(Protocol):
         """Every person with their face ids (ascending), sorted by name then id."""
         ...
 
+    def face_persons(self, face_ids: Sequence[int]) -> dict[int, int]:
+        """The person of each of ``face_ids`` that has one, keyed by face id (faces without a
+        person and unknown ids are left out). Made for thousands of ids (the score cohort)."""
+        ...
+
     def rename_person(self, person_id: int, name: str) -> None:
         """Rename a person; ``NotFoundError`` when unknown, ``ConflictError`` when the name is
         taken."""
